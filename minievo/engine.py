@@ -1,0 +1,184 @@
+"""The Python face of the kernels: train and evaluate one autoencoder pair.
+
+:class:`Engine` owns what a step needs besides the networks (a backend, a
+workspace sized once, Adam's constants) so that training code reads as the
+algorithm: ``engine.train_epoch(pair, data, order, lr)``,
+``engine.evaluate(pair, batch)``. Every method does the same thing with the
+``"numpy"`` and the ``"numba"`` backend.
+
+:func:`loss_and_gradients` is the public entry point to the math of SPEC §2:
+loss and every weight and bias gradient of an autoencoder on one batch.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .kernels import get_backend, make_workspace
+from .kernels.reference import PLAIN, DENOISING, VARIATIONAL
+from .network import DENOISING_STD, Autoencoder
+
+KIND_CODES = {"plain": PLAIN, "denoising": DENOISING, "variational": VARIATIONAL}
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN or infinite loss."""
+
+
+class Engine:
+    """Kernels plus scratch buffers for one autoencoder shape.
+
+    Parameters
+    ----------
+    autoencoder : Autoencoder
+        Any pair of the shape that will be trained (its networks are not kept).
+    max_rows : int
+        The largest batch a step or evaluation will see; larger inputs to
+        :meth:`reconstruction_l1` are processed in chunks of this size.
+    backend : {"numba", "numpy"}
+    betas, eps : Adam constants (SPEC §2: (0.5, 0.999), 1e-8).
+    """
+
+    def __init__(self, autoencoder: Autoencoder, max_rows: int, backend: str = "numba",
+                 betas=(0.5, 0.999), eps: float = 1e-8):
+        self.kernels = get_backend(backend)
+        self.backend = backend
+        self.kind = autoencoder.kind
+        self.kind_code = KIND_CODES[autoencoder.kind]
+        self.n_dim, self.latent = autoencoder.n_dim, autoencoder.latent
+        self.max_rows = int(max_rows)
+        self.work = make_workspace(autoencoder.encoder.spec, autoencoder.decoder.spec, self.max_rows)
+        self.beta1, self.beta2 = float(betas[0]), float(betas[1])
+        self.eps = float(eps)
+        self._no_noise = np.zeros((0, self.n_dim), np.float32)
+
+    # -- randomness the kernels need, drawn here from an explicit generator ----
+    def draw_noise(self, rng: np.random.Generator, n_rows: int) -> np.ndarray:
+        """Noise for one pass over ``n_rows`` rows, or an empty array.
+
+        Denoising: ``N(0, 0.4^2)`` added to each input bit, ``(n_rows, n_dim)``.
+        Variational: ``N(0, 1)`` reparameterisation draws, ``(n_rows, latent)``.
+        """
+        if self.kind_code == DENOISING:
+            return (rng.standard_normal((n_rows, self.n_dim), dtype=np.float32)
+                    * np.float32(DENOISING_STD))
+        if self.kind_code == VARIATIONAL:
+            return rng.standard_normal((n_rows, self.latent), dtype=np.float32)
+        return self._no_noise
+
+    # -- training ---------------------------------------------------------------
+    def train_epoch(self, pair: Autoencoder, data: np.ndarray, order: np.ndarray, batch_size: int,
+                    lr: float, *, fresh: bool, record: bool, noise=None) -> np.ndarray:
+        """One Adam step per batch of ``data[order]``; returns the batch losses.
+
+        ``data (N, n_dim)`` float32, ``order (N,)`` int64 row permutation,
+        ``noise`` from :meth:`draw_noise` (required for the noisy kinds).
+        """
+        if batch_size > self.max_rows:
+            raise ValueError(f"batch_size {batch_size} exceeds the engine's max_rows {self.max_rows}")
+        n_batches = -(-order.shape[0] // batch_size)
+        losses = np.empty(n_batches, dtype=np.float64)
+        noise = self._check_noise(noise, data.shape[0])
+        self.kernels.train_epoch(pair.encoder.arrays, pair.decoder.arrays, data, order,
+                                 batch_size, noise, self.kind_code, self.work, lr,
+                                 self.beta1, self.beta2, self.eps, fresh, record, losses)
+        return losses
+
+    def train_step(self, pair: Autoencoder, batch: np.ndarray, lr: float, *, fresh: bool,
+                   record: bool, noise=None) -> float:
+        """One Adam step on ``batch (B, n_dim)``; returns the loss before the step."""
+        order = np.arange(batch.shape[0], dtype=np.int64)
+        return float(self.train_epoch(pair, batch, order, batch.shape[0], lr, fresh=fresh,
+                                      record=record, noise=noise)[0])
+
+    def _check_noise(self, noise, n_rows):
+        if self.kind_code == PLAIN:
+            return self._no_noise
+        width = self.n_dim if self.kind_code == DENOISING else self.latent
+        if noise is None or noise.shape != (n_rows, width):
+            got = None if noise is None else noise.shape
+            raise ValueError(f"the {self.kind} autoencoder needs noise of shape {(n_rows, width)} "
+                             f"(Engine.draw_noise), got {got}")
+        return noise
+
+    # -- evaluation -------------------------------------------------------------
+    def evaluate(self, pair: Autoencoder, batch: np.ndarray, *, record: bool) -> float:
+        """Loss of ``pair`` on ``batch (B, n_dim)``, B <= max_rows (no training)."""
+        self._check_rows(batch)
+        return float(self.kernels.evaluate_pair(pair.encoder.arrays, pair.decoder.arrays, batch,
+                                                self.kind_code, self.work, record))
+
+    def reconstruction_l1(self, pair: Autoencoder, data: np.ndarray) -> float:
+        """Mean absolute reconstruction error over all of ``data (N, n_dim)``."""
+        total = 0.0
+        for start in range(0, data.shape[0], self.max_rows):
+            chunk = data[start:start + self.max_rows]
+            total += chunk.shape[0] * self.kernels.reconstruction_l1(
+                pair.encoder.arrays, pair.decoder.arrays, chunk, self.kind_code, self.work)
+        return total / data.shape[0]
+
+    def batch_l1(self, pair: Autoencoder, data: np.ndarray, batch_size: int) -> np.ndarray:
+        """L1 of every consecutive batch of ``data`` (for ``mean_L1``/``std_L1``)."""
+        return np.array([self.kernels.reconstruction_l1(pair.encoder.arrays, pair.decoder.arrays,
+                                                        data[s:s + batch_size], self.kind_code,
+                                                        self.work)
+                         for s in range(0, data.shape[0], batch_size)])
+
+    def _check_rows(self, batch):
+        if batch.ndim != 2 or batch.shape[1] != self.n_dim:
+            raise ValueError(f"batch must have shape (B, {self.n_dim}), got {batch.shape}")
+        if batch.shape[0] > self.max_rows:
+            raise ValueError(f"batch of {batch.shape[0]} rows exceeds max_rows {self.max_rows}")
+
+
+class Gradients(NamedTuple):
+    """Loss and gradients of an autoencoder on one batch.
+
+    ``encoder[l]`` and ``decoder[l]`` are ``(dW, db)`` of layer ``l`` with
+    shapes ``(n_out, n_in)`` and ``(n_out,)``; pruned entries are 0.
+    """
+
+    loss: float
+    encoder: list
+    decoder: list
+
+
+def loss_and_gradients(network: Autoencoder, batch: np.ndarray, backend: str = "numba",
+                       noise=None) -> Gradients:
+    """Loss and the gradient of every weight and bias of ``network`` on ``batch``.
+
+    Parameters
+    ----------
+    network : Autoencoder
+    batch : ndarray, shape (B, n_dim), float32
+        Rows of 0/1 values; the target is the batch itself.
+    backend : {"numba", "numpy"}
+    noise : ndarray, optional
+        Required for the denoising ``(B, n_dim)`` and variational ``(B, latent)``
+        kinds (see :meth:`Engine.draw_noise`).
+
+    Returns
+    -------
+    Gradients
+        ``loss`` (L1 = mean |decoder(encoder(x)) - x|, or BCE + KL for the
+        variational kind) and per-layer ``(dW (n_out, n_in), db (n_out,))`` of
+        encoder and decoder, masked: a pruned entry has gradient 0.
+
+    The network is not modified (its gradient buffers are, not its parameters).
+    """
+    batch = np.ascontiguousarray(batch, dtype=np.float32)
+    engine = Engine(network, batch.shape[0], backend)
+    engine._check_rows(batch)
+    noise = engine._check_noise(noise, batch.shape[0])
+    kind = engine.kind_code
+    x_in = batch + noise if kind == DENOISING else batch
+    loss = engine.kernels.pair_loss_and_gradients(
+        network.encoder.arrays, network.decoder.arrays, np.ascontiguousarray(x_in), batch,
+        noise if kind == VARIATIONAL else engine.work.no_dx, kind, engine.work, False)
+    grads = []
+    for net in (network.encoder, network.decoder):
+        masked = net.grad * net.mask
+        grads.append([(net.weight(l, masked).copy(), net.bias(l, masked).copy())
+                      for l in range(net.spec.n_layers)])
+    return Gradients(float(loss), grads[0], grads[1])
