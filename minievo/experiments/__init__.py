@@ -1,0 +1,8 @@
+"""Experiments: one validated run configuration, the papers' grids, sweeps, reports.
+
+- :mod:`minievo.experiments.config`: :class:`~minievo.experiments.config.Config`,
+  the single validated description of one run (SPEC §3-§7), loaded from a dict,
+  JSON or TOML, and saved beside every run.
+- :mod:`minievo.experiments.presets`: the GECCO 2025 experiment grids (SPEC §7)
+  as data, expanded into lists of ``Config``.
+"""
