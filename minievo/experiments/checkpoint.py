@@ -1,0 +1,93 @@
+"""Checkpoints: everything needed to continue a run exactly where it stopped.
+
+A checkpoint is one ``.npz`` file written atomically (temporary file, then
+``os.replace``). It holds
+
+* the networks (parameters, masks, Adam state) under ``{name}_`` prefixes,
+* a JSON document ``state`` with the next epoch, learning rates, counters,
+  the byte length of ``stats.jsonl`` at that moment and the state of every
+  ``numpy.random.Generator`` of the run (``bit_generator.state``), so the
+  random streams continue as if the run had never stopped (DESIGN
+  "Randomness": checkpoints store generator states).
+
+Activation records are *not* stored: both training loops take checkpoints
+only at epoch boundaries, where the records have just been cleared or are
+about to be (coevolution clears them at the end of every cell visit). In
+canonical training with the VARIANCE operator records may span epochs; they
+are saved then too (see ``extra_arrays``).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..io import atomic_savez, load_npz
+from ..network import MLP
+
+CHECKPOINT_FILE = "checkpoint.npz"
+
+
+def generator_state(rng: np.random.Generator) -> dict:
+    """JSON-serialisable state of a generator."""
+    return rng.bit_generator.state
+
+
+def restore_generator(state: dict) -> np.random.Generator:
+    """A generator continuing exactly from ``state`` (from :func:`generator_state`)."""
+    bit_generator = getattr(np.random, state["bit_generator"])()
+    bit_generator.state = state
+    return np.random.Generator(bit_generator)
+
+
+def _json_default(value):
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot store {type(value).__name__} in a checkpoint")
+
+
+def save_checkpoint(run_dir, state: dict, networks: dict[str, MLP], extra_arrays=None) -> Path:
+    """Write ``run_dir/checkpoint.npz`` atomically.
+
+    Parameters
+    ----------
+    state : dict
+        JSON-serialisable (generator states from :func:`generator_state`).
+    networks : dict of name -> MLP
+    extra_arrays : dict of name -> ndarray, optional
+    """
+    arrays = {"state": np.asarray(json.dumps(state, default=_json_default))}
+    for name, net in networks.items():
+        arrays.update(net.state_dict(f"{name}_"))
+    for name, value in (extra_arrays or {}).items():
+        arrays[f"extra_{name}"] = value
+    path = Path(run_dir) / CHECKPOINT_FILE
+    atomic_savez(path, **arrays)
+    return path
+
+
+def load_checkpoint(run_dir, record_rows: int = 0):
+    """Read a checkpoint: ``(state, networks_by_name, extra_arrays)``.
+
+    Raises ``FileNotFoundError``/``ValueError`` naming the file when it is
+    missing or damaged.
+    """
+    path = Path(run_dir) / CHECKPOINT_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no checkpoint to resume from (was the run started "
+                                f"with checkpoints, and did it finish its first epoch?)")
+    data = load_npz(path)
+    try:
+        state = json.loads(str(data["state"]))
+    except (KeyError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: checkpoint state unreadable: {err}") from None
+    names = sorted({key[:-len("_params")] for key in data if key.endswith("_params")})
+    networks = {name: MLP.from_state_dict(data, f"{name}_", record_rows, source=str(path))
+                for name in names}
+    extra = {key[len("extra_"):]: value for key, value in data.items() if key.startswith("extra_")}
+    return state, networks, extra

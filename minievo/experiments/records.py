@@ -1,0 +1,107 @@
+"""What a run records (SPEC §6): one JSON object per line in ``stats.jsonl``.
+
+Key names follow the published code where one exists (``iteration``,
+``node_idx``, ``learning_rate``, ``min_selection_loss``,
+``min_replacement_loss``, ``n_pruned_encoder``, ``n_pruned_decoder``,
+``test_loss``, ``mean_L1``, ``std_L1``, ``fe_cnt``, ``timestamp``), so analysis
+written for the published logs reads minievo's. minievo adds
+``n_active_encoder``, ``n_active_decoder`` and, for canonical training,
+``min_batch_loss`` and ``train_L1``.
+
+Crash safety
+------------
+Each record is one ``write`` of one complete line, flushed at once. A
+checkpoint stores the byte length of ``stats.jsonl`` at the moment it was
+taken; resuming truncates the file to that length, so records of the
+interrupted epoch are written again exactly once. :func:`read_stats` ignores a
+trailing partial line (the only damage a kill can do between checkpoints).
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+STATS_FILE = "stats.jsonl"
+
+
+def _plain(value):
+    """JSON-friendly scalars: NumPy numbers to Python, non-finite floats to null."""
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+class StatsWriter:
+    """Append records to ``DIR/stats.jsonl``, one flushed line each.
+
+    Parameters
+    ----------
+    run_dir : path
+    truncate_to : int, optional
+        Cut the file to this many bytes first (resume from a checkpoint);
+        ``None`` starts a new, empty file.
+    """
+
+    def __init__(self, run_dir, truncate_to: int | None = None):
+        self.path = Path(run_dir) / STATS_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if truncate_to is None:
+            self._handle = open(self.path, "wb")
+        else:
+            self._handle = open(self.path, "r+b" if self.path.exists() else "wb")
+            self._handle.truncate(truncate_to)
+            self._handle.seek(truncate_to)
+
+    def write(self, record: dict) -> None:
+        line = json.dumps({k: _plain(v) for k, v in record.items()}) + "\n"
+        self._handle.write(line.encode())
+        self._handle.flush()
+
+    @property
+    def n_bytes(self) -> int:
+        """Bytes written so far (what a checkpoint stores)."""
+        return self._handle.tell()
+
+    def sync(self) -> None:
+        """Force the records to disk (called before each checkpoint)."""
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self._handle.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def read_stats(path) -> list[dict]:
+    """Read ``stats.jsonl`` (a file or a run folder); a partial last line is skipped."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / STATS_FILE
+    records = []
+    with open(path, "rb") as handle:
+        lines = handle.read().split(b"\n")
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):  # unterminated last line: an interrupted write
+                break
+            raise ValueError(f"{path}: line {number} is not valid JSON") from None
+    return records
