@@ -118,6 +118,21 @@ class Engine:
                 pair.encoder.arrays, pair.decoder.arrays, chunk, self.kind_code, self.work)
         return total / data.shape[0]
 
+    def reconstruct(self, pair: Autoencoder, data: np.ndarray) -> np.ndarray:
+        """Decoder outputs for ``data (N, n_dim)``, a new ``(N, n_dim)`` array.
+
+        The variational kind decodes the posterior mean.
+        """
+        out = np.empty_like(data, dtype=np.float32)
+        dec = pair.decoder.arrays
+        for start in range(0, data.shape[0], self.max_rows):
+            chunk = data[start:start + self.max_rows]
+            self.kernels.reconstruction_l1(pair.encoder.arrays, dec, chunk, self.kind_code,
+                                           self.work)
+            out[start:start + chunk.shape[0]] = self.kernels.rows_view(
+                dec.layout, self.work.dec_act, chunk.shape[0], dec.layout.shape[0] - 1)
+        return out
+
     def batch_l1(self, pair: Autoencoder, data: np.ndarray, batch_size: int) -> np.ndarray:
         """L1 of every consecutive batch of ``data`` (for ``mean_L1``/``std_L1``)."""
         return np.array([self.kernels.reconstruction_l1(pair.encoder.arrays, pair.decoder.arrays,

@@ -1,0 +1,42 @@
+"""Figures of a run, drawn from its records (matplotlib, Agg backend: no screen needed)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def _series(records, key):
+    points = [(r["iteration"], r[key]) for r in records if r.get(key) is not None]
+    return [p[0] for p in points], [p[1] for p in points]
+
+
+def plot_canonical(records: list[dict], out_dir) -> list[Path]:
+    """Loss curves and pruned counts of a canonical run: ``figures/loss.png``.
+
+    Left: minimum batch loss, training L1 and test L1 per epoch (log scale).
+    Right: pruned parameters of encoder and decoder per epoch.
+    """
+    out = Path(out_dir) / "figures"
+    out.mkdir(parents=True, exist_ok=True)
+    fig, (ax_loss, ax_prune) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for key, label in (("min_batch_loss", "min batch loss"), ("train_L1", "train L1"),
+                       ("test_loss", "test L1")):
+        x, y = _series(records, key)
+        if x:
+            ax_loss.plot(x, y, label=label)
+    ax_loss.set(xlabel="epoch", ylabel="L1", yscale="log", title="canonical training")
+    ax_loss.legend()
+    for key in ("n_pruned_encoder", "n_pruned_decoder"):
+        x, y = _series(records, key)
+        ax_prune.plot(x, y, label=key.replace("n_pruned_", ""))
+    ax_prune.set(xlabel="epoch", ylabel="pruned parameters", title="pruning")
+    ax_prune.legend()
+    fig.tight_layout()
+    path = out / "loss.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]

@@ -1,0 +1,1 @@
+"""Training loops: canonical (one autoencoder) and spatial coevolution (Lipi-AE)."""

@@ -1,0 +1,173 @@
+"""Canonical training: one autoencoder, one Adam optimizer (SPEC §3, ``ann_canonical``).
+
+The baseline the papers compare the coevolution against. For every epoch
+``t = 0 … epochs-1``:
+
+1. the learning rate follows a step schedule,
+   :math:`\\eta_t = \\eta_0 \\cdot 0.1^{\\lfloor t / s \\rfloor}` with
+   :math:`s = \\max(1, \\lfloor epochs / 4 \\rfloor)` (PyTorch ``StepLR``);
+2. one pass over the shuffled training batches, one Adam step per batch
+   (moments persist over the whole run);
+3. if pruning is on, prune the encoder and the decoder with the schedule's
+   probability :math:`p(t, T = epochs, n = 1)` (SPEC §5). With ``T = epochs``
+   the ``prune_after`` schedule never fires, as in the published code;
+4. one record: minimum batch loss, training L1 (mean and std over the
+   training batches), test L1 over the whole test set, pruned counts.
+
+Activation records (for VARIANCE) are kept only when that operator is used,
+and cleared after each pruning, as the published code does.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data import Dataset, batch_order
+from ..engine import Engine, NonFiniteLossError
+from ..experiments.checkpoint import (generator_state, load_checkpoint, restore_generator,
+                                      save_checkpoint)
+from ..experiments.records import StatsWriter
+from ..network import Autoencoder, make_autoencoder
+from ..pruning import prune_pair, prune_probability
+from .progress import progress_bar
+
+#: Names of the random streams of a canonical run, each its own child generator.
+STREAMS = ("init", "shuffle", "noise", "prune")
+
+
+@dataclass
+class RunResult:
+    """What a finished run returns (the same for every training variant)."""
+
+    best: Autoencoder       # the returned network (canonical: the only one)
+    test_loss: float        # its L1 on the whole test set
+    out_dir: Path | None
+    wall_time: float        # seconds spent training in this process
+    epochs: int
+
+
+def step_learning_rate(lr0: float, epoch: int, epochs: int) -> float:
+    """SPEC §3: multiply by 0.1 every ``max(1, epochs // 4)`` epochs."""
+    return lr0 * 0.1 ** (epoch // max(1, epochs // 4))
+
+
+def make_streams(seed: int, names=STREAMS) -> dict[str, np.random.Generator]:
+    """Independent child generators of one seed (``SeedSequence.spawn``), by name."""
+    children = np.random.SeedSequence(seed).spawn(len(names))
+    return {name: np.random.default_rng(child) for name, child in zip(names, children)}
+
+
+def check_finite(losses: np.ndarray, epoch: int, where: str, stats_path=None) -> None:
+    """Stop with :class:`NonFiniteLossError` naming the epoch if a loss is NaN/inf."""
+    bad = ~np.isfinite(losses)
+    if bad.any():
+        first = int(np.argmax(bad))
+        kept = f"; records up to the previous epoch are in {stats_path}" if stats_path else ""
+        raise NonFiniteLossError(
+            f"epoch {epoch}: {where} loss became {losses[first]} at batch {first} "
+            f"(try a smaller learning_rate){kept}")
+
+
+def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = False) -> RunResult:
+    """Train one autoencoder as SPEC §3; write records and checkpoints to ``out_dir``.
+
+    Parameters
+    ----------
+    config : minievo.experiments.config.Config
+    dataset : Dataset
+    out_dir : path, optional
+        Run folder (``stats.jsonl``, ``checkpoint.npz``); ``None`` keeps
+        nothing on disk.
+    resume : bool
+        Continue from ``out_dir/checkpoint.npz``.
+    """
+    rows = config.batch_size
+    variance = config.prune_method == "variance"
+    record_rows = rows if variance else 0
+    streams = make_streams(config.seed)
+    pair = make_autoencoder(config.environment, dataset.n_dim, streams["init"], record_rows)
+    engine = Engine(pair, max_rows=rows, backend=config.backend,
+                    betas=config.adam_betas, eps=config.adam_eps)
+    start, elapsed, stats_bytes = 0, 0.0, None
+    if resume:
+        state, nets, extra = load_checkpoint(out_dir, record_rows)
+        pair = Autoencoder(nets["encoder"], nets["decoder"], pair.kind)
+        for name, net in nets.items():
+            if variance and f"{name}_rec_sum" in extra:
+                net.rec_count[:] = extra[f"{name}_rec_count"]
+                net.rec_sum[:] = extra[f"{name}_rec_sum"]
+                net.rec_sumsq[:] = extra[f"{name}_rec_sumsq"]
+        streams = {name: restore_generator(s) for name, s in state["rngs"].items()}
+        start, elapsed, stats_bytes = state["next_epoch"], state["elapsed"], state["stats_bytes"]
+
+    writer = StatsWriter(out_dir, truncate_to=stats_bytes) if out_dir is not None else None
+    train, n_rows = dataset.train, dataset.train.shape[0]
+    t0 = time.perf_counter() - elapsed
+    try:
+        bar = progress_bar(range(start, config.epochs), total=config.epochs, initial=start,
+                           desc="canonical", enabled=config.progress)
+        for epoch in bar:
+            lr = step_learning_rate(config.learning_rate, epoch, config.epochs)
+            order = batch_order(n_rows, streams["shuffle"], shuffle=config.shuffle_data)
+            noise = engine.draw_noise(streams["noise"], n_rows)
+            losses = engine.train_epoch(pair, train, order, rows, lr, fresh=False,
+                                        record=variance, noise=noise)
+            check_finite(losses, epoch, "training", writer and writer.path)
+            pruned = False
+            if config.pruning_enabled:
+                p = prune_probability(config.prune_schedule, config.prune_probability,
+                                      epoch, config.epochs, 1)
+                if streams["prune"].random() < p:
+                    prune_pair(pair, config.prune_method, streams["prune"],
+                               amount=config.prune_amount, lexi_threshold=config.lexi_threshold,
+                               test_data=dataset.test, lexi_rows=config.lexi_rows,
+                               mask_mode=config.mask_mode)
+                    pair.encoder.clear_records()
+                    pair.decoder.clear_records()
+                    pruned = True
+            batch_l1 = engine.batch_l1(pair, train, rows)
+            record = {
+                "iteration": epoch, "node_idx": 0, "learning_rate": lr,
+                "min_batch_loss": float(losses.min()), "train_L1": float(batch_l1.mean()),
+                "mean_L1": float(batch_l1.mean()), "std_L1": float(batch_l1.std()),
+                "pruned": pruned,
+                "n_pruned_encoder": pair.encoder.n_pruned if config.mask_mode == "persistent"
+                else pair.encoder.n_zero,
+                "n_pruned_decoder": pair.decoder.n_pruned if config.mask_mode == "persistent"
+                else pair.decoder.n_zero,
+                "n_active_encoder": pair.encoder.n_active, "n_active_decoder": pair.decoder.n_active,
+                "fe_cnt": epoch + 1, "timestamp": time.time(),
+                "wall_time": time.perf_counter() - t0,
+            }
+            if config.calculate_test_loss:
+                record["test_loss"] = engine.reconstruction_l1(pair, dataset.test)
+            if writer:
+                writer.write(record)
+            bar.set_postfix(loss=f"{record['mean_L1']:.4f}", refresh=False)
+            last = epoch + 1 == config.epochs
+            if writer and config.checkpoint_every and ((epoch + 1) % config.checkpoint_every == 0
+                                                       or last):
+                _checkpoint(out_dir, writer, pair, streams, epoch + 1, time.perf_counter() - t0,
+                            variance)
+    finally:
+        if writer:
+            writer.close()
+    wall = time.perf_counter() - t0
+    test_loss = engine.reconstruction_l1(pair, dataset.test)
+    return RunResult(pair, test_loss, Path(out_dir) if out_dir is not None else None, wall,
+                     config.epochs)
+
+
+def _checkpoint(out_dir, writer, pair, streams, next_epoch, elapsed, keep_records):
+    writer.sync()
+    state = {"next_epoch": next_epoch, "elapsed": elapsed, "stats_bytes": writer.n_bytes,
+             "rngs": {name: generator_state(g) for name, g in streams.items()}}
+    extra = {}
+    if keep_records:
+        for name, net in (("encoder", pair.encoder), ("decoder", pair.decoder)):
+            extra.update({f"{name}_rec_count": net.rec_count, f"{name}_rec_sum": net.rec_sum,
+                          f"{name}_rec_sumsq": net.rec_sumsq})
+    save_checkpoint(out_dir, state, {"encoder": pair.encoder, "decoder": pair.decoder}, extra)
