@@ -1,0 +1,30 @@
+"""Pruning as a mutation operator (GECCO 2025, SPEC §5).
+
+* :mod:`~minievo.pruning.schedules`: *when* to prune (seven schedules).
+* :mod:`~minievo.pruning.records`: VARIANCE scores from a network's running
+  activation records.
+* :mod:`~minievo.pruning.operators`: *what* to prune: ``random``,
+  ``variance`` (published ``activation``) and ``conjunctive`` (published
+  ``lexicase``), and :func:`prune_pair`, which applies one to an autoencoder.
+* :mod:`~minievo.pruning.sparsity`: what is left, and which nodes are dead.
+
+A typical call, once per individual and epoch::
+
+    if should_prune(schedule, p, t, T, n_solutions, rng):
+        result = prune_pair(pair, "variance", rng, mask_mode="persistent")
+"""
+from .operators import (ALIASES, MASK_MODES, METHODS, PRUNE_METHODS, SIGNALS, PruneResult,
+                        apply_prune_mask, conjunctive_masks, lexicase_filter, n_pruned, passing_nodes,
+                        prune_pair, random_mask, resolve_method, variance_mask)
+from .records import NoRecordsError, node_keep_probabilities, variance_scores
+from .schedules import SCHEDULES, prune_probability, should_prune
+from .sparsity import dead_nodes, format_report, sparsity_report, structurally_removable
+
+__all__ = [
+    "ALIASES", "MASK_MODES", "METHODS", "PRUNE_METHODS", "SIGNALS", "SCHEDULES",
+    "NoRecordsError", "PruneResult",
+    "apply_prune_mask", "conjunctive_masks", "dead_nodes", "format_report", "lexicase_filter",
+    "n_pruned", "node_keep_probabilities", "passing_nodes", "prune_pair", "prune_probability",
+    "random_mask", "resolve_method", "should_prune", "sparsity_report",
+    "structurally_removable", "variance_mask", "variance_scores",
+]
