@@ -95,7 +95,7 @@ def _parse_set(items) -> dict:
 def config_from_args(args):
     """The run's Config: the file (or the default job), then flags, then ``--set``."""
     from .experiments.config import Config
-    base = Config.from_file(args.config).to_dict() if args.config else dict(DEFAULT_JOB)
+    base = Config.from_file(args.config) if args.config else Config.from_dict(DEFAULT_JOB)
     changes = {key: getattr(args, f"cfg_{key}") for _, key, _ in CONFIG_FLAGS
                if getattr(args, f"cfg_{key}") is not None}
     changes.update(_parse_set(args.set))
@@ -103,7 +103,7 @@ def config_from_args(args):
         changes["save_all_centers"] = True
     if args.no_progress:
         changes["progress"] = False
-    return Config.from_dict({**base, **changes})
+    return base.replace(**changes) if changes else base
 
 
 def cmd_run(args) -> int:

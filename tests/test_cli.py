@@ -8,7 +8,7 @@ import pytest
 from minievo.cli import DEFAULT_JOB, main
 from minievo.experiments.config import Config
 
-from .conftest import TINY_DATASET
+from conftest import TINY_DATASET
 
 
 def _run(args, capsys):

@@ -31,7 +31,7 @@ from ..experiments.checkpoint import (generator_state, load_checkpoint, restore_
                                       save_checkpoint)
 from ..experiments.records import StatsWriter
 from ..network import Autoencoder, make_autoencoder
-from ..pruning import prune_pair, prune_probability
+from ..pruning import n_pruned, prune_pair, prune_probability
 from .progress import progress_bar
 
 #: Names of the random streams of a canonical run, each its own child generator.
@@ -69,6 +69,20 @@ def check_finite(losses: np.ndarray, epoch: int, where: str, stats_path=None) ->
         raise NonFiniteLossError(
             f"epoch {epoch}: {where} loss became {losses[first]} at batch {first} "
             f"(try a smaller learning_rate){kept}")
+
+
+def pruned_counts(pair: Autoencoder, mask_mode: str) -> dict:
+    """``n_pruned_*`` and ``n_active_*`` of a pair as the records report them.
+
+    Persistent masks: entries whose mask is 0. Regrow (published): exact
+    zeros in the parameters, counted now.
+    """
+    counts = {}
+    for name, net in (("encoder", pair.encoder), ("decoder", pair.decoder)):
+        pruned = n_pruned(net, mask_mode)
+        counts[f"n_pruned_{name}"] = pruned
+        counts[f"n_active_{name}"] = net.n_params - pruned
+    return counts
 
 
 def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = False) -> RunResult:
@@ -134,11 +148,7 @@ def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = Fa
                 "min_batch_loss": float(losses.min()), "train_L1": float(batch_l1.mean()),
                 "mean_L1": float(batch_l1.mean()), "std_L1": float(batch_l1.std()),
                 "pruned": pruned,
-                "n_pruned_encoder": pair.encoder.n_pruned if config.mask_mode == "persistent"
-                else pair.encoder.n_zero,
-                "n_pruned_decoder": pair.decoder.n_pruned if config.mask_mode == "persistent"
-                else pair.decoder.n_zero,
-                "n_active_encoder": pair.encoder.n_active, "n_active_decoder": pair.decoder.n_active,
+                **pruned_counts(pair, config.mask_mode),
                 "fe_cnt": epoch + 1, "timestamp": time.time(),
                 "wall_time": time.perf_counter() - t0,
             }
