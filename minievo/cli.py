@@ -8,6 +8,7 @@
     minievo data --name binary_clustering_10_100_1000 --seed 1
     minievo inspect runs/mine/best_autoencoder.npz
     minievo presets
+    minievo sweep --preset lexi_prob --trials 2 --set epochs=10 --workers 2 --out runs/lexi
 
 Errors in the input (a config key, a data file, an impossible value) are
 printed as one line naming the problem, with exit status 2; no traceback.
@@ -76,6 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("file", type=Path)
 
     sub.add_parser("presets", help="list the papers' experiment grids")
+
+    sweep = sub.add_parser("sweep", help="run every variant x trial of a preset or a config")
+    source = sweep.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", help="a preset name (see `minievo presets`)")
+    source.add_argument("--config", type=Path, help="one configuration; runs its `trials` seeds")
+    sweep.add_argument("--trials", type=int, help="trials per variant (default: the preset's)")
+    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override on every variant (e.g. epochs=4); repeatable")
+    sweep.add_argument("--workers", type=int, default=1, help="parallel jobs (processes)")
+    sweep.add_argument("--out", type=Path, required=True, help="sweep folder (resumable)")
     return parser
 
 
@@ -163,12 +174,39 @@ def cmd_presets(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .experiments.config import Config
+    from .experiments.presets import expand_preset
+    from .experiments.sweep import expand_trials, run_sweep
+    overrides = _parse_set(args.set)
+    if args.preset:
+        variants = expand_preset(args.preset, trials=args.trials, overrides=overrides)
+    else:
+        config = Config.from_file(args.config)
+        changes = {**overrides, **({"trials": args.trials} if args.trials else {})}
+        variants = [config.replace(**changes) if changes else config]
+    total = len(expand_trials(variants))
+    print(f"{len(variants)} variant(s), {total} job(s) -> {args.out}", file=sys.stderr)
+    done = []
+
+    def report(line):
+        done.append(line)
+        state = "done earlier" if line["skipped"] else f"{line['wall_time_s']:.1f} s"
+        print(f"[{len(done)}/{total}] {line['folder']}: test L1 {line['test_loss']:.5f} "
+              f"({state})", file=sys.stderr)
+
+    run_sweep(variants, args.out, workers=args.workers, on_result=report)
+    print(f"results: {args.out / 'results.jsonl'}")
+    return 0
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from .data import DataFileError
     from .engine import NonFiniteLossError
     from .experiments.config import ConfigError
-    commands = {"run": cmd_run, "data": cmd_data, "inspect": cmd_inspect, "presets": cmd_presets}
+    commands = {"run": cmd_run, "data": cmd_data, "inspect": cmd_inspect, "presets": cmd_presets,
+                "sweep": cmd_sweep}
     try:
         return commands[args.command](args)
     except (ConfigError, DataFileError, NonFiniteLossError, FileExistsError,

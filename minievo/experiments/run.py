@@ -15,6 +15,7 @@ continues from ``checkpoint.npz``.
 """
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -26,6 +27,10 @@ from .records import read_stats
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
 BEST_FILE = "best_autoencoder.npz"
+
+# matplotlib is not thread-safe: runs sharing a process (a thread pool sweep,
+# synchronous workers) draw their figures one at a time.
+_PLOT_LOCK = threading.Lock()
 
 
 def default_out_dir() -> Path:
@@ -86,12 +91,13 @@ def write_outputs(config: Config, result, out_dir: Path) -> dict:
     """Save the returned network, the figures and ``summary.json``."""
     result.best.save(out_dir / BEST_FILE)
     records = read_stats(out_dir)
-    if config.is_canonical:
-        from .plots import plot_canonical
-        figures = plot_canonical(records, out_dir)
-    else:
-        from ..training.coevolution_plots import plot_coevolution
-        figures = plot_coevolution(records, out_dir)
+    with _PLOT_LOCK:
+        if config.is_canonical:
+            from .plots import plot_canonical
+            figures = plot_canonical(records, out_dir)
+        else:
+            from ..training.coevolution_plots import plot_coevolution
+            figures = plot_coevolution(records, out_dir)
     best = result.best
     summary = {
         "cell_evaluation": config.cell_evaluation, "epochs": result.epochs,
