@@ -40,6 +40,21 @@ def _plain(value):
     return value
 
 
+def pruned_counts(pair, mask_mode: str) -> dict:
+    """``n_pruned_*`` and ``n_active_*`` of an autoencoder pair, as recorded.
+
+    Persistent masks: entries whose mask is 0 (the count only grows). Regrow
+    mode (published): exact zeros in the parameters right now, as the
+    published ``n_pruned_encoder``. Active = parameters - pruned.
+    """
+    counts = {}
+    for name, net in (("encoder", pair.encoder), ("decoder", pair.decoder)):
+        pruned = net.n_pruned if mask_mode == "persistent" else net.n_zero
+        counts[f"n_pruned_{name}"] = pruned
+        counts[f"n_active_{name}"] = net.n_params - pruned
+    return counts
+
+
 class StatsWriter:
     """Append records to ``DIR/stats.jsonl``, one flushed line each.
 

@@ -97,7 +97,7 @@ def write_outputs(config: Config, result, out_dir: Path) -> dict:
             figures = plot_canonical(records, out_dir)
         else:
             from ..training.coevolution_plots import plot_coevolution
-            figures = plot_coevolution(records, out_dir)
+            figures = plot_coevolution(records, out_dir / "figures")
     best = result.best
     summary = {
         "cell_evaluation": config.cell_evaluation, "epochs": result.epochs,

@@ -29,9 +29,9 @@ from ..data import Dataset, batch_order
 from ..engine import Engine, NonFiniteLossError
 from ..experiments.checkpoint import (generator_state, load_checkpoint, restore_generator,
                                       save_checkpoint)
-from ..experiments.records import StatsWriter
+from ..experiments.records import StatsWriter, pruned_counts
 from ..network import Autoencoder, make_autoencoder
-from ..pruning import n_pruned, prune_pair, prune_probability
+from ..pruning import prune_pair, prune_probability
 from .progress import progress_bar
 
 #: Names of the random streams of a canonical run, each its own child generator.
@@ -69,20 +69,6 @@ def check_finite(losses: np.ndarray, epoch: int, where: str, stats_path=None) ->
         raise NonFiniteLossError(
             f"epoch {epoch}: {where} loss became {losses[first]} at batch {first} "
             f"(try a smaller learning_rate){kept}")
-
-
-def pruned_counts(pair: Autoencoder, mask_mode: str) -> dict:
-    """``n_pruned_*`` and ``n_active_*`` of a pair as the records report them.
-
-    Persistent masks: entries whose mask is 0. Regrow (published): exact
-    zeros in the parameters, counted now.
-    """
-    counts = {}
-    for name, net in (("encoder", pair.encoder), ("decoder", pair.decoder)):
-        pruned = n_pruned(net, mask_mode)
-        counts[f"n_pruned_{name}"] = pruned
-        counts[f"n_active_{name}"] = net.n_params - pruned
-    return counts
 
 
 def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = False) -> RunResult:

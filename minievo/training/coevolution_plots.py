@@ -1,0 +1,128 @@
+"""Figures of a finished coevolution run, drawn from its records (``stats.jsonl``).
+
+One line per cell, epochs on the x axis: selection and replacement loss,
+learning rate, pruned parameters, test loss. A record set with several
+records per (epoch, cell), as ``all_vs_all`` writes (one per encoder-decoder
+pair, ``node_idx`` = encoder), is averaged per (epoch, cell).
+
+Figures are drawn on :class:`matplotlib.figure.Figure` objects directly, so
+importing this module does not choose or change a global matplotlib backend.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+#: Above this many cells the legend is left out.
+MAX_LEGEND_CELLS = 10
+#: With more epochs than this, cell lines are drawn thin and the mean over cells on top.
+LONG_RUN_EPOCHS = 50
+
+
+def per_cell_series(records, key: str) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """``{cell: (epochs (T,), values (T,))}`` of ``key``, averaged per (epoch, cell).
+
+    Records without ``key`` (or with a null value) are skipped.
+    """
+    sums = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        value = record.get(key)
+        if value is None:
+            continue
+        sums[int(record["node_idx"])][int(record["iteration"])].append(float(value))
+    series = {}
+    for cell in sorted(sums):
+        epochs = np.array(sorted(sums[cell]), dtype=np.int64)             # (T,)
+        values = np.array([np.mean(sums[cell][t]) for t in epochs])        # (T,)
+        series[cell] = (epochs, values)
+    return series
+
+
+def _draw(axes, series, ylabel: str, log: bool = False) -> None:
+    """One line per cell; with many epochs thin lines plus the mean over cells in black."""
+    n = max(len(series), 1)
+    long_run = any(len(epochs) > LONG_RUN_EPOCHS for epochs, _ in series.values())
+    for i, (cell, (epochs, values)) in enumerate(series.items()):
+        axes.plot(epochs, values, color=_cell_colour(i, n), linewidth=0.6 if long_run else 1,
+                  alpha=0.45 if long_run else 1.0, marker=None if len(epochs) >= 20 else "o",
+                  markersize=3, label=f"cell {cell}")
+    if long_run and len(series) > 1:
+        all_epochs = np.unique(np.concatenate([epochs for epochs, _ in series.values()]))
+        mean = [np.mean([v[e == t][0] for e, v in series.values() if np.any(e == t)])
+                for t in all_epochs]
+        axes.plot(all_epochs, mean, color="black", linewidth=1.8, label="mean over cells")
+    if log and any(np.all(v > 0) for _, v in series.values()):
+        axes.set_yscale("log")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel(ylabel)
+    axes.grid(alpha=0.3)
+    if 0 < len(series) <= MAX_LEGEND_CELLS:
+        axes.legend(fontsize="small", ncol=2)
+
+
+def _cell_colour(i: int, n: int):
+    from matplotlib import colormaps
+    return colormaps["viridis"](i / max(n - 1, 1))
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    return path
+
+
+def plot_coevolution(records, out_dir) -> list[Path]:
+    """Write the figures of a coevolution run to ``out_dir`` and return their paths.
+
+    Parameters
+    ----------
+    records : list of dict
+        The run's records (:func:`minievo.experiments.records.read_stats`).
+    out_dir : path
+        Created if missing.
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``coevolution_losses.png`` (selection and replacement loss per cell),
+        ``coevolution_learning_rates.png``, ``coevolution_pruned.png``
+        (pruned parameters of encoder and decoder) and, when the records hold
+        it, ``coevolution_test_loss.png``.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+
+    figure = Figure(figsize=(10, 4))
+    left, right = figure.subplots(1, 2, sharey=True)
+    _draw(left, per_cell_series(records, "min_selection_loss"), "L1 loss (one batch)")
+    left.set_title("selection: best of the neighbourhood")
+    _draw(right, per_cell_series(records, "min_replacement_loss"), "L1 loss (one batch)")
+    right.set_title("replacement: the trained pair")
+    paths.append(_save(figure, out_dir / "coevolution_losses.png"))
+
+    figure = Figure(figsize=(6, 4))
+    axes = figure.subplots()
+    _draw(axes, per_cell_series(records, "learning_rate"), "learning rate")
+    axes.set_title("learning rate of each cell (mutated every visit)")
+    paths.append(_save(figure, out_dir / "coevolution_learning_rates.png"))
+
+    figure = Figure(figsize=(10, 4))
+    left, right = figure.subplots(1, 2)
+    _draw(left, per_cell_series(records, "n_pruned_encoder"), "pruned parameters")
+    left.set_title("encoder")
+    _draw(right, per_cell_series(records, "n_pruned_decoder"), "pruned parameters")
+    right.set_title("decoder")
+    paths.append(_save(figure, out_dir / "coevolution_pruned.png"))
+
+    test = per_cell_series(records, "test_loss")
+    if test:
+        figure = Figure(figsize=(6, 4))
+        axes = figure.subplots()
+        _draw(axes, test, "L1 loss (test set)")
+        axes.set_title("test loss of each new center")
+        paths.append(_save(figure, out_dir / "coevolution_test_loss.png"))
+    return paths
