@@ -21,6 +21,12 @@ from .network import DENOISING_STD, Autoencoder
 
 KIND_CODES = {"plain": PLAIN, "denoising": DENOISING, "variational": VARIATIONAL}
 
+#: Rows per compiled call when measuring a whole data set (test loss, mean_L1):
+#: large enough that the per-call cost vanishes (5-row chunks made the test loss
+#: of a 1000-row test set cost 5.5 ms, 100-row chunks 3.6 ms), small enough to
+#: stay in cache.
+EVAL_CHUNK = 100
+
 
 class NonFiniteLossError(FloatingPointError):
     """Training produced a NaN or infinite loss."""
@@ -34,8 +40,9 @@ class Engine:
     autoencoder : Autoencoder
         Any pair of the shape that will be trained (its networks are not kept).
     max_rows : int
-        The largest batch a step or evaluation will see; larger inputs to
-        :meth:`reconstruction_l1` are processed in chunks of this size.
+        The largest batch a training step or :meth:`evaluate` will see.
+        Whole-data measurements (:meth:`reconstruction_l1`, :meth:`reconstruct`,
+        :meth:`batch_l1`) use their own workspace of ``EVAL_CHUNK`` rows.
     backend : {"numba", "numpy"}
     betas, eps : Adam constants (SPEC §2: (0.5, 0.999), 1e-8).
     """
@@ -49,6 +56,8 @@ class Engine:
         self.n_dim, self.latent = autoencoder.n_dim, autoencoder.latent
         self.max_rows = int(max_rows)
         self.work = make_workspace(autoencoder.encoder.spec, autoencoder.decoder.spec, self.max_rows)
+        self.eval_work = make_workspace(autoencoder.encoder.spec, autoencoder.decoder.spec,
+                                        EVAL_CHUNK)
         self.beta1, self.beta2 = float(betas[0]), float(betas[1])
         self.eps = float(eps)
         self._no_noise = np.zeros((0, self.n_dim), np.float32)
@@ -110,12 +119,12 @@ class Engine:
                                                 self.kind_code, self.work, record))
 
     def reconstruction_l1(self, pair: Autoencoder, data: np.ndarray) -> float:
-        """Mean absolute reconstruction error over all of ``data (N, n_dim)``."""
+        """Mean absolute reconstruction error over all of ``data (N, n_dim)`` (no recording)."""
         total = 0.0
-        for start in range(0, data.shape[0], self.max_rows):
-            chunk = data[start:start + self.max_rows]
+        for start in range(0, data.shape[0], EVAL_CHUNK):
+            chunk = data[start:start + EVAL_CHUNK]
             total += chunk.shape[0] * self.kernels.reconstruction_l1(
-                pair.encoder.arrays, pair.decoder.arrays, chunk, self.kind_code, self.work)
+                pair.encoder.arrays, pair.decoder.arrays, chunk, self.kind_code, self.eval_work)
         return total / data.shape[0]
 
     def reconstruct(self, pair: Autoencoder, data: np.ndarray) -> np.ndarray:
@@ -123,22 +132,24 @@ class Engine:
 
         The variational kind decodes the posterior mean.
         """
-        out = np.empty_like(data, dtype=np.float32)
+        out = np.empty(data.shape, dtype=np.float32)
         dec = pair.decoder.arrays
-        for start in range(0, data.shape[0], self.max_rows):
-            chunk = data[start:start + self.max_rows]
+        for start in range(0, data.shape[0], EVAL_CHUNK):
+            chunk = data[start:start + EVAL_CHUNK]
             self.kernels.reconstruction_l1(pair.encoder.arrays, dec, chunk, self.kind_code,
-                                           self.work)
+                                           self.eval_work)
             out[start:start + chunk.shape[0]] = self.kernels.rows_view(
-                dec.layout, self.work.dec_act, chunk.shape[0], dec.layout.shape[0] - 1)
+                dec.layout, self.eval_work.dec_act, chunk.shape[0], dec.layout.shape[0] - 1)
         return out
 
     def batch_l1(self, pair: Autoencoder, data: np.ndarray, batch_size: int) -> np.ndarray:
-        """L1 of every consecutive batch of ``data`` (for ``mean_L1``/``std_L1``)."""
-        return np.array([self.kernels.reconstruction_l1(pair.encoder.arrays, pair.decoder.arrays,
-                                                        data[s:s + batch_size], self.kind_code,
-                                                        self.work)
-                         for s in range(0, data.shape[0], batch_size)])
+        """L1 of every consecutive batch of ``data`` (for ``mean_L1``/``std_L1``).
+
+        Returns ``(ceil(N / batch_size),)``: the mean of ``|y - x|`` over each batch.
+        """
+        errors = np.abs(self.reconstruct(pair, data) - data).mean(axis=1, dtype=np.float64)  # (N,)
+        starts = np.arange(0, data.shape[0], batch_size)
+        return np.add.reduceat(errors, starts) / np.diff(np.append(starts, data.shape[0]))
 
     def _check_rows(self, batch):
         if batch.ndim != 2 or batch.shape[1] != self.n_dim:
