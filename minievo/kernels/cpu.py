@@ -3,29 +3,78 @@
 Same names, same signatures, same math; read the reference for the
 equations. What differs is *how*:
 
-* explicit loops, ordered so the innermost loop runs over contiguous memory
-  and vectorises (see the comment on each product);
-* nothing is allocated inside a step: outputs go into caller-owned buffers;
+* Every matrix product of minievo is one of two loops (below,
+  :func:`_dot_rows` and :func:`_combine_rows`), and each is written so that
+  its innermost loop runs over a *long, contiguous* row: LLVM then emits full
+  16-wide AVX-512 (or 8-wide AVX2) instructions. A loop over a 30-long row
+  does not vectorise well (the vectoriser wants 64 elements before it uses
+  its widest instructions, and every 30-long dot ends in a horizontal sum),
+  which is why :func:`train_epoch` stores short-row layers transposed (next
+  point).
+* **Transposed storage during an epoch.** A layer with ``n_in < n_out``
+  (the decoder's ``30 -> 1000`` output layer) has 30-long weight rows. For
+  the length of one :func:`train_epoch` call of enough batches
+  (:data:`MIN_BATCHES_TO_TRANSPOSE`) its weight block, gradient block
+  and Adam moments are stored transposed, ``(n_in, n_out)``, in place inside
+  the network's buffers, so that every product over that layer runs over
+  1000-long rows; the blocks are transposed back before returning, so the
+  caller never sees the difference (another thread must not read the
+  network during the call, as during any update). Adam is elementwise, so
+  updating a transposed block is the same update. Results differ from
+  one-batch calls only in the order of the sums.
+* **Fused gradient and Adam.** A training step updates each layer as soon as
+  its gradient (and the gradient flowing to the layer below, which needs the
+  old weights) is known, a cache-sized block of gradient rows at a time,
+  instead of a second pass over all parameters. Inside an epoch the blocks
+  go through a scratch buffer, and only the last step's gradient is written
+  to ``grad`` (the only one a caller can see, as with the reference). A
+  fresh Adam step is computed as the ``lr * g / (|g| + eps)`` it reduces to
+  (see :func:`_adam_slice`).
+* The sigmoid uses a vectorisable ``exp`` (:func:`_exp32`, Cephes' ``expf``,
+  relative error below 3e-7) instead of one ``libm`` call per element.
+* Nothing is allocated inside a step: outputs go into caller-owned buffers
+  (:func:`train_epoch` allocates a scratch buffer and a mask copy per call).
 * ``error_model="numpy"`` (no zero-division checks that block vectorising)
   and a restricted ``fastmath`` (``reassoc``, ``contract``, ``nsz``) so that
   sums may be reordered and fused; NaN and infinity semantics are kept, so a
   diverging run is still detected. The tests hold every kernel to the
-  reference at ``rtol=1e-4`` (float32);
-* the whole epoch (gather a batch, forward, loss, backward, Adam, for every
-  batch) is one compiled call, so Python is out of the hot path;
+  reference at ``rtol=1e-4`` (float32, see ``tests/test_kernels.py``).
+* A product skips zero coefficients (ReLU outputs and deltas hold many), so
+  ``0 * inf`` may count as 0 here where NumPy gives NaN; a NaN or infinite
+  loss still shows as NaN or infinity.
 * ``cache=True`` stores compiled code next to this file in ``__pycache__``:
-  the first import compiles (tens of seconds), later ones load. After editing a
-  kernel Numba notices the change itself; ``NUMBA_DISABLE_JIT=1`` runs the
-  kernels as plain Python for debugging.
+  the first call of a training epoch compiles (about 25 s), later runs load
+  it (0.2 s). After editing a kernel Numba notices the change itself;
+  ``NUMBA_DISABLE_JIT=1`` runs the kernels as plain Python for debugging.
+
+``benchmarks/profile_step.py`` prints what each piece costs at paper size.
 """
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import config, njit, types
+from numba.extending import intrinsic
 
 from ..network import RELU, SIGMOID, N_IN, N_OUT, W_OFF, B_OFF, ACT, OUT_OFF
 from .reference import PLAIN, DENOISING, VARIATIONAL  # noqa: F401
 
 FASTMATH = {"reassoc", "contract", "nsz"}
 jit = njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
+# For helpers called once per row: a call passes every array as a dozen machine
+# words, which costs more than a 30-long row's arithmetic; inlined, it is free.
+jit_inline = njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH, inline="always")
+
+#: :func:`train_epoch` stores short-row layers transposed only when the epoch has
+#: at least this many batches, (persistent Adam, fresh Adam): transposing the
+#: blocks in and out costs what 3 (fresh) or 7 (persistent: the moments move
+#: too) steps save (measured at paper size).
+MIN_BATCHES_TO_TRANSPOSE = (8, 4)
+
+_f32 = np.float32
+_NO_BIAS = np.zeros(0, dtype=np.float32)
+# Flags passed between kernels: a literal True/False argument makes Numba
+# compile a separate copy of the callee for each value (twice the compile time
+# here); NumPy booleans are typed as plain ``bool``.
+_TRUE, _FALSE = np.bool_(True), np.bool_(False)
 
 
 # --------------------------------------------------------------------------
@@ -49,55 +98,244 @@ def rows_view(layout, work, n_rows, l):
     return work[n_rows * off:n_rows * (off + n_out)].reshape((n_rows, n_out))
 
 
+@jit
+def _transposed_view(layout, buf, l):
+    """Layer ``l``'s weight block stored transposed, ``(n_in, n_out)`` (inside train_epoch)."""
+    n_in, n_out, w_off = layout[l, N_IN], layout[l, N_OUT], layout[l, W_OFF]
+    return buf[w_off:w_off + n_out * n_in].reshape((n_in, n_out))
+
+
+@jit
+def _stored_transposed(layout, l, epoch_layout):
+    """Whether layer ``l``'s weights are stored ``(n_in, n_out)`` right now."""
+    return epoch_layout and layout[l, N_IN] < layout[l, N_OUT]
+
+
 # --------------------------------------------------------------------------
-# Dense layer
+# The two product loops
+# --------------------------------------------------------------------------
+#: Products keep blocks of about this many float32 (16 KiB, a third of a
+#: 48 KiB L1 data cache) in cache while they stream a larger operand.
+CACHE_FLOATS = 4096
+
+
+@jit
+def _dot_rows(a, b, bias, out):
+    """``out[i, j] = bias[j] + a[i] . b[j]``: dots of rows, ``a (I, K)``, ``b (J, K)``.
+
+    Four rows of ``a`` at a time share each load of a row of ``b``. ``bias``
+    of length 0 means no bias.
+    """
+    n_i, n_k = a.shape
+    n_j = b.shape[0]
+    has_bias = bias.shape[0] > 0
+    i = 0
+    while i + 4 <= n_i:
+        for j in range(n_j):
+            s0 = s1 = s2 = s3 = _f32(0.0)
+            for k in range(n_k):               # four dots over contiguous rows (K,)
+                w = b[j, k]
+                s0 += a[i, k] * w
+                s1 += a[i + 1, k] * w
+                s2 += a[i + 2, k] * w
+                s3 += a[i + 3, k] * w
+            c = bias[j] if has_bias else _f32(0.0)
+            out[i, j] = s0 + c
+            out[i + 1, j] = s1 + c
+            out[i + 2, j] = s2 + c
+            out[i + 3, j] = s3 + c
+        i += 4
+    while i < n_i:
+        for j in range(n_j):
+            s = _f32(0.0)
+            for k in range(n_k):
+                s += a[i, k] * b[j, k]
+            out[i, j] = s + (bias[j] if has_bias else _f32(0.0))
+        i += 1
+
+
+@jit_inline
+def _combine_row(coef, i, rows, bias, out_row):
+    """``out_row = bias + sum_k coef[i, k] * rows[k]``, one output row of :func:`_combine_rows`.
+
+    Each term is an axpy over a contiguous row ``(N,)``; the first non-zero
+    term writes the output row (no zeroing pass) and zero coefficients are
+    skipped. Short rows (``N < 64``, where each pass costs mostly loop
+    overhead) take four terms per pass. ``bias`` of length 0 means no bias.
+    """
+    n, n_k = rows.shape[1], coef.shape[1]
+    has_bias = bias.shape[0] > 0
+    first = True
+    k = 0
+    if n < 64 and n_k >= 4:
+        c0, c1, c2, c3 = coef[i, 0], coef[i, 1], coef[i, 2], coef[i, 3]
+        for t in range(n):
+            out_row[t] = ((bias[t] if has_bias else _f32(0.0)) + c0 * rows[0, t]
+                          + c1 * rows[1, t] + c2 * rows[2, t] + c3 * rows[3, t])
+        first = False
+        k = 4
+        while k + 4 <= n_k:
+            c0, c1, c2, c3 = coef[i, k], coef[i, k + 1], coef[i, k + 2], coef[i, k + 3]
+            if c0 != 0.0 or c1 != 0.0 or c2 != 0.0 or c3 != 0.0:
+                for t in range(n):
+                    out_row[t] += (c0 * rows[k, t] + c1 * rows[k + 1, t]
+                                   + c2 * rows[k + 2, t] + c3 * rows[k + 3, t])
+            k += 4
+    for k in range(k, n_k):
+        c = coef[i, k]
+        if c != 0.0:
+            if first:
+                if has_bias:
+                    for t in range(n):
+                        out_row[t] = bias[t] + c * rows[k, t]
+                else:
+                    for t in range(n):
+                        out_row[t] = c * rows[k, t]
+                first = False
+            else:
+                for t in range(n):
+                    out_row[t] += c * rows[k, t]
+    if first:
+        for t in range(n):
+            out_row[t] = bias[t] if has_bias else _f32(0.0)
+
+
+@jit
+def _combine_rows(coef, rows, bias, out):
+    """``out[i] = bias + sum_k coef[i, k] * rows[k]``: ``coef (I, K)``, ``rows (K, N)``.
+
+    One output row at a time (:func:`_combine_row`), except for many short
+    rows (``d_x = d W`` of a row-major ``30 -> 1000`` layer: 1000 rows of 30)
+    into a small output: then the loop over ``k`` runs outside, so that each
+    row of ``rows`` is read from memory once, not once per output row.
+    """
+    n_i, n_k = coef.shape
+    n = rows.shape[1]
+    if n >= 64 or n_i * n > CACHE_FLOATS:
+        for i in range(n_i):
+            _combine_row(coef, i, rows, bias, out[i])
+        return
+    has_bias = bias.shape[0] > 0
+    for i in range(n_i):
+        for t in range(n):
+            out[i, t] = bias[t] if has_bias else _f32(0.0)
+    k = 0
+    while k + 4 <= n_k:                        # four rows per pass, as in _combine_row
+        for i in range(n_i):
+            c0, c1, c2, c3 = coef[i, k], coef[i, k + 1], coef[i, k + 2], coef[i, k + 3]
+            if c0 != 0.0 or c1 != 0.0 or c2 != 0.0 or c3 != 0.0:
+                for t in range(n):
+                    out[i, t] += (c0 * rows[k, t] + c1 * rows[k + 1, t]
+                                  + c2 * rows[k + 2, t] + c3 * rows[k + 3, t])
+        k += 4
+    for k in range(k, n_k):
+        for i in range(n_i):
+            c = coef[i, k]
+            if c != 0.0:
+                for t in range(n):
+                    out[i, t] += c * rows[k, t]
+
+
+@jit
+def _column_sums(d, out):
+    """``out[j] = sum_b d[b, j]`` (bias gradient)."""
+    n_rows, n = d.shape
+    for j in range(n):
+        out[j] = d[0, j] if n_rows > 0 else _f32(0.0)
+    for b in range(1, n_rows):
+        for j in range(n):
+            out[j] += d[b, j]
+
+
+@jit
+def _transpose_block(buf, off, n_rows, n_cols, tmp):
+    """Transpose the ``(n_rows, n_cols)`` block of ``buf`` at ``off`` in place (via ``tmp``)."""
+    block = buf[off:off + n_rows * n_cols]
+    src = tmp[:n_rows * n_cols]
+    src[:] = block
+    for r in range(n_rows):
+        for c in range(n_cols):
+            block[c * n_rows + r] = src[r * n_cols + c]
+
+
+# --------------------------------------------------------------------------
+# Dense layer, W stored (n_out, n_in) as in the reference
 # --------------------------------------------------------------------------
 @jit
 def dense_forward(x, weight, bias, out):
-    n_rows, n_in = x.shape
-    n_out = weight.shape[0]
-    for b in range(n_rows):
-        for j in range(n_out):
-            s = np.float32(0.0)
-            for k in range(n_in):          # dot of two contiguous rows (n_in,)
-                s += x[b, k] * weight[j, k]
-            out[b, j] = s + bias[j]
+    _dot_rows(x, weight, bias, out)                      # dots over n_in
 
 
 @jit
 def dense_backward_params(x, d_out, d_weight, d_bias):
-    n_rows, n_in = x.shape
-    n_out = d_out.shape[1]
-    for j in range(n_out):
-        s = np.float32(0.0)
-        for k in range(n_in):
-            d_weight[j, k] = 0.0
-        for b in range(n_rows):
-            c = d_out[b, j]
-            s += c
-            if c != 0.0:                   # ReLU leaves many exact zeros
-                for k in range(n_in):      # axpy over a contiguous row (n_in,)
-                    d_weight[j, k] += c * x[b, k]
-        d_bias[j] = s
+    _combine_rows(d_out.T, x, _NO_BIAS, d_weight)        # dW[j] = sum_b d[b, j] x[b]
+    _column_sums(d_out, d_bias)
 
 
 @jit
 def dense_backward_input(weight, d_out, d_x):
-    n_rows, n_out = d_out.shape
-    n_in = weight.shape[1]
-    for b in range(n_rows):
-        for k in range(n_in):
-            d_x[b, k] = 0.0
-        for j in range(n_out):
-            c = d_out[b, j]
-            if c != 0.0:
-                for k in range(n_in):      # axpy over a contiguous row (n_in,)
-                    d_x[b, k] += c * weight[j, k]
+    _combine_rows(d_out, weight, _NO_BIAS, d_x)          # dx[b] = sum_j d[b, j] W[j]
+
+
+# The same three, with the weights stored transposed, ``weight_t (n_in, n_out)``:
+# the loops swap roles so that the long dimension stays innermost.
+@jit
+def _dense_forward_t(x, weight_t, bias, out):
+    _combine_rows(x, weight_t, bias, out)                # out[b] = b + sum_k x[b, k] Wt[k]
+
+
+@jit
+def _dense_backward_params_t(x, d_out, d_weight_t, d_bias):
+    _combine_rows(x.T, d_out, _NO_BIAS, d_weight_t)      # dWt[k] = sum_b x[b, k] d[b]
+    _column_sums(d_out, d_bias)
+
+
+@jit
+def _dense_backward_input_t(weight_t, d_out, d_x):
+    _dot_rows(d_out, weight_t, _NO_BIAS, d_x)            # dots over n_out
 
 
 # --------------------------------------------------------------------------
 # Activations
 # --------------------------------------------------------------------------
+if config.DISABLE_JIT:                   # plain Python, for debugging
+    def _float32_from_bits(bits):
+        return np.array(bits, dtype=np.int32).view(np.float32)[()]
+else:
+    @intrinsic
+    def _float32_from_bits(typingctx, bits):
+        """Reinterpret an int32 bit pattern as a float32 (a free register move)."""
+        sig = types.float32(types.int32)
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.FloatType())
+        return sig, codegen
+
+
+@jit
+def _exp32(x):
+    """``exp(x)`` in float32 without a library call, so that loops over it vectorise.
+
+    Cephes' ``expf``: ``x = n ln2 + r`` with ``|r| <= ln2 / 2`` (``ln2`` split
+    in two parts for exactness), a degree-7 polynomial for ``exp(r)``, and
+    ``2^n`` built from its bit pattern. ``x`` is clamped to
+    ``[-87.33, 88]`` (``2^n`` stays a normal number); NaN is not handled here.
+    """
+    x = x if x < _f32(88.0) else _f32(88.0)
+    x = x if x > _f32(-87.3365447504) else _f32(-87.3365447504)
+    n = np.floor(x * _f32(1.44269504088896341) + _f32(0.5))          # round(x / ln2)
+    r = x - n * _f32(0.693359375)
+    r = r + n * _f32(2.12194440e-4)
+    p = _f32(1.9875691500e-4)
+    p = p * r + _f32(1.3981999507e-3)
+    p = p * r + _f32(8.3334519073e-3)
+    p = p * r + _f32(4.1665795894e-2)
+    p = p * r + _f32(1.6666665459e-1)
+    p = p * r + _f32(5.0000001201e-1)
+    p = p * r * r + r + _f32(1.0)
+    return p * _float32_from_bits((np.int32(n) + np.int32(127)) << np.int32(23))
+
+
 @jit
 def activate(z, act):
     n_rows, n = z.shape
@@ -109,7 +347,9 @@ def activate(z, act):
     elif act == SIGMOID:
         for b in range(n_rows):
             for j in range(n):
-                z[b, j] = np.float32(1.0) / (np.float32(1.0) + np.exp(-z[b, j]))
+                v = z[b, j]
+                s = _f32(1.0) / (_f32(1.0) + _exp32(-v))
+                z[b, j] = s if v == v else v                       # NaN stays NaN
 
 
 @jit
@@ -123,7 +363,7 @@ def activation_backward(a, d, act):
     elif act == SIGMOID:
         for b in range(n_rows):
             for j in range(n):
-                d[b, j] *= a[b, j] * (np.float32(1.0) - a[b, j])
+                d[b, j] *= a[b, j] * (_f32(1.0) - a[b, j])
 
 
 # --------------------------------------------------------------------------
@@ -132,19 +372,13 @@ def activation_backward(a, d, act):
 @jit
 def l1_loss(y, target, d_y):
     n_rows, n = y.shape
-    inv = np.float32(1.0) / np.float32(n_rows * n)
+    inv = _f32(1.0) / _f32(n_rows * n)
     total = 0.0
     for b in range(n_rows):
         for k in range(n):
             diff = y[b, k] - target[b, k]
-            if diff > 0.0:
-                d_y[b, k] = inv
-                total += diff
-            elif diff < 0.0:
-                d_y[b, k] = -inv
-                total -= diff
-            else:
-                d_y[b, k] = 0.0
+            total += abs(diff)
+            d_y[b, k] = inv if diff > 0.0 else (-inv if diff < 0.0 else diff * _f32(0.0))
     return total / (n_rows * n)
 
 
@@ -155,9 +389,9 @@ def bce_sigmoid_loss(y, target, d_z):
     for b in range(n_rows):
         for k in range(n):
             yk, tk = y[b, k], target[b, k]
-            log_y = max(np.log(max(yk, np.float32(0.0))), np.float32(-100.0))
-            log_1my = max(np.log(max(np.float32(1.0) - yk, np.float32(0.0))), np.float32(-100.0))
-            total -= tk * log_y + (np.float32(1.0) - tk) * log_1my
+            log_y = max(np.log(max(yk, _f32(0.0))), _f32(-100.0))
+            log_1my = max(np.log(max(_f32(1.0) - yk, _f32(0.0))), _f32(-100.0))
+            total -= tk * log_y + (_f32(1.0) - tk) * log_1my
             d_z[b, k] = yk - tk
     return total
 
@@ -170,40 +404,69 @@ def kl_divergence(mean, log_var, d_mean, d_log_var):
         for k in range(n):
             var = np.exp(log_var[b, k])
             d_mean[b, k] += mean[b, k]
-            d_log_var[b, k] += np.float32(0.5) * (var - np.float32(1.0))
-            total += np.float32(1.0) + log_var[b, k] - mean[b, k] * mean[b, k] - var
+            d_log_var[b, k] += _f32(0.5) * (var - _f32(1.0))
+            total += _f32(1.0) + log_var[b, k] - mean[b, k] * mean[b, k] - var
     return -0.5 * total
 
 
 # --------------------------------------------------------------------------
-# Adam
+# Adam, masked, on 1-D slices of parameter-shaped buffers
 # --------------------------------------------------------------------------
 @jit
+def _adam_slice(params, grad, mask, m, v, consts, fresh):
+    """Masked Adam on equally long 1-D slices, persistent or fresh.
+
+    ``consts`` from :func:`_adam_constants`. ``fresh`` (``m``, ``v`` unused):
+    with zero moments and ``t = 1`` the step reduces to
+    ``lr * g / (|g| + eps)`` (see the reference); computed so, it skips a
+    square root and a division per parameter and differs from the
+    reference's sequence of operations by about one rounding (the tests hold
+    it to ``rtol=1e-5``).
+
+    Slices, not ``range(lo, hi)`` on whole buffers: with an index that might
+    be negative Numba adds a wrap-around test to every access, which stops
+    vectorisation (10x slower here).
+    """
+    step_size, bc2_sqrt, b1, one_minus_b1, b2, one_minus_b2, eps32 = consts
+    if fresh:
+        for i in range(params.shape[0]):
+            keep = _f32(mask[i])
+            g = grad[i] * keep
+            params[i] = (params[i] - step_size * g / (abs(g) + eps32)) * keep
+    else:
+        for i in range(params.shape[0]):      # one pass, vectorised
+            keep = _f32(mask[i])
+            g = grad[i] * keep
+            mi = m[i] * b1 + one_minus_b1 * g
+            vi = v[i] * b2 + one_minus_b2 * g * g
+            m[i] = mi
+            v[i] = vi
+            params[i] = (params[i] - step_size * mi / (np.sqrt(vi) / bc2_sqrt + eps32)) * keep
+
+
+@jit
+def _adam_constants(t, lr, beta1, beta2, eps, fresh):
+    """The float32 constants of :func:`_adam_slice`, rounded as the reference's:
+    bias-corrected step size, ``sqrt(1 - beta2^t)``, ``beta1``, ``1 - beta1``,
+    ``beta2``, ``1 - beta2``, ``eps``. ``1 - beta2`` is rounded from float64
+    (``1 - float32(0.999)`` would be 1.3e-5 off). A fresh step needs only ``lr``."""
+    if fresh:
+        step_size, bc2_sqrt = _f32(lr), _f32(1.0)
+    else:
+        step_size, bc2_sqrt = _f32(lr / (1.0 - beta1 ** t)), _f32(np.sqrt(1.0 - beta2 ** t))
+    return (step_size, bc2_sqrt, _f32(beta1), _f32(1.0 - beta1), _f32(beta2), _f32(1.0 - beta2),
+            _f32(eps))
+
+
+@jit
 def adam_update(params, grad, mask, m, v, t, lr, beta1, beta2, eps):
-    b1, b2 = np.float32(beta1), np.float32(beta2)
-    step_size = np.float32(lr / (1.0 - beta1 ** t))
-    bc2_sqrt = np.float32(np.sqrt(1.0 - beta2 ** t))
-    eps32 = np.float32(eps)
-    for i in range(params.shape[0]):      # one pass over (P,), vectorised
-        g = grad[i] * mask[i]
-        mi = m[i] * b1 + (np.float32(1.0) - b1) * g
-        vi = v[i] * b2 + (np.float32(1.0) - b2) * g * g
-        m[i] = mi
-        v[i] = vi
-        params[i] = (params[i] - step_size * mi / (np.sqrt(vi) / bc2_sqrt + eps32)) * mask[i]
+    _adam_slice(params, grad, mask, m, v, _adam_constants(t, lr, beta1, beta2, eps, _FALSE), _FALSE)
 
 
 @jit
 def adam_fresh_update(params, grad, mask, lr, beta1, beta2, eps):
-    b1, b2 = np.float32(beta1), np.float32(beta2)
-    step_size = np.float32(lr / (1.0 - beta1))
-    bc2_sqrt = np.float32(np.sqrt(1.0 - beta2))
-    eps32 = np.float32(eps)
-    for i in range(params.shape[0]):
-        g = grad[i] * mask[i]
-        mi = (np.float32(1.0) - b1) * g
-        vi = (np.float32(1.0) - b2) * g * g
-        params[i] = (params[i] - step_size * mi / (np.sqrt(vi) / bc2_sqrt + eps32)) * mask[i]
+    consts = _adam_constants(1, lr, beta1, beta2, eps, _TRUE)
+    _adam_slice(params, grad, mask, params, params, consts, _TRUE)
 
 
 @jit
@@ -216,25 +479,64 @@ def optimizer_step(net, lr, beta1, beta2, eps, fresh):
                     net.adam_t[0], lr, beta1, beta2, eps)
 
 
+#: Adam runs over blocks of about this many weights of freshly computed gradient
+#: rows (16 KiB of float32: stays in the L1 cache; one call per row would pay
+#: each call's set-up and vector tail 30 times per layer).
+ADAM_BLOCK = 4096
+
+
+@jit
+def _layer_gradient_and_adam(net, l, coef, rows, mask, scratch, store_grad,
+                             lr, beta1, beta2, eps, fresh):
+    """Layer ``l``'s weight gradient a block of stored rows at a time, each
+    block's Adam step right after it while the block is in cache, then the bias's.
+
+    The stored row ``i`` is ``sum_k coef[i, k] rows[k]`` (see :func:`_mlp_backward`).
+    It goes to ``net.grad`` when ``store_grad``, else to ``scratch``: inside an
+    epoch only the last step's gradient is observable. ``mask`` is 0/1 in the
+    current storage; ``net.adam_t`` already counts this step.
+    """
+    layout = net.layout
+    n_stored, n = coef.shape[0], rows.shape[1]
+    w_off, b_off, n_out = layout[l, W_OFF], layout[l, B_OFF], layout[l, N_OUT]
+    consts = _adam_constants(net.adam_t[0], lr, beta1, beta2, eps, fresh)
+    p, m, v = net.params, net.adam_m, net.adam_v
+    rows_per_block = max(1, ADAM_BLOCK // n)
+    for i0 in range(0, n_stored, rows_per_block):
+        i1 = min(i0 + rows_per_block, n_stored)
+        lo, hi = w_off + i0 * n, w_off + i1 * n
+        g = net.grad[lo:hi] if store_grad else scratch[:hi - lo]
+        for i in range(i0, i1):
+            _combine_row(coef, i, rows, _NO_BIAS, g[(i - i0) * n:(i - i0 + 1) * n])
+        _adam_slice(p[lo:hi], g, mask[lo:hi], m[lo:hi], v[lo:hi], consts, fresh)
+    lo, hi = b_off, b_off + n_out
+    _adam_slice(p[lo:hi], net.grad[lo:hi], mask[lo:hi], m[lo:hi], v[lo:hi], consts, fresh)
+
+
 # --------------------------------------------------------------------------
 # A whole MLP
 # --------------------------------------------------------------------------
 @jit
-def mlp_forward(net, x, act_work, record):
+def _mlp_forward(net, x, act_work, record, epoch_layout):
     n_rows = x.shape[0]
     layout = net.layout
     n_layers = layout.shape[0]
     for l in range(n_layers):
         inp = x if l == 0 else rows_view(layout, act_work, n_rows, l - 1)
         z = rows_view(layout, act_work, n_rows, l)                # (B, n_out)
-        dense_forward(inp, weight_view(layout, net.params, l), bias_view(layout, net.params, l), z)
+        bias = bias_view(layout, net.params, l)
+        if _stored_transposed(layout, l, epoch_layout):
+            _dense_forward_t(inp, _transposed_view(layout, net.params, l), bias, z)
+        else:
+            dense_forward(inp, weight_view(layout, net.params, l), bias, z)
         if record:
-            off = layout[l, OUT_OFF]
+            lo, hi = layout[l, OUT_OFF], layout[l, OUT_OFF] + layout[l, N_OUT]
             for b in range(n_rows):
+                rec_sum, rec_sumsq = net.rec_sum[b][lo:hi], net.rec_sumsq[b][lo:hi]
                 for j in range(z.shape[1]):
                     value = np.float64(z[b, j])
-                    net.rec_sum[b, off + j] += value
-                    net.rec_sumsq[b, off + j] += value * value
+                    rec_sum[j] += value
+                    rec_sumsq[j] += value * value
         activate(z, layout[l, ACT])
     if record:
         for b in range(n_rows):
@@ -243,22 +545,55 @@ def mlp_forward(net, x, act_work, record):
 
 
 @jit
-def mlp_backward(net, x, act_work, delta_work, d_x, last_is_pre):
+def mlp_forward(net, x, act_work, record):
+    return _mlp_forward(net, x, act_work, record, _FALSE)
+
+
+@jit
+def _mlp_backward(net, x, act_work, delta_work, d_x, last_is_pre, epoch_layout,
+                  update, mask, scratch, store_grad, lr, beta1, beta2, eps, fresh):
+    """Backpropagation, and with ``update`` the Adam step, layer by layer.
+
+    A layer's gradient is computed after the gradient flowing to the layer
+    below (which needs the layer's old weights), so that Adam can update the
+    layer at once. ``mask``: the network's mask in the current storage;
+    ``scratch``, ``store_grad``: see :func:`_layer_gradient_and_adam`.
+    """
     n_rows = x.shape[0]
     layout = net.layout
     n_layers = layout.shape[0]
+    if update and not fresh:
+        net.adam_t[0] += 1
     for l in range(n_layers - 1, -1, -1):
         a = rows_view(layout, act_work, n_rows, l)
-        d = rows_view(layout, delta_work, n_rows, l)
+        d = rows_view(layout, delta_work, n_rows, l)              # (B, n_out)
         if not (last_is_pre and l == n_layers - 1):
-            activation_backward(a, d, layout[l, ACT])
+            activation_backward(a, d, layout[l, ACT])             # now dL/dz
         inp = x if l == 0 else rows_view(layout, act_work, n_rows, l - 1)
-        dense_backward_params(inp, d, weight_view(layout, net.grad, l), bias_view(layout, net.grad, l))
-        if l > 0:
-            dense_backward_input(weight_view(layout, net.params, l), d,
-                                 rows_view(layout, delta_work, n_rows, l - 1))
-        elif d_x.shape[0] > 0:
-            dense_backward_input(weight_view(layout, net.params, l), d, d_x)
+        transposed = _stored_transposed(layout, l, epoch_layout)
+        if l > 0 or d_x.shape[0] > 0:
+            below = rows_view(layout, delta_work, n_rows, l - 1) if l > 0 else d_x
+            if transposed:
+                _dense_backward_input_t(_transposed_view(layout, net.params, l), d, below)
+            else:
+                dense_backward_input(weight_view(layout, net.params, l), d, below)
+        _column_sums(d, bias_view(layout, net.grad, l))
+        # stored row i of the weight gradient is sum_k coef[i, k] rows[k]:
+        # dW[j] = sum_b d[b, j] inp[b], or transposed dWt[k] = sum_b inp[b, k] d[b]
+        coef, rows = (inp.T, d) if transposed else (d.T, inp)
+        if update:
+            _layer_gradient_and_adam(net, l, coef, rows, mask, scratch, store_grad,
+                                     lr, beta1, beta2, eps, fresh)
+        elif transposed:
+            _combine_rows(coef, rows, _NO_BIAS, _transposed_view(layout, net.grad, l))
+        else:
+            _combine_rows(coef, rows, _NO_BIAS, weight_view(layout, net.grad, l))
+
+
+@jit
+def mlp_backward(net, x, act_work, delta_work, d_x, last_is_pre):
+    _mlp_backward(net, x, act_work, delta_work, d_x, last_is_pre, _FALSE,
+                  _FALSE, net.mask, net.grad[:0], _TRUE, 0.0, 0.0, 0.0, 0.0, _TRUE)
 
 
 # --------------------------------------------------------------------------
@@ -270,41 +605,51 @@ def _output_rows(net, work, n_rows):
 
 
 @jit
-def pair_loss_and_gradients(enc, dec, x_in, target, noise, kind, work, record):
+def _pair_pass(enc, dec, x_in, target, noise, kind, work, record, epoch_layout,
+               update, enc_mask, dec_mask, scratch, store_grad, lr, beta1, beta2, eps, fresh):
+    """Forward, loss, backward of a pair; with ``update`` also the Adam steps
+    (see :func:`_mlp_backward` for the arguments)."""
     n_rows = x_in.shape[0]
-    enc_out = mlp_forward(enc, x_in, work.enc_act, record)
+    enc_out = _mlp_forward(enc, x_in, work.enc_act, record, epoch_layout)
     d_enc_out = _output_rows(enc, work.enc_delta, n_rows)
     if kind == VARIATIONAL:
         z_dim = dec.layout[0, N_IN]
         code = work.code[:n_rows * z_dim].reshape((n_rows, z_dim))
         for b in range(n_rows):                                   # reparameterisation
             for k in range(z_dim):
-                code[b, k] = enc_out[b, k] + np.exp(np.float32(0.5) * enc_out[b, z_dim + k]) * noise[b, k]
-        y = mlp_forward(dec, code, work.dec_act, record)
+                code[b, k] = enc_out[b, k] + np.exp(_f32(0.5) * enc_out[b, z_dim + k]) * noise[b, k]
+        y = _mlp_forward(dec, code, work.dec_act, record, epoch_layout)
         loss = bce_sigmoid_loss(y, target, _output_rows(dec, work.dec_delta, n_rows))
         d_code = work.d_code[:n_rows * z_dim].reshape((n_rows, z_dim))
-        mlp_backward(dec, code, work.dec_act, work.dec_delta, d_code, True)
+        _mlp_backward(dec, code, work.dec_act, work.dec_delta, d_code, _TRUE, epoch_layout,
+                      update, dec_mask, scratch, store_grad, lr, beta1, beta2, eps, fresh)
         for b in range(n_rows):
             for k in range(z_dim):
                 d_enc_out[b, k] = d_code[b, k]
-                d_enc_out[b, z_dim + k] = (d_code[b, k] * noise[b, k] * np.float32(0.5)
-                                           * np.exp(np.float32(0.5) * enc_out[b, z_dim + k]))
+                d_enc_out[b, z_dim + k] = (d_code[b, k] * noise[b, k] * _f32(0.5)
+                                           * np.exp(_f32(0.5) * enc_out[b, z_dim + k]))
         loss += kl_divergence(enc_out[:, :z_dim], enc_out[:, z_dim:],
                               d_enc_out[:, :z_dim], d_enc_out[:, z_dim:])
     else:
-        y = mlp_forward(dec, enc_out, work.dec_act, record)
+        y = _mlp_forward(dec, enc_out, work.dec_act, record, epoch_layout)
         loss = l1_loss(y, target, _output_rows(dec, work.dec_delta, n_rows))
-        mlp_backward(dec, enc_out, work.dec_act, work.dec_delta, d_enc_out, False)
-    mlp_backward(enc, x_in, work.enc_act, work.enc_delta, work.no_dx, False)
+        _mlp_backward(dec, enc_out, work.dec_act, work.dec_delta, d_enc_out, _FALSE, epoch_layout,
+                      update, dec_mask, scratch, store_grad, lr, beta1, beta2, eps, fresh)
+    _mlp_backward(enc, x_in, work.enc_act, work.enc_delta, work.no_dx, _FALSE, epoch_layout,
+                  update, enc_mask, scratch, store_grad, lr, beta1, beta2, eps, fresh)
     return loss
 
 
 @jit
+def pair_loss_and_gradients(enc, dec, x_in, target, noise, kind, work, record):
+    return _pair_pass(enc, dec, x_in, target, noise, kind, work, record, _FALSE,
+                      _FALSE, enc.mask, dec.mask, enc.grad[:0], _TRUE, 0.0, 0.0, 0.0, 0.0, _TRUE)
+
+
+@jit
 def train_step(enc, dec, x_in, target, noise, kind, work, lr, beta1, beta2, eps, fresh, record):
-    loss = pair_loss_and_gradients(enc, dec, x_in, target, noise, kind, work, record)
-    optimizer_step(enc, lr, beta1, beta2, eps, fresh)
-    optimizer_step(dec, lr, beta1, beta2, eps, fresh)
-    return loss
+    return _pair_pass(enc, dec, x_in, target, noise, kind, work, record, _FALSE,
+                      _TRUE, enc.mask, dec.mask, enc.grad[:0], _TRUE, lr, beta1, beta2, eps, fresh)
 
 
 @jit
@@ -329,13 +674,13 @@ def evaluate_pair(enc, dec, x, kind, work, record):
 @jit
 def reconstruction_l1(enc, dec, x, kind, work):
     n_rows, n_dim = x.shape
-    enc_out = mlp_forward(enc, x, work.enc_act, False)
+    enc_out = mlp_forward(enc, x, work.enc_act, _FALSE)
     z_dim = dec.layout[0, N_IN]
     code = work.code[:n_rows * z_dim].reshape((n_rows, z_dim))
     for b in range(n_rows):
         for k in range(z_dim):
             code[b, k] = enc_out[b, k]
-    y = mlp_forward(dec, code, work.dec_act, False)
+    y = mlp_forward(dec, code, work.dec_act, _FALSE)
     total = 0.0
     for b in range(n_rows):
         for k in range(n_dim):
@@ -343,20 +688,61 @@ def reconstruction_l1(enc, dec, x, kind, work):
     return total / (n_rows * n_dim)
 
 
+# --------------------------------------------------------------------------
+# A whole epoch in one call
+# --------------------------------------------------------------------------
 @jit
-def train_epoch(enc, dec, data, order, batch_size, noise, kind, work,
-                lr, beta1, beta2, eps, fresh, record, losses):
+def _transpose_short_rows(net, fresh, tmp, forward, mask):
+    """Transpose the blocks of the short-row layers (see the module docstring):
+    ``forward`` into the epoch layout (params, Adam moments, and ``mask``, a
+    copy of the mask), else back (params, moments and the gradient)."""
+    layout = net.layout
+    for l in range(layout.shape[0]):
+        if _stored_transposed(layout, l, _TRUE):
+            n_in, n_out, off = layout[l, N_IN], layout[l, N_OUT], layout[l, W_OFF]
+            rows, cols = (n_out, n_in) if forward else (n_in, n_out)
+            _transpose_block(net.params, off, rows, cols, tmp)
+            _transpose_block(mask if forward else net.grad, off, rows, cols, tmp)
+            if not fresh:
+                _transpose_block(net.adam_m, off, rows, cols, tmp)
+                _transpose_block(net.adam_v, off, rows, cols, tmp)
+
+
+@jit
+def _enter_epoch_layout(net, fresh, tmp):
+    """Store the short-row layers transposed; return a copy of the mask in that layout."""
+    mask = net.mask.copy()
+    _transpose_short_rows(net, fresh, tmp, _TRUE, mask)
+    return mask
+
+
+@jit
+def _leave_epoch_layout(net, fresh, tmp):
+    _transpose_short_rows(net, fresh, tmp, _FALSE, net.mask)
+
+
+@jit
+def _epoch_steps(enc, dec, data, order, batch_size, noise, kind, work, lr, beta1, beta2, eps,
+                 fresh, record, losses, epoch_layout, enc_mask, dec_mask, scratch):
+    """The loop of :func:`train_epoch`: gather each batch, one fused step on it."""
     n_rows, n_dim = order.shape[0], data.shape[1]
-    for i in range(losses.shape[0]):
+    n_batches = losses.shape[0]
+    for i in range(n_batches):
         start = i * batch_size
         rows = min(batch_size, n_rows - start)
-        x_in = work.batch_in[:rows * n_dim].reshape((rows, n_dim))
         target = work.batch_target[:rows * n_dim].reshape((rows, n_dim))
         for b in range(rows):                                     # gather the batch
             r = order[start + b]
             for k in range(n_dim):
                 target[b, k] = data[r, k]
-                x_in[b, k] = data[r, k] + noise[r, k] if kind == DENOISING else data[r, k]
+        if kind == DENOISING:
+            x_in = work.batch_in[:rows * n_dim].reshape((rows, n_dim))
+            for b in range(rows):
+                r = order[start + b]
+                for k in range(n_dim):
+                    x_in[b, k] = target[b, k] + noise[r, k]
+        else:
+            x_in = target
         if kind == VARIATIONAL:
             z_dim = noise.shape[1]
             batch_noise = work.batch_noise[:rows * z_dim].reshape((rows, z_dim))
@@ -365,5 +751,24 @@ def train_epoch(enc, dec, data, order, batch_size, noise, kind, work,
                     batch_noise[b, k] = noise[order[start + b], k]
         else:
             batch_noise = work.no_dx
-        losses[i] = train_step(enc, dec, x_in, target, batch_noise, kind, work,
-                               lr, beta1, beta2, eps, fresh, record)
+        losses[i] = _pair_pass(enc, dec, x_in, target, batch_noise, kind, work, record,
+                               epoch_layout, _TRUE, enc_mask, dec_mask, scratch,
+                               not epoch_layout or i == n_batches - 1,
+                               lr, beta1, beta2, eps, fresh)
+
+
+@jit
+def train_epoch(enc, dec, data, order, batch_size, noise, kind, work,
+                lr, beta1, beta2, eps, fresh, record, losses):
+    if losses.shape[0] < MIN_BATCHES_TO_TRANSPOSE[1 if fresh else 0]:   # row-major steps
+        _epoch_steps(enc, dec, data, order, batch_size, noise, kind, work, lr, beta1, beta2,
+                     eps, fresh, record, losses, _FALSE, enc.mask, dec.mask, enc.grad[:0])
+        return
+    # short-row layers transposed, gradients through a scratch block (module docstring)
+    scratch = np.empty(max(enc.params.shape[0], dec.params.shape[0]), dtype=np.float32)
+    enc_mask = _enter_epoch_layout(enc, fresh, scratch)
+    dec_mask = _enter_epoch_layout(dec, fresh, scratch)
+    _epoch_steps(enc, dec, data, order, batch_size, noise, kind, work, lr, beta1, beta2,
+                 eps, fresh, record, losses, _TRUE, enc_mask, dec_mask, scratch)
+    _leave_epoch_layout(enc, fresh, scratch)
+    _leave_epoch_layout(dec, fresh, scratch)
