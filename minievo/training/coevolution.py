@@ -128,8 +128,6 @@ from .ring import best_case_fitness, neighbourhood_indices, select_by_tournament
 VISIT_STREAMS = ("data", "select", "partners", "noise", "prune", "mutate")
 #: Random streams of one epoch.
 EPOCH_STREAMS = ("order", "mutate")
-#: Rows per chunk when evaluating on the whole test or training set.
-EVAL_ROWS = 250
 #: First element of the ``spawn_key`` of each kind of generator.
 _INIT, _EPOCH, _VISIT = 0, 1, 2
 
@@ -212,10 +210,10 @@ def initial_population(config, n_dim: int) -> Population:
 def make_engine(config, pair: Autoencoder) -> Engine:
     """An engine (kernels + workspace) for pairs of ``pair``'s shape.
 
-    Its workspace holds :data:`EVAL_ROWS` rows (at least one batch), so test
-    and training set evaluations run in few chunks.
+    Its training workspace holds one batch; whole-set evaluations use the
+    engine's own chunked workspace (:data:`minievo.engine.EVAL_CHUNK`).
     """
-    return Engine(pair, max_rows=max(config.batch_size, EVAL_ROWS), backend=config.backend,
+    return Engine(pair, max_rows=config.batch_size, backend=config.backend,
                   betas=config.adam_betas, eps=config.adam_eps)
 
 
