@@ -50,7 +50,6 @@ import json
 import numbers
 import os
 import re
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -58,6 +57,8 @@ from pathlib import Path
 from typing import Iterator, Optional, Tuple, Union
 
 import numpy as np
+
+from .io import atomic_savez_compressed
 
 __all__ = [
     "DataFileError",
@@ -429,8 +430,8 @@ def save_dataset(dataset: Dataset, path: PathLike) -> Path:
     ----------
     dataset : Dataset
     path : str or os.PathLike
-        Written exactly as given (no ``.npz`` suffix is added). The folder
-        must exist.
+        Written exactly as given (no ``.npz`` suffix is added); missing
+        folders are created.
 
     Returns
     -------
@@ -440,18 +441,7 @@ def save_dataset(dataset: Dataset, path: PathLike) -> Path:
     path = Path(path)
     arrays = dataset._arrays()
     arrays["params"] = np.array(json.dumps(dataset.params, sort_keys=True))  # () str
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; a cache is shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_savez_compressed(path, **arrays)
     return path
 
 

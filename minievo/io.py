@@ -26,6 +26,7 @@ def _atomic_write(path, write) -> None:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; results and caches are shared
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -46,6 +47,11 @@ def atomic_write_json(path, obj) -> None:
 def atomic_savez(path, **arrays) -> None:
     """``numpy.savez`` to ``path`` atomically (the name is kept as given)."""
     _atomic_write(path, lambda handle: np.savez(handle, **arrays))
+
+
+def atomic_savez_compressed(path, **arrays) -> None:
+    """``numpy.savez_compressed`` to ``path`` atomically (the name is kept as given)."""
+    _atomic_write(path, lambda handle: np.savez_compressed(handle, **arrays))
 
 
 def load_npz(path) -> dict:
