@@ -88,6 +88,8 @@ def test_default_job_is_the_papers_main_setting():
         "lipi_simple", 10, 1, 5)
     assert (config.prune_method, config.prune_schedule) == ("random", "exponential")
     assert config.dataset_name == "binary_clustering_10_100_1000"
+    assert (config.epochs, config.learning_rate) == (400, 1e-5)
+    assert (config.mask_mode, config.optimizer_state) == ("regrow", "fresh")  # as published
 
 
 def test_python_dash_m_minievo_runs(data_dir, tmp_path):
