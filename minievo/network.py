@@ -19,10 +19,13 @@ live in **one** contiguous float32 vector ``params`` of length ``n_params``;
 ``mask``, the gradient and the two Adam moments have the same layout. A small
 int64 table, the *layout*, says where every layer lives::
 
-    layout[l] = (n_in, n_out, weight_offset, bias_offset, activation, out_offset)
+    layout[l] = (n_in, n_out, weight_offset, bias_offset, activation, out_offset,
+                 record_after_activation)
 
 ``out_offset`` is the number of nodes of the layers before ``l``: the kernels
-use it to find layer ``l``'s rows in a flat activation workspace. Copying an
+use it to find layer ``l``'s rows in a flat activation workspace.
+``record_after_activation`` (0/1) says whether the activation records take
+the layer's output before or after its nonlinearity (see ``RECORD_SIGNALS``). Copying an
 individual is one copy per buffer, and the kernels receive a handful of arrays
 (an :class:`MLPArrays` named tuple) instead of a list per layer.
 """
@@ -38,7 +41,13 @@ IDENTITY, RELU, SIGMOID = 0, 1, 2
 ACTIVATIONS = {"identity": IDENTITY, "relu": RELU, "sigmoid": SIGMOID}
 
 # Columns of the layout table.
-N_IN, N_OUT, W_OFF, B_OFF, ACT, OUT_OFF = range(6)
+N_IN, N_OUT, W_OFF, B_OFF, ACT, OUT_OFF, REC_POST = range(7)
+
+#: What the activation records hold (SPEC §5, VARIANCE): the pre-activation z
+#: of every layer (SPEC), or what the published forward hook ends up holding:
+#: the ReLU output max(z, 0) on ReLU layers (the hooked nn.Linear output is
+#: overwritten by the next, in-place nn.ReLU) and z elsewhere.
+RECORD_SIGNALS = ("pre_activation", "hook_output")
 
 
 @dataclass(frozen=True)
@@ -100,13 +109,16 @@ class MLPSpec:
         """Number of nodes over all layers (rows of the activation workspace per example)."""
         return sum(self.sizes[1:])
 
-    def layout(self) -> np.ndarray:
-        """The ``(n_layers, 6)`` int64 layout table (see module docstring)."""
-        table = np.zeros((self.n_layers, 6), dtype=np.int64)
+    def layout(self, record_signal: str = "pre_activation") -> np.ndarray:
+        """The ``(n_layers, 7)`` int64 layout table (see module docstring)."""
+        if record_signal not in RECORD_SIGNALS:
+            raise ValueError(f"unknown record signal {record_signal!r}; allowed: {RECORD_SIGNALS}")
+        table = np.zeros((self.n_layers, 7), dtype=np.int64)
         offset = out_offset = 0
         for l, (n_in, n_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:])):
-            table[l] = (n_in, n_out, offset, offset + n_out * n_in,
-                        ACTIVATIONS[self.activations[l]], out_offset)
+            act = ACTIVATIONS[self.activations[l]]
+            post = record_signal == "hook_output" and act == RELU
+            table[l] = (n_in, n_out, offset, offset + n_out * n_in, act, out_offset, post)
             offset += n_out * n_in + n_out
             out_offset += n_out
         return table
@@ -167,7 +179,7 @@ class MLPArrays(NamedTuple):
     activation records, which have one row per batch position.
     """
 
-    layout: np.ndarray     # (L, 6) int64
+    layout: np.ndarray     # (L, 7) int64
     params: np.ndarray     # (P,) float32, exactly 0.0 where mask == 0
     mask: np.ndarray       # (P,) float32, 1 keeps, 0 prunes
     grad: np.ndarray       # (P,) float32, last gradient
@@ -192,11 +204,15 @@ class MLP:
     record_rows : int
         Batch positions kept in the activation records (SPEC §5, VARIANCE):
         the training batch size, or 0 to record nothing.
+    record_signal : {"pre_activation", "hook_output"}
+        What the records hold (``RECORD_SIGNALS``).
     """
 
-    def __init__(self, spec: MLPSpec, params=None, mask=None, record_rows: int = 0):
+    def __init__(self, spec: MLPSpec, params=None, mask=None, record_rows: int = 0,
+                 record_signal: str = "pre_activation"):
         self.spec = spec
-        self.layout = spec.layout()
+        self.record_signal = record_signal
+        self.layout = spec.layout(record_signal)
         n = spec.n_params
         self.params = _checked_buffer(params, n, "params", fill=0.0)
         self.mask = _checked_buffer(mask, n, "mask", fill=1.0)
@@ -282,6 +298,7 @@ class MLP:
         """An independent copy: parameters, mask and optimizer state; records start empty."""
         other = MLP.__new__(MLP)
         other.spec, other.layout, other.record_rows = self.spec, self.layout, self.record_rows
+        other.record_signal = self.record_signal
         for name in ("params", "mask", "grad", "adam_m", "adam_v", "adam_t"):
             setattr(other, name, getattr(self, name).copy())
         other.rec_count = np.zeros_like(self.rec_count)
@@ -295,7 +312,8 @@ class MLP:
                 prefix + "adam_m": self.adam_m, prefix + "adam_v": self.adam_v,
                 prefix + "adam_t": self.adam_t,
                 prefix + "sizes": np.asarray(self.spec.sizes, dtype=np.int64),
-                prefix + "activations": np.asarray(self.spec.activations)}
+                prefix + "activations": np.asarray(self.spec.activations),
+                prefix + "record_signal": np.asarray(self.record_signal)}
 
     @classmethod
     def from_state_dict(cls, state, prefix: str = "", record_rows: int = 0,
@@ -303,8 +321,9 @@ class MLP:
         try:
             spec = MLPSpec(tuple(int(s) for s in state[prefix + "sizes"]),
                            tuple(str(a) for a in state[prefix + "activations"]))
+            signal = str(state.get(prefix + "record_signal", "pre_activation"))
             net = cls(spec, np.asarray(state[prefix + "params"]),
-                      np.asarray(state[prefix + "mask"]), record_rows)
+                      np.asarray(state[prefix + "mask"]), record_rows, signal)
             net.adam_m[:] = state[prefix + "adam_m"]
             net.adam_v[:] = state[prefix + "adam_v"]
             net.adam_t[:] = state[prefix + "adam_t"]
@@ -330,14 +349,15 @@ def _checked_buffer(values, n: int, name: str, fill: float) -> np.ndarray:
     return np.array(values, dtype=np.float32, copy=True)
 
 
-def init_mlp(spec: MLPSpec, rng: np.random.Generator, record_rows: int = 0) -> MLP:
+def init_mlp(spec: MLPSpec, rng: np.random.Generator, record_rows: int = 0,
+             record_signal: str = "pre_activation") -> MLP:
     """A new MLP initialised like PyTorch's ``nn.Linear`` (SPEC §2).
 
     Every weight and bias of a layer with ``n_in`` inputs is drawn from
     ``Uniform(-1/sqrt(n_in), 1/sqrt(n_in))`` (Kaiming-uniform with
     ``a = sqrt(5)`` reduces to this bound).
     """
-    net = MLP(spec, record_rows=record_rows)
+    net = MLP(spec, record_rows=record_rows, record_signal=record_signal)
     for l, n_in in enumerate(spec.sizes[:-1]):
         bound = 1.0 / np.sqrt(n_in)
         w, b = net.weight(l), net.bias(l)
@@ -396,8 +416,9 @@ class Autoencoder:
 
 
 def make_autoencoder(environment: str, n_dim: int, rng: np.random.Generator,
-                     record_rows: int = 0) -> Autoencoder:
+                     record_rows: int = 0, record_signal: str = "pre_activation") -> Autoencoder:
     """A freshly initialised autoencoder of one of the papers' environments."""
     enc_spec, dec_spec = autoencoder_specs(environment, n_dim)
     kind = environment if environment in ("denoising", "variational") else "plain"
-    return Autoencoder(init_mlp(enc_spec, rng, record_rows), init_mlp(dec_spec, rng, record_rows), kind)
+    return Autoencoder(init_mlp(enc_spec, rng, record_rows, record_signal),
+                       init_mlp(dec_spec, rng, record_rows, record_signal), kind)

@@ -89,6 +89,17 @@ def test_resume_equals_uninterrupted(canonical_config, tmp_path, monkeypatch, pr
     assert np.array_equal(resumed.best.decoder.mask, straight.best.decoder.mask)
 
 
+@pytest.mark.parametrize("method", ["variance", "conjunctive"])
+def test_activation_signal_reaches_the_operators(canonical_config, method):
+    """The published hook's signal changes what the activation-guided operators prune."""
+    config = canonical_config.replace(prune_method=method, prune_schedule="fixed",
+                                      prune_probability=1.0, epochs=3)
+    pre = run(config, None).best
+    hooked = run(config.replace(activation_signal="hook_output"), None).best
+    assert hooked.encoder.record_signal == "hook_output"
+    assert not np.array_equal(pre.encoder.mask, hooked.encoder.mask)
+
+
 def test_nan_loss_stops_with_epoch_and_keeps_records(canonical_config, tmp_path, monkeypatch):
     calls = {"n": 0}
     original = Engine.train_epoch

@@ -440,3 +440,10 @@ def test_preset_errors():
         expand_preset("capacity", overrides={"epoch": 3})
     with pytest.raises(ConfigError, match="trials"):
         expand_preset("capacity", trials=0)
+
+
+def test_activation_signal_choices():
+    assert Config().activation_signal == "pre_activation"
+    assert Config.from_dict({"activation_signal": "hook_output"}).activation_signal == "hook_output"
+    with pytest.raises(ConfigError, match="activation_signal.*hook_output"):
+        Config.from_dict({"activation_signal": "hook_outptu"})

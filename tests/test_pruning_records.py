@@ -4,7 +4,7 @@ import pytest
 
 from minievo.engine import Engine
 from minievo.kernels import reference
-from minievo.network import MLP, MLPSpec, init_mlp, make_autoencoder
+from minievo.network import MLP, Autoencoder, MLPSpec, init_mlp, make_autoencoder
 from minievo.pruning import NoRecordsError, node_keep_probabilities, variance_scores
 from minievo.pruning.records import position_std
 
@@ -141,3 +141,54 @@ def test_records_of_numpy_and_numba_backends_agree():
         for l in range(a.spec.n_layers):
             np.testing.assert_allclose(variance_scores(a, l), variance_scores(b, l),
                                        rtol=1e-3, atol=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_hook_output_records_relu_outputs(backend):
+    """``record_signal="hook_output"`` records max(z, 0) on ReLU layers (the published
+    hook's tensor after the in-place ReLU) and z elsewhere; both backends agree."""
+    rng = np.random.default_rng(5)
+    pair = make_autoencoder("default", 12, rng, record_rows=ROWS, record_signal="hook_output")
+    pre = Autoencoder(*(MLP(net.spec, net.params, net.mask, ROWS)   # same weights, z records
+                        for net in (pair.encoder, pair.decoder)))
+    data = (rng.random((3 * ROWS, 12)) < 0.5).astype(np.float32)
+    for p in (pair, pre):
+        engine = Engine(p, ROWS, backend)
+        for start in range(0, data.shape[0], ROWS):
+            engine.evaluate(p, data[start:start + ROWS], record=True)
+    for hooked, plain in ((pair.encoder, pre.encoder), (pair.decoder, pre.decoder)):
+        for l in range(hooked.spec.n_layers):
+            relu = hooked.spec.activations[l] == "relu"
+            _, sums, _ = hooked.records(l)
+            _, pre_sums, _ = plain.records(l)
+            if relu:   # the records of ReLU outputs are never negative, the z records are
+                assert sums.min() >= 0.0
+            else:
+                np.testing.assert_allclose(sums, pre_sums, rtol=1e-6)
+        assert hooked.layout[:, 6].tolist() == [int(a == "relu") for a in hooked.spec.activations]
+    assert pre.encoder.records(0)[1].min() < 0.0  # so the check above can fail
+
+
+def test_hook_output_variance_scores_are_std_of_relu_outputs():
+    rng = np.random.default_rng(6)
+    spec = MLPSpec((6, 5, 3), ("relu", "sigmoid"))
+    net = init_mlp(spec, rng, record_rows=ROWS, record_signal="hook_output")
+    work = np.zeros(ROWS * spec.n_nodes, dtype=np.float32)
+    outs = []
+    for _ in range(7):
+        x = rng.standard_normal((ROWS, 6)).astype(np.float32)
+        outs.append(np.maximum(x @ net.weight(0).T + net.bias(0), 0).astype(np.float64))
+        reference.mlp_forward(net.arrays, x, work, True)
+    expected = np.std(np.array(outs), axis=0).sum(axis=0)          # (5,)
+    np.testing.assert_allclose(variance_scores(net, 0), expected, rtol=1e-5, atol=1e-7)
+
+
+def test_record_signal_survives_copy_and_save(tmp_path):
+    pair = make_autoencoder("small", 10, np.random.default_rng(0), record_signal="hook_output")
+    assert pair.copy().encoder.record_signal == "hook_output"
+    pair.save(tmp_path / "a.npz")
+    back = Autoencoder.load(tmp_path / "a.npz")
+    assert back.encoder.record_signal == "hook_output"
+    assert np.array_equal(back.encoder.layout, pair.encoder.layout)
+    with pytest.raises(ValueError, match="unknown record signal"):
+        MLP(pair.encoder.spec, record_signal="post")

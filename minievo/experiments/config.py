@@ -111,6 +111,7 @@ __all__ = [
     "OPTIMIZER_STATES",
     "UPDATES",
     "MASK_MODES",
+    "ACTIVATION_SIGNALS",
     "BACKENDS",
     "PUBLISHED_ENVIRONMENT_NAMES",
     "NOT_APPLICABLE_KEYS",
@@ -157,6 +158,7 @@ PRUNE_SCHEDULES = ("fixed", "increase", "decrease", "population", "exponential",
 OPTIMIZER_STATES = ("fresh", "persistent")
 UPDATES = ("asynchronous", "synchronous")
 MASK_MODES = ("persistent", "regrow")
+ACTIVATION_SIGNALS = ("pre_activation", "hook_output")
 BACKENDS = ("numba", "numpy")
 
 _DATASET_PATTERN = re.compile(r"^binary_clustering_(\d+)_(\d+)_(\d+)$")
@@ -433,6 +435,12 @@ class Config:
         ``"persistent"`` (default; pruned entries stay zero and get no update)
         or ``"regrow"`` (published behaviour: entries are zeroed once and may
         grow back), SPEC §5 "Mask semantics".
+    activation_signal : str
+        What VARIANCE's records and CONJUNCTIVE's rows read per layer:
+        ``"pre_activation"`` (default, SPEC §5) or ``"hook_output"``, what the
+        published forward hook ends up holding (ReLU outputs on ReLU layers,
+        because the hooked ``nn.Linear`` output is modified by the next
+        in-place ``nn.ReLU``; the pre-activation elsewhere).
     backend : str
         Kernel backend: ``"numba"`` (default) or ``"numpy"`` (reference).
     out_dir : str or None
@@ -486,6 +494,7 @@ class Config:
     lexi_threshold: float = 0.1
     lexi_rows: int = 100
     mask_mode: str = "persistent"
+    activation_signal: str = "pre_activation"
     # run control
     backend: str = "numba"
     out_dir: Optional[str] = None
@@ -574,6 +583,8 @@ class Config:
         put("lexi_threshold", _as_float("lexi_threshold", self.lexi_threshold, 0.0, 1.0))
         put("lexi_rows", _as_int("lexi_rows", self.lexi_rows, 1))
         put("mask_mode", _as_choice("mask_mode", self.mask_mode, MASK_MODES))
+        put("activation_signal", _as_choice("activation_signal", self.activation_signal,
+                                            ACTIVATION_SIGNALS))
 
         # run control
         put("backend", _as_choice("backend", self.backend, BACKENDS))

@@ -54,7 +54,7 @@ from llvmlite import ir
 from numba import config, njit, types
 from numba.extending import intrinsic
 
-from ..network import RELU, SIGMOID, N_IN, N_OUT, W_OFF, B_OFF, ACT, OUT_OFF
+from ..network import RELU, SIGMOID, N_IN, N_OUT, W_OFF, B_OFF, ACT, OUT_OFF, REC_POST
 from .reference import PLAIN, DENOISING, VARIATIONAL  # noqa: F401
 
 FASTMATH = {"reassoc", "contract", "nsz"}
@@ -517,6 +517,17 @@ def _layer_gradient_and_adam(net, l, coef, rows, mask, scratch, store_grad,
 # A whole MLP
 # --------------------------------------------------------------------------
 @jit
+def record_rows(net, layout, l, values):
+    lo, hi = layout[l, OUT_OFF], layout[l, OUT_OFF] + layout[l, N_OUT]
+    for b in range(values.shape[0]):
+        rec_sum, rec_sumsq = net.rec_sum[b][lo:hi], net.rec_sumsq[b][lo:hi]
+        for j in range(values.shape[1]):
+            value = np.float64(values[b, j])
+            rec_sum[j] += value
+            rec_sumsq[j] += value * value
+
+
+@jit
 def _mlp_forward(net, x, act_work, record, epoch_layout):
     n_rows = x.shape[0]
     layout = net.layout
@@ -529,15 +540,11 @@ def _mlp_forward(net, x, act_work, record, epoch_layout):
             _dense_forward_t(inp, _transposed_view(layout, net.params, l), bias, z)
         else:
             dense_forward(inp, weight_view(layout, net.params, l), bias, z)
-        if record:
-            lo, hi = layout[l, OUT_OFF], layout[l, OUT_OFF] + layout[l, N_OUT]
-            for b in range(n_rows):
-                rec_sum, rec_sumsq = net.rec_sum[b][lo:hi], net.rec_sumsq[b][lo:hi]
-                for j in range(z.shape[1]):
-                    value = np.float64(z[b, j])
-                    rec_sum[j] += value
-                    rec_sumsq[j] += value * value
+        if record and not layout[l, REC_POST]:
+            record_rows(net, layout, l, z)
         activate(z, layout[l, ACT])
+        if record and layout[l, REC_POST]:
+            record_rows(net, layout, l, z)
     if record:
         for b in range(n_rows):
             net.rec_count[b] += 1.0

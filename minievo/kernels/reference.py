@@ -21,7 +21,8 @@ Conventions (SPEC §2)
 """
 import numpy as np
 
-from ..network import IDENTITY, RELU, SIGMOID, N_IN, N_OUT, W_OFF, B_OFF, ACT, OUT_OFF  # noqa: F401
+from ..network import (IDENTITY, RELU, SIGMOID, N_IN, N_OUT, W_OFF, B_OFF, ACT,  # noqa: F401
+                       OUT_OFF, REC_POST)
 
 PLAIN, DENOISING, VARIATIONAL = 0, 1, 2
 
@@ -209,7 +210,8 @@ def mlp_forward(net, x, act_work, record):
 
     When ``record`` is true, each layer's pre-activation ``z (B, n_out)`` is
     added to the network's running records (SPEC §5, VARIANCE):
-    ``rec_sum[:B] += z``, ``rec_sumsq[:B] += z**2``, ``rec_count[:B] += 1``.
+    ``rec_sum[:B] += z``, ``rec_sumsq[:B] += z**2``, ``rec_count[:B] += 1``;
+    on a layer whose layout says ``REC_POST``, the activated output instead.
     """
     n_rows = x.shape[0]
     layout = net.layout
@@ -217,15 +219,23 @@ def mlp_forward(net, x, act_work, record):
     for l in range(layout.shape[0]):
         z = rows_view(layout, act_work, n_rows, l)                # (B, n_out)
         dense_forward(inp, weight_view(layout, net.params, l), bias_view(layout, net.params, l), z)
-        if record:
-            lo, hi = layout[l, OUT_OFF], layout[l, OUT_OFF] + layout[l, N_OUT]
-            net.rec_sum[:n_rows, lo:hi] += z
-            net.rec_sumsq[:n_rows, lo:hi] += np.square(z, dtype=np.float64)
+        if record and not layout[l, REC_POST]:
+            record_rows(net, layout, l, z)
         activate(z, layout[l, ACT])
+        if record and layout[l, REC_POST]:
+            record_rows(net, layout, l, z)
         inp = z
     if record:
         net.rec_count[:n_rows] += 1.0
     return inp
+
+
+def record_rows(net, layout, l, values):
+    """Add layer ``l``'s ``values (B, n_out)`` to the running sums of the records."""
+    n_rows = values.shape[0]
+    lo, hi = layout[l, OUT_OFF], layout[l, OUT_OFF] + layout[l, N_OUT]
+    net.rec_sum[:n_rows, lo:hi] += values
+    net.rec_sumsq[:n_rows, lo:hi] += np.square(values, dtype=np.float64)
 
 
 def mlp_backward(net, x, act_work, delta_work, d_x, last_is_pre):

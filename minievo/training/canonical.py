@@ -88,7 +88,8 @@ def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = Fa
     variance = config.prune_method == "variance"
     record_rows = rows if variance else 0
     streams = make_streams(config.seed)
-    pair = make_autoencoder(config.environment, dataset.n_dim, streams["init"], record_rows)
+    pair = make_autoencoder(config.environment, dataset.n_dim, streams["init"], record_rows,
+                            config.activation_signal)
     engine = Engine(pair, max_rows=rows, backend=config.backend,
                     betas=config.adam_betas, eps=config.adam_eps)
     start, elapsed, stats_bytes = 0, 0.0, None
@@ -124,7 +125,7 @@ def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = Fa
                     prune_pair(pair, config.prune_method, streams["prune"],
                                amount=config.prune_amount, lexi_threshold=config.lexi_threshold,
                                test_data=dataset.test, lexi_rows=config.lexi_rows,
-                               mask_mode=config.mask_mode)
+                               mask_mode=config.mask_mode, signal=config.activation_signal)
                     pair.encoder.clear_records()
                     pair.decoder.clear_records()
                     pruned = True

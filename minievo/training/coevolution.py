@@ -202,7 +202,8 @@ def initial_population(config, n_dim: int) -> Population:
     """``population_size`` freshly initialised centers, all at ``config.learning_rate``."""
     rng = init_generator(config.seed)
     record_rows = config.batch_size if records_activations(config) else 0
-    centers = [make_autoencoder(config.environment, n_dim, rng, record_rows)
+    centers = [make_autoencoder(config.environment, n_dim, rng, record_rows,
+                                config.activation_signal)
                for _ in range(config.population_size)]
     return Population(centers, [float(config.learning_rate)] * config.population_size)
 
@@ -400,7 +401,8 @@ def prune_cell(pair: Autoencoder, config, epoch: int, n_solutions: int,
         return False
     prune_pair(pair, config.prune_method, rng, amount=config.prune_amount,
                lexi_threshold=config.lexi_threshold, test_data=test_data,
-               lexi_rows=config.lexi_rows, mask_mode=config.mask_mode)
+               lexi_rows=config.lexi_rows, mask_mode=config.mask_mode,
+               signal=config.activation_signal)
     return True
 
 
