@@ -447,3 +447,10 @@ def test_activation_signal_choices():
     assert Config.from_dict({"activation_signal": "hook_output"}).activation_signal == "hook_output"
     with pytest.raises(ConfigError, match="activation_signal.*hook_output"):
         Config.from_dict({"activation_signal": "hook_outptu"})
+
+
+def test_presets_reproduce_the_published_behaviour():
+    for name in ("lexi_prob", "activation_sched", "prune_after_base"):
+        for config in expand_preset(name, trials=1):
+            assert config.mask_mode == "regrow"
+            assert config.activation_signal == "hook_output"

@@ -9,7 +9,7 @@ Each preset is a dictionary with
 
 Every variant starts from :data:`PRESET_DEFAULTS` (400 epochs, learning rate
 1e-5, batch size 5, 30 trials with seeds 1..30, radius 1, lexi_threshold 0.1,
-test loss on, a fresh Adam per step, published ``regrow`` masks), then the
+test loss on, a fresh Adam per step, published ``regrow`` masks and hook signal), then the
 preset's ``settings``, then the variant's grid values. Canonical variants
 (``ann_canonical``) get population 1 and their single persistent Adam
 optimizer, as the published runner forces.
@@ -26,6 +26,10 @@ and runs ``lex_final_n_small`` for 10 epochs; minievo follows SPEC §7.
 
 Choices made here, beyond the table of SPEC §7:
 
+- Every preset reproduces the published code's behaviour where minievo's
+  default differs: ``mask_mode="regrow"``, a fresh Adam per step, and
+  ``activation_signal="hook_output"`` (the operators read what the published
+  forward hook ends up holding: ReLU outputs on ReLU layers).
 - ``data_seed`` is 1 for every variant and trial: the published experiments
   generate each dataset once and every trial and variant reads the same file.
 - ``capacity`` runs 1 trial, as its published grid says (``"trials": [1]``).
@@ -62,6 +66,7 @@ PRESET_DEFAULTS: dict[str, Any] = {
     "calculate_test_loss": True,
     "optimizer_state": "fresh",
     "mask_mode": "regrow",
+    "activation_signal": "hook_output",
 }
 
 #: The six schedules of the base_pruning study (all but prune_after), published order.
