@@ -60,7 +60,6 @@ class Engine:
                                         EVAL_CHUNK)
         self.beta1, self.beta2 = float(betas[0]), float(betas[1])
         self.eps = float(eps)
-        self._no_noise = np.zeros((0, self.n_dim), np.float32)
 
     # -- randomness the kernels need, drawn here from an explicit generator ----
     def draw_noise(self, rng: np.random.Generator, n_rows: int) -> np.ndarray:
@@ -74,7 +73,7 @@ class Engine:
                     * np.float32(DENOISING_STD))
         if self.kind_code == VARIATIONAL:
             return rng.standard_normal((n_rows, self.latent), dtype=np.float32)
-        return self._no_noise
+        return self.work.no_dx
 
     # -- training ---------------------------------------------------------------
     def train_epoch(self, pair: Autoencoder, data: np.ndarray, order: np.ndarray, batch_size: int,
@@ -103,7 +102,7 @@ class Engine:
 
     def _check_noise(self, noise, n_rows):
         if self.kind_code == PLAIN:
-            return self._no_noise
+            return self.work.no_dx
         width = self.n_dim if self.kind_code == DENOISING else self.latent
         if noise is None or noise.shape != (n_rows, width):
             got = None if noise is None else noise.shape

@@ -55,6 +55,7 @@ from numba import config, njit, types
 from numba.extending import intrinsic
 
 from ..network import RELU, SIGMOID, N_IN, N_OUT, W_OFF, B_OFF, ACT, OUT_OFF, REC_POST
+from . import reference
 from .reference import PLAIN, DENOISING, VARIATIONAL  # noqa: F401
 
 FASTMATH = {"reassoc", "contract", "nsz"}
@@ -80,22 +81,11 @@ _TRUE, _FALSE = np.bool_(True), np.bool_(False)
 # --------------------------------------------------------------------------
 # Views into flat buffers
 # --------------------------------------------------------------------------
-@jit
-def weight_view(layout, buf, l):
-    n_in, n_out, w_off = layout[l, N_IN], layout[l, N_OUT], layout[l, W_OFF]
-    return buf[w_off:w_off + n_out * n_in].reshape((n_out, n_in))
-
-
-@jit
-def bias_view(layout, buf, l):
-    n_out, b_off = layout[l, N_OUT], layout[l, B_OFF]
-    return buf[b_off:b_off + n_out]
-
-
-@jit
-def rows_view(layout, work, n_rows, l):
-    n_out, off = layout[l, N_OUT], layout[l, OUT_OFF]
-    return work[n_rows * off:n_rows * (off + n_out)].reshape((n_rows, n_out))
+# The reference's view functions are plain slicing and reshaping, which Numba
+# compiles as they are: one definition serves both backends.
+weight_view = jit(reference.weight_view)
+bias_view = jit(reference.bias_view)
+rows_view = jit(reference.rows_view)
 
 
 @jit
