@@ -19,7 +19,8 @@ import numpy as np
 from numba import njit
 
 from minievo.engine import Engine
-from minievo.kernels import cpu, reference as ref
+from minievo.kernels import cpu
+from minievo.kernels import reference as ref
 from minievo.network import make_autoencoder
 
 f32 = np.float32
@@ -70,7 +71,6 @@ def pieces(B, n_dim, rng):
     d_y = np.zeros_like(y)
     cpu.l1_loss(y, x, d_y)
     d_z = d_y * y * (1 - y)
-    no_bias = np.zeros(0, f32)
     rows = []
 
     def add(name, kernel, args, in_step=True):

@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .kernels import get_backend, make_workspace
-from .kernels.reference import PLAIN, DENOISING, VARIATIONAL
+from .kernels.reference import DENOISING, PLAIN, VARIATIONAL
 from .network import DENOISING_STD, Autoencoder
 
 KIND_CODES = {"plain": PLAIN, "denoising": DENOISING, "variational": VARIATIONAL}

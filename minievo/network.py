@@ -294,7 +294,7 @@ class MLP:
         self.adam_m *= mask
         self.adam_v *= mask
 
-    def copy(self) -> "MLP":
+    def copy(self) -> MLP:
         """An independent copy: parameters, mask and optimizer state; records start empty."""
         other = MLP.__new__(MLP)
         other.spec, other.layout, other.record_rows = self.spec, self.layout, self.record_rows
@@ -317,7 +317,7 @@ class MLP:
 
     @classmethod
     def from_state_dict(cls, state, prefix: str = "", record_rows: int = 0,
-                        source: str = "state") -> "MLP":
+                        source: str = "state") -> MLP:
         try:
             spec = MLPSpec(tuple(int(s) for s in state[prefix + "sizes"]),
                            tuple(str(a) for a in state[prefix + "activations"]))
@@ -391,7 +391,7 @@ class Autoencoder:
     def latent(self) -> int:
         return self.decoder.spec.n_in
 
-    def copy(self) -> "Autoencoder":
+    def copy(self) -> Autoencoder:
         return Autoencoder(self.encoder.copy(), self.decoder.copy(), self.kind)
 
     def save(self, path) -> None:
@@ -402,7 +402,7 @@ class Autoencoder:
         atomic_savez(path, **state)
 
     @classmethod
-    def load(cls, path, record_rows: int = 0) -> "Autoencoder":
+    def load(cls, path, record_rows: int = 0) -> Autoencoder:
         """Read an autoencoder written by :meth:`save`; errors name the file and the problem."""
         from .io import load_npz
         state = load_npz(path)

@@ -4,11 +4,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import TINY_DATASET
 
 from minievo.cli import DEFAULT_JOB, main
 from minievo.experiments.config import Config
-
-from conftest import TINY_DATASET
 
 
 def _run(args, capsys):

@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-from minievo.network import (MLP, Autoencoder, MLPSpec, autoencoder_specs, init_mlp,
-                             make_autoencoder)
+from minievo.network import MLP, Autoencoder, MLPSpec, autoencoder_specs, init_mlp, make_autoencoder
 
 
 @pytest.mark.parametrize("env, enc_sizes, dec_sizes", [

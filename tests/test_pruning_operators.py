@@ -6,9 +6,16 @@ import pytest
 
 from minievo.data import sample_rows
 from minievo.network import MLP, Autoencoder, MLPSpec, init_mlp, make_autoencoder
-from minievo.pruning import (NoRecordsError, conjunctive_masks, lexicase_filter,
-                             passing_nodes, prune_pair, random_mask, resolve_method,
-                             variance_mask)
+from minievo.pruning import (
+    NoRecordsError,
+    conjunctive_masks,
+    lexicase_filter,
+    passing_nodes,
+    prune_pair,
+    random_mask,
+    resolve_method,
+    variance_mask,
+)
 from minievo.pruning.operators import layer_signals
 
 

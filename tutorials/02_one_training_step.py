@@ -107,7 +107,7 @@ def main(quick: bool, out: Path) -> Path:
     ref = loss_and_gradients(pair, x, backend="numpy")
     fast = loss_and_gradients(pair, x, backend="numba")
     print(f"L1 by hand {loss:.7f}, reference {ref.loss:.7f}, numba {fast.loss:.7f}")
-    for l, ((gw, gb), (rw, rb), (nw, nb)) in enumerate(zip(grads, ref.encoder + ref.decoder,
+    for l, ((gw, _gb), (rw, _rb), (nw, _nb)) in enumerate(zip(grads, ref.encoder + ref.decoder,
                                                          fast.encoder + fast.decoder)):
         print(f"layer {l}: dW {gw.shape} max |hand - ref| {np.abs(gw - rw).max():.2e}, "
               f"max |numba - ref| {np.abs(nw - rw).max():.2e}, |dW| max {np.abs(rw).max():.2e}")

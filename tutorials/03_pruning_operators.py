@@ -55,9 +55,18 @@ import numpy as np  # noqa: E402
 from minievo.data import batch_order, generate_binary_clustering  # noqa: E402
 from minievo.engine import Engine  # noqa: E402
 from minievo.network import make_autoencoder  # noqa: E402
-from minievo.pruning import (SCHEDULES, apply_prune_mask, conjunctive_masks,  # noqa: E402
-                             format_report, node_keep_probabilities, prune_probability,
-                             random_mask, sparsity_report, variance_mask, variance_scores)
+from minievo.pruning import (  # noqa: E402
+    SCHEDULES,
+    apply_prune_mask,
+    conjunctive_masks,
+    format_report,
+    node_keep_probabilities,
+    prune_probability,
+    random_mask,
+    sparsity_report,
+    variance_mask,
+    variance_scores,
+)
 from minievo.pruning.sparsity import structurally_removable  # noqa: E402
 
 OPERATORS = ("random", "variance", "conjunctive")

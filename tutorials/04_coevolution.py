@@ -51,14 +51,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from minievo.data import batch_order, generate_binary_clustering, dataset_name  # noqa: E402
+from minievo.data import batch_order, dataset_name, generate_binary_clustering  # noqa: E402
 from minievo.experiments.config import Config  # noqa: E402
 from minievo.experiments.records import read_stats  # noqa: E402
+from minievo.pruning import prune_probability  # noqa: E402
 from minievo.training import coevolution as co  # noqa: E402
 from minievo.training.coevolution_plots import plot_coevolution  # noqa: E402
-from minievo.training.ring import (best_case_fitness, neighbourhood_indices,  # noqa: E402
-                                   select_by_tournament)
-from minievo.pruning import prune_probability  # noqa: E402
+from minievo.training.ring import best_case_fitness, neighbourhood_indices, select_by_tournament  # noqa: E402
 
 
 def settings(quick: bool):

@@ -61,7 +61,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from minievo.engine import Engine  # noqa: E402
-from minievo.kernels import cpu, make_workspace  # noqa: E402
+from minievo.kernels import cpu  # noqa: E402
 from minievo.kernels import reference as ref  # noqa: E402
 from minievo.network import make_autoencoder  # noqa: E402
 
@@ -102,7 +102,6 @@ def operations(n_dim, batch_size, n_rows):
         net.apply_mask((rng.random(net.n_params) >= 0.2).astype(np.float32))
     data = (rng.random((n_rows, n_dim)) < 0.75).astype(np.float32)
     x = data[:batch_size]                                  # (B, n_dim)
-    work = make_workspace(pair.encoder.spec, pair.decoder.spec, batch_size)
     enc, dec = pair.encoder, pair.decoder
     ops = []
 

@@ -45,7 +45,8 @@ Choices made here, beyond the table of SPEC §7:
 from __future__ import annotations
 
 import itertools
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any
 
 from minievo.experiments.config import CANONICAL, Config, ConfigError, _normalise_keys, _suggest
 
@@ -197,8 +198,8 @@ def list_presets() -> dict[str, str]:
     return {name: preset["description"] for name, preset in PRESETS.items()}
 
 
-def expand_preset(name: str, *, trials: Optional[int] = None,
-                  overrides: Optional[Mapping[str, Any]] = None) -> list[Config]:
+def expand_preset(name: str, *, trials: int | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> list[Config]:
     """Every variant of a preset, as validated configurations.
 
     Parameters

@@ -13,9 +13,23 @@ A typical call, once per individual and epoch::
     if should_prune(schedule, p, t, T, n_solutions, rng):
         result = prune_pair(pair, "variance", rng, mask_mode="persistent")
 """
-from .operators import (ALIASES, MASK_MODES, METHODS, PRUNE_METHODS, SIGNALS, PruneResult,
-                        apply_prune_mask, conjunctive_masks, lexicase_filter, n_pruned, passing_nodes,
-                        prune_pair, random_mask, resolve_method, variance_mask)
+from .operators import (
+    ALIASES,
+    MASK_MODES,
+    METHODS,
+    PRUNE_METHODS,
+    SIGNALS,
+    PruneResult,
+    apply_prune_mask,
+    conjunctive_masks,
+    lexicase_filter,
+    n_pruned,
+    passing_nodes,
+    prune_pair,
+    random_mask,
+    resolve_method,
+    variance_mask,
+)
 from .records import NoRecordsError, node_keep_probabilities, variance_scores
 from .schedules import SCHEDULES, prune_probability, should_prune
 from .sparsity import dead_nodes, format_report, sparsity_report, structurally_removable

@@ -27,8 +27,12 @@ import numpy as np
 
 from ..data import Dataset, batch_order
 from ..engine import Engine, NonFiniteLossError
-from ..experiments.checkpoint import (generator_state, load_checkpoint, restore_generator,
-                                      save_checkpoint)
+from ..experiments.checkpoint import (
+    generator_state,
+    load_checkpoint,
+    restore_generator,
+    save_checkpoint,
+)
 from ..experiments.records import StatsWriter, pruned_counts
 from ..network import Autoencoder, make_autoencoder
 from ..pruning import prune_pair, prune_probability
