@@ -143,15 +143,20 @@ def config_from_args(args):
     ``config.json``); ``Config()`` in Python starts from the dataclass
     defaults (``defaults: "Config()"``).
     """
-    from .experiments.config import Config
+    from .experiments.config import Config, merge_with_defaults
     if args.config:
         base = Config.from_file(args.config, defaults=DEFAULT_JOB, label="default job")
     else:
-        base = Config.from_dict({**DEFAULT_JOB, "defaults": "default job"})
+        base = merge_with_defaults(DEFAULT_JOB, {}, "default job")
     changes = _config_changes(args)
     if args.no_progress:
         changes["progress"] = False
-    return base.replace(**changes) if changes else base
+    if not changes:
+        return base
+    # flags on top, resolving population and optimizer for a variant they switch to
+    flagged = merge_with_defaults(base.to_dict(), changes, "default job")
+    return Config.from_dict({**flagged.to_dict(), "defaults": "default job",
+                             "notices": list(base.notices) + list(flagged.notices)})
 
 
 def _config_changes(args) -> dict:
@@ -268,10 +273,10 @@ def _network_to_inspect(path: Path) -> Path:
                                                                f"a {path.suffix or 'plain'} file")
         raise ConfigError(f"{path}: {kind}, not a network; {INSPECT_ACCEPTS}")
     keys = set(load_npz(path))
-    if {"encoder_params", "decoder_params"} <= keys:
-        return path
     if "state" in keys:
-        what = "a checkpoint (the resumable state of a run)"
+        what = "a checkpoint (the resumable state of a run; resume it with minievo run --resume)"
+    elif {"encoder_params", "decoder_params"} <= keys:
+        return path
     elif {"train", "test"} <= keys:
         what = "a dataset"
     else:

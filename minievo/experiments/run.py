@@ -272,8 +272,8 @@ def write_outputs(config: Config, result, out_dir: Path) -> dict:
     best = result.best
     summary = {
         "cell_evaluation": config.cell_evaluation, "epochs": result.epochs,
-        "network": ("final network (the only one)" if config.is_canonical
-                    else "final center with the lowest test L1"),
+        "network": ("final network (after the last epoch)" if config.is_canonical
+                    else "best center (the final center with the lowest test L1)"),
         "defaults": config.defaults, "notices": list(config.notices),
         "test_loss": result.test_loss, "wall_time_s": result.wall_time,
         "n_records": len(records),

@@ -69,17 +69,20 @@ class ProgressLines:
 
     def __iter__(self):
         start = last = time.perf_counter()
+        printed = self.done
         for item in self.iterable:
             yield item
             self.done += 1
             now = time.perf_counter()
             if now - last >= self.interval:
-                self.stream.write(self.line(now - start) + "\n")
-                self.stream.flush()
-                last = now
-        if self.done > self.initial and self.interval > 0:  # the last line of the run
-            self.stream.write(self.line(time.perf_counter() - start) + "\n")
-            self.stream.flush()
+                self._write(now - start)
+                last, printed = now, self.done
+        if self.done != printed:  # the last epoch, if its line was not printed yet
+            self._write(time.perf_counter() - start)
+
+    def _write(self, elapsed: float) -> None:
+        self.stream.write(self.line(elapsed) + "\n")
+        self.stream.flush()
 
     def line(self, elapsed: float) -> str:
         """``desc: epoch e/T (x%), rates, postfix, ETA``."""
