@@ -222,11 +222,16 @@ def resume(run_dir, *, workers: int = 1, epochs: int | None = None, notify=None,
     removed = remove_stale_temporaries(run_dir)
     if removed:
         notify(f"{run_dir}: removed {len(removed)} temporary file(s) of an interrupted write")
-    if epochs is not None and epochs != config.epochs:
-        config = extend_config(config, run_dir, epochs)
-        (run_dir / SUMMARY_FILE).unlink(missing_ok=True)  # no longer the run's summary
-        config.save(path)
-        notify(config.notices[-1])
+    if epochs is not None:
+        changed = extend_config(config, run_dir, epochs)
+        if changed.epochs != config.epochs:
+            config = changed
+            (run_dir / SUMMARY_FILE).unlink(missing_ok=True)  # no longer the run's summary
+            config.save(path)
+            notify(config.notices[-1])
+    elif checkpoint_progress(run_dir) >= config.epochs:
+        notify(f"{run_dir}: the run has done all its {config.epochs} epochs; nothing to "
+               "train (extend it with --epochs N); writing its outputs again")
     if progress is not None:
         config = config.replace(progress=progress)
     return run(config, run_dir, resume=True, workers=workers, notify=notify)
@@ -246,9 +251,11 @@ def check_checkpoint_matches(config: Config, run_dir: Path) -> None:
 def extend_config(config: Config, run_dir: Path, epochs: int) -> Config:
     """``config`` with a new total of ``epochs``, checked against the epochs already done."""
     done = checkpoint_progress(run_dir)
-    if epochs <= done:
+    if not isinstance(epochs, int) or epochs <= done:
         raise ConfigError(f"--epochs {epochs}: {run_dir} has already done {done} epochs; "
                           f"allowed: more than {done} (its config has {config.epochs})")
+    if epochs == config.epochs:
+        return config
     notice = (f"epochs changed from {config.epochs} to {epochs} on resume at epoch {done}: "
               f"from there the pruning schedule and the learning-rate steps follow "
               f"T = {epochs}, so the result differs from a fresh {epochs}-epoch run")
