@@ -19,6 +19,7 @@ are saved then too (see ``extra_arrays``).
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -104,7 +105,7 @@ def checkpoint_state(run_dir) -> dict:
             return json.loads(str(data["state"]))
     except FileNotFoundError:
         raise
-    except Exception as err:  # any damage: a zip, JSON or key error
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as err:  # damaged
         raise FileFormatError(f"{path}: checkpoint state unreadable: {err}") from None
 
 
