@@ -335,8 +335,8 @@ def _os_error_line(err: OSError, out=None) -> str | None:
     reason = err.strerror or str(err)
     hint = {errno.ENOTDIR: " (a part of the path is a file, not a folder)",
             errno.EEXIST: " (a file is in the way of a folder)",
-            errno.ENOSPC: " (the disk is full; results written so far are complete, resume "
-                          "with --resume when there is room)",
+            errno.ENOSPC: " (the disk is full; files written so far are complete: free "
+                          "space, then run again; --resume continues from a checkpoint)",
             errno.EROFS: " (choose another --out)"}.get(err.errno, "")
     return f"{path}: {reason}{hint}"
 
