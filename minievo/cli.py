@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="start again in an --out folder "
                      "that holds a checkpoint or a finished run (its results are deleted)")
     for flag, key, kind in CONFIG_FLAGS:
-        run.add_argument(flag, dest=f"cfg_{key}", type=kind, help=f"configuration key {key}")
+        run.add_argument(flag, dest=f"cfg_{key}", type=kind, metavar=key.upper(),
+                         help=f"configuration key {key}")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="any configuration key (value parsed as JSON, else a string); repeatable")
     run.add_argument("--save-all-centers", action="store_true", help="save every center pair")

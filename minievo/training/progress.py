@@ -112,7 +112,10 @@ def _duration(seconds: float) -> str:
 
 
 def kernel_cache_dir() -> Path:
-    """Where Numba caches minievo's compiled kernels."""
+    """Where Numba caches minievo's compiled kernels (``$NUMBA_CACHE_DIR`` when set)."""
+    override = os.environ.get("NUMBA_CACHE_DIR")
+    if override:
+        return Path(override)
     return Path(__file__).resolve().parent.parent / "kernels" / "__pycache__"
 
 
@@ -124,7 +127,7 @@ def compile_notice(backend: str) -> str | None:
     """
     if backend != "numba" or os.environ.get("NUMBA_DISABLE_JIT") == "1":
         return None
-    if any(kernel_cache_dir().glob("cpu.*.nbi")):
+    if any(kernel_cache_dir().rglob("cpu.*.nbi")):
         return None
     return ("compiling kernels (once, about 30 s; cached in "
             f"{kernel_cache_dir()}): the first epoch waits for it")
