@@ -227,6 +227,7 @@ def _say_compiling(line, notify) -> None:
 def cmd_data(args) -> int:
     from .data import (generate_binary_clustering, load_or_generate, parse_dataset_name,
                        save_dataset, cache_file_name, default_cache_dir)
+    _check_data_args(args)
     if args.out:
         import numpy as np
         c, n, d = parse_dataset_name(args.name)
@@ -243,10 +244,23 @@ def cmd_data(args) -> int:
     return 0
 
 
+def _check_data_args(args) -> None:
+    """The dataset name, probabilities and seed, checked as a run's configuration checks them."""
+    from .experiments.config import Config
+    Config(dataset_name=args.name, noise_probability=args.noise_probability, p_one=args.p_one,
+           data_seed=args.seed, batch_size=1)
+
+
 def cmd_inspect(args) -> int:
     from .network import Autoencoder
     from .pruning.sparsity import format_report
-    print(format_report(Autoencoder.load(_network_to_inspect(args.file))))
+    from .io import FileFormatError
+    path = _network_to_inspect(args.file)
+    try:
+        pair = Autoencoder.load(path)
+    except ValueError as err:  # the messages name the file and the array
+        raise FileFormatError(str(err)) from None
+    print(format_report(pair))
     return 0
 
 

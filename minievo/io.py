@@ -25,9 +25,12 @@ def _atomic_write(path, write) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as err:
-        raise _naming(err, path) from None
+        raise _naming(err, path.parent) from None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:  # name the folder, not the random temporary name
+        raise type(err)(err.errno, err.strerror, str(path.parent)) from None
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -37,6 +40,8 @@ def _atomic_write(path, write) -> None:
         os.replace(tmp, path)
     except OSError as err:
         _discard(tmp)
+        if err.filename == tmp:
+            err = type(err)(err.errno, err.strerror, str(path))
         raise _naming(err, path) from None
     except BaseException:
         _discard(tmp)

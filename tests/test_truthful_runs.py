@@ -366,3 +366,21 @@ def test_extension_changes_only_the_schedules_from_the_checkpoint(data_dir, tmp_
     assert [{k: r[k] for k in keep} for r in _records(b)[:2]] == [
         {k: r[k] for k in keep} for r in _records(a)]
     assert np.isfinite([r["mean_L1"] for r in _records(b)]).all()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--name", "foo"], "dataset_name: 'foo'"),
+    (["--noise-probability", "2"], "noise_probability: 2.0"),
+    (["--p-one", "-0.5"], "p_one: -0.5"),
+    (["--seed", "-3"], "data_seed: -3"),
+])
+def test_data_command_checks_its_arguments(args, needle, tmp_path, capsys):
+    code, _, err = _run(["data", *args, "--cache-dir", str(tmp_path)], capsys)
+    _one_line_error(code, err, needle)
+
+
+def test_inspect_on_a_damaged_network_names_the_file(tmp_path, capsys):
+    path = tmp_path / "net.npz"
+    np.savez(path, encoder_params=np.zeros(3, np.float32), decoder_params=np.zeros(3, np.float32))
+    code, _, err = _run(["inspect", str(path)], capsys)
+    _one_line_error(code, err, str(path))
