@@ -466,7 +466,14 @@ class Config:
         Show a progress bar. Default True.
     notices : tuple of str
         What validation changed or ignored (ignored published keys, forced
-        values). Not part of equality, :meth:`to_dict` or the saved file.
+        values, repeated ring cells, a run extended on resume). Not part of
+        equality or :meth:`to_dict`; :meth:`save` writes them, and reading the
+        file back keeps them.
+    defaults : str
+        Which defaults filled the keys not given: ``"Config()"`` (these
+        dataclass defaults) or ``"default job"`` (the ``minievo`` command's,
+        :data:`minievo.cli.DEFAULT_JOB`; see :func:`merge_with_defaults`).
+        Saved like ``notices``, not part of equality.
     """
 
     # training algorithm
