@@ -184,7 +184,6 @@ def _resume_conflicts(args) -> list[str]:
 def cmd_run(args, where: dict) -> int:
     from .experiments import run as runner
     from .experiments.config import ConfigError
-    from .training.progress import compile_notice
 
     def notify(line):
         print(f"minievo: {line}", file=sys.stderr)
@@ -197,7 +196,6 @@ def cmd_run(args, where: dict) -> int:
                               "--workers and --no-progress go with --resume)")
         out = where["out"] = args.resume
         print(f"resuming {out}", file=sys.stderr)
-        _say_compiling(compile_notice("numba"), notify)
         result = runner.resume(out, workers=args.workers, epochs=args.cfg_epochs,
                                notify=notify, progress=False if args.no_progress else None)
     else:
@@ -207,7 +205,6 @@ def cmd_run(args, where: dict) -> int:
         out = where["out"] = args.out or config.out_dir or runner.default_out_dir()
         print(f"minievo: {config.cell_evaluation}, population {config.population_size}, "
               f"{config.epochs} epochs on {config.dataset_name} -> {out}", file=sys.stderr)
-        _say_compiling(compile_notice(config.backend), notify)
         result = runner.run(config, out, workers=args.workers, force=args.force, notify=notify)
     summary = json.loads((Path(out) / runner.SUMMARY_FILE).read_text())
     print(f"test L1 of the {summary['network']}: {result.test_loss:.5f} "
@@ -217,11 +214,6 @@ def cmd_run(args, where: dict) -> int:
     for fig in summary["files"]["figures"]:
         print(f"figure:   {Path(out) / fig}")
     return 0
-
-
-def _say_compiling(line, notify) -> None:
-    if line:
-        notify(line)
 
 
 def cmd_data(args) -> int:

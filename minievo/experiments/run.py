@@ -30,6 +30,7 @@ from pathlib import Path
 from ..data import load_or_generate
 from ..io import atomic_write_json, remove_stale_temporaries
 from ..network import autoencoder_specs
+from ..training.progress import compile_notice
 from .checkpoint import CHECKPOINT_FILE, checkpoint_progress, checkpoint_state
 from .config import Config, ConfigError
 from .records import STATS_FILE, read_stats
@@ -95,6 +96,9 @@ def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1,
         if not resume:
             config.save(out_dir / CONFIG_FILE)
     dataset = load_dataset_for(config)
+    compiling = compile_notice(config.backend)
+    if compiling:
+        notify(compiling)
     if config.is_canonical:
         from ..training.canonical import train_canonical
         result = train_canonical(config, dataset, out_dir, resume=resume)
