@@ -384,3 +384,16 @@ def test_inspect_on_a_damaged_network_names_the_file(tmp_path, capsys):
     np.savez(path, encoder_params=np.zeros(3, np.float32), decoder_params=np.zeros(3, np.float32))
     code, _, err = _run(["inspect", str(path)], capsys)
     _one_line_error(code, err, str(path))
+
+
+def test_extended_run_follows_the_new_total_from_the_checkpoint(data_dir, tmp_path, capsys):
+    """Learning-rate steps use T = old epochs before the checkpoint, the new T after it."""
+    from minievo.training.canonical import step_learning_rate
+    out = tmp_path / "r"
+    _run(["run", *CANONICAL, "--set", "learning_rate=0.001", "--epochs", "4",
+          "--out", str(out)], capsys)
+    _run(["run", "--resume", str(out), "--epochs", "8"], capsys)
+    rates = [r["learning_rate"] for r in _records(out)]
+    expected = ([step_learning_rate(1e-3, t, 4) for t in range(4)]
+                + [step_learning_rate(1e-3, t, 8) for t in range(4, 8)])
+    assert rates == pytest.approx(expected, rel=1e-12)
