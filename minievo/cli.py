@@ -1,24 +1,30 @@
-"""The ``minievo`` command.
+"""minievo trains autoencoders by spatial coevolution (Lipi-AE) with activation-guided pruning.
 
-::
+Examples::
 
     minievo run                      # the default job (see DEFAULT_JOB) on a generated dataset
     minievo run --config params.json --epochs 10 --out runs/mine
     minievo run --resume runs/mine   # continue an interrupted run
+    minievo run --resume runs/mine --epochs 800   # extend a run to 800 epochs
     minievo data --name binary_clustering_10_100_1000 --seed 1
-    minievo inspect runs/mine/best_autoencoder.npz
+    minievo inspect runs/mine        # or a saved .npz network
     minievo presets
     minievo sweep --preset lexi_prob --trials 2 --set epochs=10 --workers 2 --out runs/lexi
 
-Errors in the input (a config key, a data file, an impossible value) are
-printed as one line naming the problem, with exit status 2; no traceback.
+Errors in the input (a config key, a data file, an impossible value, a folder
+that cannot be written) are printed as one line naming the problem, with exit
+status 2; no traceback. Internal errors keep their traceback.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import re
 import sys
 from pathlib import Path
+
+from . import __version__
 
 #: The README's default job: one trial of the papers' main coevolutionary
 #: setting (SPEC §7: lipi_simple, population 10, radius 1, batch 5, 400 epochs,
@@ -51,16 +57,36 @@ CONFIG_FLAGS = [
 ]
 
 
+#: Negative numbers as option values (``--learning-rate -1e-5``): argparse's own
+#: pattern misses exponents and would read ``-1e-5`` as an unknown flag.
+_NEGATIVE_NUMBER = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _accept_negative_numbers(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser._negative_number_matcher = _NEGATIVE_NUMBER
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="minievo", description=__doc__.split("\n")[0])
+    parser = _accept_negative_numbers(argparse.ArgumentParser(
+        prog="minievo", description=__doc__.split("\n")[0],
+        epilog="`minievo COMMAND --help` describes each command; see README.md.",
+    ))
+    parser.add_argument("--version", action="version", version=f"minievo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="train (canonical or coevolution) and write a run folder")
-    run.add_argument("--config", type=Path, help="JSON or TOML configuration (published params.json works)")
+    run = _accept_negative_numbers(sub.add_parser(
+        "run", help="train (canonical or coevolution) and write a run folder"))
+    run.add_argument("--config", type=Path, help="JSON or TOML configuration (published "
+                     "params.json works); its keys override the default job's")
     run.add_argument("--out", type=Path, help="run folder (default runs/run-<time>)")
-    run.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR")
+    run.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR; with "
+                     "--epochs N (more than it has done), extend it to N epochs")
+    run.add_argument("--force", action="store_true", help="start again in an --out folder "
+                     "that holds a checkpoint or a finished run (its results are deleted)")
     for flag, key, kind in CONFIG_FLAGS:
-        run.add_argument(flag, dest=f"cfg_{key}", type=kind, help=f"configuration key {key}")
+        run.add_argument(flag, dest=f"cfg_{key}", type=kind, metavar=key.upper(),
+                         help=f"configuration key {key}")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="any configuration key (value parsed as JSON, else a string); repeatable")
     run.add_argument("--save-all-centers", action="store_true", help="save every center pair")
@@ -68,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="threads for the cells of an epoch (update=synchronous only)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    data = sub.add_parser("data", help="generate a binary clustering dataset")
+    data = _accept_negative_numbers(sub.add_parser(
+        "data", help="generate a binary clustering dataset"))
     data.add_argument("--name", default="binary_clustering_10_100_1000")
     data.add_argument("--seed", type=int, default=1)
     data.add_argument("--noise-probability", type=float, default=0.05)
@@ -78,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--out", type=Path, help="write to this .npz instead of the cache")
 
     inspect = sub.add_parser("inspect", help="sparsity report of a saved autoencoder")
-    inspect.add_argument("file", type=Path)
+    inspect.add_argument("file", type=Path, help="a saved network (.npz: final_autoencoder, "
+                         "best_autoencoder, centers/cell_*) or a run folder")
 
     sub.add_parser("presets", help="list the papers' experiment grids")
 
@@ -95,11 +123,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _parse_set(items) -> dict:
+    from .experiments.config import ConfigError
     values = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+            raise ConfigError(f"--set expects KEY=VALUE, got {item!r}")
         try:
             values[key.strip()] = json.loads(raw)
         except json.JSONDecodeError:
@@ -108,38 +137,80 @@ def _parse_set(items) -> dict:
 
 
 def config_from_args(args):
-    """The run's Config: the file (or the default job), then flags, then ``--set``."""
-    from .experiments.config import Config
-    base = Config.from_file(args.config) if args.config else Config.from_dict(DEFAULT_JOB)
+    """The run's Config: the default job, then the file's keys, then flags, then ``--set``.
+
+    ``minievo run`` and ``minievo run --config FILE`` start from the same
+    defaults, :data:`DEFAULT_JOB` (recorded as ``defaults: "default job"`` in
+    ``config.json``); ``Config()`` in Python starts from the dataclass
+    defaults (``defaults: "Config()"``).
+    """
+    from .experiments.config import Config, merge_with_defaults
+    if args.config:
+        base = Config.from_file(args.config, defaults=DEFAULT_JOB, label="default job")
+    else:
+        base = merge_with_defaults(DEFAULT_JOB, {}, "default job")
+    changes = _config_changes(args)
+    if args.no_progress:
+        changes["progress"] = False
+    if not changes:
+        return base
+    # flags on top, resolving population and optimizer for a variant they switch to
+    flagged = merge_with_defaults(base.to_dict(), changes, "default job")
+    return Config.from_dict({**flagged.to_dict(), "defaults": "default job",
+                             "notices": list(base.notices) + list(flagged.notices)})
+
+
+def _config_changes(args) -> dict:
+    """Configuration keys set by flags and ``--set`` (progress excluded)."""
     changes = {key: getattr(args, f"cfg_{key}") for _, key, _ in CONFIG_FLAGS
                if getattr(args, f"cfg_{key}") is not None}
     changes.update(_parse_set(args.set))
     if args.save_all_centers:
         changes["save_all_centers"] = True
-    if args.no_progress:
-        changes["progress"] = False
-    return base.replace(**changes) if changes else base
+    return changes
 
 
-def cmd_run(args) -> int:
+def _resume_conflicts(args) -> list[str]:
+    """Options that would change a resumed run's configuration (only --epochs may)."""
+    given = [flag for flag, key, _ in CONFIG_FLAGS
+             if key != "epochs" and getattr(args, f"cfg_{key}") is not None]
+    given += [f"--set {item}" for item in args.set]
+    given += [flag for flag, value in (("--config", args.config), ("--out", args.out),
+                                       ("--save-all-centers", args.save_all_centers),
+                                       ("--force", args.force)) if value]
+    return given
+
+
+def cmd_run(args, where: dict) -> int:
     from .experiments import run as runner
+    from .experiments.config import ConfigError
+
+    def notify(line):
+        print(f"minievo: {line}", file=sys.stderr)
+
     if args.resume:
-        print(f"resuming {args.resume}", file=sys.stderr)
-        result = runner.resume(args.resume, workers=args.workers)
-        out = args.resume
+        conflicts = _resume_conflicts(args)
+        if conflicts:
+            raise ConfigError(f"--resume {args.resume} continues the run with its saved "
+                              f"config.json; {conflicts[0]} would change it (only --epochs, "
+                              "--workers and --no-progress go with --resume)")
+        out = where["out"] = args.resume
+        print(f"resuming {out}", file=sys.stderr)
+        result = runner.resume(out, workers=args.workers, epochs=args.cfg_epochs,
+                               notify=notify, progress=False if args.no_progress else None)
     else:
         config = config_from_args(args)
         for notice in config.notices:
             print(f"notice: {notice}", file=sys.stderr)
-        out = args.out or config.out_dir or runner.default_out_dir()
+        out = where["out"] = args.out or config.out_dir or runner.default_out_dir()
         print(f"minievo: {config.cell_evaluation}, population {config.population_size}, "
               f"{config.epochs} epochs on {config.dataset_name} -> {out}", file=sys.stderr)
-        result = runner.run(config, out, workers=args.workers)
+        result = runner.run(config, out, workers=args.workers, force=args.force, notify=notify)
     summary = json.loads((Path(out) / runner.SUMMARY_FILE).read_text())
-    print(f"test L1 of the best autoencoder: {result.test_loss:.5f} "
+    print(f"test L1 of the {summary['network']}: {result.test_loss:.5f} "
           f"({result.wall_time:.1f} s of training)")
     print(f"records:  {Path(out) / 'stats.jsonl'}")
-    print(f"network:  {Path(out) / runner.BEST_FILE}")
+    print(f"network:  {Path(out) / summary['files']['network']}")
     for fig in summary["files"]["figures"]:
         print(f"figure:   {Path(out) / fig}")
     return 0
@@ -148,6 +219,7 @@ def cmd_run(args) -> int:
 def cmd_data(args) -> int:
     from .data import (generate_binary_clustering, load_or_generate, parse_dataset_name,
                        save_dataset, cache_file_name, default_cache_dir)
+    _check_data_args(args)
     if args.out:
         import numpy as np
         c, n, d = parse_dataset_name(args.name)
@@ -164,11 +236,59 @@ def cmd_data(args) -> int:
     return 0
 
 
+def _check_data_args(args) -> None:
+    """The dataset name, probabilities and seed, checked as a run's configuration checks them."""
+    from .experiments.config import Config
+    Config(dataset_name=args.name, noise_probability=args.noise_probability, p_one=args.p_one,
+           data_seed=args.seed, batch_size=1)
+
+
 def cmd_inspect(args) -> int:
     from .network import Autoencoder
     from .pruning.sparsity import format_report
-    print(format_report(Autoencoder.load(args.file)))
+    from .io import FileFormatError
+    path = _network_to_inspect(args.file)
+    try:
+        pair = Autoencoder.load(path)
+    except ValueError as err:  # the messages name the file and the array
+        raise FileFormatError(str(err)) from None
+    print(format_report(pair))
     return 0
+
+
+#: What ``minievo inspect`` reads, for its error messages.
+INSPECT_ACCEPTS = ("inspect reads a saved autoencoder (.npz: final_autoencoder.npz, "
+                   "best_autoencoder.npz, centers/cell_*.npz) or a run folder")
+
+
+def _network_to_inspect(path: Path) -> Path:
+    """The network file behind ``path`` (a run folder or an .npz), or ConfigError saying why not."""
+    from .experiments.config import ConfigError
+    from .experiments.run import BEST_FILE, FINAL_FILE
+    from .io import load_npz
+    if path.is_dir():
+        for name in (FINAL_FILE, BEST_FILE):
+            if (path / name).exists():
+                return path / name
+        raise ConfigError(f"{path}: a folder without {FINAL_FILE} or {BEST_FILE} (not a "
+                          f"finished run); {INSPECT_ACCEPTS}")
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
+    if path.suffix.lower() != ".npz":
+        kind = {".json": "a JSON file", ".jsonl": "a JSON-lines file", ".toml": "a TOML file",
+                ".txt": "a text file", ".png": "an image"}.get(path.suffix.lower(),
+                                                               f"a {path.suffix or 'plain'} file")
+        raise ConfigError(f"{path}: {kind}, not a network; {INSPECT_ACCEPTS}")
+    keys = set(load_npz(path))
+    if "state" in keys:
+        what = "a checkpoint (the resumable state of a run; resume it with minievo run --resume)"
+    elif {"encoder_params", "decoder_params"} <= keys:
+        return path
+    elif {"train", "test"} <= keys:
+        what = "a dataset"
+    else:
+        what = f"an .npz without a network (arrays: {', '.join(sorted(keys)[:6])})"
+    raise ConfigError(f"{path}: {what}, not a saved autoencoder; {INSPECT_ACCEPTS}")
 
 
 def cmd_presets(args) -> int:
@@ -204,21 +324,58 @@ def cmd_sweep(args) -> int:
     return 0
 
 
+#: OS errors that come from the user's environment (a path, a full disk), not a bug.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR,
+                       errno.EISDIR, errno.EEXIST, errno.ENOENT, errno.EDQUOT, errno.ENAMETOOLONG}
+
+
+def _os_error_line(err: OSError, out=None) -> str | None:
+    """One line for an OSError about a path or the disk, None for anything else."""
+    if err.errno is None and isinstance(err, (FileNotFoundError, FileExistsError)):
+        return str(err)  # raised by minievo with a whole sentence
+    if err.errno not in _ENVIRONMENT_ERRNOS and err.filename is None:
+        return None
+    if err.filename is None:
+        where = f" (writing into {out})" if out is not None else ""
+        return f"{err.strerror or err}{where}"
+    path = err.filename if err.filename2 is None else f"{err.filename} -> {err.filename2}"
+    reason = err.strerror or str(err)
+    hint = {errno.ENOTDIR: " (a part of the path is a file, not a folder)",
+            errno.EEXIST: " (a file is in the way of a folder)",
+            errno.ENOSPC: " (the disk is full; files written so far are complete: free "
+                          "space, then run again; --resume continues from a checkpoint)",
+            errno.EROFS: " (choose another --out)"}.get(err.errno, "")
+    return f"{path}: {reason}{hint}"
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     from .data import DataFileError
     from .engine import NonFiniteLossError
     from .experiments.config import ConfigError
+    from .io import FileFormatError
     commands = {"run": cmd_run, "data": cmd_data, "inspect": cmd_inspect, "presets": cmd_presets,
                 "sweep": cmd_sweep}
+    where = {"out": None}  # the run folder, once known (for the Ctrl-C hint)
     try:
+        if args.command == "run":
+            return cmd_run(args, where)
         return commands[args.command](args)
-    except (ConfigError, DataFileError, NonFiniteLossError, FileExistsError,
-            FileNotFoundError, ValueError) as err:
+    except (ConfigError, DataFileError, FileFormatError, NonFiniteLossError) as err:
         print(f"minievo: error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:
+        line = _os_error_line(err, where["out"])
+        if line is None:
+            raise
+        print(f"minievo: error: {line}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("minievo: interrupted; continue with `minievo run --resume DIR`", file=sys.stderr)
+        if where["out"] is not None:
+            hint = f"continue with `minievo run --resume {where['out']}`"
+        else:
+            hint = "nothing was started"
+        print(f"minievo: interrupted; {hint}", file=sys.stderr)
         return 130
 
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from minievo.engine import Engine, NonFiniteLossError
+from minievo.experiments.config import ConfigError
 from minievo.experiments.records import read_stats
 from minievo.experiments.run import resume, run
 from minievo.network import Autoencoder
@@ -32,7 +33,7 @@ def test_run_writes_records_config_network_and_figure(canonical_config, tmp_path
         assert key in records[0]
     assert json.loads((out / "config.json").read_text())["epochs"] == 4
     assert (out / "figures" / "loss.png").stat().st_size > 1000
-    saved = Autoencoder.load(out / "best_autoencoder.npz")
+    saved = Autoencoder.load(out / "final_autoencoder.npz")
     assert np.array_equal(saved.encoder.params, result.best.encoder.params)
     # the returned test loss is the saved network's L1 on the whole test set
     summary = json.loads((out / "summary.json").read_text())
@@ -127,7 +128,7 @@ def test_resume_without_checkpoint_is_a_clear_error(canonical_config, tmp_path):
     out = tmp_path / "r"
     out.mkdir()
     canonical_config.save(out / "config.json")
-    with pytest.raises(FileNotFoundError, match="checkpoint"):
+    with pytest.raises(ConfigError, match="no checkpoint.*starts it again"):
         resume(out)
 
 

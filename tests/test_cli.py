@@ -77,7 +77,7 @@ def test_inspect_prints_a_sparsity_report(data_dir, tmp_path, capsys):
           "--batch-size", "4", "--prune-method", "random", "--prune-schedule", "fixed",
           "--prune-probability", "1", "--prune-amount", "0.5", "--out", str(out), "--no-progress"])
     capsys.readouterr()
-    code, stdout, _ = _run(["inspect", str(out / "best_autoencoder.npz")], capsys)
+    code, stdout, _ = _run(["inspect", str(out / "final_autoencoder.npz")], capsys)
     assert code == 0 and "encoder" in stdout
 
 
@@ -97,4 +97,4 @@ def test_python_dash_m_minievo_runs(data_dir, tmp_path):
                            "ann_canonical", "--epochs", "1", "--dataset", TINY_DATASET,
                            "--out", str(out)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert (out / "best_autoencoder.npz").exists()
+    assert (out / "final_autoencoder.npz").exists()

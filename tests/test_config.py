@@ -237,7 +237,10 @@ def test_integral_floats_are_ints():
 def test_radius_rule_on_small_rings():
     assert Config(population_size=1, radius=1).radius == 1
     assert Config(population_size=1, radius=3).radius == 3
-    assert Config(population_size=2, radius=1).radius == 1
+    small = Config(population_size=2, radius=1)
+    assert small.radius == 1 and any("repeats cells" in n for n in small.notices)
+    with pytest.raises(ConfigError, match="radius <= .* = 1"):
+        Config(population_size=4, radius=2)  # offsets -2 and +2 reach the same cell
     assert Config(population_size=5, radius=2).radius == 2
     with pytest.raises(ConfigError) as info:
         Config(population_size=5, radius=3)
@@ -384,7 +387,10 @@ def test_preset_expands_to_valid_distinct_configs(name):
         assert config.radius == 1 and config.lexi_threshold == 0.1
         assert config.calculate_test_loss and config.mask_mode == "regrow"
         assert config.seed == 1 and config.trials == (1 if name == "capacity" else 30)
-        assert config.notices == ()
+        # populations 1 and 2 with radius 1 repeat cells, said in a notice
+        expected = 1 if config.population_size < 3 and not config.is_canonical else 0
+        assert len(config.notices) == expected
+        assert all("repeats cells" in notice for notice in config.notices)
         if config.is_canonical:
             assert config.population_size == 1 and config.optimizer_state == "persistent"
         else:

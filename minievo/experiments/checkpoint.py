@@ -19,11 +19,12 @@ are saved then too (see ``extra_arrays``).
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ..io import atomic_savez, load_npz
+from ..io import FileFormatError, atomic_savez, load_npz
 from ..network import MLP
 
 CHECKPOINT_FILE = "checkpoint.npz"
@@ -74,8 +75,8 @@ def save_checkpoint(run_dir, state: dict, networks: dict[str, MLP], extra_arrays
 def load_checkpoint(run_dir, record_rows: int = 0):
     """Read a checkpoint: ``(state, networks_by_name, extra_arrays)``.
 
-    Raises ``FileNotFoundError``/``ValueError`` naming the file when it is
-    missing or damaged.
+    Raises ``FileNotFoundError``/``FileFormatError`` naming the file when it
+    is missing or damaged.
     """
     path = Path(run_dir) / CHECKPOINT_FILE
     if not path.exists():
@@ -85,9 +86,29 @@ def load_checkpoint(run_dir, record_rows: int = 0):
     try:
         state = json.loads(str(data["state"]))
     except (KeyError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: checkpoint state unreadable: {err}") from None
+        raise FileFormatError(f"{path}: checkpoint state unreadable: {err}") from None
     names = sorted({key[:-len("_params")] for key in data if key.endswith("_params")})
-    networks = {name: MLP.from_state_dict(data, f"{name}_", record_rows, source=str(path))
-                for name in names}
+    try:
+        networks = {name: MLP.from_state_dict(data, f"{name}_", record_rows, source=str(path))
+                    for name in names}
+    except ValueError as err:  # messages name the file and the network
+        raise FileFormatError(str(err)) from None
     extra = {key[len("extra_"):]: value for key, value in data.items() if key.startswith("extra_")}
     return state, networks, extra
+
+
+def checkpoint_state(run_dir) -> dict:
+    """The JSON ``state`` of a run folder's checkpoint, without reading its networks."""
+    path = Path(run_dir) / CHECKPOINT_FILE
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return json.loads(str(data["state"]))
+    except FileNotFoundError:
+        raise
+    except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as err:  # damaged
+        raise FileFormatError(f"{path}: checkpoint state unreadable: {err}") from None
+
+
+def checkpoint_progress(run_dir) -> int:
+    """The epochs a run folder's checkpoint has completed (its ``next_epoch``)."""
+    return int(checkpoint_state(run_dir)["next_epoch"])

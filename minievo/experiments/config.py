@@ -160,6 +160,14 @@ UPDATES = ("asynchronous", "synchronous")
 MASK_MODES = ("persistent", "regrow")
 ACTIVATION_SIGNALS = ("pre_activation", "hook_output")
 BACKENDS = ("numba", "numpy")
+#: Which defaults filled the keys a run's configuration did not give: the
+#: dataclass defaults of ``Config()`` (Python), or the ``minievo`` command's
+#: default job (``minievo run``, with or without ``--config``; see
+#: :data:`minievo.cli.DEFAULT_JOB`).
+DEFAULTS_USED = ("Config()", "default job")
+#: Fields that describe how a configuration came to be, not what it runs:
+#: saved in ``config.json``, never compared.
+RUN_NOTES = ("notices", "defaults")
 
 _DATASET_PATTERN = re.compile(r"^binary_clustering_(\d+)_(\d+)_(\d+)$")
 
@@ -364,12 +372,12 @@ class Config:
         notice is recorded.
     radius : int
         Ring neighbourhood radius, >= 1; default 1 (SPEC §4 step 1). With
-        ``population_size`` > 1 it must be <= ``population_size // 2`` (no
-        offset reaches past half the ring; for population 2 and radius 1 both
-        neighbours are the other cell, as the published ``get_neighbors``
-        builds them). With ``population_size`` 1 any radius is accepted: the
-        published code then fills the 2·radius+1 neighbourhood with copies of
-        the cell's own centre. Ignored by ``ann_canonical`` and ``all_vs_all``.
+        ``population_size`` >= 3 the neighbourhood's 2·radius+1 cells must be
+        distinct: radius <= (population_size - 1) // 2, else ConfigError.
+        Populations 1 and 2 (the papers' ``population_size`` preset, radius 1)
+        repeat cells as the published ``get_neighbors`` does (population 2:
+        both neighbours are the other cell; population 1: copies of the cell's
+        own centre), recorded as a notice. Ignored by ``ann_canonical``.
     epochs : int
         Number of epochs (generations), >= 1. Default 400 (SPEC §7).
     learning_rate : float
@@ -407,7 +415,9 @@ class Config:
         Std of the Normal learning-rate mutation (SPEC §4 step 8), >= 0.
         Default 1e-5.
     lr_min, lr_max : float
-        Clip range of the mutated learning rate, 0 < lr_min <= lr_max.
+        Clip range of the mutated learning rate, 0 < lr_min <= lr_max; the
+        initial ``learning_rate`` must not exceed ``lr_max`` (it would be
+        clamped after the first visit).
         Defaults 1e-9 and 10.
     update : str
         ``"asynchronous"`` (default; a later cell sees centres updated earlier
@@ -456,7 +466,14 @@ class Config:
         Show a progress bar. Default True.
     notices : tuple of str
         What validation changed or ignored (ignored published keys, forced
-        values). Not part of equality, :meth:`to_dict` or the saved file.
+        values, repeated ring cells, a run extended on resume). Not part of
+        equality or :meth:`to_dict`; :meth:`save` writes them, and reading the
+        file back keeps them.
+    defaults : str
+        Which defaults filled the keys not given: ``"Config()"`` (these
+        dataclass defaults) or ``"default job"`` (the ``minievo`` command's,
+        :data:`minievo.cli.DEFAULT_JOB`; see :func:`merge_with_defaults`).
+        Saved like ``notices``, not part of equality.
     """
 
     # training algorithm
@@ -503,6 +520,8 @@ class Config:
     progress: bool = True
     # what validation changed or ignored; not part of the run's identity
     notices: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    # which defaults filled the keys not given (see DEFAULTS_USED); not part of the identity
+    defaults: str = field(default="Config()", compare=False, repr=False)
 
     # -- validation --------------------------------------------------------
 
@@ -536,10 +555,6 @@ class Config:
             population = 1
         put("population_size", population)
         put("radius", _as_int("radius", self.radius, 1))
-        if population > 1 and self.radius > population // 2:
-            raise ConfigError(
-                f"radius: {self.radius} is too large for population_size={population}; "
-                f"allowed: 1 <= radius <= population_size // 2 = {population // 2}")
 
         # training
         put("epochs", _as_int("epochs", self.epochs, 1))
@@ -593,6 +608,8 @@ class Config:
         put("save_all_centers", _as_bool("save_all_centers", self.save_all_centers))
         put("progress", _as_bool("progress", self.progress))
 
+        _check_consistency(self, notices)
+        put("defaults", _as_choice("defaults", self.defaults, DEFAULTS_USED))
         put("notices", tuple(dict.fromkeys(notices)))  # de-duplicated, in order
 
     # -- construction ------------------------------------------------------
@@ -600,7 +617,7 @@ class Config:
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
         """The canonical keys, in declaration order (``notices`` excluded)."""
-        return tuple(f.name for f in dataclasses.fields(cls) if f.name != "notices")
+        return tuple(f.name for f in dataclasses.fields(cls) if f.name not in RUN_NOTES)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Config":
@@ -627,11 +644,14 @@ class Config:
         return cls(**values, notices=tuple(notices))
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike) -> "Config":
+    def from_file(cls, path: str | os.PathLike, defaults: Optional[Mapping[str, Any]] = None,
+                  label: str = "default job") -> "Config":
         """Read a ``Config`` from a ``.json`` or ``.toml`` file.
 
         Every error message starts with the file's path; a JSON syntax error
-        gives its line and column.
+        gives its line and column. With ``defaults``, the file's keys override
+        those (:func:`merge_with_defaults`, recorded as ``defaults=label``);
+        without, missing keys take the dataclass defaults.
         """
         path = Path(path)
         suffix = path.suffix.lower()
@@ -657,6 +677,8 @@ class Config:
             raise ConfigError(f"{path}: the top level must be an object of key/value pairs, "
                               f"not {type(data).__name__}")
         try:
+            if defaults is not None:
+                return merge_with_defaults(defaults, data, label)
             return cls.from_dict(data)
         except ConfigError as error:
             raise ConfigError(f"{path}: {error}") from error
@@ -671,6 +693,7 @@ class Config:
         values, notices = _normalise_keys(changes)
         merged = {**self.to_dict(), **values}
         merged["adam_betas"] = tuple(merged["adam_betas"])
+        merged.setdefault("defaults", self.defaults)
         return type(self)(**merged, notices=tuple(self.notices) + tuple(notices))
 
     # -- output ------------------------------------------------------------
@@ -718,7 +741,8 @@ class Config:
         no temporary file is left behind, even on error.
         """
         path = Path(path)
-        atomic_write_bytes(path, (json.dumps(self.to_dict(), indent=2) + "\n").encode())
+        document = {**self.to_dict(), "defaults": self.defaults, "notices": list(self.notices)}
+        atomic_write_bytes(path, (json.dumps(document, indent=2) + "\n").encode())
         return path
 
     # -- derived -----------------------------------------------------------
@@ -758,6 +782,77 @@ class Config:
 
 
 # ---------------------------------------------------------------------------
+# Checks between fields: nothing is clamped or repeated without a word
+# ---------------------------------------------------------------------------
+
+def _check_consistency(config: "Config", notices: list[str]) -> None:
+    """Refuse values that training would silently change; note the tolerated ones.
+
+    - ``learning_rate`` above ``lr_max``: the coevolution's learning-rate
+      mutation would clamp it after the first visit (docs/algorithm.md §4).
+    - ``batch_size`` above the training rows (``n_clusters *
+      n_examples_per_cluster``, read from ``dataset_name``): it would silently
+      become one full batch.
+    - ``2 * radius + 1 > population_size``: the neighbourhood holds some cell
+      twice. Refused for population >= 3 (a smaller radius exists); for
+      population 1 and 2 (the papers' ``population_size`` preset, radius 1)
+      it is what the published ring does, and is recorded as a notice.
+    """
+    if config.learning_rate > config.lr_max:
+        raise ConfigError(f"learning_rate: {config.learning_rate!r} is above lr_max = "
+                          f"{config.lr_max!r}; allowed: learning_rate <= lr_max (raise lr_max "
+                          "too, or lower learning_rate)")
+    n_clusters, per_cluster, _ = _parse_dataset_name(config.dataset_name)
+    n_train = n_clusters * per_cluster
+    if config.batch_size > n_train:
+        raise ConfigError(f"batch_size: {config.batch_size} is larger than the {n_train} "
+                          f"training rows of {config.dataset_name}; allowed: batch_size <= "
+                          f"{n_train}")
+    if config.cell_evaluation == CANONICAL:
+        return
+    population, radius = config.population_size, config.radius
+    if 2 * radius + 1 <= population:
+        return
+    if population >= 3:
+        raise ConfigError(f"radius: {radius} needs 2*radius+1 = {2 * radius + 1} cells but "
+                          f"population_size={population}; allowed: radius <= "
+                          f"(population_size - 1) // 2 = {(population - 1) // 2}")
+    notices.append(f"radius={radius} with population_size={population}: the neighbourhood "
+                   f"of 2*radius+1 = {2 * radius + 1} entries repeats cells, as the published "
+                   "ring does")
+
+
+def _as_notes(value: Any) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, str) for v in value):
+        raise ConfigError(f"notices: {value!r} is not allowed; allowed: a list of strings")
+    return list(value)
+
+
+def merge_with_defaults(defaults: Mapping[str, Any], given: Mapping[str, Any],
+                        label: str) -> "Config":
+    """``given`` (canonical or published keys) on top of ``defaults``.
+
+    The keys of ``given`` win, whatever their spelling (``keep_pruned_zero``
+    replaces a default ``mask_mode``). When ``given`` switches between
+    ``ann_canonical`` and a coevolution variant, the defaults' population size
+    and optimizer state are dropped, so they resolve for the variant given.
+    The result records ``defaults=label`` (one of :data:`DEFAULTS_USED`).
+    """
+    base, _ = _normalise_keys(defaults)
+    values, notices = _normalise_keys(given)
+    if "cell_evaluation" in values:
+        given_canonical = _as_choice("cell_evaluation", values["cell_evaluation"],
+                                     CELL_EVALUATIONS, _CELL_EVALUATION_ALIASES) == CANONICAL
+        base_canonical = base.get("cell_evaluation", "lipi_simple") == CANONICAL
+        if given_canonical != base_canonical:
+            base.pop("population_size", None)
+            base.pop("optimizer_state", None)
+    merged = {**base, **values, "defaults": label}
+    return Config(**merged, notices=tuple(notices))
+
+
+# ---------------------------------------------------------------------------
 # Key normalisation shared by from_dict and replace
 # ---------------------------------------------------------------------------
 
@@ -771,14 +866,17 @@ def _normalise_keys(d: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         raise ConfigError(f"a configuration must be a mapping of keys to values, "
                           f"not {type(d).__name__}")
     fields = Config.field_names()
-    known = list(fields) + list(_PUBLISHED_RENAMES) + list(NOT_APPLICABLE_KEYS)
+    known = list(fields) + list(_PUBLISHED_RENAMES) + list(NOT_APPLICABLE_KEYS) + list(RUN_NOTES)
     values: dict[str, Any] = {}
     given_as: dict[str, str] = {}
     notices: list[str] = []
     for key, value in d.items():
         if not isinstance(key, str):
             raise ConfigError(f"configuration keys must be strings, not {key!r}")
-        if key in fields:
+        if key == "notices":  # written by Config.save: what validation said then
+            notices.extend(_as_notes(value))
+            continue
+        if key in fields or key == "defaults":
             target, converted = key, value
         elif key in _PUBLISHED_RENAMES:
             target, convert = _PUBLISHED_RENAMES[key]

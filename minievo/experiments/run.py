@@ -2,31 +2,46 @@
 
 A run folder holds::
 
-    config.json            the full configuration (written first)
+    config.json            the full configuration (written first), with the
+                           defaults it started from and every notice
     stats.jsonl            one record per epoch (canonical) or cell visit (coevolution)
     checkpoint.npz         the last resumable state (see checkpoint.py)
-    best_autoencoder.npz   the returned network: weights, masks, Adam state
+    final_autoencoder.npz  canonical training: the network after the last epoch
+    best_autoencoder.npz   coevolution: the final center with the lowest test L1
     centers/               every center pair, when save_all_centers is set
     figures/*.png          curves drawn from stats.jsonl
     summary.json           test loss, wall time, pruned counts, the files above
 
 ``minievo run --resume DIR`` (:func:`resume`) reads ``config.json`` back and
-continues from ``checkpoint.npz``.
+continues from ``checkpoint.npz``; with ``epochs`` larger than the run's it
+extends the run (see :func:`resume`). A folder that holds records but neither a
+checkpoint nor a summary (a run killed before its first checkpoint, or run with
+``checkpoint_every=0``) is started again by :func:`run`; ``force=True``
+starts again over a checkpoint or a finished run too.
 """
 from __future__ import annotations
 
+import os
+import shutil
 import threading
 import time
 from pathlib import Path
 
 from ..data import load_or_generate
-from ..io import atomic_write_json
+from ..io import atomic_write_json, remove_stale_temporaries
+from ..network import autoencoder_specs
+from ..training.progress import compile_notice
+from .checkpoint import CHECKPOINT_FILE, checkpoint_progress, checkpoint_state
 from .config import Config, ConfigError
-from .records import read_stats
+from .records import STATS_FILE, read_stats
 
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
-BEST_FILE = "best_autoencoder.npz"
+BEST_FILE = "best_autoencoder.npz"      # coevolution: best final center on the test set
+FINAL_FILE = "final_autoencoder.npz"    # canonical: the one network after the last epoch
+#: Bytes held per parameter of every center: parameters, mask, gradient and
+#: two Adam moments, float32 each (minievo.network.MLP).
+BYTES_PER_PARAM = 5 * 4
 
 # matplotlib is not thread-safe: runs sharing a process (a thread pool sweep,
 # synchronous workers) draw their figures one at a time.
@@ -45,7 +60,13 @@ def load_dataset_for(config: Config):
                             noise_probability=config.noise_probability, p_one=config.p_one)
 
 
-def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1):
+def network_file(config: Config) -> str:
+    """The saved network's file name: what it is, best or final."""
+    return FINAL_FILE if config.is_canonical else BEST_FILE
+
+
+def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1,
+        force: bool = False, notify=None):
     """Train as ``config`` says and write the run folder; returns a ``RunResult``.
 
     Parameters
@@ -56,17 +77,28 @@ def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1)
     resume : bool
         Continue the run in ``out_dir`` from its checkpoint.
     workers : int
-        Threads for the cells of an epoch (``update="synchronous"`` only).
+        Threads for the cells of an epoch (``update="synchronous"`` only;
+        more than one with the asynchronous update is refused).
+    force : bool
+        Start again in a folder that holds a checkpoint or a finished run.
+    notify : callable, optional
+        Called with one line for each thing the user should know (a folder
+        started again, kernels compiling).
     """
+    notify = notify or (lambda line: None)
+    check_workers(config, workers)
+    check_memory(config)
     if out_dir is not None:
         out_dir = Path(out_dir)
-        if not resume and (out_dir / "stats.jsonl").exists():
-            raise FileExistsError(f"{out_dir} already holds a run; choose another --out, "
-                                  f"or continue it with --resume {out_dir}")
+        if not resume:
+            prepare_new_folder(out_dir, force, notify)
         out_dir.mkdir(parents=True, exist_ok=True)
         if not resume:
             config.save(out_dir / CONFIG_FILE)
     dataset = load_dataset_for(config)
+    compiling = compile_notice(config.backend)
+    if compiling:
+        notify(compiling)
     if config.is_canonical:
         from ..training.canonical import train_canonical
         result = train_canonical(config, dataset, out_dir, resume=resume)
@@ -78,18 +110,168 @@ def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1)
     return result
 
 
-def resume(run_dir, *, workers: int = 1):
-    """Continue the interrupted run in ``run_dir`` with the configuration saved there."""
+def check_workers(config: Config, workers: int) -> None:
+    """Refuse ``workers`` > 1 where it cannot apply (asynchronous, canonical, all_vs_all)."""
+    if workers < 1:
+        raise ConfigError(f"workers: {workers} is out of range; allowed: integers >= 1")
+    if workers == 1:
+        return
+    if config.is_canonical:
+        raise ConfigError(f"workers={workers} with cell_evaluation=ann_canonical: canonical "
+                          "training has one network; allowed: workers=1")
+    if config.update != "synchronous":
+        raise ConfigError(f"workers={workers} with update={config.update!r}: the cells of an "
+                          "asynchronous epoch depend on each other; --update synchronous "
+                          "uses workers")
+    if config.cell_evaluation == "all_vs_all":
+        raise ConfigError(f"workers={workers} with cell_evaluation=all_vs_all: its visits "
+                          "train shared networks; allowed: workers=1")
+
+
+def estimate_memory(config: Config) -> int:
+    """Bytes the population's networks need (parameters, masks, gradients, Adam moments)."""
+    _, _, n_dim = config.dataset_shape
+    n_params = sum(spec.n_params for spec in autoencoder_specs(config.environment, n_dim))
+    return config.population_size * n_params * BYTES_PER_PARAM
+
+
+def available_memory() -> int | None:
+    """``MemAvailable`` of ``/proc/meminfo`` in bytes, or None where unknown."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(config: Config) -> None:
+    """Refuse a population whose networks alone would not fit in the available memory."""
+    need, have = estimate_memory(config), available_memory()
+    if have is not None and need > have:
+        raise ConfigError(
+            f"population_size={config.population_size}: the networks alone need about "
+            f"{need / 2**30:.1f} GiB and {have / 2**30:.1f} GiB of memory is available; "
+            "use a smaller population_size or dataset")
+
+
+def prepare_new_folder(out_dir: Path, force: bool, notify) -> None:
+    """Make ``out_dir`` ready for a new run: refuse to overwrite results, clear a dead start.
+
+    A folder with records but neither a checkpoint nor a summary cannot be
+    resumed and holds nothing worth keeping: its files are removed and the
+    run starts again (said through ``notify``). A checkpoint or a summary is
+    kept unless ``force``.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(20, "not a folder", str(out_dir))
+    has_run = (out_dir / STATS_FILE).exists() or (out_dir / CONFIG_FILE).exists()
+    if not has_run:
+        return
+    finished = (out_dir / SUMMARY_FILE).exists()
+    resumable = (out_dir / CHECKPOINT_FILE).exists()
+    if (finished or resumable) and not force:
+        what = "a finished run" if finished else "a run with a checkpoint"
+        extend = " --epochs N (more epochs)" if finished else ""
+        raise FileExistsError(f"{out_dir} already holds {what}; continue it with "
+                              f"`minievo run --resume {out_dir}{extend}`, start it again with "
+                              f"--force, or choose another --out")
+    why = "--force" if (finished or resumable) else "it has no checkpoint and no summary"
+    notify(f"{out_dir}: starting the run again in this folder ({why})")
+    clear_run_folder(out_dir)
+
+
+def clear_run_folder(out_dir: Path) -> None:
+    """Remove what a run writes in ``out_dir`` (and nothing else)."""
+    for name in (CONFIG_FILE, STATS_FILE, CHECKPOINT_FILE, SUMMARY_FILE, BEST_FILE, FINAL_FILE):
+        (out_dir / name).unlink(missing_ok=True)
+    for folder in ("figures", "centers"):
+        shutil.rmtree(out_dir / folder, ignore_errors=True)
+    remove_stale_temporaries(out_dir)
+
+
+def resume(run_dir, *, workers: int = 1, epochs: int | None = None, notify=None,
+           progress: bool | None = None):
+    """Continue the interrupted run in ``run_dir`` with the configuration saved there.
+
+    Parameters
+    ----------
+    epochs : int, optional
+        A new total number of epochs, larger than the epochs already done.
+        The run continues as if it had been configured with ``epochs`` from
+        its checkpoint on: the pruning schedule's ``T`` and canonical
+        training's learning-rate steps follow the new total from that epoch,
+        so the result differs from a fresh run of ``epochs`` epochs. The new
+        total and a notice saying so are written to ``config.json``.
+    progress : bool, optional
+        Override the saved ``progress`` (display only, not saved).
+    """
     run_dir = Path(run_dir)
+    notify = notify or (lambda line: None)
     path = run_dir / CONFIG_FILE
-    if not path.exists():
+    if not run_dir.is_dir() or not path.exists():
         raise ConfigError(f"{run_dir} is not a run folder: {CONFIG_FILE} is missing")
-    return run(Config.from_file(path), run_dir, resume=True, workers=workers)
+    config = Config.from_file(path)
+    if not (run_dir / CHECKPOINT_FILE).exists():
+        raise ConfigError(
+            f"{run_dir} has no checkpoint (killed before its first one, or checkpoint_every=0): "
+            f"nothing to resume; `minievo run --config {path} --out {run_dir}` starts it again "
+            "in the same folder")
+    check_checkpoint_matches(config, run_dir)
+    removed = remove_stale_temporaries(run_dir)
+    if removed:
+        notify(f"{run_dir}: removed {len(removed)} temporary file(s) of an interrupted write")
+    if epochs is not None:
+        changed = extend_config(config, run_dir, epochs)
+        if changed.epochs != config.epochs:
+            config = changed
+            (run_dir / SUMMARY_FILE).unlink(missing_ok=True)  # no longer the run's summary
+            config.save(path)
+            notify(config.notices[-1])
+    elif checkpoint_progress(run_dir) >= config.epochs:
+        notify(f"{run_dir}: the run has done all its {config.epochs} epochs; nothing to "
+               "train (extend it with --epochs N); writing its outputs again")
+    if progress is not None:
+        config = config.replace(progress=progress)
+    return run(config, run_dir, resume=True, workers=workers, notify=notify)
+
+
+def check_checkpoint_matches(config: Config, run_dir: Path) -> None:
+    """Refuse a checkpoint written by another variant, seed or population than ``config.json``."""
+    path = run_dir / CHECKPOINT_FILE
+    state = checkpoint_state(run_dir)
+    for key, expected in (("variant", config.cell_evaluation), ("seed", config.seed),
+                          ("population_size", config.population_size)):
+        if key in state and state[key] != expected:
+            raise ConfigError(f"{path}: checkpoint has {key}={state[key]!r} but "
+                              f"{run_dir / CONFIG_FILE} has {expected!r}; cannot resume")
+
+
+def extend_config(config: Config, run_dir: Path, epochs: int) -> Config:
+    """``config`` with a new total of ``epochs``, checked against the epochs already done."""
+    done = checkpoint_progress(run_dir)
+    if not isinstance(epochs, int) or epochs <= done:
+        raise ConfigError(f"--epochs {epochs}: {run_dir} has already done {done} epochs; "
+                          f"allowed: more than {done} (its config has {config.epochs})")
+    if epochs == config.epochs:
+        return config
+    notice = (f"epochs changed from {config.epochs} to {epochs} on resume at epoch {done}: "
+              f"from there the pruning schedule and the learning-rate steps follow "
+              f"T = {epochs}, so the result differs from a fresh {epochs}-epoch run")
+    changed = config.replace(epochs=epochs)
+    return Config.from_dict({**changed.to_dict(), "defaults": config.defaults,
+                             "notices": list(config.notices) + [notice]})
 
 
 def write_outputs(config: Config, result, out_dir: Path) -> dict:
     """Save the returned network, the figures and ``summary.json``."""
-    result.best.save(out_dir / BEST_FILE)
+    network = network_file(config)
+    result.best.save(out_dir / network)
     records = read_stats(out_dir)
     with _PLOT_LOCK:
         if config.is_canonical:
@@ -101,12 +283,15 @@ def write_outputs(config: Config, result, out_dir: Path) -> dict:
     best = result.best
     summary = {
         "cell_evaluation": config.cell_evaluation, "epochs": result.epochs,
+        "network": ("final network (after the last epoch)" if config.is_canonical
+                    else "best center (the final center with the lowest test L1)"),
+        "defaults": config.defaults, "notices": list(config.notices),
         "test_loss": result.test_loss, "wall_time_s": result.wall_time,
         "n_records": len(records),
         "n_pruned_encoder": best.encoder.n_pruned, "n_pruned_decoder": best.decoder.n_pruned,
         "n_zero_encoder": best.encoder.n_zero, "n_zero_decoder": best.decoder.n_zero,
         "n_params_encoder": best.encoder.n_params, "n_params_decoder": best.decoder.n_params,
-        "files": {"config": CONFIG_FILE, "stats": "stats.jsonl", "best": BEST_FILE,
+        "files": {"config": CONFIG_FILE, "stats": "stats.jsonl", "network": network,
                   "figures": [str(Path(f).relative_to(out_dir)) for f in figures]},
     }
     atomic_write_json(out_dir / SUMMARY_FILE, summary)

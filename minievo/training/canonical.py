@@ -147,7 +147,7 @@ def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = Fa
                 record["test_loss"] = engine.reconstruction_l1(pair, dataset.test)
             if writer:
                 writer.write(record)
-            bar.set_postfix(loss=f"{record['mean_L1']:.4f}", refresh=False)
+            bar.set_postfix(train_L1=f"{record['mean_L1']:.4f}", refresh=False)
             last = epoch + 1 == config.epochs
             if writer and config.checkpoint_every and ((epoch + 1) % config.checkpoint_every == 0
                                                        or last):

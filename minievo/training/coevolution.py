@@ -102,6 +102,7 @@ epoch (the published cadence: its ``iteration`` is the epoch), ``fe_cnt``
 from __future__ import annotations
 
 import itertools
+import math
 import queue
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -558,12 +559,14 @@ class VisitLog:
 
     def __init__(self, writer, population: Population, start: float):
         self.writer, self.population, self.start = writer, population, start
+        self.best_loss = math.inf  # lowest min_replacement_loss so far (progress display)
 
     def write(self, record: dict) -> None:
         self.population.fe_cnt += 1
         record["fe_cnt"] = self.population.fe_cnt
         record["timestamp"] = time.time()
         record["wall_time"] = time.perf_counter() - self.start
+        self.best_loss = min(self.best_loss, record.get("min_replacement_loss", math.inf))
         if self.writer is not None:
             self.writer.write(record)
 
@@ -776,7 +779,7 @@ def train_coevolution(config, dataset: Dataset, out_dir=None, *, resume: bool = 
     try:
         bar = progress_bar(range(population.next_epoch, config.epochs), total=config.epochs,
                            initial=population.next_epoch, desc=config.cell_evaluation,
-                           enabled=config.progress)
+                           enabled=config.progress, visits_per_epoch=config.population_size)
         for epoch in bar:
             if config.cell_evaluation == "all_vs_all":
                 with engines.borrow() as engine:
@@ -787,6 +790,7 @@ def train_coevolution(config, dataset: Dataset, out_dir=None, *, resume: bool = 
                 with engines.borrow() as engine:
                     run_asynchronous_epoch(config, dataset, population, epoch, engine, log)
             population.next_epoch = epoch + 1
+            bar.set_postfix(best_loss=f"{log.best_loss:.4f}", refresh=False)
             last = epoch + 1 == config.epochs
             if writer and config.checkpoint_every and ((epoch + 1) % config.checkpoint_every == 0
                                                        or last):
