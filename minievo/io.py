@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 #: Temporary files of :func:`_atomic_write`: ``.{name}.{random}.tmp``.
 TEMPORARY_PATTERN = ".*.tmp"
 
