@@ -22,7 +22,7 @@ from pathlib import Path
 from ..data import load_or_generate
 from ..io import atomic_write_json
 from .config import Config, ConfigError
-from .records import read_stats
+from .records import pruned_counts, read_stats
 
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
@@ -87,6 +87,14 @@ def resume(run_dir, *, workers: int = 1):
     return run(Config.from_file(path), run_dir, resume=True, workers=workers)
 
 
+def pruned_summary(best, mask_mode: str) -> dict:
+    """The returned pair's pruning counts under the records' names (``records.pruned_counts``)."""
+    return {"mask_mode": mask_mode, **pruned_counts(best, mask_mode),
+            "n_pruned_definition": ("zeros at the network's last pruning event (regrow masks, "
+                                    "as published)" if mask_mode == "regrow" else
+                                    "entries whose mask is 0 (persistent masks)")}
+
+
 def write_outputs(config: Config, result, out_dir: Path) -> dict:
     """Save the returned network, the figures and ``summary.json``."""
     result.best.save(out_dir / BEST_FILE)
@@ -103,8 +111,7 @@ def write_outputs(config: Config, result, out_dir: Path) -> dict:
         "cell_evaluation": config.cell_evaluation, "epochs": result.epochs,
         "test_loss": result.test_loss, "wall_time_s": result.wall_time,
         "n_records": len(records),
-        "n_pruned_encoder": best.encoder.n_pruned, "n_pruned_decoder": best.decoder.n_pruned,
-        "n_zero_encoder": best.encoder.n_zero, "n_zero_decoder": best.decoder.n_zero,
+        **pruned_summary(best, config.mask_mode),
         "n_params_encoder": best.encoder.n_params, "n_params_decoder": best.decoder.n_params,
         "files": {"config": CONFIG_FILE, "stats": "stats.jsonl", "best": BEST_FILE,
                   "figures": [str(Path(f).relative_to(out_dir)) for f in figures]},
