@@ -68,3 +68,54 @@ def test_regrow_records_keep_the_count_of_the_last_pruning_event(dataset, tmp_pa
     assert any(not r["pruned"] and r["n_pruned_encoder"] > r["n_zero_encoder"]
                for r in records), "zeros regrew but the published count stayed"
     assert checked > 0
+
+
+# ---------------------------------------------------------------------------
+# 2. row order: clusters interleaved; old files are not reused silently
+# ---------------------------------------------------------------------------
+
+def test_row_r_belongs_to_cluster_r_mod_n_clusters():
+    ds = generate_binary_clustering(4, 6, 200, noise_probability=0.05,
+                                    rng=np.random.default_rng(3))
+    for split in ("train", "test", "validation"):
+        x, labels = getattr(ds, split), getattr(ds, f"{split}_labels")
+        np.testing.assert_array_equal(labels, np.arange(24) % 4)
+        # the row really is a noisy copy of that centroid: its nearest one
+        distance = np.abs(x[:, None, :] - ds.centroids[None, :, :]).sum(axis=2)   # (N, K)
+        np.testing.assert_array_equal(distance.argmin(axis=1), np.arange(24) % 4)
+    # an unshuffled batch of K rows holds every cluster once
+    assert sorted(ds.train_labels[:4]) == [0, 1, 2, 3]
+
+
+def old_format_file(path):
+    """A dataset file as minievo wrote it before format 2: no version, grouped rows."""
+    from minievo.data import save_dataset
+    from minievo.io import load_npz
+    ds = generate_binary_clustering(3, 4, 10, rng=np.random.default_rng(0))
+    save_dataset(ds, path)
+    arrays = dict(load_npz(path))
+    del arrays["format_version"]
+    for split in ("train", "test", "validation"):
+        order = np.argsort(arrays[f"{split}_labels"], kind="stable")
+        arrays[split], arrays[f"{split}_labels"] = arrays[split][order], arrays[f"{split}_labels"][order]
+    np.savez(path, **arrays)
+    return path
+
+
+def test_an_old_format_file_is_refused_with_a_way_out(tmp_path):
+    from minievo.data import DataFileError, load_dataset
+    path = old_format_file(tmp_path / "old.npz")
+    with pytest.raises(DataFileError, match="format version 1.*minievo data --name") as info:
+        load_dataset(path)
+    assert "old.npz" in str(info.value)
+
+
+def test_an_old_cached_file_is_regenerated_with_a_notice(tmp_path, capsys):
+    from minievo.data import cache_file_name, load_dataset, load_or_generate
+    name = "binary_clustering_3_4_10"
+    path = tmp_path / cache_file_name(name, 1)
+    old_format_file(path)
+    ds = load_or_generate(name, cache_dir=tmp_path, seed=1)
+    assert "format 1" in capsys.readouterr().err
+    np.testing.assert_array_equal(ds.train_labels, np.arange(12) % 3)
+    np.testing.assert_array_equal(load_dataset(path).train, ds.train)   # rewritten
