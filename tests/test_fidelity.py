@@ -119,3 +119,102 @@ def test_an_old_cached_file_is_regenerated_with_a_notice(tmp_path, capsys):
     assert "format 1" in capsys.readouterr().err
     np.testing.assert_array_equal(ds.train_labels, np.arange(12) % 3)
     np.testing.assert_array_equal(load_dataset(path).train, ds.train)   # rewritten
+
+
+# ---------------------------------------------------------------------------
+# 3. a published params.json runs with the published semantics
+# ---------------------------------------------------------------------------
+
+PUBLISHED = {"cell_evaluation": "lipi_simple", "environment": "AutoencoderBinaryClustering",
+             "dataset_name": "binary_clustering_10_100_1000", "population_size": 5,
+             "radius": 1, "epochs": 400, "learning_rate": 1e-5, "batch_size": 5,
+             "rng_seed": 1, "no_shuffle_data": False, "prune_method": "activation",
+             "prune_schedule": "exponential", "prune_probability": 0.1, "prune_amount": 0.1,
+             "lexi_threshold": 0.1, "calculate_test_loss": True}
+
+
+def test_a_published_params_json_runs_with_published_semantics(tmp_path):
+    import json
+    path = tmp_path / "params.json"
+    path.write_text(json.dumps(PUBLISHED))
+    config = Config.from_file(path)
+    assert config.semantics == "published"
+    assert config.mask_mode == "regrow" and config.activation_signal == "hook_output"
+    assert any("published-format configuration" in n and "rng_seed" in n
+               for n in config.notices)
+    assert any("mask_mode='regrow'" in n for n in config.notices)
+    # what was applied is kept in config.json, so a resume runs the same way
+    config.save(tmp_path / "config.json")
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["semantics"] == "published" and saved["mask_mode"] == "regrow"
+    assert Config.from_file(tmp_path / "config.json") == config
+
+
+def test_published_semantics_yield_to_explicit_fields():
+    config = Config.from_dict({**PUBLISHED, "mask_mode": "persistent"})
+    assert config.mask_mode == "persistent" and config.activation_signal == "hook_output"
+    config = Config.from_dict({**PUBLISHED, "semantics": "minievo"})
+    assert config.mask_mode == "persistent" and config.activation_signal == "pre_activation"
+    minievo = Config.from_dict({"dataset_name": "binary_clustering_10_100_1000"})
+    assert minievo.semantics == "minievo" and minievo.mask_mode == "persistent"
+
+
+# ---------------------------------------------------------------------------
+# 4. denoising: minievo's adds noise, the published one none
+# ---------------------------------------------------------------------------
+
+def test_denoising_noise_std_defaults_and_refusals():
+    from minievo.experiments.config import ConfigError
+    assert Config(environment="denoising").denoising_noise_std == 0.4
+    published = Config.from_dict({**PUBLISHED, "environment":
+                                  "DenoisingAutoencoderBinaryClustering"})
+    assert published.denoising_noise_std == 0.0
+    assert any("denoising_noise_std=0.0" in n for n in published.notices)
+    with pytest.raises(ConfigError, match="denoising_noise_std.*only to environment"):
+        Config(environment="default", denoising_noise_std=0.1)
+    with pytest.raises(ConfigError, match="denoising_noise_std"):
+        Config(environment="denoising", denoising_noise_std=-1.0)
+    # switching environment re-resolves the noise under published semantics
+    assert Config.from_dict(PUBLISHED).replace(environment="denoising").denoising_noise_std == 0.0
+    from minievo.experiments.presets import expand_preset
+    denoising = [c for c in expand_preset("environment") if c.environment == "denoising"]
+    assert denoising[0].denoising_noise_std == 0.0
+
+
+@pytest.mark.parametrize("std, noisy", [(0.0, False), (0.4, True)])
+def test_published_denoising_trains_exactly_as_the_plain_autoencoder(dataset, std, noisy):
+    from minievo.engine import Engine
+    rng = np.random.default_rng(5)
+    plain = make_autoencoder("default", dataset.n_dim, rng)
+    denoising = Autoencoder(plain.encoder.copy(), plain.decoder.copy(), "denoising")
+    order = np.arange(dataset.train.shape[0])
+    losses = {}
+    for name, pair in (("plain", plain), ("denoising", denoising)):
+        engine = Engine(pair, max_rows=4, backend="numpy", noise_std=std)
+        noise = engine.draw_noise(np.random.default_rng(0), order.shape[0])
+        losses[name] = engine.train_epoch(pair, dataset.train, order, 4, 1e-3, fresh=True,
+                                          record=False, noise=noise)
+    same = np.array_equal(denoising.encoder.params, plain.encoder.params)
+    assert same is not noisy
+    assert np.array_equal(losses["plain"], losses["denoising"]) is not noisy
+
+
+# ---------------------------------------------------------------------------
+# 5. canonical records carry the published keys
+# ---------------------------------------------------------------------------
+
+def test_canonical_records_carry_the_published_loss_keys(dataset, tmp_path):
+    from minievo.training.canonical import train_canonical
+    config = tiny(cell_evaluation="ann_canonical", epochs=2)
+    train_canonical(config, dataset, tmp_path)
+    for r in read_stats(tmp_path):
+        assert r["min_selection_loss"] == r["min_replacement_loss"] == r["min_batch_loss"]
+        assert {"n_pruned_encoder", "n_zero_encoder", "n_active_encoder"} <= set(r)
+
+
+def test_training_loops_use_the_configured_denoising_noise(dataset):
+    config = tiny(environment="denoising", denoising_noise_std=0.0)
+    pair = co.initial_population(config, dataset.n_dim).centers[0]
+    engine = co.make_engine(config, pair)
+    assert engine.noise_std == 0.0
+    assert not engine.draw_noise(np.random.default_rng(0), 3).any()

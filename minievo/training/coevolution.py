@@ -220,7 +220,8 @@ def make_engine(config, pair: Autoencoder) -> Engine:
     engine's own chunked workspace (:data:`minievo.engine.EVAL_CHUNK`).
     """
     return Engine(pair, max_rows=config.batch_size, backend=config.backend,
-                  betas=config.adam_betas, eps=config.adam_eps)
+                  betas=config.adam_betas, eps=config.adam_eps,
+                  noise_std=config.denoising_noise_std)
 
 
 class EnginePool:
