@@ -218,3 +218,85 @@ def test_training_loops_use_the_configured_denoising_noise(dataset):
     engine = co.make_engine(config, pair)
     assert engine.noise_std == 0.0
     assert not engine.draw_noise(np.random.default_rng(0), 3).any()
+
+
+# ---------------------------------------------------------------------------
+# 6. epoch-node and all_vs_all keep activation records until a pruning
+# ---------------------------------------------------------------------------
+
+def run_one_epoch(config, dataset):
+    population = co.initial_population(config, dataset.n_dim)
+    engine = co.make_engine(config, population.centers[0])
+    visits = []
+    for cell in range(config.population_size):
+        streams = co.visit_streams(config.seed, 0, cell)
+        visit = co.visit_cell(config, dataset, population.centers, cell,
+                              population.learning_rates[cell], 0, engine, streams)
+        co.replace_center(population, cell, visit.center, visit.learning_rate)
+        visits.append(visit)
+    return population, visits
+
+
+@pytest.mark.parametrize("variant, kept", [("epoch-node", True), ("lipi_simple", False)])
+def test_records_survive_a_visit_without_pruning_only_in_epoch_node(dataset, variant, kept):
+    config = tiny(cell_evaluation=variant, prune_method="variance", prune_probability=0.0)
+    population, visits = run_one_epoch(config, dataset)
+    assert not any(v.record["pruned"] for v in visits)
+    counts = [c.encoder.rec_count.max() for c in population.centers]
+    assert all(n > 0 for n in counts) is kept and any(n > 0 for n in counts) is kept
+
+
+def test_epoch_node_works_on_the_own_center_with_its_records(dataset):
+    config = tiny(cell_evaluation="epoch-node", prune_method="variance", prune_probability=0.0)
+    population, _ = run_one_epoch(config, dataset)
+    own = population.centers[1].encoder.rec_count.copy()
+    neighbourhood = co.gather_neighbourhood(population.centers, 1, 1, keep_own_records=True)
+    np.testing.assert_array_equal(neighbourhood[0].encoder.rec_count, own)      # carried on
+    assert all(p.encoder.rec_count.max() == 0 for p in neighbourhood[1:])       # clones: empty
+
+
+def test_epoch_node_records_are_cleared_by_a_pruning(dataset):
+    config = tiny(cell_evaluation="epoch-node", prune_method="variance",
+                  prune_schedule="fixed", prune_probability=1.0)
+    population, visits = run_one_epoch(config, dataset)
+    assert all(v.record["pruned"] for v in visits)
+    assert all(c.encoder.rec_count.max() == 0 for c in population.centers)
+
+
+def test_all_vs_all_keeps_records_until_a_pruning(dataset, tmp_path):
+    config = tiny(cell_evaluation="all_vs_all", prune_method="variance",
+                  prune_probability=0.0, epochs=1, population_size=2)
+    result = co.train_coevolution(config, dataset, tmp_path)
+    assert result.best.encoder.rec_count.max() > 0
+
+
+def test_epoch_node_resume_with_persistent_records_is_bit_for_bit(dataset, tmp_path, monkeypatch):
+    from minievo.io import load_npz
+    config = tiny(cell_evaluation="epoch-node", epochs=4, prune_method="variance",
+                  prune_schedule="fixed", prune_probability=0.3, save_all_centers=True)
+    straight = co.train_coevolution(config, dataset, tmp_path / "straight")
+    original, calls = co.visit_cell, []
+
+    def dies_in_epoch_2(config, dataset, centers, cell, lr, epoch, engine, streams):
+        if epoch == 2 and calls:
+            raise KeyboardInterrupt
+        if epoch == 2:
+            calls.append(cell)
+        return original(config, dataset, centers, cell, lr, epoch, engine, streams)
+
+    monkeypatch.setattr(co, "visit_cell", dies_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        co.train_coevolution(config, dataset, tmp_path / "resumed")
+    monkeypatch.setattr(co, "visit_cell", original)
+    resumed = co.train_coevolution(config, dataset, tmp_path / "resumed", resume=True)
+    strip = [{k: v for k, v in r.items() if k not in ("timestamp", "wall_time")}
+             for r in read_stats(tmp_path / "straight")]
+    assert strip == [{k: v for k, v in r.items() if k not in ("timestamp", "wall_time")}
+                     for r in read_stats(tmp_path / "resumed")]
+    assert resumed.test_loss == straight.test_loss
+    for cell in range(3):
+        a = load_npz(tmp_path / "straight" / "centers" / f"cell_{cell:03d}.npz")
+        b = load_npz(tmp_path / "resumed" / "centers" / f"cell_{cell:03d}.npz")
+        assert set(a) == set(b)
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
