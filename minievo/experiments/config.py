@@ -62,8 +62,12 @@ Deliberate differences from the published code
   every published experiment sets it True).
 - ``prune_probability`` defaults to 0.5 (published CLI default 0.0, which makes
   a chosen prune method do nothing).
-- ``mask_mode`` defaults to ``persistent`` (pruned entries stay zero, SPEC §5
-  "Mask semantics"); the presets use ``regrow``, the published behaviour.
+- ``mask_mode`` defaults to ``persistent`` (pruned entries stay zero,
+  docs/algorithm.md §5 "Mask semantics"), ``activation_signal`` to
+  ``pre_activation`` and ``denoising_noise_std`` to 0.4, unless the
+  configuration runs with ``semantics="published"`` (a configuration in the
+  published format, or a preset): then ``regrow``, ``hook_output`` and no
+  denoising noise, the published behaviour (see :func:`_resolve_semantics`).
 - ``optimizer_state="persistent"`` (one Adam state per individual) is offered
   besides the published ``fresh`` (a new Adam for every step, SPEC §4 step 4).
 - ``checkpoint_every`` saves a resumable run state; the published
