@@ -300,3 +300,37 @@ def test_epoch_node_resume_with_persistent_records_is_bit_for_bit(dataset, tmp_p
         assert set(a) == set(b)
         for key in a:
             np.testing.assert_array_equal(a[key], b[key])
+
+
+# ---------------------------------------------------------------------------
+# one named pruned count in summary.json, records and figures
+# ---------------------------------------------------------------------------
+
+def test_median_band_summarises_the_cells_per_epoch():
+    from minievo.training.coevolution_plots import median_band
+    records = [{"iteration": t, "node_idx": c, "n_pruned_encoder": v}
+               for t, values in enumerate(([0, 3000, 3000], [10, 20, 30]))
+               for c, v in enumerate(values)]
+    epochs, q25, median, q75 = median_band(records, "n_pruned_encoder")
+    np.testing.assert_array_equal(epochs, [0, 1])
+    np.testing.assert_allclose(median, [3000, 20])
+    np.testing.assert_allclose(q25, [1500, 15])
+    np.testing.assert_allclose(q75, [3000, 25])
+
+
+def test_summary_json_reports_the_named_counts_of_the_returned_pair(dataset, tmp_path,
+                                                                     monkeypatch):
+    import json
+    from minievo.experiments import run as runner
+    monkeypatch.setattr(runner, "load_or_generate", lambda *a, **k: dataset)
+    config = tiny(epochs=3, prune_method="random", prune_schedule="fixed",
+                  prune_probability=1.0, prune_amount=0.2, mask_mode="regrow")
+    result = runner.run(config, tmp_path / "run")
+    summary = json.loads((tmp_path / "run" / runner.SUMMARY_FILE).read_text())
+    best = result.best
+    assert summary["mask_mode"] == "regrow"
+    assert summary["n_pruned_encoder"] == best.encoder.n_pruned_at_last_prune > 0
+    assert summary["n_zero_encoder"] == best.encoder.n_zero
+    assert summary["n_active_encoder"] == best.encoder.n_params - best.encoder.n_zero
+    assert "last pruning event" in summary["n_pruned_definition"]
+    assert (tmp_path / "run" / "figures" / "coevolution_pruned.png").exists()
