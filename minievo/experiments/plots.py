@@ -8,13 +8,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .records import PRUNED_LABELS  # noqa: E402
+
 
 def _series(records, key):
     points = [(r["iteration"], r[key]) for r in records if r.get(key) is not None]
     return [p[0] for p in points], [p[1] for p in points]
 
 
-def plot_canonical(records: list[dict], out_dir) -> list[Path]:
+def plot_canonical(records: list[dict], out_dir, mask_mode=None) -> list[Path]:
     """Loss curves and pruned counts of a canonical run: ``figures/loss.png``.
 
     Left: minimum batch loss, training L1 and test L1 per epoch (log scale).
@@ -40,7 +42,7 @@ def plot_canonical(records: list[dict], out_dir) -> list[Path]:
         if x:
             ax_prune.plot(x, y, label=label, linestyle="-" if "pruned" in key else "--")
     ax_prune.set(xlabel="epoch", ylabel="parameters",
-                 title="n_pruned (published count) and n_zero (zeros now)")
+                 title=f"{PRUNED_LABELS[mask_mode]}, n_zero (zeros now)")
     ax_prune.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.tight_layout()
     path = out / "loss.png"

@@ -52,6 +52,12 @@ def _plain(value):
     return value
 
 
+#: What ``n_pruned_*`` counts, by mask mode (labels of the figures).
+PRUNED_LABELS = {"regrow": "n_pruned (zeros at the last pruning event)",
+                 "persistent": "n_pruned (masked entries)",
+                 None: "n_pruned (published count)"}
+
+
 def pruned_counts(pair, mask_mode: str) -> dict:
     """The pruning counts of an autoencoder pair, as recorded (module docstring).
 

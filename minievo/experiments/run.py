@@ -102,10 +102,10 @@ def write_outputs(config: Config, result, out_dir: Path) -> dict:
     with _PLOT_LOCK:
         if config.is_canonical:
             from .plots import plot_canonical
-            figures = plot_canonical(records, out_dir)
+            figures = plot_canonical(records, out_dir, config.mask_mode)
         else:
             from ..training.coevolution_plots import plot_coevolution
-            figures = plot_coevolution(records, out_dir / "figures")
+            figures = plot_coevolution(records, out_dir / "figures", config.mask_mode)
     best = result.best
     summary = {
         "cell_evaluation": config.cell_evaluation, "epochs": result.epochs,

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from ..experiments.records import PRUNED_LABELS
+
 #: Above this many cells the legend is left out.
 MAX_LEGEND_CELLS = 10
 #: With more epochs than this, cell lines are drawn thin and the mean over cells on top.
@@ -97,9 +99,9 @@ def median_band(records, key: str):
     return epochs, q[:, 0], q[:, 1], q[:, 2]
 
 
-def _draw_pruning(axes, records, network: str) -> None:
+def _draw_pruning(axes, records, network: str, mask_mode=None) -> None:
     """Median over cells with its IQR band: published pruned count and current zeros."""
-    for key, label, colour in ((f"n_pruned_{network}", "n_pruned (published count)", "C3"),
+    for key, label, colour in ((f"n_pruned_{network}", PRUNED_LABELS[mask_mode], "C3"),
                                (f"n_zero_{network}", "n_zero (exact zeros now)", "C0")):
         epochs, q25, median, q75 = median_band(records, key)
         if not epochs.size:
@@ -125,7 +127,7 @@ def _save(figure: Figure, path: Path) -> Path:
     return path
 
 
-def plot_coevolution(records, out_dir) -> list[Path]:
+def plot_coevolution(records, out_dir, mask_mode=None) -> list[Path]:
     """Write the figures of a coevolution run to ``out_dir`` and return their paths.
 
     Parameters
@@ -134,6 +136,8 @@ def plot_coevolution(records, out_dir) -> list[Path]:
         The run's records (:func:`minievo.experiments.records.read_stats`).
     out_dir : path
         Created if missing.
+    mask_mode : {"regrow", "persistent"}, optional
+        The run's, to say in the pruning figure what ``n_pruned`` counts.
 
     Returns
     -------
@@ -163,9 +167,9 @@ def plot_coevolution(records, out_dir) -> list[Path]:
 
     figure = Figure(figsize=(9, 6.5))
     top, bottom = figure.subplots(2, 1, sharex=True)
-    _draw_pruning(top, records, "encoder")
+    _draw_pruning(top, records, "encoder", mask_mode)
     top.set_title("encoder: pruning counts, median over cells per epoch")
-    _draw_pruning(bottom, records, "decoder")
+    _draw_pruning(bottom, records, "decoder", mask_mode)
     bottom.set_title("decoder")
     paths.append(_save(figure, out_dir / "coevolution_pruned.png"))
 
