@@ -334,3 +334,12 @@ def test_summary_json_reports_the_named_counts_of_the_returned_pair(dataset, tmp
     assert summary["n_active_encoder"] == best.encoder.n_params - best.encoder.n_zero
     assert "last pruning event" in summary["n_pruned_definition"]
     assert (tmp_path / "run" / "figures" / "coevolution_pruned.png").exists()
+
+
+def test_switching_semantics_with_replace_re_resolves_the_fields():
+    config = Config(dataset_name="binary_clustering_10_100_1000")
+    published = config.replace(semantics="published")
+    assert published.mask_mode == "regrow" and published.activation_signal == "hook_output"
+    kept = config.replace(semantics="published", mask_mode="persistent")
+    assert kept.mask_mode == "persistent"
+    assert published.replace(semantics="minievo").mask_mode == "persistent"
