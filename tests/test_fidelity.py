@@ -253,6 +253,10 @@ def test_epoch_node_works_on_the_own_center_with_its_records(dataset):
     neighbourhood = co.gather_neighbourhood(population.centers, 1, 1, keep_own_records=True)
     np.testing.assert_array_equal(neighbourhood[0].encoder.rec_count, own)      # carried on
     assert all(p.encoder.rec_count.max() == 0 for p in neighbourhood[1:])       # clones: empty
+    # population 1: the cell's own center appears three times, only once as itself
+    alone = co.gather_neighbourhood(population.centers[1:2], 0, 1, keep_own_records=True)
+    assert alone[0].encoder.rec_count.max() > 0
+    assert all(p.encoder.rec_count.max() == 0 for p in alone[1:])
 
 
 def test_epoch_node_records_are_cleared_by_a_pruning(dataset):

@@ -257,7 +257,10 @@ def gather_neighbourhood(centers, cell: int, radius: int, keep_own_records: bool
     are only read, which is what lets synchronous visits run in parallel.
     """
     cells = neighbourhood_indices(cell, len(centers), radius)
-    return [centers[c].copy(keep_records=keep_own_records and c == cell) for c in cells]
+    # only the first entry is the center itself; repeats of the cell (population 1
+    # or 2) are clones, as the published get_neighbors makes them
+    return [centers[c].copy(keep_records=keep_own_records and k == 0)
+            for k, c in enumerate(cells)]
 
 
 def evaluation_batch(data: np.ndarray, batch_size: int, rng: np.random.Generator,
