@@ -16,8 +16,9 @@ Centroid bits are independent coin flips with probability ``p_one``:
 The published code draws each coordinate from Binomial(2, 0.5) and treats any
 non-zero value as 1, so :math:`p_{one} = 1 - 0.5^2 = 0.75` is the default.
 
-Row ``i`` of a split belongs to cluster :math:`y_i = \lfloor i / M \rfloor`
-and is its centroid with every bit flipped independently with probability
+Row ``i`` of a split belongs to cluster :math:`y_i = i \bmod K` (clusters
+interleaved, as the published generator orders them; this matters when
+batches are not shuffled) and is its centroid with every bit flipped independently with probability
 ``noise_probability`` (:math:`q`):
 
 .. math::
@@ -39,6 +40,13 @@ Batches (SPEC §1): training passes over the rows in a fresh random order per
 pass, ``batch_size`` rows at a time (the last batch may be smaller); "one
 batch" for an evaluation is the first batch of a fresh shuffle.
 
+File format: version :data:`FORMAT_VERSION` (an int array ``format_version``
+in the ``.npz``). Version 1 files (no ``format_version``) held the same rows
+grouped by cluster; :func:`load_dataset` refuses them (naming the file and
+how to regenerate it) and :func:`load_or_generate` regenerates such a cached
+file in place with a notice on stderr, so an old order is never reused
+silently.
+
 Randomness: every function that draws takes an explicit
 :class:`numpy.random.Generator`; nothing here touches global random state.
 """
@@ -50,6 +58,7 @@ import json
 import numbers
 import os
 import re
+import sys
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -78,6 +87,11 @@ __all__ = [
 ]
 
 PathLike = Union[str, os.PathLike]
+
+#: Version of the dataset file format. 2: rows interleaved by cluster (row r
+#: belongs to cluster r mod n_clusters, as published); 1 (files without a
+#: ``format_version`` array): rows grouped by cluster.
+FORMAT_VERSION = 2
 
 DEFAULT_NOISE_PROBABILITY = 0.05
 DEFAULT_P_ONE = 0.75
@@ -291,8 +305,12 @@ def draw_noisy_copies(centroids: np.ndarray, n_examples_per_cluster: int,
     r"""Draw ``n_examples_per_cluster`` noisy copies of every centroid.
 
     Each bit is flipped independently with probability ``noise_probability``:
-    :math:`x_{i,j} = c_{y_i,j} \oplus b_{i,j}`. Rows are grouped by cluster
-    (cluster 0 first), and every row gets its own noise.
+    :math:`x_{i,j} = c_{y_i,j} \oplus b_{i,j}`. Clusters are interleaved as
+    in the published generator: row ``r`` is a copy of centroid
+    ``r mod n_clusters`` (:math:`y_r = r \bmod K`), so consecutive rows, and
+    every unshuffled batch, cycle through the clusters. Every row gets its own
+    noise. (The noise is drawn one cluster at a time, so the rows are those
+    of format 1, which grouped them by cluster, in the published order.)
 
     Returns
     -------
@@ -304,8 +322,8 @@ def draw_noisy_copies(centroids: np.ndarray, n_examples_per_cluster: int,
     rows = np.empty((n_clusters * m, n_dim), dtype=np.float32)  # (K*M, D)
     for k in range(n_clusters):  # one cluster at a time bounds the temporaries
         flips = rng.random((m, n_dim)) < noise_probability          # (M, D) bool
-        rows[k * m:(k + 1) * m] = np.logical_xor(centroids[k] != 0, flips)
-    labels = np.repeat(np.arange(n_clusters, dtype=np.int64), m)   # (K*M,)
+        rows[k::n_clusters] = np.logical_xor(centroids[k] != 0, flips)  # rows k, k+K, ...
+    labels = np.tile(np.arange(n_clusters, dtype=np.int64), m)     # (K*M,): r mod K
     return rows, labels
 
 
@@ -441,6 +459,7 @@ def save_dataset(dataset: Dataset, path: PathLike) -> Path:
     path = Path(path)
     arrays = dataset._arrays()
     arrays["params"] = np.array(json.dumps(dataset.params, sort_keys=True))  # () str
+    arrays["format_version"] = np.array(FORMAT_VERSION, dtype=np.int64)      # () int
     atomic_savez_compressed(path, **arrays)
     return path
 
@@ -479,6 +498,34 @@ def _read_params(path: Path, raw: np.ndarray) -> dict:
     return params
 
 
+class OldFormatError(DataFileError):
+    """A dataset file of an older format version (see :data:`FORMAT_VERSION`)."""
+
+
+def file_format_version(arrays: dict) -> int:
+    """The format version of a read archive: its ``format_version``, 1 when absent."""
+    raw = arrays.get("format_version")
+    if raw is None:
+        return 1
+    try:
+        return int(np.asarray(raw).reshape(()))
+    except (TypeError, ValueError):
+        return -1
+
+
+def _check_format_version(path: Path, arrays: dict) -> None:
+    version = file_format_version(arrays)
+    if version == FORMAT_VERSION:
+        return
+    if version == 1:
+        raise OldFormatError(path, "format version 1 (rows grouped by cluster); this "
+                                   f"minievo reads version {FORMAT_VERSION} (rows interleaved "
+                                   "by cluster, as published): delete the file, or regenerate "
+                                   "it with 'minievo data --name NAME --seed SEED'")
+    raise DataFileError(path, f"unknown format_version {arrays.get('format_version')!r}; "
+                              f"this minievo reads version {FORMAT_VERSION}")
+
+
 def load_dataset(path: PathLike) -> Dataset:
     """Read and check a dataset written by :func:`save_dataset`.
 
@@ -497,6 +544,8 @@ def load_dataset(path: PathLike) -> Dataset:
         array, or holds arrays of the wrong dtype, shape or values (non-binary
         rows, labels out of range), or unreadable params. The message names
         the file and the problem.
+    OldFormatError
+        If the file has an older format version (module docstring).
     """
     path = Path(path)
     arrays = _read_npz(path)
@@ -504,6 +553,7 @@ def load_dataset(path: PathLike) -> Dataset:
     if missing:
         raise DataFileError(path, f"missing array(s) {missing}; "
                                   f"required: {list(REQUIRED_ARRAYS)}")
+    _check_format_version(path, arrays)
     params = _read_params(path, arrays.pop("params"))
     for key in LABELS:  # any integer type on disk is fine; int64 in memory
         if arrays[key].dtype.kind in "iu":
@@ -551,6 +601,16 @@ def cache_file_name(name: str, seed: int, *,
     return stem + ".npz"
 
 
+def _is_old_format(path: Path) -> bool:
+    try:
+        load_dataset(path)
+    except OldFormatError:
+        return True
+    except DataFileError:
+        return False          # reported by load_dataset in the caller
+    return False
+
+
 def load_or_generate(name: str, *, cache_dir: Optional[PathLike] = None,
                      seed: int = 0,
                      noise_probability: float = DEFAULT_NOISE_PROBABILITY,
@@ -582,7 +642,8 @@ def load_or_generate(name: str, *, cache_dir: Optional[PathLike] = None,
         If the name or a parameter is invalid.
     DataFileError
         If a cached file exists but is invalid or was made with other
-        parameters (delete it to regenerate).
+        parameters (delete it to regenerate). A cached file of format
+        version 1 is regenerated, with a notice on stderr.
     """
     n_clusters, n_examples_per_cluster, n_dim = parse_dataset_name(name)
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
@@ -601,7 +662,11 @@ def load_or_generate(name: str, *, cache_dir: Optional[PathLike] = None,
     folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
     path = folder / cache_file_name(name, seed, noise_probability=noise_probability,
                                     p_one=p_one)
-    if path.exists():
+    if path.exists() and _is_old_format(path):
+        print(f"minievo: notice: {path} was written in dataset format 1 (rows grouped by "
+              f"cluster); regenerating it in format {FORMAT_VERSION} (rows interleaved by "
+              f"cluster, as published)", file=sys.stderr)
+    elif path.exists():
         dataset = load_dataset(path)
         if dataset.params != params:
             raise DataFileError(path, f"made with params {dataset.params}, expected "

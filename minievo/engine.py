@@ -45,10 +45,17 @@ class Engine:
         :meth:`batch_l1`) use their own workspace of ``EVAL_CHUNK`` rows.
     backend : {"numba", "numpy"}
     betas, eps : Adam constants (SPEC §2: (0.5, 0.999), 1e-8).
+    noise_std : float, default 0.4
+        Standard deviation of the denoising kind's input noise while training
+        (``Config.denoising_noise_std``); 0 reproduces the published denoising
+        class, which adds no noise (docs/algorithm.md §2).
     """
 
     def __init__(self, autoencoder: Autoencoder, max_rows: int, backend: str = "numba",
-                 betas=(0.5, 0.999), eps: float = 1e-8):
+                 betas=(0.5, 0.999), eps: float = 1e-8, noise_std: float = DENOISING_STD):
+        if not noise_std >= 0.0:
+            raise ValueError(f"noise_std must be >= 0, got {noise_std!r}")
+        self.noise_std = float(noise_std)
         self.kernels = get_backend(backend)
         self.backend = backend
         self.kind = autoencoder.kind
@@ -65,12 +72,15 @@ class Engine:
     def draw_noise(self, rng: np.random.Generator, n_rows: int) -> np.ndarray:
         """Noise for one pass over ``n_rows`` rows, or an empty array.
 
-        Denoising: ``N(0, 0.4^2)`` added to each input bit, ``(n_rows, n_dim)``.
+        Denoising: ``N(0, noise_std^2)`` added to each input bit,
+        ``(n_rows, n_dim)``; zeros, without drawing, when ``noise_std`` is 0.
         Variational: ``N(0, 1)`` reparameterisation draws, ``(n_rows, latent)``.
         """
         if self.kind_code == DENOISING:
+            if self.noise_std == 0.0:
+                return np.zeros((n_rows, self.n_dim), dtype=np.float32)
             return (rng.standard_normal((n_rows, self.n_dim), dtype=np.float32)
-                    * np.float32(DENOISING_STD))
+                    * np.float32(self.noise_std))
         if self.kind_code == VARIATIONAL:
             return rng.standard_normal((n_rows, self.latent), dtype=np.float32)
         return self.work.no_dx

@@ -36,6 +36,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+#: The activation-record buffers of an :class:`MLP`.
+_RECORD_BUFFERS = ("rec_count", "rec_sum", "rec_sumsq")
+
 # Activation codes stored in the layout table (column ``ACT``).
 IDENTITY, RELU, SIGMOID = 0, 1, 2
 ACTIVATIONS = {"identity": IDENTITY, "relu": RELU, "sigmoid": SIGMOID}
@@ -227,6 +230,10 @@ class MLP:
         self.rec_count = np.zeros(self.record_rows, dtype=np.float64)
         self.rec_sum = np.zeros((self.record_rows, spec.n_nodes), dtype=np.float64)
         self.rec_sumsq = np.zeros((self.record_rows, spec.n_nodes), dtype=np.float64)
+        #: Exact zeros in ``params`` right after this network's last pruning
+        #: event (0 before any): the published ``n_pruned`` (set by the pruning
+        #: operators, carried by copies, saved with the network).
+        self.n_pruned_at_last_prune = 0
 
     # -- views ---------------------------------------------------------------
     @property
@@ -262,7 +269,10 @@ class MLP:
 
     @property
     def n_pruned(self) -> int:
-        """Entries whose mask is 0 (SPEC §5: only grows in persistent mode)."""
+        """Entries whose mask is 0 (docs/algorithm.md §5: only grows in persistent mode).
+
+        Not the published ``n_pruned``: that is :attr:`n_pruned_at_last_prune`.
+        """
         return int(self.n_params - np.count_nonzero(self.mask))
 
     @property
@@ -271,7 +281,7 @@ class MLP:
 
     @property
     def n_zero(self) -> int:
-        """Entries exactly 0.0 (what the published code reports as pruned)."""
+        """Entries exactly 0.0 right now (in regrow mode pruned entries can grow back)."""
         return int(self.n_params - np.count_nonzero(self.params))
 
     # -- state -----------------------------------------------------------------
@@ -294,26 +304,49 @@ class MLP:
         self.adam_m *= mask
         self.adam_v *= mask
 
-    def copy(self) -> MLP:
-        """An independent copy: parameters, mask and optimizer state; records start empty."""
+    def copy(self, keep_records: bool = False) -> MLP:
+        """An independent copy: parameters, mask, optimizer state and the pruned count.
+
+        Records start empty (the published ``clone()``) unless ``keep_records``
+        (the published ``epoch-node`` visit works on the cell's own center
+        object, whose records persist until it is pruned).
+        """
         other = MLP.__new__(MLP)
         other.spec, other.layout, other.record_rows = self.spec, self.layout, self.record_rows
         other.record_signal = self.record_signal
+        other.n_pruned_at_last_prune = self.n_pruned_at_last_prune
         for name in ("params", "mask", "grad", "adam_m", "adam_v", "adam_t"):
             setattr(other, name, getattr(self, name).copy())
-        other.rec_count = np.zeros_like(self.rec_count)
-        other.rec_sum = np.zeros_like(self.rec_sum)
-        other.rec_sumsq = np.zeros_like(self.rec_sumsq)
+        for name in _RECORD_BUFFERS:
+            buffer = getattr(self, name)
+            setattr(other, name, buffer.copy() if keep_records else np.zeros_like(buffer))
         return other
 
     def state_dict(self, prefix: str = "") -> dict:
-        """Arrays needed to restore this network exactly (records excluded)."""
-        return {prefix + "params": self.params, prefix + "mask": self.mask,
-                prefix + "adam_m": self.adam_m, prefix + "adam_v": self.adam_v,
-                prefix + "adam_t": self.adam_t,
-                prefix + "sizes": np.asarray(self.spec.sizes, dtype=np.int64),
-                prefix + "activations": np.asarray(self.spec.activations),
-                prefix + "record_signal": np.asarray(self.record_signal)}
+        """Arrays needed to restore this network exactly.
+
+        Non-empty activation records are included (they can span epochs in
+        canonical training and in ``epoch-node``/``all_vs_all``), so a run
+        resumed from a checkpoint continues bit for bit.
+        """
+        state = {prefix + "params": self.params, prefix + "mask": self.mask,
+                 prefix + "adam_m": self.adam_m, prefix + "adam_v": self.adam_v,
+                 prefix + "adam_t": self.adam_t,
+                 prefix + "sizes": np.asarray(self.spec.sizes, dtype=np.int64),
+                 prefix + "activations": np.asarray(self.spec.activations),
+                 prefix + "record_signal": np.asarray(self.record_signal),
+                 prefix + "n_pruned_at_last_prune": np.asarray(self.n_pruned_at_last_prune,
+                                                               dtype=np.int64)}
+        if self.rec_count.size and np.any(self.rec_count):
+            state.update({prefix + name: getattr(self, name) for name in _RECORD_BUFFERS})
+        return state
+
+    def _restore_records(self, state, prefix: str) -> None:
+        """Load records saved by :meth:`state_dict` when they fit ``record_rows``."""
+        for name in _RECORD_BUFFERS:
+            key = prefix + name
+            if key in state and np.shape(state[key]) == getattr(self, name).shape:
+                getattr(self, name)[...] = state[key]
 
     @classmethod
     def from_state_dict(cls, state, prefix: str = "", record_rows: int = 0,
@@ -327,6 +360,9 @@ class MLP:
             net.adam_m[:] = state[prefix + "adam_m"]
             net.adam_v[:] = state[prefix + "adam_v"]
             net.adam_t[:] = state[prefix + "adam_t"]
+            # files written before the count existed: 0, as a network never pruned
+            net.n_pruned_at_last_prune = int(state.get(prefix + "n_pruned_at_last_prune", 0))
+            net._restore_records(state, prefix)
         except KeyError as err:
             raise ValueError(f"{source}: missing array {err.args[0]!r} for network {prefix!r}") from None
         except ValueError as err:
@@ -337,7 +373,8 @@ class MLP:
 
     def __repr__(self) -> str:
         arch = " -> ".join(str(s) for s in self.spec.sizes)
-        return f"MLP({arch}, pruned {self.n_pruned}/{self.n_params})"
+        return (f"MLP({arch}, masked {self.n_pruned}/{self.n_params}, zero {self.n_zero}, "
+                f"pruned at last event {self.n_pruned_at_last_prune})")
 
 
 def _checked_buffer(values, n: int, name: str, fill: float) -> np.ndarray:
@@ -391,8 +428,10 @@ class Autoencoder:
     def latent(self) -> int:
         return self.decoder.spec.n_in
 
-    def copy(self) -> Autoencoder:
-        return Autoencoder(self.encoder.copy(), self.decoder.copy(), self.kind)
+    def copy(self, keep_records: bool = False) -> Autoencoder:
+        """Copies of both networks (:meth:`MLP.copy`)."""
+        return Autoencoder(self.encoder.copy(keep_records), self.decoder.copy(keep_records),
+                           self.kind)
 
     def save(self, path) -> None:
         """Write weights, masks and optimizer state to ``path`` (.npz), atomically."""

@@ -204,9 +204,9 @@ def spy_on_gather(monkeypatch):
     seen = []
     original = co.gather_neighbourhood
 
-    def spy(centers, cell, radius):
+    def spy(centers, cell, radius, **options):
         seen.append((cell, [id(c) for c in centers]))
-        return original(centers, cell, radius)
+        return original(centers, cell, radius, **options)
 
     monkeypatch.setattr(co, "gather_neighbourhood", spy)
     return seen
@@ -262,7 +262,7 @@ def test_records_one_line_per_visit_with_the_published_keys(dataset, tmp_path):
                     "n_active_decoder", "pruned", "test_loss", "timestamp", "wall_time"):
             assert key in r
         assert ("mean_L1" in r) == (r["iteration"] in (0, 2))   # every 2 epochs and the last
-        assert r["n_pruned_encoder"] + r["n_active_encoder"] == 20 * 30 + 30 + 30 * 10 + 10
+        assert r["n_zero_encoder"] + r["n_active_encoder"] == 20 * 30 + 30 + 30 * 10 + 10
 
 
 @pytest.mark.parametrize("update", ["asynchronous", "synchronous"])

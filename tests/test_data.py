@@ -58,7 +58,7 @@ def test_shapes_dtypes_and_binary_values():
         assert x.dtype == np.float32
         assert set(np.unique(x)) <= {0.0, 1.0}
         assert labels.dtype == np.int64
-        np.testing.assert_array_equal(labels, np.repeat(np.arange(3), 7))
+        np.testing.assert_array_equal(labels, np.tile(np.arange(3), 7))   # r mod K, published
     assert ds.centroids.shape == (3, 20) and ds.centroids.dtype == np.float32
     assert ds.n_dim == 20 and ds.n_clusters == 3
     assert ds.name == "binary_clustering_3_7_20"
@@ -197,6 +197,7 @@ def valid_arrays():
     ds = make(3, 4, 10)
     arrays = {k: v.copy() for k, v in arrays_of(ds).items()}
     arrays["params"] = np.array(json.dumps(ds.params))
+    arrays["format_version"] = np.array(data.FORMAT_VERSION)
     return arrays
 
 

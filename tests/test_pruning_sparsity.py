@@ -91,5 +91,21 @@ def test_format_report_lists_every_layer_and_the_totals():
     lines = text.splitlines()
     assert sum(line.startswith("encoder ") for line in lines) == 3   # 2 layers + total
     assert sum(line.startswith("decoder ") for line in lines) == 3
-    assert "encoder  total: 6 pruned" in text
+    # one named count each: masked (persistent), zero now, non-zero now, at last pruning
+    assert "masked 6 (n_pruned with persistent masks)" in text
+    assert f"n_zero {p.encoder.n_zero} (exactly 0 now)" in text
+    assert f"n_active {p.encoder.n_params - p.encoder.n_zero} (non-zero now)" in text
+    assert "pruned at last pruning event 0 (n_pruned with regrow masks)" in text
+
+
+def test_format_report_names_the_regrow_count_at_the_last_pruning_event():
+    from minievo.pruning.operators import apply_prune_mask
+    p = pair()
+    mask = np.ones(p.encoder.n_params, dtype=np.float32)
+    mask[:5] = 0.0
+    apply_prune_mask(p.encoder, mask, "regrow")
+    p.encoder.params[:5] = 0.5                                    # the zeros regrow
+    text = format_report(p)
+    assert "pruned at last pruning event 5 (n_pruned with regrow masks)" in text
+    assert "masked 0 " in text and f"n_zero {p.encoder.n_zero} " in text
     assert f"structurally removable parameters: {structurally_removable(p)}" in text

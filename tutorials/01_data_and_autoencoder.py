@@ -90,7 +90,10 @@ def main(quick: bool, out: Path) -> Path:
           f"(per-bit majority {baseline:.4f}, noise floor 0.05)")
 
     # 4. The figure.
-    picks = np.linspace(0, data.test.shape[0] - 1, 40).astype(int)  # rows of every cluster
+    # rows are interleaved by cluster (row r: cluster r mod n_clusters); sort
+    # them by cluster so that the picture shows one block per cluster
+    by_cluster = np.argsort(data.test_labels, kind="stable")          # (N,)
+    picks = by_cluster[np.linspace(0, data.test.shape[0] - 1, 40).astype(int)]
     rows = data.test[picks]                                          # (40, n_dim)
     recon = {"untrained": engine.reconstruct(untrained, rows),   # (40, n_dim) in [0, 1]
              "trained": engine.reconstruct(pair, rows)}

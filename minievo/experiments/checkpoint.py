@@ -10,11 +10,11 @@ A checkpoint is one ``.npz`` file written atomically (temporary file, then
   random streams continue as if the run had never stopped (DESIGN
   "Randomness": checkpoints store generator states).
 
-Activation records are *not* stored: both training loops take checkpoints
-only at epoch boundaries, where the records have just been cleared or are
-about to be (coevolution clears them at the end of every cell visit). In
-canonical training with the VARIANCE operator records may span epochs; they
-are saved then too (see ``extra_arrays``).
+Non-empty activation records are stored with their network
+(``MLP.state_dict``): they span epochs in canonical training with the
+VARIANCE operator and in ``epoch-node``/``all_vs_all`` (kept until the next
+pruning, as published), so a resume continues bit for bit. So is each
+network's pruned count at its last pruning event.
 """
 from __future__ import annotations
 

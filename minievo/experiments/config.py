@@ -62,8 +62,12 @@ Deliberate differences from the published code
   every published experiment sets it True).
 - ``prune_probability`` defaults to 0.5 (published CLI default 0.0, which makes
   a chosen prune method do nothing).
-- ``mask_mode`` defaults to ``persistent`` (pruned entries stay zero, SPEC §5
-  "Mask semantics"); the presets use ``regrow``, the published behaviour.
+- ``mask_mode`` defaults to ``persistent`` (pruned entries stay zero,
+  docs/algorithm.md §5 "Mask semantics"), ``activation_signal`` to
+  ``pre_activation`` and ``denoising_noise_std`` to 0.4, unless the
+  configuration runs with ``semantics="published"`` (a configuration in the
+  published format, or a preset): then ``regrow``, ``hook_output`` and no
+  denoising noise, the published behaviour (see :func:`_resolve_semantics`).
 - ``optimizer_state="persistent"`` (one Adam state per individual) is offered
   besides the published ``fresh`` (a new Adam for every step, SPEC §4 step 4).
 - ``checkpoint_every`` saves a resumable run state; the published
@@ -113,6 +117,7 @@ __all__ = [
     "MASK_MODES",
     "ACTIVATION_SIGNALS",
     "BACKENDS",
+    "SEMANTICS",
     "PUBLISHED_ENVIRONMENT_NAMES",
     "NOT_APPLICABLE_KEYS",
 ]
@@ -464,6 +469,20 @@ class Config:
         ``store_all_nodes``). Default False.
     progress : bool
         Show a progress bar. Default True.
+    semantics : {"minievo", "published"}, optional
+        Whose defaults the unset fields below take (:data:`SEMANTICS`).
+        ``"published"`` (a configuration in the published format, see
+        :func:`_detect_published_format`, and every preset): ``mask_mode``
+        ``"regrow"``, ``activation_signal`` ``"hook_output"`` and, for the
+        ``denoising`` environment, ``denoising_noise_std`` 0 (the published
+        denoising class adds no noise). ``"minievo"`` (default): persistent
+        masks, pre-activation signals, noise std 0.4. A field given
+        explicitly always wins.
+    denoising_noise_std : float, optional
+        Standard deviation of the Gaussian input noise the ``denoising``
+        environment adds while training (docs/algorithm.md §2), >= 0;
+        default 0.4 (0 under published semantics). A value other than 0.4
+        with another environment is refused: it would be ignored.
     notices : tuple of str
         What validation changed or ignored (ignored published keys, forced
         values, repeated ring cells, a run extended on resume). Not part of
@@ -510,8 +529,11 @@ class Config:
     prune_amount: float = 0.1
     lexi_threshold: float = 0.1
     lexi_rows: int = 100
-    mask_mode: str = "persistent"
-    activation_signal: str = "pre_activation"
+    mask_mode: Optional[str] = None
+    activation_signal: Optional[str] = None
+    # semantics: minievo's or the published code's (see _resolve_semantics)
+    semantics: Optional[str] = None
+    denoising_noise_std: Optional[float] = None
     # run control
     backend: str = "numba"
     out_dir: Optional[str] = None
@@ -597,6 +619,7 @@ class Config:
         put("prune_amount", _as_float("prune_amount", self.prune_amount, 0.0, 1.0))
         put("lexi_threshold", _as_float("lexi_threshold", self.lexi_threshold, 0.0, 1.0))
         put("lexi_rows", _as_int("lexi_rows", self.lexi_rows, 1))
+        _resolve_semantics(self, put, notices)
         put("mask_mode", _as_choice("mask_mode", self.mask_mode, MASK_MODES))
         put("activation_signal", _as_choice("activation_signal", self.activation_signal,
                                             ACTIVATION_SIGNALS))
@@ -641,6 +664,7 @@ class Config:
             set one field to different values, or a bad value.
         """
         values, notices = _normalise_keys(d)
+        _detect_published_format(d, values, notices)
         return cls(**values, notices=tuple(notices))
 
     @classmethod
@@ -691,7 +715,7 @@ class Config:
         ``cell_evaluation`` between canonical and coevolution, give them too.
         """
         values, notices = _normalise_keys(changes)
-        merged = {**self.to_dict(), **values}
+        merged = _without_stale_semantic_fields({**self.to_dict(), **values}, values)
         merged["adam_betas"] = tuple(merged["adam_betas"])
         merged.setdefault("defaults", self.defaults)
         return type(self)(**merged, notices=tuple(self.notices) + tuple(notices))
@@ -841,6 +865,7 @@ def merge_with_defaults(defaults: Mapping[str, Any], given: Mapping[str, Any],
     """
     base, _ = _normalise_keys(defaults)
     values, notices = _normalise_keys(given)
+    _detect_published_format(given, values, notices)
     if "cell_evaluation" in values:
         given_canonical = _as_choice("cell_evaluation", values["cell_evaluation"],
                                      CELL_EVALUATIONS, _CELL_EVALUATION_ALIASES) == CANONICAL
@@ -895,3 +920,87 @@ def _normalise_keys(d: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         values[target] = converted
         given_as[target] = key
     return values, notices
+
+
+# ---------------------------------------------------------------------------
+# Published semantics (docs/algorithm.md §2, §5): kept apart to ease merging
+# ---------------------------------------------------------------------------
+
+#: The two semantics a configuration can run with (``Config.semantics``).
+SEMANTICS = ("minievo", "published")
+#: Field -> (minievo default, published default) when the field is not given.
+_SEMANTIC_DEFAULTS = {"mask_mode": ("persistent", "regrow"),
+                      "activation_signal": ("pre_activation", "hook_output")}
+#: minievo's input noise of the denoising environment (docs/algorithm.md §2).
+DEFAULT_DENOISING_NOISE_STD = 0.4
+
+
+def _published_format_reason(d: Mapping[str, Any]) -> Optional[str]:
+    """Why ``d`` is a configuration in the published format, or None.
+
+    The rule: ``d`` holds a key that only the published ``params.json`` uses
+    (a renamed key such as ``rng_seed``, ``no_shuffle_data`` or
+    ``keep_pruned_zero``, or a published key minievo ignores such as
+    ``visualize``), or names its environment by a published class name
+    (``AutoencoderBinaryClustering``, ...).
+    """
+    keys = [k for k in d if k in _PUBLISHED_RENAMES or k in NOT_APPLICABLE_KEYS]
+    if keys:
+        return "published key(s) " + ", ".join(repr(k) for k in keys)
+    environment = d.get("environment")
+    if isinstance(environment, str) and environment in _ENVIRONMENT_ALIASES:
+        return f"published environment class name {environment!r}"
+    return None
+
+
+def _detect_published_format(d: Mapping[str, Any], values: dict, notices: list) -> None:
+    """Set ``semantics="published"`` in ``values`` for a published-format ``d``.
+
+    An explicit ``semantics`` key wins over the detection.
+    """
+    reason = _published_format_reason(d)
+    if reason is None or "semantics" in values:
+        return
+    values["semantics"] = "published"
+    notices.append(f"published-format configuration ({reason}): it runs with the published "
+                   "semantics; set semantics='minievo' or the fields themselves to override")
+
+
+def _resolve_semantics(config, put, notices: list) -> None:
+    """Fill ``mask_mode``, ``activation_signal``, ``denoising_noise_std`` from the semantics.
+
+    Under published semantics every field filled here is named in a notice.
+    """
+    semantics = "minievo" if config.semantics is None else config.semantics
+    put("semantics", _as_choice("semantics", semantics, SEMANTICS))
+    published = config.semantics == "published"
+    applied = []
+    for name, defaults in _SEMANTIC_DEFAULTS.items():
+        if getattr(config, name) is None:
+            put(name, defaults[published])
+            applied.append(f"{name}={defaults[published]!r}")
+    denoising = config.environment == "denoising"
+    std = config.denoising_noise_std
+    if std is None:
+        std = 0.0 if published and denoising else DEFAULT_DENOISING_NOISE_STD
+        if published and denoising:
+            applied.append("denoising_noise_std=0.0 (the published denoising class adds no noise)")
+    std = _as_float("denoising_noise_std", std, 0.0)
+    if std != DEFAULT_DENOISING_NOISE_STD and not denoising:
+        raise ConfigError(f"denoising_noise_std: {std!r} applies only to environment "
+                          f"'denoising', not {config.environment!r}; leave it at "
+                          f"{DEFAULT_DENOISING_NOISE_STD} or use environment 'denoising'")
+    put("denoising_noise_std", std)
+    if published and applied:
+        notices.append("published semantics applied: " + ", ".join(applied))
+
+
+def _without_stale_semantic_fields(merged: dict, changes: dict) -> dict:
+    """For :meth:`Config.replace`: let the fields that follow the semantics re-resolve.
+
+    A change of ``semantics`` re-resolves every such field not changed too, a
+    change of ``environment`` the denoising noise.
+    """
+    stale = list(_SEMANTIC_DEFAULTS) + ["denoising_noise_std"] if "semantics" in changes else (
+        ["denoising_noise_std"] if "environment" in changes else [])
+    return {k: v for k, v in merged.items() if k not in stale or k in changes}

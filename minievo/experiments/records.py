@@ -5,8 +5,20 @@ Key names follow the published code where one exists (``iteration``,
 ``min_replacement_loss``, ``n_pruned_encoder``, ``n_pruned_decoder``,
 ``test_loss``, ``mean_L1``, ``std_L1``, ``fe_cnt``, ``timestamp``), so analysis
 written for the published logs reads minievo's. minievo adds
-``n_active_encoder``, ``n_active_decoder`` and, for canonical training,
-``min_batch_loss`` and ``train_L1``.
+``n_zero_encoder``/``n_zero_decoder``, ``n_active_encoder``/``n_active_decoder``
+and, for canonical training, ``min_batch_loss`` and ``train_L1``.
+
+Three pruning counts, one meaning each (:func:`pruned_counts`):
+
+* ``n_pruned_*``, the published key: with ``mask_mode="regrow"`` (published)
+  the network's exact zeros **at its last pruning event**, kept through
+  copies and later records even after those zeros have regrown (what the
+  published code reports and the papers' capacity figures are built from);
+  with persistent masks, the masked entries (always zero, only grows);
+* ``n_zero_*``: parameters exactly 0.0 at record time;
+* ``n_active_*``: parameters non-zero at record time (``n_params - n_zero_*``).
+
+``summary.json``, the figures and ``minievo inspect`` use the same names.
 
 Crash safety
 ------------
@@ -40,18 +52,33 @@ def _plain(value):
     return value
 
 
-def pruned_counts(pair, mask_mode: str) -> dict:
-    """``n_pruned_*`` and ``n_active_*`` of an autoencoder pair, as recorded.
+#: What ``n_pruned_*`` counts, by mask mode (labels of the figures).
+PRUNED_LABELS = {"regrow": "n_pruned (zeros at the last pruning event)",
+                 "persistent": "n_pruned (masked entries)",
+                 None: "n_pruned (published count)"}
 
-    Persistent masks: entries whose mask is 0 (the count only grows). Regrow
-    mode (published): exact zeros in the parameters right now, as the
-    published ``n_pruned_encoder``. Active = parameters - pruned.
+
+def pruned_counts(pair, mask_mode: str) -> dict:
+    """The pruning counts of an autoencoder pair, as recorded (module docstring).
+
+    ``n_pruned_*`` (published key)
+        Persistent masks: entries whose mask is 0 (the count only grows).
+        Regrow mode: the exact zeros of the network at its **last pruning
+        event** (``MLP.n_pruned_at_last_prune``), carried through copies and
+        reported even after the zeros have grown back, as the published
+        ``n_pruned`` (0 before the first pruning).
+    ``n_zero_*``
+        Parameters exactly 0.0 right now.
+    ``n_active_*``
+        Parameters that are non-zero right now (``n_params - n_zero_*``).
     """
+    from ..pruning.operators import n_pruned
     counts = {}
     for name, net in (("encoder", pair.encoder), ("decoder", pair.decoder)):
-        pruned = net.n_pruned if mask_mode == "persistent" else net.n_zero
-        counts[f"n_pruned_{name}"] = pruned
-        counts[f"n_active_{name}"] = net.n_params - pruned
+        zero = net.n_zero
+        counts[f"n_pruned_{name}"] = n_pruned(net, mask_mode)
+        counts[f"n_zero_{name}"] = zero
+        counts[f"n_active_{name}"] = net.n_params - zero
     return counts
 
 

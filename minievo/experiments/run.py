@@ -33,7 +33,7 @@ from ..network import autoencoder_specs
 from ..training.progress import compile_notice
 from .checkpoint import CHECKPOINT_FILE, checkpoint_progress, checkpoint_state
 from .config import Config, ConfigError
-from .records import STATS_FILE, read_stats
+from .records import STATS_FILE, pruned_counts, read_stats
 
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
@@ -268,6 +268,14 @@ def extend_config(config: Config, run_dir: Path, epochs: int) -> Config:
                              "notices": list(config.notices) + [notice]})
 
 
+def pruned_summary(best, mask_mode: str) -> dict:
+    """The returned pair's pruning counts under the records' names (``records.pruned_counts``)."""
+    return {"mask_mode": mask_mode, **pruned_counts(best, mask_mode),
+            "n_pruned_definition": ("zeros at the network's last pruning event (regrow masks, "
+                                    "as published)" if mask_mode == "regrow" else
+                                    "entries whose mask is 0 (persistent masks)")}
+
+
 def write_outputs(config: Config, result, out_dir: Path) -> dict:
     """Save the returned network, the figures and ``summary.json``."""
     network = network_file(config)
@@ -276,10 +284,10 @@ def write_outputs(config: Config, result, out_dir: Path) -> dict:
     with _PLOT_LOCK:
         if config.is_canonical:
             from .plots import plot_canonical
-            figures = plot_canonical(records, out_dir)
+            figures = plot_canonical(records, out_dir, config.mask_mode)
         else:
             from ..training.coevolution_plots import plot_coevolution
-            figures = plot_coevolution(records, out_dir / "figures")
+            figures = plot_coevolution(records, out_dir / "figures", config.mask_mode)
     best = result.best
     summary = {
         "cell_evaluation": config.cell_evaluation, "epochs": result.epochs,
@@ -288,8 +296,7 @@ def write_outputs(config: Config, result, out_dir: Path) -> dict:
         "defaults": config.defaults, "notices": list(config.notices),
         "test_loss": result.test_loss, "wall_time_s": result.wall_time,
         "n_records": len(records),
-        "n_pruned_encoder": best.encoder.n_pruned, "n_pruned_decoder": best.decoder.n_pruned,
-        "n_zero_encoder": best.encoder.n_zero, "n_zero_decoder": best.decoder.n_zero,
+        **pruned_summary(best, config.mask_mode),
         "n_params_encoder": best.encoder.n_params, "n_params_decoder": best.decoder.n_params,
         "files": {"config": CONFIG_FILE, "stats": "stats.jsonl", "network": network,
                   "figures": [str(Path(f).relative_to(out_dir)) for f in figures]},

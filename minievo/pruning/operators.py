@@ -72,7 +72,9 @@ Mask modes (SPEC §5 "Mask semantics")
 ``regrow`` (published)
     the chosen parameters are zeroed once (``params *= mask``), ``net.mask``
     and the Adam moments are left alone, so training can grow them back; the
-    reported pruned count is the number of exact zeros at pruning time.
+    reported pruned count is the number of exact zeros at the network's last
+    pruning time (``MLP.n_pruned_at_last_prune``), carried by copies and
+    reported in every later record even after the zeros regrow, as published.
 """
 from __future__ import annotations
 
@@ -385,7 +387,9 @@ def apply_prune_mask(net: MLP, mask: np.ndarray, mask_mode: str) -> None:
     """Apply an operator's mask to ``net`` (module docstring, "Mask modes").
 
     ``persistent``: ``net.apply_mask(net.mask * mask)``; ``regrow``:
-    ``net.params *= mask`` only.
+    ``net.params *= mask`` only. Either way this is a pruning event: the
+    network's :attr:`~minievo.network.MLP.n_pruned_at_last_prune` becomes its
+    exact zeros now.
     """
     _check_choice(mask_mode, "mask_mode", MASK_MODES)
     mask = np.asarray(mask, dtype=np.float32)
@@ -395,11 +399,18 @@ def apply_prune_mask(net: MLP, mask: np.ndarray, mask_mode: str) -> None:
         net.apply_mask(net.mask * mask)
     else:
         net.params *= mask
+    net.n_pruned_at_last_prune = net.n_zero
 
 
 def n_pruned(net: MLP, mask_mode: str) -> int:
-    """Pruned count as reported: masked entries (persistent) or exact zeros (regrow)."""
-    return net.n_pruned if mask_mode == "persistent" else net.n_zero
+    """Pruned count as reported (the published ``n_pruned``).
+
+    Persistent masks: entries whose mask is 0 (only grows). Regrow: the exact
+    zeros right after the network's last pruning event
+    (:attr:`MLP.n_pruned_at_last_prune`), kept through copies and later
+    training even when the zeros grow back, as the published count.
+    """
+    return net.n_pruned if mask_mode == "persistent" else net.n_pruned_at_last_prune
 
 
 class PruneResult(NamedTuple):

@@ -152,8 +152,8 @@ def format_report(pair: Autoencoder) -> str:
     enc_removable, dec_removable = removable_masks(pair)
     still_nonzero = int(np.count_nonzero(enc_removable & (pair.encoder.params != 0.0))
                         + np.count_nonzero(dec_removable & (pair.decoder.params != 0.0)))
-    header = (f"{'network':<8} {'layer':>5} {'shape':>11} {'pruned W':>15} {'pruned b':>9} "
-              f"{'zero W+b':>9} {'sparsity':>8} {'dead nodes':>10}")
+    header = (f"{'network':<8} {'layer':>5} {'shape':>11} {'masked W':>15} {'masked b':>9} "
+              f"{'zero W+b':>9} {'zero':>8} {'dead nodes':>10}")
     lines = [header, "-" * len(header)]
     for name, net in (("encoder", pair.encoder), ("decoder", pair.decoder)):
         for row in sparsity_report(net):
@@ -164,9 +164,13 @@ def format_report(pair: Autoencoder) -> str:
                 f"{row['pruned_weights']:>7}/{row['n_weights']:<7} "
                 f"{row['pruned_biases']:>4}/{row['n_biases']:<4} "
                 f"{row['zero_weights'] + row['zero_biases']:>9} "
-                f"{row['sparsity']:>8.1%} {dead[name][l].size:>10}")
-        lines.append(f"{name:<8} total: {net.n_pruned} pruned, {net.n_zero} zero, "
-                     f"{net.n_params} parameters")
+                f"{row['zero_fraction']:>8.1%} {dead[name][l].size:>10}")
+        lines.append(f"{name:<8} total: {net.n_params} parameters; "
+                     f"n_zero {net.n_zero} (exactly 0 now), "
+                     f"n_active {net.n_params - net.n_zero} (non-zero now), "
+                     f"masked {net.n_pruned} (n_pruned with persistent masks), "
+                     f"pruned at last pruning event {net.n_pruned_at_last_prune} "
+                     f"(n_pruned with regrow masks)")
     lines.append(f"structurally removable parameters: {structurally_removable(pair)} "
                  f"({still_nonzero} of them non-zero)")
     return "\n".join(lines)

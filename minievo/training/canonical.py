@@ -12,7 +12,12 @@ The baseline the papers compare the coevolution against. For every epoch
    probability :math:`p(t, T = epochs, n = 1)` (SPEC §5). With ``T = epochs``
    the ``prune_after`` schedule never fires, as in the published code;
 4. one record: minimum batch loss, training L1 (mean and std over the
-   training batches), test L1 over the whole test set, pruned counts.
+   training batches), test L1 over the whole test set, pruned counts
+   (:func:`~minievo.experiments.records.pruned_counts`). As in the published
+   canonical records, ``min_selection_loss`` and ``min_replacement_loss`` are
+   both the epoch's minimum batch loss (each loss taken before its step;
+   canonical training has no selection or replacement), so analysis written
+   for the published records reads canonical runs too.
 
 Activation records (for VARIANCE) are kept only when that operator is used,
 and cleared after each pruning, as the published code does.
@@ -95,7 +100,8 @@ def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = Fa
     pair = make_autoencoder(config.environment, dataset.n_dim, streams["init"], record_rows,
                             config.activation_signal)
     engine = Engine(pair, max_rows=rows, backend=config.backend,
-                    betas=config.adam_betas, eps=config.adam_eps)
+                    betas=config.adam_betas, eps=config.adam_eps,
+                    noise_std=config.denoising_noise_std)
     start, elapsed, stats_bytes = 0, 0.0, None
     if resume:
         state, nets, extra = load_checkpoint(out_dir, record_rows)
@@ -137,6 +143,9 @@ def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = Fa
             record = {
                 "iteration": epoch, "node_idx": 0, "learning_rate": lr,
                 "min_batch_loss": float(losses.min()), "train_L1": float(batch_l1.mean()),
+                # the published canonical records set both to the epoch's minimum batch loss
+                "min_selection_loss": float(losses.min()),
+                "min_replacement_loss": float(losses.min()),
                 "mean_L1": float(batch_l1.mean()), "std_L1": float(batch_l1.std()),
                 "pruned": pruned,
                 **pruned_counts(pair, config.mask_mode),

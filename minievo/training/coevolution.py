@@ -29,6 +29,10 @@ visit of cell :math:`i` (``lipi_simple``, the papers' main variant) is:
 Activation records (for the VARIANCE operator) are kept during steps 2-5, as
 every forward pass of the published code is recorded, and cleared at the end
 of the visit. A center therefore starts every visit with empty records.
+``epoch-node`` and ``all_vs_all`` clear them only when the pair is pruned, as
+the published code does: the cell's own center (``epoch-node``) or the
+population's networks (``all_vs_all``) keep accumulating records over visits
+and epochs until their next pruning (records are saved in checkpoints).
 
 Variants (``config.cell_evaluation``)
 -------------------------------------
@@ -89,9 +93,10 @@ One JSON line per visit: ``iteration`` (epoch), ``node_idx``,
 ``learning_rate`` (used in this visit, before mutation),
 ``min_selection_loss`` (:math:`\\min_{kj} L_{kj}`), ``min_replacement_loss``,
 ``selected_cell`` (cell whose center was selected), ``pruned``,
-``n_pruned_encoder``/``n_pruned_decoder`` (mask zeros with persistent masks,
-exact zeros in the parameters with ``mask_mode="regrow"``, as published),
-``n_active_encoder``/``n_active_decoder`` (parameters minus pruned),
+``n_pruned_encoder``/``n_pruned_decoder`` (mask zeros with persistent masks;
+with ``mask_mode="regrow"`` the exact zeros at the network's last pruning
+event, carried by copies, as published), ``n_zero_encoder``/``n_zero_decoder``
+(exact zeros now), ``n_active_encoder``/``n_active_decoder`` (non-zero now),
 ``test_loss`` (L1 of the new center on the **whole** test set; the published
 code uses the first test batch only), ``mean_L1``/``std_L1`` over the training
 batches at every epoch ``t`` with ``t % stats_every == 0`` and at the last
@@ -216,7 +221,8 @@ def make_engine(config, pair: Autoencoder) -> Engine:
     engine's own chunked workspace (:data:`minievo.engine.EVAL_CHUNK`).
     """
     return Engine(pair, max_rows=config.batch_size, backend=config.backend,
-                  betas=config.adam_betas, eps=config.adam_eps)
+                  betas=config.adam_betas, eps=config.adam_eps,
+                  noise_std=config.denoising_noise_std)
 
 
 class EnginePool:
@@ -240,17 +246,22 @@ class EnginePool:
 # The steps of one cell visit (SPEC §4)
 # ---------------------------------------------------------------------------
 
-def gather_neighbourhood(centers, cell: int, radius: int) -> list:
+def gather_neighbourhood(centers, cell: int, radius: int, keep_own_records: bool = False) -> list:
     """Step 1: independent copies of the centers of cell ``cell``'s neighbourhood.
 
     Returns ``K = 2·radius + 1`` :class:`Autoencoder` copies in the order of
     :func:`~minievo.training.ring.neighbourhood_indices` (the cell's own
-    center first). Copies carry parameters, masks and Adam state; their
-    activation records start empty. The centers themselves are only read,
-    which is what lets synchronous visits run in parallel.
+    center first). Copies carry parameters, masks, Adam state and the pruned
+    count; their activation records start empty, except the cell's own
+    center's with ``keep_own_records`` (``epoch-node``: the published visit
+    works on the center object itself, not a clone). The centers themselves
+    are only read, which is what lets synchronous visits run in parallel.
     """
     cells = neighbourhood_indices(cell, len(centers), radius)
-    return [centers[c].copy() for c in cells]
+    # only the first entry is the center itself; repeats of the cell (population 1
+    # or 2) are clones, as the published get_neighbors makes them
+    return [centers[c].copy(keep_records=keep_own_records and k == 0)
+            for k, c in enumerate(cells)]
 
 
 def evaluation_batch(data: np.ndarray, batch_size: int, rng: np.random.Generator,
@@ -472,7 +483,8 @@ def visit_cell(config, dataset: Dataset, centers, cell: int, learning_rate: floa
 
     # 1-2: neighbourhood and its loss matrix on one batch
     cells = neighbourhood_indices(cell, len(centers), config.radius)          # (K,)
-    neighbourhood = gather_neighbourhood(centers, cell, config.radius)
+    neighbourhood = gather_neighbourhood(centers, cell, config.radius,
+                                         keep_own_records=variant == "epoch-node")
     batch = evaluation_batch(train, rows, streams["data"], shuffle)            # (B, n_dim)
     losses = evaluate_neighbourhood(engine, neighbourhood, batch, record=record)  # (K, K)
     check_finite(losses.ravel(), epoch, f"cell {cell} selection")
@@ -504,7 +516,8 @@ def visit_cell(config, dataset: Dataset, centers, cell: int, learning_rate: floa
         replacement = evaluate_replacement(engine, pair, replacement_batch, record=record)
         pruned = prune_cell(pair, config, epoch, n_solutions, streams["prune"], dataset.test)
     check_finite(np.array([replacement]), epoch, f"cell {cell} replacement")
-    clear_records(pair)
+    if pruned or variant != "epoch-node":
+        clear_records(pair)
 
     # 8: the learning rate of the cell's next visit
     next_lr = mutate_learning_rate(learning_rate, streams["mutate"], config.lr_mutation_std,
@@ -540,7 +553,8 @@ def visit_all_vs_all_pair(config, dataset: Dataset, population: Population, a: i
         engine, pair, evaluation_batch(train, rows, streams["data"], shuffle), record=record)
     check_finite(np.array([replacement]), epoch, f"pair ({a}, {b}) replacement")
     pruned = prune_cell(pair, config, epoch, 1, streams["prune"], dataset.test)
-    clear_records(pair)
+    if pruned:
+        clear_records(pair)
     return {
         "iteration": epoch, "node_idx": a, "encoder_idx": a, "decoder_idx": b,
         "learning_rate": learning_rate, "min_selection_loss": selection,
@@ -658,8 +672,9 @@ def checkpoint_population(out_dir, writer: StatsWriter, population: Population, 
                           elapsed: float) -> None:
     """Save every center (with Adam state), the learning rates and counters, atomically.
 
-    Activation records are empty at epoch boundaries (cleared after every
-    visit) and are not stored. No generator state is needed: every draw is a
+    Activation records are empty at epoch boundaries in ``lipi_simple``;
+    in ``epoch-node`` and ``all_vs_all`` they persist until the next pruning
+    and are stored with the networks (``MLP.state_dict``). No generator state is needed: every draw is a
     function of (seed, epoch, cell), module docstring "Randomness".
     """
     writer.sync()

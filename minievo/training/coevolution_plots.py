@@ -1,7 +1,12 @@
 """Figures of a finished coevolution run, drawn from its records (``stats.jsonl``).
 
 One line per cell, epochs on the x axis: selection and replacement loss,
-learning rate, pruned parameters, test loss. A record set with several
+learning rate, test loss. Pruning counts, which jump between cells at every
+visit, are drawn as the median over cells per epoch with the interquartile
+band (:func:`median_band`): ``n_pruned_*`` (the published count: zeros at
+the network's last pruning event with regrow masks, masked entries with
+persistent ones) and ``n_zero_*`` (exact zeros at record time). Legends sit
+outside the data. A record set with several
 records per (epoch, cell), as ``all_vs_all`` writes (one per encoder-decoder
 pair, ``node_idx`` = encoder), is averaged per (epoch, cell).
 
@@ -15,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from ..experiments.records import PRUNED_LABELS
 
 #: Above this many cells the legend is left out.
 MAX_LEGEND_CELLS = 10
@@ -60,7 +67,53 @@ def _draw(axes, series, ylabel: str, log: bool = False) -> None:
     axes.set_ylabel(ylabel)
     axes.grid(alpha=0.3)
     if 0 < len(series) <= MAX_LEGEND_CELLS:
-        axes.legend(fontsize="small", ncol=2)
+        _legend_outside(axes)
+
+
+def _legend_outside(axes) -> None:
+    """The legend to the right of the axes, where it cannot hide data."""
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                borderaxespad=0.0)
+
+
+def median_band(records, key: str):
+    """Median and interquartile range over cells, per epoch, of ``key``.
+
+    Values are first averaged per (epoch, cell) (:func:`per_cell_series`).
+
+    Returns
+    -------
+    epochs : ndarray, shape (T,)
+    q25, median, q75 : ndarray, shape (T,)
+        Quantiles over the cells recorded at each epoch.
+    """
+    per_epoch = defaultdict(list)
+    for epochs, values in per_cell_series(records, key).values():
+        for t, v in zip(epochs, values):
+            per_epoch[int(t)].append(v)
+    epochs = np.array(sorted(per_epoch), dtype=np.int64)                 # (T,)
+    if not epochs.size:
+        empty = np.zeros(0)
+        return epochs, empty, empty, empty
+    q = np.array([np.percentile(per_epoch[t], (25, 50, 75)) for t in epochs])  # (T, 3)
+    return epochs, q[:, 0], q[:, 1], q[:, 2]
+
+
+def _draw_pruning(axes, records, network: str, mask_mode=None) -> None:
+    """Median over cells with its IQR band: published pruned count and current zeros."""
+    for key, label, colour in ((f"n_pruned_{network}", PRUNED_LABELS[mask_mode], "C3"),
+                               (f"n_zero_{network}", "n_zero (exact zeros now)", "C0")):
+        epochs, q25, median, q75 = median_band(records, key)
+        if not epochs.size:
+            continue
+        axes.fill_between(epochs, q25, q75, color=colour, alpha=0.25, linewidth=0,
+                          label=f"{label}: IQR over cells")
+        axes.plot(epochs, median, color=colour, linewidth=1.5, label=f"{label}: median")
+    axes.set_xlabel("epoch")
+    axes.set_ylabel("parameters")
+    axes.grid(alpha=0.3)
+    if axes.get_legend_handles_labels()[0]:
+        _legend_outside(axes)
 
 
 def _cell_colour(i: int, n: int):
@@ -70,11 +123,11 @@ def _cell_colour(i: int, n: int):
 
 def _save(figure: Figure, path: Path) -> Path:
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, bbox_inches="tight")   # keeps the outside legends
     return path
 
 
-def plot_coevolution(records, out_dir) -> list[Path]:
+def plot_coevolution(records, out_dir, mask_mode=None) -> list[Path]:
     """Write the figures of a coevolution run to ``out_dir`` and return their paths.
 
     Parameters
@@ -83,13 +136,15 @@ def plot_coevolution(records, out_dir) -> list[Path]:
         The run's records (:func:`minievo.experiments.records.read_stats`).
     out_dir : path
         Created if missing.
+    mask_mode : {"regrow", "persistent"}, optional
+        The run's, to say in the pruning figure what ``n_pruned`` counts.
 
     Returns
     -------
     list of pathlib.Path
         ``coevolution_losses.png`` (selection and replacement loss per cell),
         ``coevolution_learning_rates.png``, ``coevolution_pruned.png``
-        (pruned parameters of encoder and decoder) and, when the records hold
+        (pruning counts of encoder and decoder, :func:`median_band`) and, when the records hold
         it, ``coevolution_test_loss.png``.
     """
     out_dir = Path(out_dir)
@@ -110,12 +165,12 @@ def plot_coevolution(records, out_dir) -> list[Path]:
     axes.set_title("learning rate of each cell (mutated every visit)")
     paths.append(_save(figure, out_dir / "coevolution_learning_rates.png"))
 
-    figure = Figure(figsize=(10, 4))
-    left, right = figure.subplots(1, 2)
-    _draw(left, per_cell_series(records, "n_pruned_encoder"), "pruned parameters")
-    left.set_title("encoder")
-    _draw(right, per_cell_series(records, "n_pruned_decoder"), "pruned parameters")
-    right.set_title("decoder")
+    figure = Figure(figsize=(9, 6.5))
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    _draw_pruning(top, records, "encoder", mask_mode)
+    top.set_title("encoder: pruning counts, median over cells per epoch")
+    _draw_pruning(bottom, records, "decoder", mask_mode)
+    bottom.set_title("decoder")
     paths.append(_save(figure, out_dir / "coevolution_pruned.png"))
 
     test = per_cell_series(records, "test_loss")
