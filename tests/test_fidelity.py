@@ -150,6 +150,18 @@ def test_a_published_params_json_runs_with_published_semantics(tmp_path):
     assert Config.from_file(tmp_path / "config.json") == config
 
 
+def test_the_command_line_path_detects_a_published_params_json_too(tmp_path):
+    """``minievo run --config params.json`` merges the file onto the default job."""
+    import json
+
+    from minievo.cli import DEFAULT_JOB
+    path = tmp_path / "params.json"
+    path.write_text(json.dumps({**PUBLISHED, "prune_method": "activation"}))
+    config = Config.from_file(path, defaults=DEFAULT_JOB, label="default job")
+    assert config.semantics == "published"
+    assert config.activation_signal == "hook_output" and config.mask_mode == "regrow"
+
+
 def test_published_semantics_yield_to_explicit_fields():
     config = Config.from_dict({**PUBLISHED, "mask_mode": "persistent"})
     assert config.mask_mode == "persistent" and config.activation_signal == "hook_output"
