@@ -55,6 +55,7 @@ from .run import CONFIG_FILE, SUMMARY_FILE, resume, run
 
 RESULTS_FILE = "results.jsonl"
 JOBS_FILE = "jobs.json"
+VARIANTS_FILE = "variants.json"
 FAILED_FILE = "failed.json"
 WORKER_LOG = "worker.log"
 
@@ -409,13 +410,15 @@ def write_results(jobs: list[Job], root: Path) -> list[dict]:
 
 
 def write_jobs(jobs: list[Job], root: Path) -> None:
-    """``root/jobs.json``: every job's folder -> its configuration; plus the variant table."""
+    """``root/jobs.json`` (every job's folder -> its configuration) and
+    ``root/variants.json`` (the variants in the sweep's order: name, differing
+    settings, seeds)."""
     atomic_write_json(root / JOBS_FILE, {job.name: job.config.to_dict() for job in jobs})
-    variants = {}
+    variants: dict[str, dict] = {}
     for job in jobs:
-        variants.setdefault(job.variant, {"settings": job.settings, "seeds": []})
-        variants[job.variant]["seeds"].append(job.seed)
-    atomic_write_json(root / "variants.json", variants)
+        variants.setdefault(job.variant, {"name": job.variant, "settings": job.settings,
+                                          "seeds": []})["seeds"].append(job.seed)
+    atomic_write_json(root / VARIANTS_FILE, list(variants.values()))
 
 
 # ---------------------------------------------------------------------------
