@@ -254,6 +254,10 @@ def _run_study_sweep(args, variants, names, out: Path) -> int:
     if args.workers < 1 or args.threads < 1:
         raise ValueError(f"--workers and --threads must be >= 1, got {args.workers}, "
                          f"{args.threads}")
+    if args.scheduler and args.scheduler != "local" and (args.workers, args.threads) != (1, 1):
+        raise ValueError(f"--workers/--threads do not apply to the running scheduler "
+                         f"{args.scheduler} (its workers are started with it); drop them, "
+                         f"or use --scheduler local")
     if args.new_folder:
         from .experiments.sweep import SweepMismatchError, check_folder
         try:

@@ -171,3 +171,28 @@ def test_sweep_command_reports_failures_with_a_nonzero_exit(data_dir, tmp_path, 
     assert code == 1
     err = capsys.readouterr().err
     assert "0/3 jobs done" in err and "FAILED random/seed-01" in err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--trials", "0"], "trials"),
+    (["--workers", "0"], "--workers"),
+    (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], "do not apply"),
+])
+def test_sweep_command_refuses_bad_options(flags, message, tmp_path, capsys):
+    assert main(["sweep", "--preset", "prune_after_base", "--out", str(tmp_path / "s")]
+                + flags) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and not (tmp_path / "s").exists()
+
+
+def test_reproduce_uses_the_main_comparison(data_dir, tmp_path, capsys):
+    # every job fails fast (the data folder is a file): the command still reports
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = main(["reproduce", "--trials", "1", "--epochs", "1", "--set", f"data_dir={blocker}",
+                 "--out", str(tmp_path / "r"), "--workers", "2", "--no-progress"])
+    assert code == 1
+    lines = _lines(tmp_path / "r")
+    assert len(lines) == 9 and lines[0]["job"] == "ann_canonical-none/seed-01"
+    assert (tmp_path / "r" / "report" / "report.md").exists()
+    assert "0/9 trials finished" in capsys.readouterr().out
