@@ -196,3 +196,19 @@ def test_reproduce_uses_the_main_comparison(data_dir, tmp_path, capsys):
     assert len(lines) == 9 and lines[0]["job"] == "ann_canonical-none/seed-01"
     assert (tmp_path / "r" / "report" / "report.md").exists()
     assert "0/9 trials finished" in capsys.readouterr().out
+
+
+def test_main_comparison_is_the_papers_nine_variants():
+    from minievo.experiments.presets import PUBLISHED_MAIN_COMPARISON, preset_variant_names
+    variants = expand_preset("main_comparison")
+    names = preset_variant_names("main_comparison", variants)
+    assert names == list(PUBLISHED_MAIN_COMPARISON)
+    by_name = dict(zip(names, variants))
+    assert all(v.epochs == 400 and v.trials == 30 and v.mask_mode == "regrow"
+               and v.activation_signal == "hook_output" for v in variants)
+    assert sum(v.is_canonical for v in variants) == 4
+    assert all(v.population_size == 10 for v in variants if not v.is_canonical)
+    assert by_name["small-lipi_simple-random-exponential-p0.5"].environment == "small"
+    assert by_name["lipi_simple-variance-population-p0.1"].prune_probability == 0.1
+    assert by_name["lipi_simple-conjunctive-final_n-p0.5"].prune_schedule == "final_n"
+    assert by_name["ann_canonical-none"].prune_method is None

@@ -74,40 +74,6 @@ PRESET_DEFAULTS: dict[str, Any] = {
 SIX_SCHEDULES = ["fixed", "increase", "population", "decrease", "exponential", "final_n"]
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "main_comparison": {
-        "description": "the papers' main comparison: canonical and Lipi-AE (population 10), "
-                       "no pruning vs the best operator/schedule pairs, and the small AE",
-        "settings": {"prune_amount": 0.1, "stats_every": 10},
-        # explicit variants (not a grid); "name" is the variant's folder
-        "variants": [
-            {"name": "ann_canonical-none", "cell_evaluation": CANONICAL,
-             "prune_method": None},
-            {"name": "ann_canonical-conjunctive-exponential-p0.5", "cell_evaluation": CANONICAL,
-             "prune_method": "conjunctive", "prune_schedule": "exponential",
-             "prune_probability": 0.5},
-            {"name": "ann_canonical-random-exponential-p0.5", "cell_evaluation": CANONICAL,
-             "prune_method": "random", "prune_schedule": "exponential",
-             "prune_probability": 0.5},
-            {"name": "ann_canonical-variance-exponential-p0.1", "cell_evaluation": CANONICAL,
-             "prune_method": "variance", "prune_schedule": "exponential",
-             "prune_probability": 0.1},
-            {"name": "lipi_simple-none", "cell_evaluation": "lipi_simple",
-             "population_size": 10, "prune_method": None},
-            {"name": "lipi_simple-random-exponential-p0.5", "cell_evaluation": "lipi_simple",
-             "population_size": 10, "prune_method": "random",
-             "prune_schedule": "exponential", "prune_probability": 0.5},
-            {"name": "lipi_simple-conjunctive-final_n-p0.5", "cell_evaluation": "lipi_simple",
-             "population_size": 10, "prune_method": "conjunctive",
-             "prune_schedule": "final_n", "prune_probability": 0.5},
-            {"name": "lipi_simple-variance-population-p0.1", "cell_evaluation": "lipi_simple",
-             "population_size": 10, "prune_method": "variance",
-             "prune_schedule": "population", "prune_probability": 0.1},
-            {"name": "small-lipi_simple-random-exponential-p0.5",
-             "cell_evaluation": "lipi_simple", "population_size": 10, "environment": "small",
-             "prune_method": "random", "prune_schedule": "exponential",
-             "prune_probability": 0.5},
-        ],
-    },
     "base_pruning": {
         "description": "canonical training, 4000 epochs: random vs conjunctive "
                        "pruning under the six schedules",
@@ -224,6 +190,41 @@ PRESETS: dict[str, dict[str, Any]] = {
                      "prune_amount": 0.1},
         "grid": {"prune_method": [None, "variance"], "shuffle_data": [False, True]},
     },
+    # not a published grid: the papers' main comparison, as one study
+    "main_comparison": {
+        "description": "the papers' main comparison: canonical and Lipi-AE (population 10), "
+                       "no pruning vs the best operator/schedule pairs, and the small AE",
+        "settings": {"prune_amount": 0.1, "stats_every": 10},
+        # explicit variants (not a grid); "name" is the variant's folder
+        "variants": [
+            {"name": "ann_canonical-none", "cell_evaluation": CANONICAL,
+             "prune_method": None},
+            {"name": "ann_canonical-conjunctive-exponential-p0.5", "cell_evaluation": CANONICAL,
+             "prune_method": "conjunctive", "prune_schedule": "exponential",
+             "prune_probability": 0.5},
+            {"name": "ann_canonical-random-exponential-p0.5", "cell_evaluation": CANONICAL,
+             "prune_method": "random", "prune_schedule": "exponential",
+             "prune_probability": 0.5},
+            {"name": "ann_canonical-variance-exponential-p0.1", "cell_evaluation": CANONICAL,
+             "prune_method": "variance", "prune_schedule": "exponential",
+             "prune_probability": 0.1},
+            {"name": "lipi_simple-none", "cell_evaluation": "lipi_simple",
+             "population_size": 10, "prune_method": None},
+            {"name": "lipi_simple-random-exponential-p0.5", "cell_evaluation": "lipi_simple",
+             "population_size": 10, "prune_method": "random",
+             "prune_schedule": "exponential", "prune_probability": 0.5},
+            {"name": "lipi_simple-conjunctive-final_n-p0.5", "cell_evaluation": "lipi_simple",
+             "population_size": 10, "prune_method": "conjunctive",
+             "prune_schedule": "final_n", "prune_probability": 0.5},
+            {"name": "lipi_simple-variance-population-p0.1", "cell_evaluation": "lipi_simple",
+             "population_size": 10, "prune_method": "variance",
+             "prune_schedule": "population", "prune_probability": 0.1},
+            {"name": "small-lipi_simple-random-exponential-p0.5",
+             "cell_evaluation": "lipi_simple", "population_size": 10, "environment": "small",
+             "prune_method": "random", "prune_schedule": "exponential",
+             "prune_probability": 0.5},
+        ],
+    },
 }
 
 
@@ -259,7 +260,8 @@ def preset_variant_names(name: str, variants: list[Config]) -> Optional[list[str
 
 
 def list_presets() -> dict[str, str]:
-    """Preset names with their one-line descriptions, in the order of SPEC §7."""
+    """Preset names with their one-line descriptions, in the order of SPEC §7, then
+    ``main_comparison``."""
     return {name: preset["description"] for name, preset in PRESETS.items()}
 
 
