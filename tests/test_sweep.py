@@ -58,7 +58,7 @@ def test_two_by_two_sweep_on_processes_matches_in_process_and_has_one_line_per_j
         data_dir, tmp_path):
     variants = _variants(data_dir)
     local = run_sweep(variants, tmp_path / "a", workers=2)
-    serial = run_sweep(variants, tmp_path / "b", in_process=True)
+    serial = run_sweep(variants, tmp_path / "b", in_process=True, figures=False)
     assert local.ran == 4 and not local.failed
     assert ({ln["job"]: ln["test_loss"] for ln in local.lines}
             == {ln["job"]: ln["test_loss"] for ln in serial.lines})
@@ -70,10 +70,10 @@ def test_two_by_two_sweep_on_processes_matches_in_process_and_has_one_line_per_j
 
 
 def test_rerun_with_changed_settings_is_refused(data_dir, tmp_path):
-    run_sweep(_variants(data_dir, trials=1), tmp_path / "s", in_process=True)
+    run_sweep(_variants(data_dir, trials=1), tmp_path / "s", in_process=True, figures=False)
     before = (tmp_path / "s" / "jobs.json").read_text()
     with pytest.raises(SweepMismatchError, match=r"epochs: 2 -> 3"):
-        run_sweep(_variants(data_dir, trials=1, epochs=3), tmp_path / "s", in_process=True)
+        run_sweep(_variants(data_dir, trials=1, epochs=3), tmp_path / "s", in_process=True, figures=False)
     assert (tmp_path / "s" / "jobs.json").read_text() == before
     # from the command line: exit 2 naming the key; --new-folder writes beside it
     args = ["sweep", "--preset", "lexi_threshold", "--trials", "1", "--set", "epochs=3",
@@ -140,13 +140,13 @@ def test_a_killed_worker_costs_only_its_job(data_dir, tmp_path):
 
 def test_an_interrupted_sweep_resumes_what_is_missing(data_dir, tmp_path):
     variants = _variants(data_dir)
-    full = run_sweep(variants, tmp_path / "full", in_process=True)
-    run_sweep(variants, tmp_path / "cut", in_process=True)
+    full = run_sweep(variants, tmp_path / "full", in_process=True, figures=False)
+    run_sweep(variants, tmp_path / "cut", in_process=True, figures=False)
     # as if interrupted: one job never finished (checkpoint kept), one never started
     jobs = [ln["job"] for ln in full.lines]
     (tmp_path / "cut" / jobs[0] / "summary.json").unlink()
     shutil.rmtree(tmp_path / "cut" / jobs[3])
-    resumed = run_sweep(variants, tmp_path / "cut", in_process=True)
+    resumed = run_sweep(variants, tmp_path / "cut", in_process=True, figures=False)
     assert resumed.ran == 2 and resumed.skipped == 2
     assert ({ln["job"]: ln["test_loss"] for ln in resumed.lines}
             == {ln["job"]: ln["test_loss"] for ln in full.lines})
@@ -154,7 +154,7 @@ def test_an_interrupted_sweep_resumes_what_is_missing(data_dir, tmp_path):
 
 def test_sweep_over_an_executor_gives_the_same_numbers(data_dir, tmp_path):
     variants = _variants(data_dir, trials=1)
-    serial = run_sweep(variants, tmp_path / "a", in_process=True)
+    serial = run_sweep(variants, tmp_path / "a", in_process=True, figures=False)
     with ThreadPoolExecutor(2) as pool:
         threaded = run_sweep(variants, tmp_path / "b", executor=pool)
     assert ([ln["test_loss"] for ln in serial.lines]

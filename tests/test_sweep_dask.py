@@ -43,7 +43,7 @@ def test_cluster_is_local_and_pinned(client):
 def test_two_by_two_sweep_on_dask_gives_the_local_numbers(client, data_dir, tmp_path):
     variants = _variants(data_dir)
     remote = run_sweep(variants, tmp_path / "dask", executor=client.get_executor())
-    local = run_sweep(variants, tmp_path / "local", in_process=True)
+    local = run_sweep(variants, tmp_path / "local", in_process=True, figures=False)
     assert not remote.failed and remote.ran == 4
     assert ({ln["job"]: ln["test_loss"] for ln in remote.lines}
             == {ln["job"]: ln["test_loss"] for ln in local.lines})
@@ -75,5 +75,5 @@ def test_a_worker_killed_mid_sweep_costs_at_most_its_job(client, data_dir, tmp_p
     assert len(done) >= 3   # the lost job was retried elsewhere, or recorded as failed
     for line in outcome.failed:
         assert line["error"]
-    again = run_sweep(variants, root, in_process=True)
+    again = run_sweep(variants, root, in_process=True, figures=False)
     assert not again.failed and again.ran == len(outcome.failed)

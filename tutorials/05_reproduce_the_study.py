@@ -71,8 +71,9 @@ def main(quick: bool, out: Path) -> list:
     print(f"=== {len(variants)} variants x {trials} trials -> {root} ===")
     # quick: jobs in this process (the kernels are compiled once); otherwise one
     # process per job, two at a time
+    # (figures=False: no per-trial figures; the report draws the study's)
     outcome = run_sweep(variants, root, names=names, in_process=quick,
-                        workers=1 if quick else 2, progress=True)
+                        workers=1 if quick else 2, progress=True, figures=not quick)
     print(outcome.summary())
 
     report = write_report(root)

@@ -45,7 +45,8 @@ def load_dataset_for(config: Config):
                             noise_probability=config.noise_probability, p_one=config.p_one)
 
 
-def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1):
+def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1,
+        figures: bool = True):
     """Train as ``config`` says and write the run folder; returns a ``RunResult``.
 
     Parameters
@@ -57,6 +58,9 @@ def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1)
         Continue the run in ``out_dir`` from its checkpoint.
     workers : int
         Threads for the cells of an epoch (``update="synchronous"`` only).
+    figures : bool
+        Draw the run's figures (``figures/*.png``); a sweep of many tiny jobs
+        may skip them (``minievo report`` draws the study's).
     """
     if out_dir is not None:
         out_dir = Path(out_dir)
@@ -74,30 +78,32 @@ def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1)
         from ..training.coevolution import train_coevolution
         result = train_coevolution(config, dataset, out_dir, resume=resume, workers=workers)
     if out_dir is not None:
-        write_outputs(config, result, out_dir)
+        write_outputs(config, result, out_dir, figures=figures)
     return result
 
 
-def resume(run_dir, *, workers: int = 1):
+def resume(run_dir, *, workers: int = 1, figures: bool = True):
     """Continue the interrupted run in ``run_dir`` with the configuration saved there."""
     run_dir = Path(run_dir)
     path = run_dir / CONFIG_FILE
     if not path.exists():
         raise ConfigError(f"{run_dir} is not a run folder: {CONFIG_FILE} is missing")
-    return run(Config.from_file(path), run_dir, resume=True, workers=workers)
+    return run(Config.from_file(path), run_dir, resume=True, workers=workers, figures=figures)
 
 
-def write_outputs(config: Config, result, out_dir: Path) -> dict:
-    """Save the returned network, the figures and ``summary.json``."""
+def write_outputs(config: Config, result, out_dir: Path, *, figures: bool = True) -> dict:
+    """Save the returned network, the figures (unless ``figures`` is False) and ``summary.json``."""
     result.best.save(out_dir / BEST_FILE)
     records = read_stats(out_dir)
     with _PLOT_LOCK:
-        if config.is_canonical:
+        if not figures:
+            drawn = []
+        elif config.is_canonical:
             from .plots import plot_canonical
-            figures = plot_canonical(records, out_dir)
+            drawn = plot_canonical(records, out_dir)
         else:
             from ..training.coevolution_plots import plot_coevolution
-            figures = plot_coevolution(records, out_dir / "figures")
+            drawn = plot_coevolution(records, out_dir / "figures")
     best = result.best
     summary = {
         "cell_evaluation": config.cell_evaluation, "epochs": result.epochs,
@@ -107,7 +113,7 @@ def write_outputs(config: Config, result, out_dir: Path) -> dict:
         "n_zero_encoder": best.encoder.n_zero, "n_zero_decoder": best.decoder.n_zero,
         "n_params_encoder": best.encoder.n_params, "n_params_decoder": best.decoder.n_params,
         "files": {"config": CONFIG_FILE, "stats": "stats.jsonl", "best": BEST_FILE,
-                  "figures": [str(Path(f).relative_to(out_dir)) for f in figures]},
+                  "figures": [str(Path(f).relative_to(out_dir)) for f in drawn]},
     }
     atomic_write_json(out_dir / SUMMARY_FILE, summary)
     return summary

@@ -247,12 +247,12 @@ def job_status(out: Path) -> str:
     return "missing"
 
 
-def run_job(config_dict: dict, out_dir: str) -> dict:
+def run_job(config_dict: dict, out_dir: str, figures: bool = True) -> dict:
     """Train one job where it runs (any process); returns ``{"job", "test_loss", ...}``.
 
     Done jobs are read back; a checkpoint is resumed; anything else starts
-    afresh (files of an unfinished start are removed first). Exceptions
-    propagate: the runner records them.
+    afresh (files of an unfinished start are removed first). ``figures``:
+    draw the run's own figures. Exceptions propagate: the runner records them.
     """
     out = Path(out_dir)
     if (out / SUMMARY_FILE).exists():
@@ -262,13 +262,13 @@ def run_job(config_dict: dict, out_dir: str) -> dict:
     (out / FAILED_FILE).unlink(missing_ok=True)
     config = Config.from_dict(config_dict)
     if (out / CHECKPOINT_FILE).exists():
-        result = resume(out)
+        result = resume(out, figures=figures)
     else:
         if out.exists():  # started but never checkpointed: start again
             for child in out.iterdir():
                 if child.is_file() and child.name != WORKER_LOG:
                     child.unlink()
-        result = run(config, out)
+        result = run(config, out, figures=figures)
     return {"test_loss": result.test_loss, "wall_time_s": result.wall_time, "skipped": False}
 
 
@@ -288,7 +288,8 @@ def worker_environment(threads: int = 1) -> dict:
 
 
 _WORKER_CODE = ("import json, sys; from minievo.experiments.sweep import run_job; "
-                "print(json.dumps(run_job(json.loads(sys.argv[1]), sys.argv[2])))")
+                "print(json.dumps(run_job(json.loads(sys.argv[1]), sys.argv[2], "
+                "sys.argv[3] == '1')))")
 
 
 # ---------------------------------------------------------------------------
@@ -303,8 +304,10 @@ class SubprocessRunner:
     ``j`` goes to ``<j>/worker.log``.
     """
 
-    def __init__(self, workers: int = 1, threads: int = 1, poll_s: float = 0.05):
+    def __init__(self, workers: int = 1, threads: int = 1, poll_s: float = 0.05,
+                 figures: bool = True):
         self.workers, self.env, self.poll_s = max(1, workers), worker_environment(threads), poll_s
+        self.figures = figures
 
     def run(self, jobs: list[Job], root: Path, on_done: Callable[[Job, dict | None, str | None], None]):
         pending, running = list(jobs), {}
@@ -317,7 +320,8 @@ class SubprocessRunner:
                     log = open(out / WORKER_LOG, "wb")
                     proc = subprocess.Popen(
                         [sys.executable, "-c", _WORKER_CODE,
-                         json.dumps(job.config.replace(progress=False).to_dict()), str(out)],
+                         json.dumps(job.config.replace(progress=False).to_dict()), str(out),
+                         "1" if self.figures else "0"],
                         stdout=log, stderr=subprocess.STDOUT, env=self.env)
                     running[proc] = (job, log)
                 for proc in [p for p in running if p.poll() is not None]:
@@ -354,12 +358,13 @@ class ExecutorRunner:
     ``KilledWorker`` after its retries) is recorded for that job only.
     """
 
-    def __init__(self, executor: Executor):
-        self.executor = executor
+    def __init__(self, executor: Executor, figures: bool = True):
+        self.executor, self.figures = executor, figures
 
     def run(self, jobs, root, on_done):
         futures = {self.executor.submit(run_job, job.config.replace(progress=False).to_dict(),
-                                        str(root / job.name)): job for job in jobs}
+                                        str(root / job.name), self.figures): job
+                   for job in jobs}
         for future in as_completed(futures):
             job = futures[future]
             try:
@@ -373,10 +378,13 @@ class ExecutorRunner:
 class InProcessRunner:
     """Jobs one after the other in this process (debugging; a crash ends the sweep)."""
 
+    def __init__(self, figures: bool = True):
+        self.figures = figures
+
     def run(self, jobs, root, on_done):
         for job in jobs:
             try:
-                result = run_job(job.config.to_dict(), str(root / job.name))
+                result = run_job(job.config.to_dict(), str(root / job.name), self.figures)
             except Exception as error:   # noqa: BLE001
                 on_done(job, None, f"{type(error).__name__}: {error}"[:500])
             else:
@@ -482,18 +490,18 @@ def execute_jobs(jobs: list[Job], root: Path, runner, *, progress: bool = True,
 
 
 def make_runner(*, executor: Executor | None = None, workers: int = 1, threads: int = 1,
-                in_process: bool = False):
+                in_process: bool = False, figures: bool = True):
     """The runner for a sweep: an executor's, this process, or one process per job."""
     if executor is not None:
-        return ExecutorRunner(executor)
+        return ExecutorRunner(executor, figures)
     if in_process:
-        return InProcessRunner()
-    return SubprocessRunner(workers, threads)
+        return InProcessRunner(figures)
+    return SubprocessRunner(workers, threads, figures=figures)
 
 
 def run_sweep(variants: list[Config], root, *, names: Optional[list[str]] = None,
               executor: Executor | None = None, workers: int = 1, threads: int = 1,
-              in_process: bool = False, progress: bool = False,
+              in_process: bool = False, progress: bool = False, figures: bool = True,
               on_result=None) -> SweepOutcome:
     """Run every (variant, seed) job of ``variants`` into ``root``.
 
@@ -514,6 +522,8 @@ def run_sweep(variants: list[Config], root, *, names: Optional[list[str]] = None
         Run jobs in this process, one after the other.
     progress : bool
         A progress bar over jobs (with an ETA) on stderr.
+    figures : bool
+        Each job draws its run's figures (``<job>/figures``).
     on_result : callable, optional
         Called with each job's result line as it finishes.
 
@@ -535,7 +545,7 @@ def run_sweep(variants: list[Config], root, *, names: Optional[list[str]] = None
     skipped = sum(job_status(root / job.name) == "done" for job in jobs)
     write_results(jobs, root)
     runner = make_runner(executor=executor, workers=workers, threads=threads,
-                         in_process=in_process)
+                         in_process=in_process, figures=figures)
     ran = execute_jobs(jobs, root, runner, progress=progress, on_result=on_result)
     return SweepOutcome(root, write_results(jobs, root), ran, skipped)
 
