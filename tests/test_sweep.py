@@ -13,8 +13,14 @@ from conftest import TINY_DATASET
 
 from minievo.cli import main
 from minievo.experiments.presets import expand_preset
-from minievo.experiments.sweep import (SweepMismatchError, expand_trials, run_sweep,
-                                       safe_name, variant_names, worker_environment)
+from minievo.experiments.sweep import (
+    SweepMismatchError,
+    expand_trials,
+    run_sweep,
+    safe_name,
+    variant_names,
+    worker_environment,
+)
 
 
 def _variants(data_dir, trials=2, epochs=2, **extra):
@@ -199,7 +205,10 @@ def test_reproduce_uses_the_main_comparison(data_dir, tmp_path, capsys):
 
 
 def test_main_comparison_is_the_papers_nine_variants():
-    from minievo.experiments.presets import PUBLISHED_MAIN_COMPARISON, preset_variant_names
+    from minievo.experiments.presets import (
+        PUBLISHED_MAIN_COMPARISON,
+        preset_variant_names,
+    )
     variants = expand_preset("main_comparison")
     names = preset_variant_names("main_comparison", variants)
     assert names == list(PUBLISHED_MAIN_COMPARISON)

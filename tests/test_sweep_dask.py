@@ -10,8 +10,8 @@ from conftest import TINY_DATASET
 
 pytest.importorskip("dask.distributed")
 
-from minievo.experiments.presets import expand_preset  # noqa: E402
-from minievo.experiments.sweep import dask_client, run_sweep  # noqa: E402
+from minievo.experiments.presets import expand_preset
+from minievo.experiments.sweep import dask_client, run_sweep
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_a_worker_killed_mid_sweep_costs_at_most_its_job(client, data_dir, tmp_p
         deadline = time.time() + 60
         while time.time() < deadline:
             if list(root.glob("*/seed-*/stats.jsonl")):
-                pid = sorted(pids.values())[0]
+                pid = min(pids.values())
                 os.kill(pid, signal.SIGKILL)
                 killed.append(pid)
                 return

@@ -41,7 +41,6 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from ..io import atomic_write_bytes
 from .records import read_stats
@@ -86,7 +85,7 @@ def _mean(values):
     return sum(values) / len(values) if values else None
 
 
-def _active(record: dict, part: str, n_params: int) -> Optional[float]:
+def _active(record: dict, part: str, n_params: int) -> float | None:
     """Non-zero parameters of ``part`` in a record: n_active, else from n_zero, else n_pruned."""
     for key in (f"n_active_{part}",):
         if record.get(key) is not None:
@@ -263,7 +262,7 @@ class Report:
                 + ("" if self.n_done == self.n_jobs else "; the report lists what is missing"))
 
 
-def _published_table(variants: list[Variant]) -> Optional[dict]:
+def _published_table(variants: list[Variant]) -> dict | None:
     from .presets import PUBLISHED_VALUES
     names = {v.name for v in variants}
     for table in PUBLISHED_VALUES.values():
@@ -313,8 +312,8 @@ def _section_missing(variants) -> list[str]:
         return ["All trials finished.\n"]
     rows = [[f"`{job}`", status, (error or "").replace("|", "/")] for job, status, error in missing]
     return ["## Missing trials\n",
-            f"{len(missing)} trial(s) not in the numbers below "
-            "(rerun the same `minievo sweep` command to run them):\n",
+            (f"{len(missing)} trial(s) not in the numbers below "
+            "(rerun the same `minievo sweep` command to run them):\n"),
             _table(["job", "status", "error"], rows)]
 
 
@@ -340,10 +339,10 @@ def _section_variants(variants, out) -> list[str]:
         ["variant", "metric", "n", "median", "mean", "std", "q25", "q75", "iqr", "min", "max"],
         csv_rows))
     return ["## Variants\n",
-            "Final L1: mean L1 over the training batches at the last epoch, averaged over "
+            ("Final L1: mean L1 over the training batches at the last epoch, averaged over "
             "the cells of a trial. Capacity: non-zero share of all parameters at the end; "
             "published-count capacity: from the published pruned count (see Definitions). "
-            "All statistics across trials (`variants.csv` has every quartile).\n",
+            "All statistics across trials (`variants.csv` has every quartile).\n"),
             _table(header, rows)]
 
 
@@ -381,8 +380,8 @@ def _section_grid(variants, out) -> list[str]:
     for v in variants:
         by_mode[v.mode].append(v)
     md = ["## Operator × schedule\n",
-          "Median final L1 across trials (median published-count capacity in brackets), "
-          "one table per training mode; rows are operators, columns schedules.\n"]
+          ("Median final L1 across trials (median published-count capacity in brackets), "
+          "one table per training mode; rows are operators, columns schedules.\n")]
     csv_rows = []
     for mode, group in by_mode.items():
         methods = sorted({v.config["prune_method"] or "none" for v in group},
@@ -423,12 +422,12 @@ def _section_tests(variants, out) -> list[str]:
         ["kind", "a", "b", "n_a", "n_b", "median_a", "median_b", "U", "p", "p_holm", "A12"],
         csv_rows))
     if not comparisons:
-        return ["## Tests\n", "No pairs to compare (no unpruned baseline and at most one "
-                "pruning variant per training mode).\n"]
+        return ["## Tests\n", ("No pairs to compare (no unpruned baseline and at most one "
+                "pruning variant per training mode).\n")]
     return ["## Tests\n",
-            f"Two-sided Mann–Whitney U of the final L1, trial as unit, {len(comparisons)} "
+            (f"Two-sided Mann–Whitney U of the final L1, trial as unit, {len(comparisons)} "
             "comparisons Holm-corrected together (tests need n ≥ 2 per side). "
-            "Â12 = P(a > b) + ½ P(a = b): below 0.5, a's loss tends to be lower.\n",
+            "Â12 = P(a > b) + ½ P(a = b): below 0.5, a's loss tends to be lower.\n"),
             _table(["kind", "a", "b", "n a / b", "median a / b", "U", "p", "p (Holm)", "Â12"],
                    rows)]
 
@@ -445,9 +444,9 @@ def _section_pooled(variants, out) -> list[str]:
     atomic_write_bytes(out / "pooled_cells.csv",
                        _csv(["variant", "seed", "cell", "final_L1"], csv_rows))
     return ["## Pooled cells (the papers' boxplot view)\n",
-            "Every cell of every trial as one value (n = trials × cells). The cells of a "
+            ("Every cell of every trial as one value (n = trials × cells). The cells of a "
             "trial are **not independent**; shown for comparison with the papers' "
-            "boxplots, not for testing.\n",
+            "boxplots, not for testing.\n"),
             _table(["variant", "n cells", "final L1 median", "mean", "IQR"], rows)]
 
 
@@ -459,7 +458,7 @@ def _section_figures(variants, out) -> list[str]:
 
 def _section_definitions() -> list[str]:
     return ["## Definitions\n",
-            "- **final L1**: `mean_L1` records (mean L1 over the training batches) at the "
+            ("- **final L1**: `mean_L1` records (mean L1 over the training batches) at the "
             "last epoch, averaged over the cells; written every `stats_every` epochs and "
             "always at the last one.\n"
             "- **test L1**: the returned network (best center on the test set), "
@@ -470,7 +469,7 @@ def _section_definitions() -> list[str]:
             "- **published-count capacity**: 1 − (`n_pruned_encoder` + `n_pruned_decoder`) / "
             "all parameters, the papers' capacity.\n"
             "- CSV files: `trials.csv` (one row per finished trial), `variants.csv`, "
-            "`grid.csv`, `tests.csv`, `pooled_cells.csv`.\n"]
+            "`grid.csv`, `tests.csv`, `pooled_cells.csv`.\n")]
 
 
 def _write_trials_csv(variants, out) -> None:

@@ -6,12 +6,12 @@ independent samples.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 
-__all__ = ["summarize", "mann_whitney", "holm", "a12", "Comparison", "compare"]
+__all__ = ["Comparison", "a12", "compare", "holm", "mann_whitney", "summarize"]
 
 
 def summarize(values: Sequence[float]) -> dict:
@@ -98,12 +98,12 @@ class Comparison:
     b: str
     n_a: int
     n_b: int
-    median_a: Optional[float]
-    median_b: Optional[float]
-    u: Optional[float]
-    p: Optional[float]
-    a12: Optional[float]
-    p_holm: Optional[float] = None
+    median_a: float | None
+    median_b: float | None
+    u: float | None
+    p: float | None
+    a12: float | None
+    p_holm: float | None = None
 
 
 def compare(pairs: list[tuple[str, str, str]], samples: dict[str, list[float]]) -> list[Comparison]:

@@ -43,10 +43,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
 from ..io import atomic_write_bytes, atomic_write_json
 from .checkpoint import CHECKPOINT_FILE
@@ -126,7 +126,7 @@ def differing_settings(variants: list[Config]) -> list[str]:
     return ordered + sorted(keys - set(ordered))
 
 
-def variant_names(variants: list[Config], names: Optional[list[str]] = None) -> list[str]:
+def variant_names(variants: list[Config], names: list[str] | None = None) -> list[str]:
     """Unique, filesystem-safe folder names, one per variant.
 
     Given ``names`` (a preset's own) are made safe and unique. Otherwise a
@@ -158,7 +158,7 @@ def variant_names(variants: list[Config], names: Optional[list[str]] = None) -> 
     return out
 
 
-def expand_trials(variants: list[Config], names: Optional[list[str]] = None) -> list[Job]:
+def expand_trials(variants: list[Config], names: list[str] | None = None) -> list[Job]:
     """One :class:`Job` per variant and seed ``seed .. seed + trials - 1``.
 
     Job folders are ``<variant name>/seed-<NN>`` (seeds zero-padded to at
@@ -317,7 +317,7 @@ class SubprocessRunner:
                     job = pending.pop(0)
                     out = root / job.name
                     out.mkdir(parents=True, exist_ok=True)
-                    log = open(out / WORKER_LOG, "wb")
+                    log = open(out / WORKER_LOG, "wb")  # noqa: SIM115 - open while the job runs
                     proc = subprocess.Popen(
                         [sys.executable, "-c", _WORKER_CODE,
                          json.dumps(job.config.replace(progress=False).to_dict()), str(out),
@@ -458,7 +458,7 @@ class SweepOutcome:
 
 
 def execute_jobs(jobs: list[Job], root: Path, runner, *, progress: bool = True,
-                 on_result: Optional[Callable[[dict], None]] = None) -> int:
+                 on_result: Callable[[dict], None] | None = None) -> int:
     """Hand every job to ``runner``; record each outcome as it arrives.
 
     ``runner.run(jobs, root, on_done)`` calls ``on_done(job, result, error)``
@@ -499,7 +499,7 @@ def make_runner(*, executor: Executor | None = None, workers: int = 1, threads: 
     return SubprocessRunner(workers, threads, figures=figures)
 
 
-def run_sweep(variants: list[Config], root, *, names: Optional[list[str]] = None,
+def run_sweep(variants: list[Config], root, *, names: list[str] | None = None,
               executor: Executor | None = None, workers: int = 1, threads: int = 1,
               in_process: bool = False, progress: bool = False, figures: bool = True,
               on_result=None) -> SweepOutcome:
