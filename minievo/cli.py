@@ -275,6 +275,11 @@ def _run_study_sweep(args, variants, names, out: Path) -> int:
         outcome = run_sweep(variants, out, names=names, workers=args.workers,
                             threads=args.threads, progress=not args.no_progress,
                             executor=client.get_executor() if client else None)
+    except KeyboardInterrupt:
+        print(f"minievo: sweep interrupted; finished jobs are kept in {out}: rerun the same "
+              f"command to run the rest", file=sys.stderr)
+        args.sweep_folder = out
+        return 130
     finally:
         if client is not None:
             cluster = client.cluster if args.scheduler == "local" else None
@@ -310,6 +315,8 @@ def cmd_reproduce(args) -> int:
         overrides["epochs"] = args.epochs
     variants, names = _study_variants("main_comparison", None, args.trials, overrides)
     code = _run_study_sweep(args, variants, names, args.out)
+    if code == 130:
+        return code
     report = write_report(args.sweep_folder)
     print(report.summary_line())
     print(f"report: {report.path}")

@@ -77,19 +77,26 @@ def test_two_by_two_sweep_on_processes_matches_in_process_and_has_one_line_per_j
 
 def test_rerun_with_changed_settings_is_refused(data_dir, tmp_path):
     run_sweep(_variants(data_dir, trials=1), tmp_path / "s", in_process=True, figures=False)
+    # more trials of the same settings extend the sweep: only the new seeds run
+    grown = run_sweep(_variants(data_dir, trials=2), tmp_path / "s", in_process=True,
+                      figures=False)
+    assert grown.ran == 2 and grown.skipped == 2
+    with pytest.raises(SweepMismatchError, match="other jobs"):   # fewer: refused
+        run_sweep(_variants(data_dir, trials=1), tmp_path / "s", in_process=True)
     before = (tmp_path / "s" / "jobs.json").read_text()
     with pytest.raises(SweepMismatchError, match=r"epochs: 2 -> 3"):
         run_sweep(_variants(data_dir, trials=1, epochs=3), tmp_path / "s", in_process=True, figures=False)
     assert (tmp_path / "s" / "jobs.json").read_text() == before
     # from the command line: exit 2 naming the key; --new-folder writes beside it
-    args = ["sweep", "--preset", "lexi_threshold", "--trials", "1", "--set", "epochs=3",
+    args = ["sweep", "--preset", "lexi_threshold", "--trials", "2", "--set", "epochs=3",
             "--set", f"dataset_name={TINY_DATASET}", "--set", "batch_size=4",
             "--set", "population_size=2", "--set", "prune_method=random",
             "--out", str(tmp_path / "s"), "--no-progress"]
     assert main(args) == 2
     assert main(args + ["--new-folder"]) == 0
     jobs = json.loads((tmp_path / "s-2" / "jobs.json").read_text())
-    assert list(jobs) == ["lipi_simple-random-prune_after/seed-01"]
+    assert sorted(jobs) == ["lipi_simple-random-prune_after/seed-01",
+                            "lipi_simple-random-prune_after/seed-02"]
     assert jobs["lipi_simple-random-prune_after/seed-01"]["epochs"] == 3
 
 

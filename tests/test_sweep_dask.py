@@ -2,6 +2,7 @@
 import faulthandler
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -10,13 +11,14 @@ from conftest import TINY_DATASET
 
 pytest.importorskip("dask.distributed")
 
+from minievo.cli import main
 from minievo.experiments.presets import expand_preset
 from minievo.experiments.sweep import dask_client, run_sweep
 
 
 @pytest.fixture
 def client():
-    faulthandler.dump_traceback_later(120, exit=True)   # a hang fails instead of blocking CI
+    faulthandler.dump_traceback_later(120, exit=True, file=sys.__stderr__)   # a hang fails instead of blocking CI
     client = dask_client("local", workers=2)
     try:
         yield client
@@ -77,3 +79,17 @@ def test_a_worker_killed_mid_sweep_costs_at_most_its_job(client, data_dir, tmp_p
         assert line["error"]
     again = run_sweep(variants, root, in_process=True, figures=False)
     assert not again.failed and again.ran == len(outcome.failed)
+
+
+def test_sweep_command_with_a_local_scheduler(data_dir, tmp_path, capsys):
+    faulthandler.dump_traceback_later(120, exit=True, file=sys.__stderr__)
+    try:
+        code = main(["sweep", "--preset", "prune_after_base", "--trials", "1",
+                     "--set", "epochs=1", "--set", f"dataset_name={TINY_DATASET}",
+                     "--set", "batch_size=4", "--scheduler", "local", "--workers", "2",
+                     "--out", str(tmp_path / "s"), "--no-progress"])
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert code == 0
+    assert "3/3 jobs done" in capsys.readouterr().err
+    assert len((tmp_path / "s" / "results.jsonl").read_text().splitlines()) == 3

@@ -199,15 +199,15 @@ def check_folder(jobs: list[Job], root: Path) -> None:
     wanted = {job.name: job.config.to_dict() for job in jobs}
     if listed.exists():
         held = json.loads(listed.read_text())
-        extra = sorted(set(held) - set(wanted))
-        if extra:
-            problems.append(f"it holds other jobs ({', '.join(extra[:3])}"
-                            f"{', ...' if len(extra) > 3 else ''})")
         for name in sorted(set(held) & set(wanted)):
             diff = config_differences(held[name], wanted[name])
             if diff:
                 problems.append(f"{name}: " + "; ".join(diff))
                 break
+        extra = sorted(set(held) - set(wanted))
+        if extra:
+            problems.append(f"it holds other jobs ({', '.join(extra[:3])}"
+                            f"{', ...' if len(extra) > 3 else ''})")
     for job in jobs:
         path = root / job.name / CONFIG_FILE
         if path.exists():
