@@ -71,6 +71,11 @@ def test_two_by_two_sweep_on_processes_matches_in_process_and_has_one_line_per_j
     lines = _lines(tmp_path / "a")
     assert len(lines) == 4 and {ln["status"] for ln in lines} == {"done"}
     assert lines[0]["settings"] == {"prune_method": "random"}
+    # every finished trial has the papers' metric at its last epoch (stats_every aside)
+    from minievo.experiments.report import read_sweep
+    trials = [t for v in read_sweep(tmp_path / "a") for t in v.trials]
+    assert len(trials) == 4 and all(t.metrics["final_L1"] is not None for t in trials)
+    assert all(len(t.cells_final_L1) == 2 for t in trials)   # both cells, last epoch
     again = run_sweep(variants, tmp_path / "a", workers=2)   # all done: nothing runs
     assert again.ran == 0 and again.skipped == 4 and len(_lines(tmp_path / "a")) == 4
 

@@ -93,3 +93,12 @@ def test_sweep_command_with_a_local_scheduler(data_dir, tmp_path, capsys):
     assert code == 0
     assert "3/3 jobs done" in capsys.readouterr().err
     assert len((tmp_path / "s" / "results.jsonl").read_text().splitlines()) == 3
+
+
+def test_sweep_command_with_a_scheduler_address(client, data_dir, tmp_path, capsys):
+    address = client.scheduler.address
+    code = main(["sweep", "--preset", "prune_after_base", "--trials", "1",
+                 "--set", "epochs=1", "--set", f"dataset_name={TINY_DATASET}",
+                 "--set", "batch_size=4", "--scheduler", address,
+                 "--out", str(tmp_path / "s"), "--no-progress"])
+    assert code == 0 and "3/3 jobs done" in capsys.readouterr().err
