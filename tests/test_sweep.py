@@ -126,8 +126,13 @@ def _children(pid):
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == pid:
-            out.append(int(stat.parent.name))
+        if int(fields[1]) == pid and fields[0] != "Z":
+            try:
+                command = (stat.parent / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"run_job" in command:   # a sweep's job process, nothing else
+                out.append(int(stat.parent.name))
     return out
 
 
