@@ -10,6 +10,9 @@ Examples::
     minievo inspect runs/mine        # or a saved .npz network
     minievo presets
     minievo sweep --preset lexi_prob --trials 2 --set epochs=10 --workers 2 --out runs/lexi
+    minievo sweep --preset lexi_prob --trials 2 --scheduler local --workers 2 --out runs/lexi
+    minievo report runs/lexi         # report.md, CSV files, figures
+    minievo reproduce --trials 2 --epochs 20 --workers 2   # the papers' main comparison
 
 Errors in the input (a config key, a data file, an impossible value, a folder
 that cannot be written) are printed as one line naming the problem, with exit
@@ -110,15 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("presets", help="list the papers' experiment grids")
 
-    sweep = sub.add_parser("sweep", help="run every variant x trial of a preset or a config")
-    source = sweep.add_mutually_exclusive_group(required=True)
-    source.add_argument("--preset", help="a preset name (see `minievo presets`)")
-    source.add_argument("--config", type=Path, help="one configuration; runs its `trials` seeds")
-    sweep.add_argument("--trials", type=int, help="trials per variant (default: the preset's)")
-    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="override on every variant (e.g. epochs=4); repeatable")
-    sweep.add_argument("--workers", type=int, default=1, help="parallel jobs (processes)")
-    sweep.add_argument("--out", type=Path, required=True, help="sweep folder (resumable)")
+    add_study_commands(sub)
     return parser
 
 
@@ -298,32 +293,6 @@ def cmd_presets(args) -> int:
     return 0
 
 
-def cmd_sweep(args) -> int:
-    from .experiments.config import Config
-    from .experiments.presets import expand_preset
-    from .experiments.sweep import expand_trials, run_sweep
-    overrides = _parse_set(args.set)
-    if args.preset:
-        variants = expand_preset(args.preset, trials=args.trials, overrides=overrides)
-    else:
-        config = Config.from_file(args.config)
-        changes = {**overrides, **({"trials": args.trials} if args.trials else {})}
-        variants = [config.replace(**changes) if changes else config]
-    total = len(expand_trials(variants))
-    print(f"{len(variants)} variant(s), {total} job(s) -> {args.out}", file=sys.stderr)
-    done = []
-
-    def report(line):
-        done.append(line)
-        state = "done earlier" if line["skipped"] else f"{line['wall_time_s']:.1f} s"
-        print(f"[{len(done)}/{total}] {line['folder']}: test L1 {line['test_loss']:.5f} "
-              f"({state})", file=sys.stderr)
-
-    run_sweep(variants, args.out, workers=args.workers, on_result=report)
-    print(f"results: {args.out / 'results.jsonl'}")
-    return 0
-
-
 #: OS errors that come from the user's environment (a path, a full disk), not a bug.
 _ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR,
                        errno.EISDIR, errno.EEXIST, errno.ENOENT, errno.EDQUOT, errno.ENAMETOOLONG}
@@ -355,7 +324,7 @@ def main(argv=None) -> int:
     from .experiments.config import ConfigError
     from .io import FileFormatError
     commands = {"run": cmd_run, "data": cmd_data, "inspect": cmd_inspect, "presets": cmd_presets,
-                "sweep": cmd_sweep}
+                **STUDY_COMMANDS}
     where = {"out": None}  # the run folder, once known (for the Ctrl-C hint)
     try:
         if args.command == "run":
@@ -377,6 +346,143 @@ def main(argv=None) -> int:
             hint = "nothing was started"
         print(f"minievo: interrupted; {hint}", file=sys.stderr)
         return 130
+
+
+# ---------------------------------------------------------------------------
+# The study: sweep, report, reproduce
+# ---------------------------------------------------------------------------
+
+def _add_sweep_options(parser, *, default_trials=None) -> None:
+    parser.add_argument("--trials", type=int, default=default_trials,
+                        help="trials per variant (default: the preset's)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="jobs at a time (local processes, or LocalCluster workers)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="Numba/BLAS threads per job (default 1: no oversubscription)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on dask.distributed: 'local' (a LocalCluster on 127.0.0.1) "
+                             "or a scheduler address; workers must see --out (shared file system)")
+    parser.add_argument("--new-folder", action="store_true",
+                        help="if --out holds a sweep with other settings, write into the first "
+                             "free OUT-2, OUT-3, ... instead of refusing")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def add_study_commands(sub) -> None:
+    """``sweep``, ``report`` and ``reproduce``."""
+    sweep = sub.add_parser("sweep", help="run every variant x trial of a preset or a config")
+    source = sweep.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", help="a preset name (see `minievo presets`)")
+    source.add_argument("--config", type=Path, help="one configuration; runs its `trials` seeds")
+    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                       help="override on every variant (e.g. epochs=4); repeatable")
+    sweep.add_argument("--out", type=Path, required=True, help="sweep folder (resumable)")
+    _add_sweep_options(sweep)
+
+    report = sub.add_parser("report", help="report.md, CSV files and figures of a sweep folder")
+    report.add_argument("folder", type=Path, help="a sweep folder (finished, running or failed)")
+    report.add_argument("--out", type=Path, help="where to write (default FOLDER/report)")
+
+    reproduce = sub.add_parser("reproduce", help="the papers' main comparison: sweep, then report")
+    reproduce.add_argument("--epochs", type=int, help="epochs per trial (default 400)")
+    reproduce.add_argument("--out", type=Path, default=Path("runs/main_comparison"),
+                           help="sweep folder (default runs/main_comparison)")
+    reproduce.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                           help="override on every variant; repeatable")
+    _add_sweep_options(reproduce, default_trials=None)
+
+
+def _study_variants(preset, config_file, trials, overrides):
+    from .experiments.config import Config
+    from .experiments.presets import expand_preset, preset_variant_names
+    if preset:
+        variants = expand_preset(preset, trials=trials, overrides=overrides)
+        return variants, preset_variant_names(preset, variants)
+    # the same rule as `minievo run --config`: the file's keys on top of the default job
+    config = Config.from_file(config_file, defaults=DEFAULT_JOB, label="default job")
+    changes = {**overrides, **({"trials": trials} if trials else {})}
+    return [config.replace(**changes) if changes else config], None
+
+
+def _run_study_sweep(args, variants, names, out: Path) -> int:
+    """Run the sweep as the flags say; prints a summary; 0 when every job is done."""
+    from .experiments.config import ConfigError
+    from .experiments.sweep import expand_trials, next_free_folder, run_sweep
+    if args.trials is not None and args.trials < 1:
+        raise ConfigError(f"--trials must be >= 1, got {args.trials}")
+    if args.workers < 1 or args.threads < 1:
+        raise ConfigError(f"--workers and --threads must be >= 1, got {args.workers}, "
+                          f"{args.threads}")
+    if args.scheduler and args.scheduler != "local" and (args.workers, args.threads) != (1, 1):
+        raise ConfigError(f"--workers/--threads do not apply to the running scheduler "
+                          f"{args.scheduler} (its workers are started with it); drop them, "
+                          f"or use --scheduler local")
+    if args.new_folder:
+        from .experiments.sweep import SweepMismatchError, check_folder
+        try:
+            if out.exists():
+                check_folder(expand_trials(variants, names), out)
+        except SweepMismatchError:
+            out = next_free_folder(out)
+    total = len(expand_trials(variants, names))
+    print(f"{len(variants)} variant(s), {total} job(s) -> {out}", file=sys.stderr)
+    client = None
+    if args.scheduler:
+        from .experiments.sweep import dask_client
+        client = dask_client(args.scheduler, args.workers, args.threads)
+    try:
+        outcome = run_sweep(variants, out, names=names, workers=args.workers,
+                            threads=args.threads, progress=not args.no_progress,
+                            executor=client.get_executor() if client else None)
+    except KeyboardInterrupt:
+        print(f"minievo: sweep interrupted; finished jobs are kept in {out}: rerun the same "
+              f"command to run the rest", file=sys.stderr)
+        args.sweep_folder = out
+        return 130
+    finally:
+        if client is not None:
+            cluster = client.cluster if args.scheduler == "local" else None
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    print(outcome.summary(), file=sys.stderr)
+    print(f"results: {out / 'results.jsonl'}")
+    args.sweep_folder = out
+    return 1 if outcome.failed else 0
+
+
+def cmd_sweep(args) -> int:
+    variants, names = _study_variants(args.preset, args.config, args.trials,
+                                      _parse_set(args.set))
+    return _run_study_sweep(args, variants, names, args.out)
+
+
+def cmd_report(args) -> int:
+    from .experiments.report import write_report
+    if not args.folder.is_dir():
+        raise FileNotFoundError(f"{args.folder}: no such sweep folder")
+    report = write_report(args.folder, args.out)
+    print(report.summary_line())
+    print(f"report: {report.path}")
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from .experiments.report import write_report
+    overrides = _parse_set(args.set)
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    variants, names = _study_variants("main_comparison", None, args.trials, overrides)
+    code = _run_study_sweep(args, variants, names, args.out)
+    if code == 130:
+        return code
+    report = write_report(args.sweep_folder)
+    print(report.summary_line())
+    print(f"report: {report.path}")
+    return code
+
+
+STUDY_COMMANDS = {"sweep": cmd_sweep, "report": cmd_report, "reproduce": cmd_reproduce}
 
 
 if __name__ == "__main__":

@@ -370,6 +370,7 @@ EXPECTED_VARIANTS = {
     "population_size": 4,
     "environment": 5,
     "no_shuffle_data": 2 * 2,
+    "main_comparison": 9,
 }
 
 

@@ -1,54 +1,240 @@
-"""Sweeps: variants x seeds over an Executor, resumable."""
+"""Sweeps: job naming and seeds, never-stale folders, isolated failures, resume."""
 import json
+import os
+import shutil
+import signal
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import pytest
 from conftest import TINY_DATASET
 
 from minievo.cli import main
 from minievo.experiments.presets import expand_preset
-from minievo.experiments.sweep import expand_trials, run_sweep
+from minievo.experiments.sweep import (
+    SweepMismatchError,
+    expand_trials,
+    run_sweep,
+    safe_name,
+    variant_names,
+    worker_environment,
+)
 
 
-def _variants(data_dir, trials=2):
-    return expand_preset("prune_after_base", trials=trials, overrides={
-        "epochs": 2, "dataset_name": TINY_DATASET, "data_dir": str(data_dir), "batch_size": 4,
-        "progress": False})
+def _variants(data_dir, trials=2, epochs=2, **extra):
+    return expand_preset("lexi_threshold", trials=trials, overrides={
+        "epochs": epochs, "dataset_name": TINY_DATASET, "data_dir": str(data_dir),
+        "batch_size": 4, "population_size": 2, "progress": False, **extra})[:2]
 
 
-def test_jobs_are_variants_times_seeds(data_dir):
+def _lines(root):
+    return [json.loads(line) for line in (Path(root) / "results.jsonl").read_text().splitlines()]
+
+
+def test_jobs_are_named_after_what_differs_with_their_seeds(data_dir):
     jobs = expand_trials(_variants(data_dir, trials=3))
-    assert len(jobs) == 3 * 3
-    assert [c.seed for _, c in jobs[:3]] == [1, 2, 3] and all(c.trials == 1 for _, c in jobs)
-    assert len({name for name, _ in jobs}) == len(jobs)
+    assert [j.name for j in jobs] == [f"{m}/seed-0{s}" for m in ("random", "conjunctive")
+                                      for s in (1, 2, 3)]
+    assert [j.config.seed for j in jobs[:3]] == [1, 2, 3] and all(j.config.trials == 1
+                                                                for j in jobs)
+    assert jobs[0].settings == {"prune_method": "random"}
+    many = expand_preset("lexi_prob", trials=12)
+    names = [j.name for j in expand_trials(many)]
+    assert len(set(names)) == len(names) == 12 * 12
+    assert "conjunctive-final_n/seed-12" in names and "random-fixed/seed-01" in names
 
 
-def test_sweep_runs_every_job_and_skips_finished_ones(data_dir, tmp_path):
+def test_variant_names_are_unique_and_filesystem_safe(data_dir):
     variants = _variants(data_dir)
-    first = run_sweep(variants, tmp_path / "sweep")
-    assert len(first) == 6 and not any(r["skipped"] for r in first)
-    assert len((tmp_path / "sweep" / "results.jsonl").read_text().splitlines()) == 6
-    # kill the evidence of one finished job: only that one runs again (resumed)
-    (tmp_path / "sweep" / first[0]["folder"] / "summary.json").unlink()
-    second = run_sweep(variants, tmp_path / "sweep")
-    assert sum(not r["skipped"] for r in second) == 1
-    redone = next(r for r in second if not r["skipped"])
-    assert redone["folder"] == first[0]["folder"] and redone["test_loss"] == first[0]["test_loss"]
+    assert variant_names(variants, ["a/b", "a/b"]) == ["a_b", "a_b-2"]
+    assert safe_name("x y:z*") == "x_y_z"
+    single = variant_names(expand_preset("best_base_activation"))
+    assert single == ["ann_canonical-variance-exponential"]
 
 
-def test_sweep_over_an_executor_gives_the_serial_numbers(data_dir, tmp_path):
+def test_workers_are_pinned_to_one_thread():
+    env = worker_environment()
+    assert all(env[name] == "1" for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
+                                             "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"))
+
+
+def test_two_by_two_sweep_on_processes_matches_in_process_and_has_one_line_per_job(
+        data_dir, tmp_path):
     variants = _variants(data_dir)
-    serial = {r["folder"]: r["test_loss"] for r in run_sweep(variants, tmp_path / "a")}
+    local = run_sweep(variants, tmp_path / "a", workers=2)
+    serial = run_sweep(variants, tmp_path / "b", in_process=True, figures=False)
+    assert local.ran == 4 and not local.failed
+    assert ({ln["job"]: ln["test_loss"] for ln in local.lines}
+            == {ln["job"]: ln["test_loss"] for ln in serial.lines})
+    lines = _lines(tmp_path / "a")
+    assert len(lines) == 4 and {ln["status"] for ln in lines} == {"done"}
+    assert lines[0]["settings"] == {"prune_method": "random"}
+    # every finished trial has the papers' metric at its last epoch (stats_every aside)
+    from minievo.experiments.report import read_sweep
+    trials = [t for v in read_sweep(tmp_path / "a") for t in v.trials]
+    assert len(trials) == 4 and all(t.metrics["final_L1"] is not None for t in trials)
+    assert all(len(t.cells_final_L1) == 2 for t in trials)   # both cells, last epoch
+    again = run_sweep(variants, tmp_path / "a", workers=2)   # all done: nothing runs
+    assert again.ran == 0 and again.skipped == 4 and len(_lines(tmp_path / "a")) == 4
+
+
+def test_rerun_with_changed_settings_is_refused(data_dir, tmp_path):
+    run_sweep(_variants(data_dir, trials=1), tmp_path / "s", in_process=True, figures=False)
+    # more trials of the same settings extend the sweep: only the new seeds run
+    grown = run_sweep(_variants(data_dir, trials=2), tmp_path / "s", in_process=True,
+                      figures=False)
+    assert grown.ran == 2 and grown.skipped == 2
+    with pytest.raises(SweepMismatchError, match="other jobs"):   # fewer: refused
+        run_sweep(_variants(data_dir, trials=1), tmp_path / "s", in_process=True)
+    before = (tmp_path / "s" / "jobs.json").read_text()
+    with pytest.raises(SweepMismatchError, match=r"epochs: 2 -> 3"):
+        run_sweep(_variants(data_dir, trials=1, epochs=3), tmp_path / "s", in_process=True, figures=False)
+    assert (tmp_path / "s" / "jobs.json").read_text() == before
+    # from the command line: exit 2 naming the key; --new-folder writes beside it
+    args = ["sweep", "--preset", "lexi_threshold", "--trials", "2", "--set", "epochs=3",
+            "--set", f"dataset_name={TINY_DATASET}", "--set", "batch_size=4",
+            "--set", "population_size=2", "--set", "prune_method=random",
+            "--out", str(tmp_path / "s"), "--no-progress"]
+    assert main(args) == 2
+    assert main(args + ["--new-folder"]) == 0
+    jobs = json.loads((tmp_path / "s-2" / "jobs.json").read_text())
+    assert sorted(jobs) == ["lipi_simple-random-prune_after/seed-01",
+                            "lipi_simple-random-prune_after/seed-02"]
+    assert jobs["lipi_simple-random-prune_after/seed-01"]["epochs"] == 3
+
+
+def test_a_failing_trial_is_isolated_and_redone_on_rerun(data_dir, tmp_path):
+    good, bad = _variants(data_dir, trials=1)
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")
+    bad = bad.replace(data_dir=str(blocker))   # the dataset cannot be written there
+    outcome = run_sweep([good, bad], tmp_path / "s", workers=2)
+    assert [ln["status"] for ln in outcome.lines] == ["done", "failed"]
+    assert outcome.failed[0]["error"] and "FAILED" in outcome.summary()
+    assert (tmp_path / "s" / outcome.failed[0]["job"] / "failed.json").exists()
+    blocker.unlink()                                            # fix the cause, rerun
+    again = run_sweep([good, bad], tmp_path / "s", workers=2)
+    assert again.ran == 1 and not again.failed
+
+
+def _children(pid):
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            try:
+                command = (stat.parent / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"run_job" in command:   # a sweep's job process, nothing else
+                out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="finds worker processes in /proc")
+def test_a_killed_worker_costs_only_its_job(data_dir, tmp_path):
+    variants = _variants(data_dir, trials=1, epochs=3)
+    killed = []
+
+    def kill_first_worker():
+        deadline = time.time() + 60
+        while time.time() < deadline and not killed:
+            for pid in _children(os.getpid()):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_first_worker)
+    killer.start()
+    outcome = run_sweep(variants, tmp_path / "s", workers=1)
+    killer.join()
+    assert killed
+    assert [ln["status"] for ln in outcome.lines] == ["failed", "done"]
+    assert "signal 9" in outcome.failed[0]["error"]
+    again = run_sweep(variants, tmp_path / "s", workers=1)
+    assert again.ran == 1 and not again.failed
+
+
+def test_an_interrupted_sweep_resumes_what_is_missing(data_dir, tmp_path):
+    variants = _variants(data_dir)
+    full = run_sweep(variants, tmp_path / "full", in_process=True, figures=False)
+    run_sweep(variants, tmp_path / "cut", in_process=True, figures=False)
+    # as if interrupted: one job never finished (checkpoint kept), one never started
+    jobs = [ln["job"] for ln in full.lines]
+    (tmp_path / "cut" / jobs[0] / "summary.json").unlink()
+    shutil.rmtree(tmp_path / "cut" / jobs[3])
+    resumed = run_sweep(variants, tmp_path / "cut", in_process=True, figures=False)
+    assert resumed.ran == 2 and resumed.skipped == 2
+    assert ({ln["job"]: ln["test_loss"] for ln in resumed.lines}
+            == {ln["job"]: ln["test_loss"] for ln in full.lines})
+
+
+def test_sweep_over_an_executor_gives_the_same_numbers(data_dir, tmp_path):
+    variants = _variants(data_dir, trials=1)
+    serial = run_sweep(variants, tmp_path / "a", in_process=True, figures=False)
     with ThreadPoolExecutor(2) as pool:
-        threaded = {r["folder"]: r["test_loss"]
-                    for r in run_sweep(variants, tmp_path / "b", executor=pool)}
-    assert serial == threaded
+        threaded = run_sweep(variants, tmp_path / "b", executor=pool)
+    assert ([ln["test_loss"] for ln in serial.lines]
+            == [ln["test_loss"] for ln in threaded.lines])
 
 
-def test_sweep_command(data_dir, tmp_path, capsys):
+def test_sweep_command_reports_failures_with_a_nonzero_exit(data_dir, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
     code = main(["sweep", "--preset", "prune_after_base", "--trials", "1", "--set", "epochs=1",
                  "--set", f"dataset_name={TINY_DATASET}", "--set", "batch_size=4",
-                 "--out", str(tmp_path / "s")])
-    assert code == 0
-    jobs = json.loads((tmp_path / "s" / "jobs.json").read_text())
-    assert len(jobs) == 3 and all(j["epochs"] == 1 for j in jobs.values())
-    assert "[3/3]" in capsys.readouterr().err
+                 "--set", f"data_dir={blocker}", "--out", str(tmp_path / "s"),
+                 "--no-progress"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "0/3 jobs done" in err and "FAILED random/seed-01" in err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--trials", "0"], "trials"),
+    (["--workers", "0"], "--workers"),
+    (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], "do not apply"),
+])
+def test_sweep_command_refuses_bad_options(flags, message, tmp_path, capsys):
+    assert main(["sweep", "--preset", "prune_after_base", "--out", str(tmp_path / "s")]
+                + flags) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and not (tmp_path / "s").exists()
+
+
+def test_reproduce_uses_the_main_comparison(data_dir, tmp_path, capsys):
+    # every job fails fast (the data folder is a file): the command still reports
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = main(["reproduce", "--trials", "1", "--epochs", "1", "--set", f"data_dir={blocker}",
+                 "--out", str(tmp_path / "r"), "--workers", "2", "--no-progress"])
+    assert code == 1
+    lines = _lines(tmp_path / "r")
+    assert len(lines) == 9 and lines[0]["job"] == "ann_canonical-none/seed-01"
+    assert (tmp_path / "r" / "report" / "report.md").exists()
+    assert "0/9 trials finished" in capsys.readouterr().out
+
+
+def test_main_comparison_is_the_papers_nine_variants():
+    from minievo.experiments.presets import (
+        PUBLISHED_MAIN_COMPARISON,
+        preset_variant_names,
+    )
+    variants = expand_preset("main_comparison")
+    names = preset_variant_names("main_comparison", variants)
+    assert names == list(PUBLISHED_MAIN_COMPARISON)
+    by_name = dict(zip(names, variants))
+    assert all(v.epochs == 400 and v.trials == 30 and v.mask_mode == "regrow"
+               and v.activation_signal == "hook_output" for v in variants)
+    assert sum(v.is_canonical for v in variants) == 4
+    assert all(v.population_size == 10 for v in variants if not v.is_canonical)
+    assert by_name["small-lipi_simple-random-exponential-p0.5"].environment == "small"
+    assert by_name["lipi_simple-variance-population-p0.1"].prune_probability == 0.1
+    assert by_name["lipi_simple-conjunctive-final_n-p0.5"].prune_schedule == "final_n"
+    assert by_name["ann_canonical-none"].prune_method is None

@@ -52,7 +52,8 @@ from typing import Any
 
 from minievo.experiments.config import CANONICAL, Config, ConfigError, _normalise_keys, _suggest
 
-__all__ = ["PRESET_DEFAULTS", "PRESETS", "SIX_SCHEDULES", "expand_preset", "list_presets"]
+__all__ = ["PRESET_DEFAULTS", "PRESETS", "SIX_SCHEDULES", "expand_preset", "list_presets",
+           "preset_variant_names", "PUBLISHED_MAIN_COMPARISON"]
 
 #: Settings shared by every preset (SPEC §7 "Defaults of every experiment").
 PRESET_DEFAULTS: dict[str, Any] = {
@@ -193,11 +194,78 @@ PRESETS: dict[str, dict[str, Any]] = {
                      "prune_amount": 0.1},
         "grid": {"prune_method": [None, "variance"], "shuffle_data": [False, True]},
     },
+    # not a published grid: the papers' main comparison, as one study
+    "main_comparison": {
+        "description": "the papers' main comparison: canonical and Lipi-AE (population 10), "
+                       "no pruning vs the best operator/schedule pairs, and the small AE",
+        "settings": {"prune_amount": 0.1, "stats_every": 10},
+        # explicit variants (not a grid); "name" is the variant's folder
+        "variants": [
+            {"name": "ann_canonical-none", "cell_evaluation": CANONICAL,
+             "prune_method": None},
+            {"name": "ann_canonical-conjunctive-exponential-p0.5", "cell_evaluation": CANONICAL,
+             "prune_method": "conjunctive", "prune_schedule": "exponential",
+             "prune_probability": 0.5},
+            {"name": "ann_canonical-random-exponential-p0.5", "cell_evaluation": CANONICAL,
+             "prune_method": "random", "prune_schedule": "exponential",
+             "prune_probability": 0.5},
+            {"name": "ann_canonical-variance-exponential-p0.1", "cell_evaluation": CANONICAL,
+             "prune_method": "variance", "prune_schedule": "exponential",
+             "prune_probability": 0.1},
+            {"name": "lipi_simple-none", "cell_evaluation": "lipi_simple",
+             "population_size": 10, "prune_method": None},
+            {"name": "lipi_simple-random-exponential-p0.5", "cell_evaluation": "lipi_simple",
+             "population_size": 10, "prune_method": "random",
+             "prune_schedule": "exponential", "prune_probability": 0.5},
+            {"name": "lipi_simple-conjunctive-final_n-p0.5", "cell_evaluation": "lipi_simple",
+             "population_size": 10, "prune_method": "conjunctive",
+             "prune_schedule": "final_n", "prune_probability": 0.5},
+            {"name": "lipi_simple-variance-population-p0.1", "cell_evaluation": "lipi_simple",
+             "population_size": 10, "prune_method": "variance",
+             "prune_schedule": "population", "prune_probability": 0.1},
+            {"name": "small-lipi_simple-random-exponential-p0.5",
+             "cell_evaluation": "lipi_simple", "population_size": 10, "environment": "small",
+             "prune_method": "random", "prune_schedule": "exponential",
+             "prune_probability": 0.5},
+        ],
+    },
 }
 
 
+#: The papers' values for the main comparison, by ``main_comparison`` variant:
+#: final mean training L1 (mean L1 over the training batches at the last epoch,
+#: averaged over the cells; mean across trials unless ``median`` is given) and the
+#: median preserved capacity (non-zero share of all parameters, built from the
+#: published pruned count). Read off the published figures of Jorgensen et al.,
+#: GECCO 2025 (loss and capacity boxplots), +-0.002. ``None``: not given there.
+PUBLISHED_MAIN_COMPARISON: dict[str, dict[str, float | None]] = {
+    "ann_canonical-none": {"final_L1": 0.267, "capacity_median": None},
+    "ann_canonical-conjunctive-exponential-p0.5": {"final_L1": 0.271, "capacity_median": 0.750},
+    "ann_canonical-random-exponential-p0.5": {"final_L1": 0.50, "capacity_median": 0.790},
+    "ann_canonical-variance-exponential-p0.1": {"final_L1": 0.50, "capacity_median": 0.434},
+    "lipi_simple-none": {"final_L1": 0.145, "capacity_median": None},
+    "lipi_simple-random-exponential-p0.5": {"final_L1": 0.104, "final_L1_median": 0.084,
+                                            "capacity_median": 0.871},
+    "lipi_simple-conjunctive-final_n-p0.5": {"final_L1": 0.152, "capacity_median": 0.801},
+    "lipi_simple-variance-population-p0.1": {"final_L1": 0.157, "capacity_median": None},
+    "small-lipi_simple-random-exponential-p0.5": {"final_L1": 0.238, "capacity_median": None},
+}
+
+#: Papers' values per preset (what ``minievo report`` puts beside minievo's).
+PUBLISHED_VALUES = {"main_comparison": PUBLISHED_MAIN_COMPARISON}
+
+
+def preset_variant_names(name: str, variants: list[Config]) -> list[str] | None:
+    """The preset's own variant folder names, or None (named from the grid)."""
+    explicit = PRESETS[name].get("variants")
+    if not explicit or len(variants) != len(explicit):
+        return None
+    return [variant["name"] for variant in explicit]
+
+
 def list_presets() -> dict[str, str]:
-    """Preset names with their one-line descriptions, in the order of SPEC §7."""
+    """Preset names with their one-line descriptions, in the order of SPEC §7, then
+    ``main_comparison``."""
     return {name: preset["description"] for name, preset in PRESETS.items()}
 
 
@@ -236,12 +304,17 @@ def expand_preset(name: str, *, trials: int | None = None,
     if trials is not None:
         extra["trials"] = trials
 
-    grid = {axis: ([extra[axis]] if axis in extra else list(values))
-            for axis, values in preset["grid"].items()}
+    if "variants" in preset:   # explicit variants, each with its own settings
+        combinations = [{k: v for k, v in variant.items() if k != "name"}
+                        for variant in preset["variants"]]
+    else:
+        grid = {axis: ([extra[axis]] if axis in extra else list(values))
+                for axis, values in preset["grid"].items()}
+        combinations = [dict(zip(grid.keys(), combination))
+                        for combination in itertools.product(*grid.values())]
     configs: list[Config] = []
-    for combination in itertools.product(*grid.values()):
-        settings = {**PRESET_DEFAULTS, **preset["settings"],
-                    **dict(zip(grid.keys(), combination)), **extra}
+    for combination in combinations:
+        settings = {**PRESET_DEFAULTS, **preset["settings"], **combination, **extra}
         if settings.get("cell_evaluation") == CANONICAL:
             # the published runner forces population 1; canonical training
             # keeps one persistent Adam optimizer (SPEC §3)

@@ -66,7 +66,7 @@ def network_file(config: Config) -> str:
 
 
 def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1,
-        force: bool = False, notify=None):
+        force: bool = False, notify=None, figures: bool = True):
     """Train as ``config`` says and write the run folder; returns a ``RunResult``.
 
     Parameters
@@ -84,6 +84,9 @@ def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1,
     notify : callable, optional
         Called with one line for each thing the user should know (a folder
         started again, kernels compiling).
+    figures : bool
+        Draw the run's figures (``figures/*.png``); a sweep of many tiny jobs
+        may skip them (``minievo report`` draws the study's).
     """
     notify = notify or (lambda line: None)
     check_workers(config, workers)
@@ -106,7 +109,7 @@ def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1,
         from ..training.coevolution import train_coevolution
         result = train_coevolution(config, dataset, out_dir, resume=resume, workers=workers)
     if out_dir is not None:
-        write_outputs(config, result, out_dir)
+        write_outputs(config, result, out_dir, figures=figures)
     return result
 
 
@@ -196,7 +199,7 @@ def clear_run_folder(out_dir: Path) -> None:
 
 
 def resume(run_dir, *, workers: int = 1, epochs: int | None = None, notify=None,
-           progress: bool | None = None):
+           progress: bool | None = None, figures: bool = True):
     """Continue the interrupted run in ``run_dir`` with the configuration saved there.
 
     Parameters
@@ -238,7 +241,8 @@ def resume(run_dir, *, workers: int = 1, epochs: int | None = None, notify=None,
                "train (extend it with --epochs N); writing its outputs again")
     if progress is not None:
         config = config.replace(progress=progress)
-    return run(config, run_dir, resume=True, workers=workers, notify=notify)
+    return run(config, run_dir, resume=True, workers=workers, notify=notify,
+               figures=figures)
 
 
 def check_checkpoint_matches(config: Config, run_dir: Path) -> None:
@@ -276,18 +280,20 @@ def pruned_summary(best, mask_mode: str) -> dict:
                                     "entries whose mask is 0 (persistent masks)")}
 
 
-def write_outputs(config: Config, result, out_dir: Path) -> dict:
-    """Save the returned network, the figures and ``summary.json``."""
+def write_outputs(config: Config, result, out_dir: Path, *, figures: bool = True) -> dict:
+    """Save the returned network, the figures (unless ``figures`` is False) and ``summary.json``."""
     network = network_file(config)
     result.best.save(out_dir / network)
     records = read_stats(out_dir)
     with _PLOT_LOCK:
-        if config.is_canonical:
+        if not figures:
+            drawn = []
+        elif config.is_canonical:
             from .plots import plot_canonical
-            figures = plot_canonical(records, out_dir, config.mask_mode)
+            drawn = plot_canonical(records, out_dir, config.mask_mode)
         else:
             from ..training.coevolution_plots import plot_coevolution
-            figures = plot_coevolution(records, out_dir / "figures", config.mask_mode)
+            drawn = plot_coevolution(records, out_dir / "figures", config.mask_mode)
     best = result.best
     summary = {
         "cell_evaluation": config.cell_evaluation, "epochs": result.epochs,
@@ -299,7 +305,7 @@ def write_outputs(config: Config, result, out_dir: Path) -> dict:
         **pruned_summary(best, config.mask_mode),
         "n_params_encoder": best.encoder.n_params, "n_params_decoder": best.decoder.n_params,
         "files": {"config": CONFIG_FILE, "stats": "stats.jsonl", "network": network,
-                  "figures": [str(Path(f).relative_to(out_dir)) for f in figures]},
+                  "figures": [str(Path(f).relative_to(out_dir)) for f in drawn]},
     }
     atomic_write_json(out_dir / SUMMARY_FILE, summary)
     return summary
