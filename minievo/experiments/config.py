@@ -447,8 +447,17 @@ class Config:
         Output folder of the run (published ``output_dir``); None writes
         nothing.
     checkpoint_every : int
-        Save a resumable checkpoint every this many epochs, >= 0 (0: never).
-        Default 1.
+        Also save a resumable checkpoint every this many epochs, >= 0
+        (0, the default: not by epoch count).
+    checkpoint_seconds : float
+        Save a resumable checkpoint after the epoch in which this many seconds
+        have passed since the last one, >= 0 (0: not by time). Default 60.
+        A checkpoint is also written after the last epoch and on SIGINT/SIGTERM
+        unless both cadences are 0 (no checkpoints at all); see
+        :mod:`minievo.experiments.checkpoint`.
+    keep_checkpoint : bool
+        Keep ``checkpoint.npz`` once the run has finished (default True);
+        False deletes it after the results are written (sweeps of many jobs).
     save_all_centers : bool
         Also save every cell's final centre, not only the best (published
         ``store_all_nodes``). Default False.
@@ -498,7 +507,9 @@ class Config:
     # run control
     backend: str = "numba"
     out_dir: Optional[str] = None
-    checkpoint_every: int = 1
+    checkpoint_every: int = 0
+    checkpoint_seconds: float = 60.0
+    keep_checkpoint: bool = True
     save_all_centers: bool = False
     progress: bool = True
     # what validation changed or ignored; not part of the run's identity
@@ -590,6 +601,8 @@ class Config:
         put("backend", _as_choice("backend", self.backend, BACKENDS))
         put("out_dir", _as_optional_path("out_dir", self.out_dir))
         put("checkpoint_every", _as_int("checkpoint_every", self.checkpoint_every, 0))
+        put("checkpoint_seconds", _as_float("checkpoint_seconds", self.checkpoint_seconds, 0.0))
+        put("keep_checkpoint", _as_bool("keep_checkpoint", self.keep_checkpoint))
         put("save_all_centers", _as_bool("save_all_centers", self.save_all_centers))
         put("progress", _as_bool("progress", self.progress))
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..data import load_or_generate
 from ..io import atomic_write_json
+from .checkpoint import drop_checkpoint
 from .config import Config, ConfigError
 from .records import read_stats
 
@@ -75,6 +76,8 @@ def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1)
         result = train_coevolution(config, dataset, out_dir, resume=resume, workers=workers)
     if out_dir is not None:
         write_outputs(config, result, out_dir)
+        if not config.keep_checkpoint:          # finished: the results are written
+            drop_checkpoint(out_dir)
     return result
 
 

@@ -114,7 +114,8 @@ from numba import njit
 
 from ..data import Dataset, batch_order
 from ..engine import Engine
-from ..experiments.checkpoint import load_checkpoint, save_checkpoint
+from ..experiments.checkpoint import (CheckpointCadence, load_checkpoint, save_checkpoint,
+                                      stop_requests)
 from ..experiments.config import CANONICAL
 from ..experiments.records import StatsWriter, pruned_counts
 from ..kernels import cpu
@@ -669,7 +670,7 @@ def checkpoint_population(out_dir, writer: StatsWriter, population: Population, 
     for cell, center in enumerate(population.centers):
         networks[_network_name(cell, "encoder")] = center.encoder
         networks[_network_name(cell, "decoder")] = center.decoder
-    save_checkpoint(out_dir, state, networks)
+    save_checkpoint(out_dir, state, networks, moments=config.optimizer_state != "fresh")
 
 
 def restore_population(out_dir, config, kind: str) -> tuple[Population, int]:
@@ -737,7 +738,9 @@ def train_coevolution(config, dataset: Dataset, out_dir=None, *, resume: bool = 
     dataset : Dataset
     out_dir : path, optional
         Run folder: ``stats.jsonl`` (one record per visit), ``checkpoint.npz``
-        (every ``config.checkpoint_every`` epochs and at the end) and, with
+        (every ``config.checkpoint_seconds`` and/or ``checkpoint_every`` epochs,
+        at the end and on SIGINT/SIGTERM, see
+        :class:`~minievo.experiments.checkpoint.CheckpointCadence`) and, with
         ``config.save_all_centers``, ``centers/cell_{i:03d}.npz``. ``None``
         writes nothing.
     resume : bool
@@ -773,6 +776,26 @@ def train_coevolution(config, dataset: Dataset, out_dir=None, *, resume: bool = 
     start = time.perf_counter() - population.elapsed
     log = VisitLog(writer, population, start)
     executor = ThreadPoolExecutor(n_threads) if n_threads > 1 else None
+    cadence = CheckpointCadence.from_config(config)
+    with stop_requests() as stop:
+        _run_epochs(config, dataset, population, engines, log, executor, parallel, writer,
+                    out_dir, start, cadence, stop)
+    wall = time.perf_counter() - start
+
+    candidates = candidate_pairs(population, config.cell_evaluation)
+    with engines.borrow() as engine:
+        test_losses = [engine.reconstruction_l1(pair, dataset.test) for pair in candidates]
+    best = int(np.argmin(test_losses))
+    if out_dir is not None and config.save_all_centers:
+        save_centers(out_dir, population.centers)
+    return RunResult(candidates[best], float(test_losses[best]),
+                     Path(out_dir) if out_dir is not None else None, wall, config.epochs)
+
+
+def _run_epochs(config, dataset, population, engines, log, executor, parallel, writer, out_dir,
+                start, cadence, stop) -> None:
+    """The epoch loop of :func:`train_coevolution`, with checkpoints on ``cadence``
+    and at a SIGINT/SIGTERM (``stop``, :func:`~minievo.experiments.checkpoint.stop_requests`)."""
     try:
         bar = progress_bar(range(population.next_epoch, config.epochs), total=config.epochs,
                            initial=population.next_epoch, desc=config.cell_evaluation,
@@ -787,23 +810,14 @@ def train_coevolution(config, dataset: Dataset, out_dir=None, *, resume: bool = 
                 with engines.borrow() as engine:
                     run_asynchronous_epoch(config, dataset, population, epoch, engine, log)
             population.next_epoch = epoch + 1
-            last = epoch + 1 == config.epochs
-            if writer and config.checkpoint_every and ((epoch + 1) % config.checkpoint_every == 0
-                                                       or last):
+            if writer and cadence.due(epoch + 1, stop.requested):
                 checkpoint_population(out_dir, writer, population, config,
                                       time.perf_counter() - start)
+                cadence.done()
+            if stop.requested:
+                stop.stop()
     finally:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
         if writer is not None:
             writer.close()
-    wall = time.perf_counter() - start
-
-    candidates = candidate_pairs(population, config.cell_evaluation)
-    with engines.borrow() as engine:
-        test_losses = [engine.reconstruction_l1(pair, dataset.test) for pair in candidates]
-    best = int(np.argmin(test_losses))
-    if out_dir is not None and config.save_all_centers:
-        save_centers(out_dir, population.centers)
-    return RunResult(candidates[best], float(test_losses[best]),
-                     Path(out_dir) if out_dir is not None else None, wall, config.epochs)
