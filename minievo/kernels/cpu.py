@@ -685,6 +685,79 @@ def reconstruction_l1(enc, dec, x, kind, work):
     return total / (n_rows * n_dim)
 
 
+@jit
+def evaluate_pairs(encoders, decoders, x, kind, work, record, losses):
+    for k in range(len(encoders)):
+        for j in range(len(decoders)):
+            losses[k, j] = evaluate_pair(encoders[k], decoders[j], x, kind, work, record)
+
+
+# --------------------------------------------------------------------------
+# A whole data set in one call (the records' test loss)
+# --------------------------------------------------------------------------
+@jit
+def _transposed_copy(net):
+    """A parameter-shaped buffer holding the short-row layers' weights transposed,
+    ``(n_in, n_out)`` (other blocks are left unset): the evaluation's storage."""
+    out = np.empty_like(net.params)
+    layout = net.layout
+    for l in range(layout.shape[0]):
+        if _stored_transposed(layout, l, _TRUE):
+            weight, weight_t = weight_view(layout, net.params, l), _transposed_view(layout, out, l)
+            for i in range(weight_t.shape[0]):
+                for j in range(weight_t.shape[1]):
+                    weight_t[i, j] = weight[j, i]
+    return out
+
+
+@jit
+def _evaluation_forward(net, transposed, x, act_work):
+    """Forward ``x (B, n_in)`` without records; short-row layers use ``transposed``
+    (:func:`_transposed_copy`) so that every product runs over long rows."""
+    n_rows = x.shape[0]
+    layout = net.layout
+    for l in range(layout.shape[0]):
+        inp = x if l == 0 else rows_view(layout, act_work, n_rows, l - 1)
+        z = rows_view(layout, act_work, n_rows, l)                # (B, n_out)
+        bias = bias_view(layout, net.params, l)
+        if _stored_transposed(layout, l, _TRUE):
+            _dense_forward_t(inp, _transposed_view(layout, transposed, l), bias, z)
+        else:
+            dense_forward(inp, weight_view(layout, net.params, l), bias, z)
+        activate(z, layout[l, ACT])
+    return rows_view(layout, act_work, n_rows, layout.shape[0] - 1)
+
+
+@jit
+def dataset_l1(enc, dec, data, kind, work, row_l1):
+    """The reference's ``dataset_l1`` in one call: the short-row layers are
+    transposed once (not per chunk) and each chunk's rows go through
+    :func:`_evaluation_forward` (a test set of 1000 rows at paper size: 4x
+    faster than row-major chunks)."""
+    enc_t, dec_t = _transposed_copy(enc), _transposed_copy(dec)
+    n_rows, n_dim = data.shape
+    chunk = work.enc_act.shape[0] // enc.layout[:, N_OUT].sum()
+    z_dim = dec.layout[0, N_IN]
+    total = 0.0
+    for start in range(0, n_rows, chunk):
+        stop = min(start + chunk, n_rows)
+        x = data[start:stop]                                      # (m, n_dim)
+        m = stop - start
+        enc_out = _evaluation_forward(enc, enc_t, x, work.enc_act)
+        code = work.code[:m * z_dim].reshape((m, z_dim))
+        for b in range(m):
+            for k in range(z_dim):
+                code[b, k] = enc_out[b, k]                        # the mean of a variational code
+        y = _evaluation_forward(dec, dec_t, code, work.dec_act)
+        for b in range(m):
+            row_sum = 0.0
+            for k in range(n_dim):
+                row_sum += abs(y[b, k] - x[b, k])
+            row_l1[start + b] = row_sum / n_dim
+            total += row_sum
+    return total / (n_rows * n_dim)
+
+
 # --------------------------------------------------------------------------
 # A whole epoch in one call
 # --------------------------------------------------------------------------

@@ -343,6 +343,37 @@ def reconstruction_l1(enc, dec, x, kind, work):
     return float(np.abs(y - x).mean(dtype=np.float64))
 
 
+def evaluate_pairs(encoders, decoders, x, kind, work, record, losses):
+    """:func:`evaluate_pair` of every combination: ``losses[k, j]`` for encoder
+    ``k`` with decoder ``j`` on ``x (B, n_dim)`` (a neighbourhood's loss matrix).
+
+    ``encoders``, ``decoders``: tuples of ``K`` networks; ``losses (K, K)`` float64.
+    """
+    for k, enc in enumerate(encoders):
+        for j, dec in enumerate(decoders):
+            losses[k, j] = evaluate_pair(enc, dec, x, kind, work, record)
+
+
+def dataset_l1(enc, dec, data, kind, work, row_l1):
+    """Reconstruction L1 of every row of a whole data set, in chunks of the workspace's rows.
+
+    .. math:: \\ell_r = \\frac1d \\sum_k |y_{rk} - x_{rk}|, \\qquad
+              L = \\frac1N \\sum_r \\ell_r
+
+    ``data (N, n_dim)``; ``row_l1 (N,)`` float64 receives :math:`\\ell_r`; returns
+    :math:`L`, the ``test_loss`` of the records. The variational kind decodes
+    the posterior mean (as :func:`reconstruction_l1`). No recording.
+    """
+    chunk = work.enc_act.shape[0] // int(enc.layout[:, N_OUT].sum())    # rows per pass
+    z_dim = dec.layout[0, N_IN]
+    for start in range(0, data.shape[0], chunk):
+        x = data[start:start + chunk]                                   # (<= chunk, n_dim)
+        enc_out = mlp_forward(enc, x, work.enc_act, False)
+        y = mlp_forward(dec, enc_out[:, :z_dim], work.dec_act, False)
+        row_l1[start:start + x.shape[0]] = np.abs(y - x).mean(axis=1, dtype=np.float64)
+    return float(row_l1.mean())
+
+
 def train_epoch(enc, dec, data, order, batch_size, noise, kind, work,
                 lr, beta1, beta2, eps, fresh, record, losses):
     """One pass over ``data`` in the row order ``order``: one Adam step per batch.

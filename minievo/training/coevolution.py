@@ -276,14 +276,8 @@ def evaluate_neighbourhood(engine: Engine, neighbourhood, batch: np.ndarray, *,
         Rows are encoders, columns decoders. With ``record`` every pass is
         added to both networks' activation records.
     """
-    K = len(neighbourhood)
-    losses = np.empty((K, K), dtype=np.float64)                 # (K_enc, K_dec)
-    kind = neighbourhood[0].kind
-    for k, owner_e in enumerate(neighbourhood):
-        for j, owner_d in enumerate(neighbourhood):
-            pair = Autoencoder(owner_e.encoder, owner_d.decoder, kind)
-            losses[k, j] = engine.evaluate(pair, batch, record=record)
-    return losses
+    return engine.evaluate_all_pairs([p.encoder for p in neighbourhood],           # (K_enc, K_dec)
+                                     [p.decoder for p in neighbourhood], batch, record=record)
 
 
 def train_pair(engine: Engine, pair: Autoencoder, data: np.ndarray, order: np.ndarray,
