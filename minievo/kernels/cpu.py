@@ -792,35 +792,45 @@ def _leave_epoch_layout(net, fresh, tmp):
 
 
 @jit
+def _gather_batch(data, order, start, rows, noise, kind, work):
+    """Rows ``order[start:start + rows]`` of ``data`` into the workspace: returns the
+    encoder input, the target and the batch's noise (see the reference's train_epoch)."""
+    n_dim = data.shape[1]
+    target = work.batch_target[:rows * n_dim].reshape((rows, n_dim))
+    for b in range(rows):
+        r = order[start + b]
+        for k in range(n_dim):
+            target[b, k] = data[r, k]
+    if kind == DENOISING:
+        x_in = work.batch_in[:rows * n_dim].reshape((rows, n_dim))
+        for b in range(rows):
+            r = order[start + b]
+            for k in range(n_dim):
+                x_in[b, k] = target[b, k] + noise[r, k]
+    else:
+        x_in = target
+    if kind == VARIATIONAL:
+        z_dim = noise.shape[1]
+        batch_noise = work.batch_noise[:rows * z_dim].reshape((rows, z_dim))
+        for b in range(rows):
+            for k in range(z_dim):
+                batch_noise[b, k] = noise[order[start + b], k]
+    else:
+        batch_noise = work.no_dx
+    return x_in, target, batch_noise
+
+
+@jit
 def _epoch_steps(enc, dec, data, order, batch_size, noise, kind, work, lr, beta1, beta2, eps,
                  fresh, record, losses, epoch_layout, enc_mask, dec_mask, scratch):
     """The loop of :func:`train_epoch`: gather each batch, one fused step on it."""
-    n_rows, n_dim = order.shape[0], data.shape[1]
+    n_rows = order.shape[0]
     n_batches = losses.shape[0]
     for i in range(n_batches):
         start = i * batch_size
-        rows = min(batch_size, n_rows - start)
-        target = work.batch_target[:rows * n_dim].reshape((rows, n_dim))
-        for b in range(rows):                                     # gather the batch
-            r = order[start + b]
-            for k in range(n_dim):
-                target[b, k] = data[r, k]
-        if kind == DENOISING:
-            x_in = work.batch_in[:rows * n_dim].reshape((rows, n_dim))
-            for b in range(rows):
-                r = order[start + b]
-                for k in range(n_dim):
-                    x_in[b, k] = target[b, k] + noise[r, k]
-        else:
-            x_in = target
-        if kind == VARIATIONAL:
-            z_dim = noise.shape[1]
-            batch_noise = work.batch_noise[:rows * z_dim].reshape((rows, z_dim))
-            for b in range(rows):
-                for k in range(z_dim):
-                    batch_noise[b, k] = noise[order[start + b], k]
-        else:
-            batch_noise = work.no_dx
+        x_in, target, batch_noise = _gather_batch(data, order, start,
+                                                  min(batch_size, n_rows - start), noise, kind,
+                                                  work)
         losses[i] = _pair_pass(enc, dec, x_in, target, batch_noise, kind, work, record,
                                epoch_layout, _TRUE, enc_mask, dec_mask, scratch,
                                not epoch_layout or i == n_batches - 1,
@@ -842,3 +852,48 @@ def train_epoch(enc, dec, data, order, batch_size, noise, kind, work,
                  eps, fresh, record, losses, _TRUE, enc_mask, dec_mask, scratch)
     _leave_epoch_layout(enc, fresh, scratch)
     _leave_epoch_layout(dec, fresh, scratch)
+
+
+@jit
+def _transpose_gradient(net, tmp):
+    """The short-row layers' gradient blocks into the epoch layout, so that a network
+    a pass never trains leaves it as it came (:func:`_leave_epoch_layout` turns them back)."""
+    layout = net.layout
+    for l in range(layout.shape[0]):
+        if _stored_transposed(layout, l, _TRUE):
+            _transpose_block(net.grad, layout[l, W_OFF], layout[l, N_OUT], layout[l, N_IN], tmp)
+
+
+@jit
+def partner_epoch(encoders, decoders, selected, partners, data, order, batch_size, noise, kind,
+                  work, lr, beta1, beta2, eps, fresh, record, losses):
+    """``epoch-node``'s pass: per batch a step of ``(E_s, D_partners[b, 0])``, then one of
+    ``(E_partners[b, 1], D_s)``, with every network of the neighbourhood in the epoch
+    layout for the whole pass (module docstring), so each step costs what a step of
+    :func:`train_epoch` does. ``encoders``, ``decoders``: tuples of ``K`` networks."""
+    n_nets = len(encoders)
+    scratch = np.empty(max(encoders[0].params.shape[0], decoders[0].params.shape[0]),
+                       dtype=np.float32)
+    enc_masks = np.empty((n_nets, encoders[0].params.shape[0]), dtype=np.float32)
+    dec_masks = np.empty((n_nets, decoders[0].params.shape[0]), dtype=np.float32)
+    for k in range(n_nets):
+        _transpose_gradient(encoders[k], scratch)
+        _transpose_gradient(decoders[k], scratch)
+        enc_masks[k] = _enter_epoch_layout(encoders[k], fresh, scratch)
+        dec_masks[k] = _enter_epoch_layout(decoders[k], fresh, scratch)
+    n_rows = order.shape[0]
+    for i in range(partners.shape[0]):
+        start = i * batch_size
+        x_in, target, batch_noise = _gather_batch(data, order, start,
+                                                  min(batch_size, n_rows - start), noise, kind,
+                                                  work)
+        for step in range(2):
+            e = selected if step == 0 else partners[i, 1]
+            d = partners[i, 0] if step == 0 else selected
+            losses[2 * i + step] = _pair_pass(encoders[e], decoders[d], x_in, target, batch_noise,
+                                              kind, work, record, _TRUE, _TRUE, enc_masks[e],
+                                              dec_masks[d], scratch, _TRUE, lr, beta1, beta2, eps,
+                                              fresh)
+    for k in range(n_nets):
+        _leave_epoch_layout(encoders[k], fresh, scratch)
+        _leave_epoch_layout(decoders[k], fresh, scratch)

@@ -393,3 +393,20 @@ def train_epoch(enc, dec, data, order, batch_size, noise, kind, work,
             x_in = target
         losses[i] = train_step(enc, dec, x_in, target, noise[rows] if kind == VARIATIONAL else noise,
                                kind, work, lr, beta1, beta2, eps, fresh, record)
+
+
+def partner_epoch(encoders, decoders, selected, partners, data, order, batch_size, noise, kind,
+                  work, lr, beta1, beta2, eps, fresh, record, losses):
+    """``epoch-node``'s training pass (SPEC §4): for batch ``b`` of ``data[order]``, one
+    step of encoder ``selected`` with decoder ``partners[b, 0]``, then one of encoder
+    ``partners[b, 1]`` with decoder ``selected``; each step updates both networks.
+
+    ``encoders``, ``decoders``: tuples of ``K`` networks; ``partners (n_batches, 2)``;
+    ``losses (2 * n_batches,)`` receives the loss before each step, in step order.
+    """
+    for b in range(partners.shape[0]):
+        rows = order[b * batch_size:(b + 1) * batch_size]
+        for step, (e, d) in enumerate(((selected, partners[b, 0]), (partners[b, 1], selected))):
+            train_epoch(encoders[e], decoders[d], data, rows, batch_size, noise, kind, work,
+                        lr, beta1, beta2, eps, fresh, record,
+                        losses[2 * b + step:2 * b + step + 1])

@@ -110,7 +110,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
 from ..data import Dataset, batch_order
 from ..engine import Engine
@@ -118,7 +117,6 @@ from ..experiments.checkpoint import (CheckpointCadence, load_checkpoint, save_c
                                       stop_requests)
 from ..experiments.config import CANONICAL
 from ..experiments.records import StatsWriter, pruned_counts
-from ..kernels import cpu
 from ..network import Autoencoder, make_autoencoder
 from ..pruning import prune_pair, should_prune
 from .canonical import RunResult, check_finite, train_canonical
@@ -300,8 +298,8 @@ def train_with_partners(engine: Engine, neighbourhood, selected: int, data: np.n
     For batch :math:`b`, draw :math:`\\rho_b, \\rho'_b \\sim U\\{0..K-1\\}` and take
     one Adam step on :math:`(E_s, D_{\\rho_b})`, then one on
     :math:`(E_{\\rho'_b}, D_s)`; each step updates both networks of its pair.
-    With the ``numba`` backend the whole pass is one compiled call
-    (:func:`_partner_pass_compiled`); the ``numpy`` backend steps batch by batch.
+    The whole pass is one call of the kernels' ``partner_epoch`` (with Numba,
+    every network stays in the fast epoch layout for the pass).
 
     Returns
     -------
@@ -317,41 +315,12 @@ def train_with_partners(engine: Engine, neighbourhood, selected: int, data: np.n
     elif noise is None or noise.shape[0] != data.shape[0]:
         raise ValueError(f"the {engine.kind} autoencoder needs noise for every row of data "
                          f"(Engine.draw_noise(rng, {data.shape[0]}))")
-    if engine.backend == "numba":
-        _partner_pass_compiled(tuple(p.encoder.arrays for p in neighbourhood),
-                               tuple(p.decoder.arrays for p in neighbourhood), selected,
-                               partners, data, order, batch_size, noise, engine.kind_code,
-                               engine.work, learning_rate, engine.beta1, engine.beta2,
-                               engine.eps, fresh, record, losses)
-        return losses
-    kind = neighbourhood[0].kind
-    for b in range(n_batches):
-        rows = order[b * batch_size:(b + 1) * batch_size]      # (<= B,)
-        for step, (e, d) in enumerate(((selected, partners[b, 0]), (partners[b, 1], selected))):
-            pair = Autoencoder(neighbourhood[e].encoder, neighbourhood[d].decoder, kind)
-            losses[2 * b + step] = engine.train_epoch(pair, data, rows, batch_size, learning_rate,
-                                                      fresh=fresh, record=record, noise=noise)[0]
+    engine.kernels.partner_epoch(tuple(p.encoder.arrays for p in neighbourhood),
+                                 tuple(p.decoder.arrays for p in neighbourhood), selected,
+                                 partners, data, order, batch_size, noise, engine.kind_code,
+                                 engine.work, learning_rate, engine.beta1, engine.beta2,
+                                 engine.eps, fresh, record, losses)
     return losses
-
-
-@njit(cache=True, nogil=True)
-def _partner_pass_compiled(encoders, decoders, selected, partners, data, order, batch_size,
-                           noise, kind, work, lr, beta1, beta2, eps, fresh, record, losses):
-    """The loop of :func:`train_with_partners` as one Numba call (no Python per step).
-
-    ``encoders``/``decoders`` are tuples of :class:`~minievo.network.MLPArrays`;
-    each step is the backend's own ``train_epoch`` on a one-batch row order.
-    """
-    n_rows = order.shape[0]
-    for b in range(partners.shape[0]):
-        start = b * batch_size
-        rows = order[start:min(start + batch_size, n_rows)]
-        cpu.train_epoch(encoders[selected], decoders[partners[b, 0]], data, rows, batch_size,
-                        noise, kind, work, lr, beta1, beta2, eps, fresh, record,
-                        losses[2 * b:2 * b + 1])
-        cpu.train_epoch(encoders[partners[b, 1]], decoders[selected], data, rows, batch_size,
-                        noise, kind, work, lr, beta1, beta2, eps, fresh, record,
-                        losses[2 * b + 1:2 * b + 2])
 
 
 def train_pair_twice_per_batch(engine: Engine, pair: Autoencoder, data: np.ndarray,
