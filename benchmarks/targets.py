@@ -20,7 +20,8 @@ What is measured
   reference / Numba (targets >= 10x and >= 8x);
 * ``large step``: the same at batch 100 x 4000 dims (target >= 3x);
 * ``visit``: one ``lipi_simple`` cell visit of the main setting, and the
-  share of it outside the 200 training steps (target <= 15%);
+  share of it outside the 200 training steps (target <= 15%), with the
+  default test loss every visit and with ``test_loss_every=10``;
 * ``epoch-node``: a visit of ``epoch-node`` / one of ``lipi_simple``
   (target <= 1.5);
 * ``trial``: a whole ``lipi_simple`` trial (records, checkpoints, final
@@ -111,11 +112,13 @@ def steps(args) -> float:
 def visits(args) -> None:
     dataset = generate_binary_clustering(10, 100, 1000, rng=np.random.default_rng(1))
     times = {}
-    for variant in ("lipi_simple", "epoch-node"):
-        config = Config(**MAIN, cell_evaluation=variant)
+    for variant, changes in (("lipi_simple", {}), ("epoch-node", {}),
+                             ("sparse test loss", {"test_loss_every": 10})):
+        config = Config(**MAIN, **changes,
+                        cell_evaluation="epoch-node" if variant == "epoch-node" else "lipi_simple")
         population = co.initial_population(config, dataset.n_dim)
         engine = co.make_engine(config, population.centers[0])
-        epoch = config.epochs // 2
+        epoch = config.epochs // 2 + 1                 # not a multiple of test_loss_every
 
         def visit():
             co.visit_cell(config, dataset, population.centers, 3, population.learning_rates[3],
@@ -130,6 +133,9 @@ def visits(args) -> None:
     share = 1.0 - train / times["lipi_simple"]
     report("visit: share outside the 200 steps (%)", 100 * share, "<= 15%", share <= 0.15,
            f"visit {times['lipi_simple'] * 1e3:.2f} ms, 200 steps {train * 1e3:.2f} ms")
+    share = 1.0 - train / times["sparse test loss"]
+    report("  the same with test_loss_every=10 (%)", 100 * share, "<= 15%", share <= 0.15,
+           f"visit {times['sparse test loss'] * 1e3:.2f} ms (a visit without the test loss)")
     ratio = times["epoch-node"] / times["lipi_simple"]
     report("epoch-node / lipi_simple per visit", ratio, "<= 1.5x", ratio <= 1.5,
            f"{times['epoch-node'] * 1e3:.2f} / {times['lipi_simple'] * 1e3:.2f} ms")

@@ -392,6 +392,11 @@ class Config:
         Cadence, in iterations (epochs), of the mean/std L1 over the training
         batches (``mean_L1``, ``std_L1``), >= 1; also recorded at the last
         iteration. Default 100.
+    test_loss_every : int
+        Cadence, in epochs, of the coevolution records' ``test_loss`` (the
+        whole test set, about a sixth of a visit's time at paper size), >= 1;
+        also recorded at the last epoch, absent in between. Default 1: every
+        visit.
     optimizer_state : str
         ``"fresh"``: a new Adam state for every step, as the published
         coevolution (SPEC §4 step 4); ``"persistent"``: Adam state kept per
@@ -488,6 +493,7 @@ class Config:
     shuffle_data: bool = True
     calculate_test_loss: bool = True
     stats_every: int = 100
+    test_loss_every: int = 1
     optimizer_state: Optional[str] = None
     adam_betas: tuple[float, float] = (0.5, 0.999)
     adam_eps: float = 1e-8
@@ -561,6 +567,7 @@ class Config:
         put("shuffle_data", _as_bool("shuffle_data", self.shuffle_data))
         put("calculate_test_loss", _as_bool("calculate_test_loss", self.calculate_test_loss))
         put("stats_every", _as_int("stats_every", self.stats_every, 1))
+        put("test_loss_every", _as_int("test_loss_every", self.test_loss_every, 1))
 
         # optimizer: canonical training keeps one Adam for the whole run (SPEC §3)
         if self.optimizer_state is None:

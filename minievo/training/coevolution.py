@@ -93,7 +93,8 @@ One JSON line per visit: ``iteration`` (epoch), ``node_idx``,
 exact zeros in the parameters with ``mask_mode="regrow"``, as published),
 ``n_active_encoder``/``n_active_decoder`` (parameters minus pruned),
 ``test_loss`` (L1 of the new center on the **whole** test set; the published
-code uses the first test batch only), ``mean_L1``/``std_L1`` over the training
+code uses the first test batch only; every ``test_loss_every`` epochs, default
+every visit, and at the last epoch), ``mean_L1``/``std_L1`` over the training
 batches at every epoch ``t`` with ``t % stats_every == 0`` and at the last
 epoch (the published cadence: its ``iteration`` is the epoch), ``fe_cnt``
 (visits so far, this one included; the published count starts at 0),
@@ -405,11 +406,16 @@ class CellVisit:
 
 def center_statistics(engine: Engine, pair: Autoencoder, config, dataset: Dataset,
                       epoch: int) -> dict:
-    """``test_loss`` and, on reporting epochs, ``mean_L1``/``std_L1`` of a new center."""
+    """``test_loss`` and ``mean_L1``/``std_L1`` of a new center, each on its cadence.
+
+    ``test_loss`` every ``config.test_loss_every`` epochs (default every visit),
+    ``mean_L1``/``std_L1`` every ``config.stats_every``; both at the last epoch.
+    """
     stats = {}
-    if config.calculate_test_loss:
+    last = epoch == config.epochs - 1
+    if config.calculate_test_loss and (epoch % config.test_loss_every == 0 or last):
         stats["test_loss"] = engine.reconstruction_l1(pair, dataset.test)
-    if epoch % config.stats_every == 0 or epoch == config.epochs - 1:
+    if epoch % config.stats_every == 0 or last:
         batch_l1 = engine.batch_l1(pair, dataset.train, config.batch_size)   # (n_batches,)
         stats["mean_L1"] = float(batch_l1.mean())
         stats["std_L1"] = float(batch_l1.std())

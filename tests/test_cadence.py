@@ -1,4 +1,5 @@
-"""Checkpoint cadence: by elapsed time, by epochs, at the end, on SIGINT; resume stays exact."""
+"""Cadences: checkpoints (by elapsed time, by epochs, at the end, on SIGINT; resume stays
+exact) and the records' test loss."""
 import json
 import os
 import signal
@@ -140,3 +141,15 @@ def test_keep_checkpoint_false_drops_it_once_the_run_is_written(tmp_path, data_d
     run(Config(**base, keep_checkpoint=False), tmp_path / "dropped")
     assert (tmp_path / "dropped" / "summary.json").exists()
     assert not (tmp_path / "dropped" / "checkpoint.npz").exists()
+
+
+def test_test_loss_every_records_it_on_its_epochs_and_the_last(dataset, tmp_path):
+    co.train_coevolution(tiny(epochs=4, test_loss_every=3), dataset, tmp_path / "sparse")
+    co.train_coevolution(tiny(epochs=4), dataset, tmp_path / "every")
+    sparse, every = read_stats(tmp_path / "sparse"), read_stats(tmp_path / "every")
+    assert {r["iteration"] for r in sparse if "test_loss" in r} == {0, 3}
+    assert all("test_loss" in r for r in every)
+    for a, b in zip(sparse, every):          # the cadence changes what is recorded, not the run
+        if "test_loss" in a:
+            assert a["test_loss"] == b["test_loss"]
+        assert a["min_replacement_loss"] == b["min_replacement_loss"]
