@@ -63,47 +63,67 @@ MAIN = dict(population_size=10, epochs=400, batch_size=5, seed=1, radius=1,
 
 def median_time(fn, repeats: int) -> float:
     """Median wall seconds of ``fn()`` over ``repeats`` calls, after one warm-up call."""
-    fn()
-    times = []
+    return interleaved({"fn": fn}, repeats)[0]["fn"]
+
+
+def interleaved(fns: dict, repeats: int):
+    """Time every function of ``fns`` once per round, round after round.
+
+    Returns ``(medians, rounds)``: the median seconds of each, and the list of
+    per-round ``{name: seconds}``. On a shared machine the load drifts between
+    rounds far more than within one, so a ratio is taken per round
+    (:func:`round_ratio`), not between medians of separate runs.
+    """
+    for fn in fns.values():
+        fn()                                           # compile / warm up
+    rounds = []
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+        times = {}
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name] = time.perf_counter() - start
+        rounds.append(times)
+    medians = {name: float(np.median([r[name] for r in rounds])) for name in fns}
+    return medians, rounds
+
+
+def round_ratio(rounds, num: str, den: str) -> float:
+    """Median over the rounds of ``time[num] / time[den]``."""
+    return float(np.median([r[num] / r[den] for r in rounds]))
 
 
 def report(name: str, value: float, target: str, holds: bool, detail: str = "") -> None:
     print(f"{name:44s} {value:9.2f}  target {target:8s} {'ok' if holds else 'MISSED':6s} {detail}")
 
 
-def step_times(n_dim: int, batch: int, fresh: bool, repeats: int) -> dict:
-    """Seconds per step inside ``Engine.train_epoch`` over 1000 rows, per backend."""
+def step_times(n_dim: int, batch: int, fresh: bool, repeats: int):
+    """Seconds per step inside ``Engine.train_epoch`` over 1000 rows, per backend,
+    interleaved: ``(medians per step, numpy / numba per round)``."""
     rng = np.random.default_rng(0)
     data = generate_binary_clustering(10, 100, n_dim, rng=rng).train
     order = rng.permutation(data.shape[0]).astype(np.int64)
     pair = make_autoencoder("default", n_dim, rng, record_rows=0)
     n_steps = -(-data.shape[0] // batch)
-    out = {}
+    fns = {}
     for backend in ("numpy", "numba"):
         engine, trained = Engine(pair, batch, backend), pair.copy()
-        out[backend] = median_time(
-            lambda: engine.train_epoch(trained, data, order, batch, 1e-5, fresh=fresh,
-                                       record=False), repeats) / n_steps
-    return out
+        fns[backend] = (lambda engine=engine, trained=trained: engine.train_epoch(
+            trained, data, order, batch, 1e-5, fresh=fresh, record=False))
+    medians, rounds = interleaved(fns, repeats)
+    return {k: v / n_steps for k, v in medians.items()}, round_ratio(rounds, "numpy", "numba")
 
 
 def steps(args) -> float:
     fresh_step = None
     for fresh, target in ((True, 10.0), (False, 8.0)):
-        t = step_times(1000, 5, fresh, args.repeats)
-        ratio = t["numpy"] / t["numba"]
+        t, ratio = step_times(1000, 5, fresh, args.repeats)
         report(f"step paper, {'fresh' if fresh else 'persistent'} Adam (numpy/numba)", ratio,
                f">= {target:g}x", ratio >= target,
                f"{t['numpy'] * 1e6:.1f} / {t['numba'] * 1e6:.1f} us")
         if fresh:
             fresh_step = t["numba"]
-    t = step_times(4000, 100, True, max(3, args.repeats // 3))
-    ratio = t["numpy"] / t["numba"]
+    t, ratio = step_times(4000, 100, True, max(3, args.repeats // 2))
     report("step batch 100 x 4000 dims (numpy/numba)", ratio, ">= 3x", ratio >= 3.0,
            f"{t['numpy'] * 1e6:.0f} / {t['numba'] * 1e6:.0f} us")
     return fresh_step
@@ -111,7 +131,7 @@ def steps(args) -> float:
 
 def visits(args) -> None:
     dataset = generate_binary_clustering(10, 100, 1000, rng=np.random.default_rng(1))
-    times = {}
+    fns = {}
     for variant, changes in (("lipi_simple", {}), ("epoch-node", {}),
                              ("sparse test loss", {"test_loss_every": 10})):
         config = Config(**MAIN, **changes,
@@ -120,23 +140,23 @@ def visits(args) -> None:
         engine = co.make_engine(config, population.centers[0])
         epoch = config.epochs // 2 + 1                 # not a multiple of test_loss_every
 
-        def visit():
+        def visit(config=config, population=population, engine=engine, epoch=epoch):
             co.visit_cell(config, dataset, population.centers, 3, population.learning_rates[3],
                           epoch, engine, co.visit_streams(config.seed, epoch, 3))
-        times[variant] = median_time(visit, args.repeats)
-        if variant == "lipi_simple":               # the 200 steps of the visit alone
+        fns[variant] = visit
+        if variant == "lipi_simple":               # the 200 steps of a visit alone
             pair = population.centers[3].copy()
             order = np.random.default_rng(2).permutation(1000).astype(np.int64)
-            train = median_time(lambda: engine.train_epoch(pair, dataset.train, order, 5,
-                                                           1e-5, fresh=True, record=False),
-                                args.repeats)
-    share = 1.0 - train / times["lipi_simple"]
+            fns["200 steps"] = (lambda engine=engine, pair=pair, order=order: engine.train_epoch(
+                pair, dataset.train, order, 5, 1e-5, fresh=True, record=False))
+    times, rounds = interleaved(fns, args.repeats)
+    share = 1.0 - 1.0 / round_ratio(rounds, "lipi_simple", "200 steps")
     report("visit: share outside the 200 steps (%)", 100 * share, "<= 15%", share <= 0.15,
-           f"visit {times['lipi_simple'] * 1e3:.2f} ms, 200 steps {train * 1e3:.2f} ms")
-    share = 1.0 - train / times["sparse test loss"]
+           f"visit {times['lipi_simple'] * 1e3:.2f} ms, 200 steps {times['200 steps'] * 1e3:.2f} ms")
+    share = 1.0 - 1.0 / round_ratio(rounds, "sparse test loss", "200 steps")
     report("  the same with test_loss_every=10 (%)", 100 * share, "<= 15%", share <= 0.15,
            f"visit {times['sparse test loss'] * 1e3:.2f} ms (a visit without the test loss)")
-    ratio = times["epoch-node"] / times["lipi_simple"]
+    ratio = round_ratio(rounds, "epoch-node", "lipi_simple")
     report("epoch-node / lipi_simple per visit", ratio, "<= 1.5x", ratio <= 1.5,
            f"{times['epoch-node'] * 1e3:.2f} / {times['lipi_simple'] * 1e3:.2f} ms")
 

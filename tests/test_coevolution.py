@@ -204,9 +204,9 @@ def spy_on_gather(monkeypatch):
     seen = []
     original = co.gather_neighbourhood
 
-    def spy(centers, cell, radius):
+    def spy(centers, cell, radius, **options):
         seen.append((cell, [id(c) for c in centers]))
-        return original(centers, cell, radius)
+        return original(centers, cell, radius, **options)
 
     monkeypatch.setattr(co, "gather_neighbourhood", spy)
     return seen

@@ -239,8 +239,12 @@ class EnginePool:
 # The steps of one cell visit (SPEC §4)
 # ---------------------------------------------------------------------------
 
-def gather_neighbourhood(centers, cell: int, radius: int) -> list:
+def gather_neighbourhood(centers, cell: int, radius: int, *, copy: bool = True) -> list:
     """Step 1: independent copies of the centers of cell ``cell``'s neighbourhood.
+
+    ``copy=False`` returns the centers themselves, for a caller that only
+    reads them (``lipi_simple`` without activation records copies just the
+    selected pair).
 
     Returns ``K = 2·radius + 1`` :class:`Autoencoder` copies in the order of
     :func:`~minievo.training.ring.neighbourhood_indices` (the cell's own
@@ -249,7 +253,7 @@ def gather_neighbourhood(centers, cell: int, radius: int) -> list:
     which is what lets synchronous visits run in parallel.
     """
     cells = neighbourhood_indices(cell, len(centers), radius)
-    return [centers[c].copy() for c in cells]
+    return [centers[c].copy() if copy else centers[c] for c in cells]
 
 
 def evaluation_batch(data: np.ndarray, batch_size: int, rng: np.random.Generator,
@@ -441,7 +445,10 @@ def visit_cell(config, dataset: Dataset, centers, cell: int, learning_rate: floa
 
     # 1-2: neighbourhood and its loss matrix on one batch
     cells = neighbourhood_indices(cell, len(centers), config.radius)          # (K,)
-    neighbourhood = gather_neighbourhood(centers, cell, config.radius)
+    # Without activation records lipi_simple only reads the neighbours: it evaluates
+    # the centers themselves and copies just the selected pair (step 3).
+    read_only = variant != "epoch-node" and not record
+    neighbourhood = gather_neighbourhood(centers, cell, config.radius, copy=not read_only)
     batch = evaluation_batch(train, rows, streams["data"], shuffle)            # (B, n_dim)
     losses = evaluate_neighbourhood(engine, neighbourhood, batch, record=record)  # (K, K)
     check_finite(losses.ravel(), epoch, f"cell {cell} selection")
@@ -449,7 +456,7 @@ def visit_cell(config, dataset: Dataset, centers, cell: int, learning_rate: floa
 
     # 3: tournament
     selected = select_by_tournament(encoder_fitness, streams["select"])
-    pair = neighbourhood[selected]
+    pair = neighbourhood[selected].copy() if read_only else neighbourhood[selected]
 
     # 4: train on every batch
     order = batch_order(train.shape[0], streams["data"], shuffle)              # (N,)
