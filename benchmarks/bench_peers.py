@@ -61,24 +61,19 @@ def layers(pair):
     return out
 
 
-def _median_per_step(run, repeats: int, n_steps: int) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times)) / n_steps
+def _per_step(run, n_steps: int):
+    """``run`` (one pass) and its step count: timed by :func:`summary_lines`."""
+    return run, n_steps
 
 
-def time_minievo(data, order, pair, repeats):
+def time_minievo(data, order, pair):
     engine, trained = Engine(pair, BATCH, "numba"), pair.copy()
-    return _median_per_step(lambda: engine.train_epoch(trained, data, order, BATCH, LR,
-                                                       fresh=True, record=False),
-                            repeats, order.shape[0] // BATCH)
+    return _per_step(lambda: engine.train_epoch(trained, data, order, BATCH, LR,
+                                                fresh=True, record=False),
+                     order.shape[0] // BATCH)
 
 
-def time_torch(data, order, pair, repeats):
+def time_torch(data, order, pair):
     import torch
     torch.set_num_threads(1)
     params, masks, acts = [], [], []
@@ -109,10 +104,10 @@ def time_torch(data, order, pair, repeats):
             with torch.no_grad():
                 for p, m in zip(params, masks):
                     p.mul_(m)
-    return _median_per_step(epoch, repeats, len(batches))
+    return _per_step(epoch, len(batches))
 
 
-def time_jax(data, order, pair, repeats):
+def time_jax(data, order, pair):
     import jax
     import jax.numpy as jnp
     spec = layers(pair)
@@ -149,22 +144,43 @@ def time_jax(data, order, pair, repeats):
     def run():
         state["params"], losses = epoch(state["params"], batches)
         losses.block_until_ready()
-    return _median_per_step(run, repeats, n_batches)
+    return _per_step(run, n_batches)
 
 
 def summary_lines(repeats: int = 9) -> list[str]:
-    """One line per installed peer: µs per step and minievo's speed-up over it."""
+    """One line per installed peer: µs per step and minievo's speed-up over it.
+
+    The passes run in rounds (minievo, PyTorch, JAX, again), and each ratio is
+    the median of the per-round ratios: on a shared machine the load drifts
+    between rounds far more than within one.
+    """
     data, order, pair = problem()
-    ours = time_minievo(data, order, pair, repeats)
-    lines = [f"{'peers: minievo (numba) step':44s} {ours * 1e6:9.1f} us"]
+    passes = {"minievo": time_minievo(data, order, pair)}
+    lines = []
     for name, timer, module in (("PyTorch", time_torch, "torch"), ("JAX", time_jax, "jax")):
         try:
             __import__(module)
         except ImportError:
             lines.append(f"{'peers: ' + name:44s} not installed, skipped")
             continue
-        theirs = timer(data, order, pair, repeats)
-        ratio = theirs / ours
+        passes[name] = timer(data, order, pair)
+    for run, _ in passes.values():
+        run()                                                  # compile / warm up
+    rounds = []
+    for _ in range(repeats):
+        per_step = {}
+        for name, (run, n_steps) in passes.items():
+            start = time.perf_counter()
+            run()
+            per_step[name] = (time.perf_counter() - start) / n_steps
+        rounds.append(per_step)
+    ours = float(np.median([r["minievo"] for r in rounds]))
+    lines.insert(0, f"{'peers: minievo (numba) step':44s} {ours * 1e6:9.1f} us")
+    for name in passes:
+        if name == "minievo":
+            continue
+        theirs = float(np.median([r[name] for r in rounds]))
+        ratio = float(np.median([r[name] / r["minievo"] for r in rounds]))
         target = "" if name == "PyTorch" else f"target >= 3x {'ok' if ratio >= 3 else 'MISSED'}"
         lines.append(f"{'peers: ' + name + ' step / minievo step':44s} {ratio:9.2f}  {target} "
                      f"{theirs * 1e6:.1f} / {ours * 1e6:.1f} us")

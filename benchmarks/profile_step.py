@@ -70,7 +70,6 @@ def pieces(B, n_dim, rng):
     d_y = np.zeros_like(y)
     cpu.l1_loss(y, x, d_y)
     d_z = d_y * y * (1 - y)
-    no_bias = np.zeros(0, f32)
     rows = []
 
     def add(name, kernel, args, in_step=True):
