@@ -127,14 +127,34 @@ class Engine:
         return float(self.kernels.evaluate_pair(pair.encoder.arrays, pair.decoder.arrays, batch,
                                                 self.kind_code, self.work, record))
 
+    def evaluate_all_pairs(self, encoders, decoders, batch: np.ndarray, *,
+                           record: bool) -> np.ndarray:
+        """Loss of every (encoder, decoder) combination on ``batch`` in one call.
+
+        ``encoders``, ``decoders``: sequences of :class:`~minievo.network.MLP`.
+        Returns ``(len(encoders), len(decoders))`` float64, rows are encoders.
+        """
+        self._check_rows(batch)
+        losses = np.empty((len(encoders), len(decoders)), dtype=np.float64)
+        self.kernels.evaluate_pairs(tuple(e.arrays for e in encoders),
+                                    tuple(d.arrays for d in decoders), batch, self.kind_code,
+                                    self.work, record, losses)
+        return losses
+
+    def row_l1(self, pair: Autoencoder, data: np.ndarray) -> tuple[float, np.ndarray]:
+        """Reconstruction L1 over all of ``data (N, n_dim)`` and of each row, ``(N,)`` float64.
+
+        One compiled call (the kernels' ``dataset_l1``); no recording.
+        """
+        rows = np.empty(data.shape[0], dtype=np.float64)
+        mean = self.kernels.dataset_l1(pair.encoder.arrays, pair.decoder.arrays,
+                                       np.ascontiguousarray(data, dtype=np.float32),
+                                       self.kind_code, self.eval_work, rows)
+        return float(mean), rows
+
     def reconstruction_l1(self, pair: Autoencoder, data: np.ndarray) -> float:
         """Mean absolute reconstruction error over all of ``data (N, n_dim)`` (no recording)."""
-        total = 0.0
-        for start in range(0, data.shape[0], EVAL_CHUNK):
-            chunk = data[start:start + EVAL_CHUNK]
-            total += chunk.shape[0] * self.kernels.reconstruction_l1(
-                pair.encoder.arrays, pair.decoder.arrays, chunk, self.kind_code, self.eval_work)
-        return total / data.shape[0]
+        return self.row_l1(pair, data)[0]
 
     def reconstruct(self, pair: Autoencoder, data: np.ndarray) -> np.ndarray:
         """Decoder outputs for ``data (N, n_dim)``, a new ``(N, n_dim)`` array.
@@ -156,7 +176,7 @@ class Engine:
 
         Returns ``(ceil(N / batch_size),)``: the mean of ``|y - x|`` over each batch.
         """
-        errors = np.abs(self.reconstruct(pair, data) - data).mean(axis=1, dtype=np.float64)  # (N,)
+        errors = self.row_l1(pair, data)[1]                                    # (N,)
         starts = np.arange(0, data.shape[0], batch_size)
         return np.add.reduceat(errors, starts) / np.diff(np.append(starts, data.shape[0]))
 

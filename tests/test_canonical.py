@@ -67,7 +67,7 @@ def test_numpy_and_numba_backends_agree(canonical_config):
     {"prune_method": "conjunctive", "prune_schedule": "fixed", "prune_probability": 1.0},
 ])
 def test_resume_equals_uninterrupted(canonical_config, tmp_path, monkeypatch, prune):
-    config = canonical_config.replace(**prune)
+    config = canonical_config.replace(checkpoint_every=1, **prune)   # after every epoch
     straight = run(config, tmp_path / "straight")
     # interrupt after epoch 2 by failing inside the third epoch, then resume
     calls = {"n": 0}

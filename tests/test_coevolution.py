@@ -268,7 +268,8 @@ def test_records_one_line_per_visit_with_the_published_keys(dataset, tmp_path):
 @pytest.mark.parametrize("update", ["asynchronous", "synchronous"])
 def test_resume_equals_an_uninterrupted_run(dataset, tmp_path, monkeypatch, update):
     config = tiny(epochs=4, update=update, prune_method="random", prune_probability=0.5,
-                  optimizer_state="persistent", save_all_centers=True)
+                  optimizer_state="persistent", save_all_centers=True,
+                  checkpoint_every=1)                       # a checkpoint after every epoch
     straight = co.train_coevolution(config, dataset, tmp_path / "straight")
 
     # kill the second run in its third epoch, after one visit of that epoch was recorded

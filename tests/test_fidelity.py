@@ -289,7 +289,8 @@ def test_all_vs_all_keeps_records_until_a_pruning(dataset, tmp_path):
 def test_epoch_node_resume_with_persistent_records_is_bit_for_bit(dataset, tmp_path, monkeypatch):
     from minievo.io import load_npz
     config = tiny(cell_evaluation="epoch-node", epochs=4, prune_method="variance",
-                  prune_schedule="fixed", prune_probability=0.3, save_all_centers=True)
+                  prune_schedule="fixed", prune_probability=0.3, save_all_centers=True,
+                  checkpoint_every=1)   # a checkpoint after every epoch, as the kill needs
     straight = co.train_coevolution(config, dataset, tmp_path / "straight")
     original, calls = co.visit_cell, []
 

@@ -545,3 +545,70 @@ def test_non_finite_values_reach_the_loss(where):
     losses = Engine(pair, 5, "numba").train_epoch(pair, data, np.arange(20), 5, 1e-3,
                                                   fresh=False, record=False)
     assert not np.isfinite(losses[0])
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_evaluate_pairs_and_dataset_l1_match_reference(kind):
+    """The neighbourhood's loss matrix in one call, and the whole-set L1 (chunks of
+    7 rows over 45 rows: a short last chunk) with short-row layers transposed."""
+    pairs = [random_pair(ENV_OF_KIND[kind], 45, seed=s, record_rows=5) for s in range(3)]
+    batch, data = binary_rows(5, 45), binary_rows(45, 45, seed=3)
+    results = {}
+    for mod in (ref, cpu):
+        copies = [p.copy() for p in pairs]
+        losses, rows = np.empty((3, 3)), np.empty(45)
+        mod.evaluate_pairs(tuple(p.encoder.arrays for p in copies),
+                           tuple(p.decoder.arrays for p in copies), batch, KINDS[kind],
+                           fresh_work(pairs[0], 5), True, losses)
+        mean = mod.dataset_l1(copies[0].encoder.arrays, copies[0].decoder.arrays, data,
+                              KINDS[kind], fresh_work(pairs[0], 7), rows)
+        results[mod] = (losses, mean, rows, copies)
+    expected = [[ref.evaluate_pair(e.encoder.arrays, d.decoder.arrays, batch, KINDS[kind],
+                                   fresh_work(pairs[0], 5), False) for d in pairs] for e in pairs]
+    np.testing.assert_allclose(results[ref][0], expected, rtol=1e-12)
+    assert_close(results[cpu][0], results[ref][0], rtol=1e-5)
+    direct = ref.reconstruction_l1(pairs[0].encoder.arrays, pairs[0].decoder.arrays, data,
+                                   KINDS[kind], fresh_work(pairs[0], 45))
+    assert results[ref][1] == pytest.approx(direct, rel=1e-6)     # chunked float32 sums
+    assert results[cpu][1] == pytest.approx(results[ref][1], rel=1e-5)
+    assert_close(results[cpu][2], results[ref][2], rtol=1e-5)
+    for k in range(3):                                           # records of every pass
+        for part in ("encoder", "decoder"):
+            assert_close(getattr(results[cpu][3][k], part).rec_sum,
+                         getattr(results[ref][3][k], part).rec_sum)
+
+
+@pytest.mark.parametrize("kind", ["plain", "denoising"])
+@pytest.mark.parametrize("fresh", [True, False])
+def test_partner_epoch_matches_reference(kind, fresh):
+    """epoch-node's pass (two steps per batch over three networks of each side, all in
+    the epoch layout with Numba): losses, every network's update, gradient and moments."""
+    B, lr, n_dim, n_rows = 5, 1e-4, 80, 43
+    pairs = [random_pair(ENV_OF_KIND[kind], n_dim, seed=s, record_rows=B) for s in range(3)]
+    data = binary_rows(n_rows, n_dim)
+    order = np.random.default_rng(9).permutation(n_rows).astype(np.int64)
+    noise = noise_for(kind, pairs[0], n_rows)
+    partners = np.random.default_rng(4).integers(0, 2, size=(9, 2))   # network 2: never drawn
+    results = {}
+    for mod in (ref, cpu):
+        copies = [p.copy() for p in pairs]
+        work = fresh_work(pairs[0], B)
+        losses = np.full(18, np.nan)
+        mod.partner_epoch(tuple(p.encoder.arrays for p in copies),
+                          tuple(p.decoder.arrays for p in copies), 1, partners, data, order, B,
+                          noise if KINDS[kind] != ref.PLAIN else work.no_dx, KINDS[kind], work,
+                          lr, *BETAS, EPS, fresh, True, losses)
+        results[mod] = (losses, copies)
+    assert_close(results[cpu][0], results[ref][0], rtol=1e-5)
+    for k in range(3):
+        for part in ("encoder", "decoder"):
+            before, a, e = (getattr(x, part) for x in (pairs[k], results[cpu][1][k],
+                                                       results[ref][1][k]))
+            n_steps = max(1, int(e.adam_t[0])) if not fresh else 18
+            assert_close(a.grad, e.grad, rtol=1e-3, scaled_atol=1e-4, err_msg=f"{k} {part}")
+            assert_updates_close(before.params, a.params, e.params, lr, n_steps)
+            if not fresh:
+                assert a.adam_t[0] == e.adam_t[0]
+                assert_close(a.adam_m, e.adam_m, rtol=1e-3, scaled_atol=1e-4)
+    np.testing.assert_array_equal(results[cpu][1][2].encoder.params, pairs[2].encoder.params)
+    np.testing.assert_array_equal(results[cpu][1][2].decoder.grad, pairs[2].decoder.grad)

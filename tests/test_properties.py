@@ -265,21 +265,25 @@ finite = dict(allow_nan=False, allow_infinity=False)
 def configs(draw):
     cell_evaluation = draw(st.sampled_from(CELL_EVALUATIONS))
     population = draw(st.integers(1, 12))
-    radius = draw(st.integers(1, max(1, population // 2)))
+    # a valid configuration: radius, learning rate and batch size within what
+    # the configuration's consistency rules allow (each tested in test_config)
+    radius = draw(st.integers(1, max(1, (population - 1) // 2)))
     lr_min = draw(st.floats(1e-12, 1e-3, **finite))
+    lr_max = draw(st.floats(max(lr_min, 1e-9), 100.0, **finite))
+    clusters, per_cluster, n_dim = draw(st.tuples(st.integers(1, 60), st.integers(1, 200),
+                                                  st.integers(1, 5000)))
     values = {
         "cell_evaluation": cell_evaluation,
         "environment": draw(st.sampled_from(ENVIRONMENTS)),
-        "dataset_name": "binary_clustering_{}_{}_{}".format(
-            *draw(st.tuples(st.integers(1, 60), st.integers(1, 200), st.integers(1, 5000)))),
+        "dataset_name": f"binary_clustering_{clusters}_{per_cluster}_{n_dim}",
         "noise_probability": draw(st.floats(0.0, 1.0)),
         "p_one": draw(st.floats(0.0, 1.0)),
         "data_seed": draw(st.none() | st.integers(0, 2**31)),
         "population_size": population,
         "radius": radius,
         "epochs": draw(st.integers(1, 1000)),
-        "learning_rate": draw(st.floats(1e-9, 1.0, **finite)),
-        "batch_size": draw(st.integers(1, 500)),
+        "learning_rate": draw(st.floats(1e-9, min(1.0, lr_max), **finite)),
+        "batch_size": draw(st.integers(1, min(500, clusters * per_cluster))),
         "seed": draw(st.integers(0, 2**31)),
         "trials": draw(st.integers(1, 30)),
         "shuffle_data": draw(st.booleans()),
@@ -290,7 +294,7 @@ def configs(draw):
         "adam_eps": draw(st.floats(1e-12, 1e-3, **finite)),
         "lr_mutation_std": draw(st.floats(0.0, 1e-2)),
         "lr_min": lr_min,
-        "lr_max": draw(st.floats(lr_min, 100.0, **finite)),
+        "lr_max": lr_max,
         "update": draw(st.sampled_from(UPDATES)),
         "prune_method": draw(st.none() | st.sampled_from(PRUNE_METHODS)),
         "prune_schedule": draw(st.sampled_from(PRUNE_SCHEDULES)),

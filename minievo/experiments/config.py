@@ -405,6 +405,11 @@ class Config:
         Cadence, in iterations (epochs), of the mean/std L1 over the training
         batches (``mean_L1``, ``std_L1``), >= 1; also recorded at the last
         iteration. Default 100.
+    test_loss_every : int
+        Cadence, in epochs, of the coevolution records' ``test_loss`` (the
+        whole test set, about a sixth of a visit's time at paper size), >= 1;
+        also recorded at the last epoch, absent in between. Default 1: every
+        visit.
     optimizer_state : str
         ``"fresh"``: a new Adam state for every step, as the published
         coevolution (SPEC §4 step 4); ``"persistent"``: Adam state kept per
@@ -462,8 +467,17 @@ class Config:
         Output folder of the run (published ``output_dir``); None writes
         nothing.
     checkpoint_every : int
-        Save a resumable checkpoint every this many epochs, >= 0 (0: never).
-        Default 1.
+        Also save a resumable checkpoint every this many epochs, >= 0
+        (0, the default: not by epoch count).
+    checkpoint_seconds : float
+        Save a resumable checkpoint after the epoch in which this many seconds
+        have passed since the last one, >= 0 (0: not by time). Default 60.
+        A checkpoint is also written after the last epoch and on SIGINT/SIGTERM
+        unless both cadences are 0 (no checkpoints at all); see
+        :mod:`minievo.experiments.checkpoint`.
+    keep_checkpoint : bool
+        Keep ``checkpoint.npz`` once the run has finished (default True);
+        False deletes it after the results are written (sweeps of many jobs).
     save_all_centers : bool
         Also save every cell's final centre, not only the best (published
         ``store_all_nodes``). Default False.
@@ -515,6 +529,7 @@ class Config:
     shuffle_data: bool = True
     calculate_test_loss: bool = True
     stats_every: int = 100
+    test_loss_every: int = 1
     optimizer_state: Optional[str] = None
     adam_betas: tuple[float, float] = (0.5, 0.999)
     adam_eps: float = 1e-8
@@ -537,7 +552,9 @@ class Config:
     # run control
     backend: str = "numba"
     out_dir: Optional[str] = None
-    checkpoint_every: int = 1
+    checkpoint_every: int = 0
+    checkpoint_seconds: float = 60.0
+    keep_checkpoint: bool = True
     save_all_centers: bool = False
     progress: bool = True
     # what validation changed or ignored; not part of the run's identity
@@ -587,6 +604,7 @@ class Config:
         put("shuffle_data", _as_bool("shuffle_data", self.shuffle_data))
         put("calculate_test_loss", _as_bool("calculate_test_loss", self.calculate_test_loss))
         put("stats_every", _as_int("stats_every", self.stats_every, 1))
+        put("test_loss_every", _as_int("test_loss_every", self.test_loss_every, 1))
 
         # optimizer: canonical training keeps one Adam for the whole run (SPEC §3)
         if self.optimizer_state is None:
@@ -628,6 +646,8 @@ class Config:
         put("backend", _as_choice("backend", self.backend, BACKENDS))
         put("out_dir", _as_optional_path("out_dir", self.out_dir))
         put("checkpoint_every", _as_int("checkpoint_every", self.checkpoint_every, 0))
+        put("checkpoint_seconds", _as_float("checkpoint_seconds", self.checkpoint_seconds, 0.0))
+        put("keep_checkpoint", _as_bool("keep_checkpoint", self.keep_checkpoint))
         put("save_all_centers", _as_bool("save_all_centers", self.save_all_centers))
         put("progress", _as_bool("progress", self.progress))
 

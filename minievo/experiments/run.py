@@ -31,7 +31,7 @@ from ..data import load_or_generate
 from ..io import atomic_write_json, remove_stale_temporaries
 from ..network import autoencoder_specs
 from ..training.progress import compile_notice
-from .checkpoint import CHECKPOINT_FILE, checkpoint_progress, checkpoint_state
+from .checkpoint import CHECKPOINT_FILE, checkpoint_progress, checkpoint_state, drop_checkpoint
 from .config import Config, ConfigError
 from .records import STATS_FILE, pruned_counts, read_stats
 
@@ -110,6 +110,8 @@ def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1,
         result = train_coevolution(config, dataset, out_dir, resume=resume, workers=workers)
     if out_dir is not None:
         write_outputs(config, result, out_dir, figures=figures)
+        if not config.keep_checkpoint:          # finished: the results are written
+            drop_checkpoint(out_dir)
     return result
 
 

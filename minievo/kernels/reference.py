@@ -342,6 +342,37 @@ def reconstruction_l1(enc, dec, x, kind, work):
     return float(np.abs(y - x).mean(dtype=np.float64))
 
 
+def evaluate_pairs(encoders, decoders, x, kind, work, record, losses):
+    """:func:`evaluate_pair` of every combination: ``losses[k, j]`` for encoder
+    ``k`` with decoder ``j`` on ``x (B, n_dim)`` (a neighbourhood's loss matrix).
+
+    ``encoders``, ``decoders``: tuples of ``K`` networks; ``losses (K, K)`` float64.
+    """
+    for k, enc in enumerate(encoders):
+        for j, dec in enumerate(decoders):
+            losses[k, j] = evaluate_pair(enc, dec, x, kind, work, record)
+
+
+def dataset_l1(enc, dec, data, kind, work, row_l1):
+    """Reconstruction L1 of every row of a whole data set, in chunks of the workspace's rows.
+
+    .. math:: \\ell_r = \\frac1d \\sum_k |y_{rk} - x_{rk}|, \\qquad
+              L = \\frac1N \\sum_r \\ell_r
+
+    ``data (N, n_dim)``; ``row_l1 (N,)`` float64 receives :math:`\\ell_r`; returns
+    :math:`L`, the ``test_loss`` of the records. The variational kind decodes
+    the posterior mean (as :func:`reconstruction_l1`). No recording.
+    """
+    chunk = work.enc_act.shape[0] // int(enc.layout[:, N_OUT].sum())    # rows per pass
+    z_dim = dec.layout[0, N_IN]
+    for start in range(0, data.shape[0], chunk):
+        x = data[start:start + chunk]                                   # (<= chunk, n_dim)
+        enc_out = mlp_forward(enc, x, work.enc_act, False)
+        y = mlp_forward(dec, enc_out[:, :z_dim], work.dec_act, False)
+        row_l1[start:start + x.shape[0]] = np.abs(y - x).mean(axis=1, dtype=np.float64)
+    return float(row_l1.mean())
+
+
 def train_epoch(enc, dec, data, order, batch_size, noise, kind, work,
                 lr, beta1, beta2, eps, fresh, record, losses):
     """One pass over ``data`` in the row order ``order``: one Adam step per batch.
@@ -361,3 +392,20 @@ def train_epoch(enc, dec, data, order, batch_size, noise, kind, work,
             x_in = target
         losses[i] = train_step(enc, dec, x_in, target, noise[rows] if kind == VARIATIONAL else noise,
                                kind, work, lr, beta1, beta2, eps, fresh, record)
+
+
+def partner_epoch(encoders, decoders, selected, partners, data, order, batch_size, noise, kind,
+                  work, lr, beta1, beta2, eps, fresh, record, losses):
+    """``epoch-node``'s training pass (SPEC §4): for batch ``b`` of ``data[order]``, one
+    step of encoder ``selected`` with decoder ``partners[b, 0]``, then one of encoder
+    ``partners[b, 1]`` with decoder ``selected``; each step updates both networks.
+
+    ``encoders``, ``decoders``: tuples of ``K`` networks; ``partners (n_batches, 2)``;
+    ``losses (2 * n_batches,)`` receives the loss before each step, in step order.
+    """
+    for b in range(partners.shape[0]):
+        rows = order[b * batch_size:(b + 1) * batch_size]
+        for step, (e, d) in enumerate(((selected, partners[b, 0]), (partners[b, 1], selected))):
+            train_epoch(encoders[e], decoders[d], data, rows, batch_size, noise, kind, work,
+                        lr, beta1, beta2, eps, fresh, record,
+                        losses[2 * b + step:2 * b + step + 1])

@@ -33,10 +33,12 @@ import numpy as np
 from ..data import Dataset, batch_order
 from ..engine import Engine, NonFiniteLossError
 from ..experiments.checkpoint import (
+    CheckpointCadence,
     generator_state,
     load_checkpoint,
     restore_generator,
     save_checkpoint,
+    stop_requests,
 )
 from ..experiments.records import StatsWriter, pruned_counts
 from ..network import Autoencoder, make_autoencoder
@@ -115,8 +117,22 @@ def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = Fa
         start, elapsed, stats_bytes = state["next_epoch"], state["elapsed"], state["stats_bytes"]
 
     writer = StatsWriter(out_dir, truncate_to=stats_bytes) if out_dir is not None else None
-    train, n_rows = dataset.train, dataset.train.shape[0]
     t0 = time.perf_counter() - elapsed
+    cadence = CheckpointCadence.from_config(config)
+    with stop_requests() as stop:
+        _run_epochs(config, dataset, pair, engine, streams, writer, out_dir, start, t0,
+                    variance, cadence, stop)
+    wall = time.perf_counter() - t0
+    test_loss = engine.reconstruction_l1(pair, dataset.test)
+    return RunResult(pair, test_loss, Path(out_dir) if out_dir is not None else None, wall,
+                     config.epochs)
+
+
+def _run_epochs(config, dataset, pair, engine, streams, writer, out_dir, start, t0, variance,
+                cadence, stop) -> None:
+    """The epoch loop of :func:`train_canonical`; checkpoints on ``cadence`` and at a
+    SIGINT/SIGTERM (``stop``, :func:`~minievo.experiments.checkpoint.stop_requests`)."""
+    rows, train, n_rows = config.batch_size, dataset.train, dataset.train.shape[0]
     try:
         bar = progress_bar(range(start, config.epochs), total=config.epochs, initial=start,
                            desc="canonical", enabled=config.progress)
@@ -157,18 +173,15 @@ def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = Fa
             if writer:
                 writer.write(record)
             bar.set_postfix(train_L1=f"{record['mean_L1']:.4f}", refresh=False)
-            last = epoch + 1 == config.epochs
-            if writer and config.checkpoint_every and ((epoch + 1) % config.checkpoint_every == 0
-                                                       or last):
+            if writer and cadence.due(epoch + 1, stop.requested):
                 _checkpoint(out_dir, writer, pair, streams, epoch + 1, time.perf_counter() - t0,
                             variance)
+                cadence.done()
+            if stop.requested:
+                stop.stop()
     finally:
         if writer:
             writer.close()
-    wall = time.perf_counter() - t0
-    test_loss = engine.reconstruction_l1(pair, dataset.test)
-    return RunResult(pair, test_loss, Path(out_dir) if out_dir is not None else None, wall,
-                     config.epochs)
 
 
 def _checkpoint(out_dir, writer, pair, streams, next_epoch, elapsed, keep_records):

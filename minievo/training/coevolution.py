@@ -98,7 +98,8 @@ with ``mask_mode="regrow"`` the exact zeros at the network's last pruning
 event, carried by copies, as published), ``n_zero_encoder``/``n_zero_decoder``
 (exact zeros now), ``n_active_encoder``/``n_active_decoder`` (non-zero now),
 ``test_loss`` (L1 of the new center on the **whole** test set; the published
-code uses the first test batch only), ``mean_L1``/``std_L1`` over the training
+code uses the first test batch only; every ``test_loss_every`` epochs, default
+every visit, and at the last epoch), ``mean_L1``/``std_L1`` over the training
 batches at every epoch ``t`` with ``t % stats_every == 0`` and at the last
 epoch (the published cadence: its ``iteration`` is the epoch), ``fe_cnt``
 (visits so far, this one included; the published count starts at 0),
@@ -116,14 +117,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
 from ..data import Dataset, batch_order
 from ..engine import Engine
-from ..experiments.checkpoint import load_checkpoint, save_checkpoint
+from ..experiments.checkpoint import (
+    CheckpointCadence,
+    load_checkpoint,
+    save_checkpoint,
+    stop_requests,
+)
 from ..experiments.config import CANONICAL
 from ..experiments.records import StatsWriter, pruned_counts
-from ..kernels import cpu
 from ..network import Autoencoder, make_autoencoder
 from ..pruning import prune_pair, should_prune
 from .canonical import RunResult, check_finite, train_canonical
@@ -246,8 +250,13 @@ class EnginePool:
 # The steps of one cell visit (SPEC §4)
 # ---------------------------------------------------------------------------
 
-def gather_neighbourhood(centers, cell: int, radius: int, keep_own_records: bool = False) -> list:
+def gather_neighbourhood(centers, cell: int, radius: int, keep_own_records: bool = False,
+                         *, copy: bool = True) -> list:
     """Step 1: independent copies of the centers of cell ``cell``'s neighbourhood.
+
+    ``copy=False`` returns the centers themselves, for a caller that only
+    reads them (``lipi_simple`` without activation records copies just the
+    selected pair).
 
     Returns ``K = 2·radius + 1`` :class:`Autoencoder` copies in the order of
     :func:`~minievo.training.ring.neighbourhood_indices` (the cell's own
@@ -258,6 +267,8 @@ def gather_neighbourhood(centers, cell: int, radius: int, keep_own_records: bool
     are only read, which is what lets synchronous visits run in parallel.
     """
     cells = neighbourhood_indices(cell, len(centers), radius)
+    if not copy:
+        return [centers[c] for c in cells]
     # only the first entry is the center itself; repeats of the cell (population 1
     # or 2) are clones, as the published get_neighbors makes them
     return [centers[c].copy(keep_records=keep_own_records and k == 0)
@@ -287,14 +298,8 @@ def evaluate_neighbourhood(engine: Engine, neighbourhood, batch: np.ndarray, *,
         Rows are encoders, columns decoders. With ``record`` every pass is
         added to both networks' activation records.
     """
-    K = len(neighbourhood)
-    losses = np.empty((K, K), dtype=np.float64)                 # (K_enc, K_dec)
-    kind = neighbourhood[0].kind
-    for k, owner_e in enumerate(neighbourhood):
-        for j, owner_d in enumerate(neighbourhood):
-            pair = Autoencoder(owner_e.encoder, owner_d.decoder, kind)
-            losses[k, j] = engine.evaluate(pair, batch, record=record)
-    return losses
+    return engine.evaluate_all_pairs([p.encoder for p in neighbourhood],           # (K_enc, K_dec)
+                                     [p.decoder for p in neighbourhood], batch, record=record)
 
 
 def train_pair(engine: Engine, pair: Autoencoder, data: np.ndarray, order: np.ndarray,
@@ -317,8 +322,8 @@ def train_with_partners(engine: Engine, neighbourhood, selected: int, data: np.n
     For batch :math:`b`, draw :math:`\\rho_b, \\rho'_b \\sim U\\{0..K-1\\}` and take
     one Adam step on :math:`(E_s, D_{\\rho_b})`, then one on
     :math:`(E_{\\rho'_b}, D_s)`; each step updates both networks of its pair.
-    With the ``numba`` backend the whole pass is one compiled call
-    (:func:`_partner_pass_compiled`); the ``numpy`` backend steps batch by batch.
+    The whole pass is one call of the kernels' ``partner_epoch`` (with Numba,
+    every network stays in the fast epoch layout for the pass).
 
     Returns
     -------
@@ -334,41 +339,12 @@ def train_with_partners(engine: Engine, neighbourhood, selected: int, data: np.n
     elif noise is None or noise.shape[0] != data.shape[0]:
         raise ValueError(f"the {engine.kind} autoencoder needs noise for every row of data "
                          f"(Engine.draw_noise(rng, {data.shape[0]}))")
-    if engine.backend == "numba":
-        _partner_pass_compiled(tuple(p.encoder.arrays for p in neighbourhood),
-                               tuple(p.decoder.arrays for p in neighbourhood), selected,
-                               partners, data, order, batch_size, noise, engine.kind_code,
-                               engine.work, learning_rate, engine.beta1, engine.beta2,
-                               engine.eps, fresh, record, losses)
-        return losses
-    kind = neighbourhood[0].kind
-    for b in range(n_batches):
-        rows = order[b * batch_size:(b + 1) * batch_size]      # (<= B,)
-        for step, (e, d) in enumerate(((selected, partners[b, 0]), (partners[b, 1], selected))):
-            pair = Autoencoder(neighbourhood[e].encoder, neighbourhood[d].decoder, kind)
-            losses[2 * b + step] = engine.train_epoch(pair, data, rows, batch_size, learning_rate,
-                                                      fresh=fresh, record=record, noise=noise)[0]
+    engine.kernels.partner_epoch(tuple(p.encoder.arrays for p in neighbourhood),
+                                 tuple(p.decoder.arrays for p in neighbourhood), selected,
+                                 partners, data, order, batch_size, noise, engine.kind_code,
+                                 engine.work, learning_rate, engine.beta1, engine.beta2,
+                                 engine.eps, fresh, record, losses)
     return losses
-
-
-@njit(cache=True, nogil=True)
-def _partner_pass_compiled(encoders, decoders, selected, partners, data, order, batch_size,
-                           noise, kind, work, lr, beta1, beta2, eps, fresh, record, losses):
-    """The loop of :func:`train_with_partners` as one Numba call (no Python per step).
-
-    ``encoders``/``decoders`` are tuples of :class:`~minievo.network.MLPArrays`;
-    each step is the backend's own ``train_epoch`` on a one-batch row order.
-    """
-    n_rows = order.shape[0]
-    for b in range(partners.shape[0]):
-        start = b * batch_size
-        rows = order[start:min(start + batch_size, n_rows)]
-        cpu.train_epoch(encoders[selected], decoders[partners[b, 0]], data, rows, batch_size,
-                        noise, kind, work, lr, beta1, beta2, eps, fresh, record,
-                        losses[2 * b:2 * b + 1])
-        cpu.train_epoch(encoders[partners[b, 1]], decoders[selected], data, rows, batch_size,
-                        noise, kind, work, lr, beta1, beta2, eps, fresh, record,
-                        losses[2 * b + 1:2 * b + 2])
 
 
 def train_pair_twice_per_batch(engine: Engine, pair: Autoencoder, data: np.ndarray,
@@ -453,11 +429,16 @@ class CellVisit:
 
 def center_statistics(engine: Engine, pair: Autoencoder, config, dataset: Dataset,
                       epoch: int) -> dict:
-    """``test_loss`` and, on reporting epochs, ``mean_L1``/``std_L1`` of a new center."""
+    """``test_loss`` and ``mean_L1``/``std_L1`` of a new center, each on its cadence.
+
+    ``test_loss`` every ``config.test_loss_every`` epochs (default every visit),
+    ``mean_L1``/``std_L1`` every ``config.stats_every``; both at the last epoch.
+    """
     stats = {}
-    if config.calculate_test_loss:
+    last = epoch == config.epochs - 1
+    if config.calculate_test_loss and (epoch % config.test_loss_every == 0 or last):
         stats["test_loss"] = engine.reconstruction_l1(pair, dataset.test)
-    if epoch % config.stats_every == 0 or epoch == config.epochs - 1:
+    if epoch % config.stats_every == 0 or last:
         batch_l1 = engine.batch_l1(pair, dataset.train, config.batch_size)   # (n_batches,)
         stats["mean_L1"] = float(batch_l1.mean())
         stats["std_L1"] = float(batch_l1.std())
@@ -483,8 +464,12 @@ def visit_cell(config, dataset: Dataset, centers, cell: int, learning_rate: floa
 
     # 1-2: neighbourhood and its loss matrix on one batch
     cells = neighbourhood_indices(cell, len(centers), config.radius)          # (K,)
+    # Without activation records lipi_simple only reads the neighbours: it evaluates
+    # the centers themselves and copies just the selected pair (step 3).
+    read_only = variant != "epoch-node" and not record
     neighbourhood = gather_neighbourhood(centers, cell, config.radius,
-                                         keep_own_records=variant == "epoch-node")
+                                         keep_own_records=variant == "epoch-node",
+                                         copy=not read_only)
     batch = evaluation_batch(train, rows, streams["data"], shuffle)            # (B, n_dim)
     losses = evaluate_neighbourhood(engine, neighbourhood, batch, record=record)  # (K, K)
     check_finite(losses.ravel(), epoch, f"cell {cell} selection")
@@ -492,7 +477,7 @@ def visit_cell(config, dataset: Dataset, centers, cell: int, learning_rate: floa
 
     # 3: tournament
     selected = select_by_tournament(encoder_fitness, streams["select"])
-    pair = neighbourhood[selected]
+    pair = neighbourhood[selected].copy() if read_only else neighbourhood[selected]
 
     # 4: train on every batch
     order = batch_order(train.shape[0], streams["data"], shuffle)              # (N,)
@@ -687,7 +672,7 @@ def checkpoint_population(out_dir, writer: StatsWriter, population: Population, 
     for cell, center in enumerate(population.centers):
         networks[_network_name(cell, "encoder")] = center.encoder
         networks[_network_name(cell, "decoder")] = center.decoder
-    save_checkpoint(out_dir, state, networks)
+    save_checkpoint(out_dir, state, networks, moments=config.optimizer_state != "fresh")
 
 
 def restore_population(out_dir, config, kind: str) -> tuple[Population, int]:
@@ -755,7 +740,9 @@ def train_coevolution(config, dataset: Dataset, out_dir=None, *, resume: bool = 
     dataset : Dataset
     out_dir : path, optional
         Run folder: ``stats.jsonl`` (one record per visit), ``checkpoint.npz``
-        (every ``config.checkpoint_every`` epochs and at the end) and, with
+        (every ``config.checkpoint_seconds`` and/or ``checkpoint_every`` epochs,
+        at the end and on SIGINT/SIGTERM, see
+        :class:`~minievo.experiments.checkpoint.CheckpointCadence`) and, with
         ``config.save_all_centers``, ``centers/cell_{i:03d}.npz``. ``None``
         writes nothing.
     resume : bool
@@ -791,6 +778,26 @@ def train_coevolution(config, dataset: Dataset, out_dir=None, *, resume: bool = 
     start = time.perf_counter() - population.elapsed
     log = VisitLog(writer, population, start)
     executor = ThreadPoolExecutor(n_threads) if n_threads > 1 else None
+    cadence = CheckpointCadence.from_config(config)
+    with stop_requests() as stop:
+        _run_epochs(config, dataset, population, engines, log, executor, parallel, writer,
+                    out_dir, start, cadence, stop)
+    wall = time.perf_counter() - start
+
+    candidates = candidate_pairs(population, config.cell_evaluation)
+    with engines.borrow() as engine:
+        test_losses = [engine.reconstruction_l1(pair, dataset.test) for pair in candidates]
+    best = int(np.argmin(test_losses))
+    if out_dir is not None and config.save_all_centers:
+        save_centers(out_dir, population.centers)
+    return RunResult(candidates[best], float(test_losses[best]),
+                     Path(out_dir) if out_dir is not None else None, wall, config.epochs)
+
+
+def _run_epochs(config, dataset, population, engines, log, executor, parallel, writer, out_dir,
+                start, cadence, stop) -> None:
+    """The epoch loop of :func:`train_coevolution`, with checkpoints on ``cadence``
+    and at a SIGINT/SIGTERM (``stop``, :func:`~minievo.experiments.checkpoint.stop_requests`)."""
     try:
         bar = progress_bar(range(population.next_epoch, config.epochs), total=config.epochs,
                            initial=population.next_epoch, desc=config.cell_evaluation,
@@ -806,23 +813,14 @@ def train_coevolution(config, dataset: Dataset, out_dir=None, *, resume: bool = 
                     run_asynchronous_epoch(config, dataset, population, epoch, engine, log)
             population.next_epoch = epoch + 1
             bar.set_postfix(best_loss=f"{log.best_loss:.4f}", refresh=False)
-            last = epoch + 1 == config.epochs
-            if writer and config.checkpoint_every and ((epoch + 1) % config.checkpoint_every == 0
-                                                       or last):
+            if writer and cadence.due(epoch + 1, stop.requested):
                 checkpoint_population(out_dir, writer, population, config,
                                       time.perf_counter() - start)
+                cadence.done()
+            if stop.requested:
+                stop.stop()
     finally:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
         if writer is not None:
             writer.close()
-    wall = time.perf_counter() - start
-
-    candidates = candidate_pairs(population, config.cell_evaluation)
-    with engines.borrow() as engine:
-        test_losses = [engine.reconstruction_l1(pair, dataset.test) for pair in candidates]
-    best = int(np.argmin(test_losses))
-    if out_dir is not None and config.save_all_centers:
-        save_centers(out_dir, population.centers)
-    return RunResult(candidates[best], float(test_losses[best]),
-                     Path(out_dir) if out_dir is not None else None, wall, config.epochs)

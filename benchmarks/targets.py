@@ -1,0 +1,245 @@
+"""Every speed target of the project in one run, as ratios measured side by side.
+
+Usage (from the repository root; one core, as the targets are stated)::
+
+    taskset -c 1 python benchmarks/targets.py              # everything (~3 min when quiet)
+    taskset -c 1 python benchmarks/targets.py --epochs 40  # a shorter lipi_simple trial
+    taskset -c 1 python benchmarks/targets.py --cold       # also time a cold compilation
+    taskset -c 1 python benchmarks/targets.py --skip trial,peers
+
+Each line prints the measured medians, the ratio and the target, and ``ok``
+or ``MISSED``. Ratios are what hold between machines; absolute times on a
+shared machine drift, so compare only numbers of one run. The NumPy reference
+and the Numba kernels get the same inputs (the kernel benchmarks in
+``bench_kernels.py`` check that they agree; this script only times).
+
+What is measured
+----------------
+* ``step``: one training step at paper size (1000-30-10-30-1000, batch 5)
+  inside ``Engine.train_epoch`` over 1000 rows, fresh and persistent Adam,
+  reference / Numba (targets >= 10x and >= 8x);
+* ``large step``: the same at batch 100 x 4000 dims (target >= 3x);
+* ``visit``: one ``lipi_simple`` cell visit of the main setting, and the
+  share of it outside the 200 training steps (target <= 15%), with the
+  default test loss every visit and with ``test_loss_every=10``;
+* ``epoch-node``: a visit of ``epoch-node`` / one of ``lipi_simple``
+  (target <= 1.5);
+* ``trial``: a whole ``lipi_simple`` trial (records, checkpoints, final
+  evaluation included) / (steps x the step time of this run) (target <= 1.25),
+  and the checkpoints' share of the trial time (<= 2%) and bytes (<= 100 MB);
+* ``peers``: ``benchmarks/bench_peers.py`` if PyTorch and/or JAX are installed;
+* ``--cold``: first-run compilation in a fresh subprocess with an empty
+  Numba cache (the issue's baseline: about 25 s).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import numpy as np  # noqa: E402
+
+from minievo.data import generate_binary_clustering  # noqa: E402
+from minievo.engine import Engine  # noqa: E402
+from minievo.experiments.config import Config  # noqa: E402
+from minievo.network import make_autoencoder  # noqa: E402
+from minievo.training import coevolution as co  # noqa: E402
+
+MAIN = dict(population_size=10, epochs=400, batch_size=5, seed=1, radius=1,
+            dataset_name="binary_clustering_10_100_1000", prune_method="random",
+            prune_schedule="exponential", prune_probability=0.5, learning_rate=1e-5,
+            progress=False)
+
+
+def median_time(fn, repeats: int) -> float:
+    """Median wall seconds of ``fn()`` over ``repeats`` calls, after one warm-up call."""
+    return interleaved({"fn": fn}, repeats)[0]["fn"]
+
+
+def interleaved(fns: dict, repeats: int):
+    """Time every function of ``fns`` once per round, round after round.
+
+    Returns ``(medians, rounds)``: the median seconds of each, and the list of
+    per-round ``{name: seconds}``. On a shared machine the load drifts between
+    rounds far more than within one, so a ratio is taken per round
+    (:func:`round_ratio`), not between medians of separate runs.
+    """
+    for fn in fns.values():
+        fn()                                           # compile / warm up
+    rounds = []
+    for _ in range(repeats):
+        times = {}
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name] = time.perf_counter() - start
+        rounds.append(times)
+    medians = {name: float(np.median([r[name] for r in rounds])) for name in fns}
+    return medians, rounds
+
+
+def round_ratio(rounds, num: str, den: str) -> float:
+    """Median over the rounds of ``time[num] / time[den]``."""
+    return float(np.median([r[num] / r[den] for r in rounds]))
+
+
+def report(name: str, value: float, target: str, holds: bool, detail: str = "") -> None:
+    print(f"{name:44s} {value:9.2f}  target {target:8s} {'ok' if holds else 'MISSED':6s} {detail}")
+
+
+def step_times(n_dim: int, batch: int, fresh: bool, repeats: int):
+    """Seconds per step inside ``Engine.train_epoch`` over 1000 rows, per backend,
+    interleaved: ``(medians per step, numpy / numba per round)``."""
+    rng = np.random.default_rng(0)
+    data = generate_binary_clustering(10, 100, n_dim, rng=rng).train
+    order = rng.permutation(data.shape[0]).astype(np.int64)
+    pair = make_autoencoder("default", n_dim, rng, record_rows=0)
+    n_steps = -(-data.shape[0] // batch)
+    fns = {}
+    for backend in ("numpy", "numba"):
+        engine, trained = Engine(pair, batch, backend), pair.copy()
+        fns[backend] = (lambda engine=engine, trained=trained: engine.train_epoch(
+            trained, data, order, batch, 1e-5, fresh=fresh, record=False))
+    medians, rounds = interleaved(fns, repeats)
+    return {k: v / n_steps for k, v in medians.items()}, round_ratio(rounds, "numpy", "numba")
+
+
+def steps(args) -> float:
+    fresh_step = None
+    for fresh, target in ((True, 10.0), (False, 8.0)):
+        t, ratio = step_times(1000, 5, fresh, args.repeats)
+        report(f"step paper, {'fresh' if fresh else 'persistent'} Adam (numpy/numba)", ratio,
+               f">= {target:g}x", ratio >= target,
+               f"{t['numpy'] * 1e6:.1f} / {t['numba'] * 1e6:.1f} us")
+        if fresh:
+            fresh_step = t["numba"]
+    t, ratio = step_times(4000, 100, True, max(3, args.repeats // 2))
+    report("step batch 100 x 4000 dims (numpy/numba)", ratio, ">= 3x", ratio >= 3.0,
+           f"{t['numpy'] * 1e6:.0f} / {t['numba'] * 1e6:.0f} us")
+    return fresh_step
+
+
+def visits(args) -> None:
+    dataset = generate_binary_clustering(10, 100, 1000, rng=np.random.default_rng(1))
+    fns = {}
+    for variant, changes in (("lipi_simple", {}), ("epoch-node", {}),
+                             ("sparse test loss", {"test_loss_every": 10})):
+        config = Config(**MAIN, **changes,
+                        cell_evaluation="epoch-node" if variant == "epoch-node" else "lipi_simple")
+        population = co.initial_population(config, dataset.n_dim)
+        engine = co.make_engine(config, population.centers[0])
+        epoch = config.epochs // 2 + 1                 # not a multiple of test_loss_every
+
+        def visit(config=config, population=population, engine=engine, epoch=epoch):
+            co.visit_cell(config, dataset, population.centers, 3, population.learning_rates[3],
+                          epoch, engine, co.visit_streams(config.seed, epoch, 3))
+        fns[variant] = visit
+        if variant == "lipi_simple":               # the 200 steps of a visit alone
+            pair = population.centers[3].copy()
+            order = np.random.default_rng(2).permutation(1000).astype(np.int64)
+            fns["200 steps"] = (lambda engine=engine, pair=pair, order=order: engine.train_epoch(
+                pair, dataset.train, order, 5, 1e-5, fresh=True, record=False))
+    times, rounds = interleaved(fns, args.repeats)
+    share = 1.0 - 1.0 / round_ratio(rounds, "lipi_simple", "200 steps")
+    report("visit: share outside the 200 steps (%)", 100 * share, "<= 15%", share <= 0.15,
+           f"visit {times['lipi_simple'] * 1e3:.2f} ms, 200 steps {times['200 steps'] * 1e3:.2f} ms")
+    share = 1.0 - 1.0 / round_ratio(rounds, "sparse test loss", "200 steps")
+    report("  the same with test_loss_every=10 (%)", 100 * share, "<= 15%", share <= 0.15,
+           f"visit {times['sparse test loss'] * 1e3:.2f} ms (a visit without the test loss)")
+    ratio = round_ratio(rounds, "epoch-node", "lipi_simple")
+    report("epoch-node / lipi_simple per visit", ratio, "<= 1.5x", ratio <= 1.5,
+           f"{times['epoch-node'] * 1e3:.2f} / {times['lipi_simple'] * 1e3:.2f} ms")
+
+
+def trial(args, step_seconds: float) -> None:
+    from minievo.experiments import run as run_module
+    config = Config(**{**MAIN, "epochs": args.epochs})
+    run_module.load_dataset_for(config)
+    spent = {"seconds": 0.0, "bytes": 0, "writes": 0}
+    original = co.checkpoint_population
+
+    def timed_checkpoint(out_dir, *rest):
+        start = time.perf_counter()
+        original(out_dir, *rest)
+        spent["seconds"] += time.perf_counter() - start
+        spent["bytes"] += (Path(out_dir) / "checkpoint.npz").stat().st_size
+        spent["writes"] += 1
+
+    co.checkpoint_population = timed_checkpoint
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            run_module.run(config.replace(epochs=1, population_size=3), Path(tmp) / "warm")
+            spent.update(seconds=0.0, bytes=0, writes=0)       # count the trial's only
+            start = time.perf_counter()
+            run_module.run(config, Path(tmp) / "run")
+            seconds = time.perf_counter() - start
+    finally:
+        co.checkpoint_population = original
+    # the load of a shared machine drifts over a trial: time the step again right
+    # after it and hold the trial to the faster of the two (the stricter ratio)
+    step_seconds = min(step_seconds, step_times(1000, 5, True, args.repeats)[0]["numba"])
+    n_steps = config.population_size * config.epochs * 200
+    ratio = seconds / (n_steps * step_seconds)
+    report(f"trial lipi_simple {config.epochs} epochs / (steps x step)", ratio, "<= 1.25x",
+           ratio <= 1.25, f"{seconds:.1f} s for {n_steps} steps of {step_seconds * 1e6:.1f} us")
+    share = spent["seconds"] / seconds
+    report("checkpoints: share of the trial (%)", 100 * share, "<= 2%", share <= 0.02,
+           f"{spent['writes']} writes, {spent['bytes'] / 1e6:.1f} MB")
+
+
+def peers(args) -> None:
+    import bench_peers
+    for line in bench_peers.summary_lines(repeats=args.repeats):
+        print(line)
+
+
+def cold(args) -> None:
+    with tempfile.TemporaryDirectory() as cache, tempfile.TemporaryDirectory() as out:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(ROOT)}
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "minievo", "run", "--epochs", "1",
+                        "--set", "population_size=3", "--set", "progress=false",
+                        "--out", str(Path(out) / "run")], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - start
+    report("cold first run (s, empty cache)", seconds, "<= 12.5 s", seconds <= 12.5,
+           "a 1-epoch run of population 3, compilation included")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--epochs", type=int, default=400, help="epochs of the timed trial")
+    parser.add_argument("--repeats", type=int, default=9, help="repeats per median")
+    parser.add_argument("--cold", action="store_true", help="also time a cold compilation")
+    parser.add_argument("--skip", default="", help="comma-separated: steps,visits,trial,peers")
+    args = parser.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
+                if line.startswith("model name")), "unknown CPU") if os.path.exists(
+                    "/proc/cpuinfo") else "unknown CPU"
+    print(f"{cpu}; python {sys.version.split()[0]}, numpy {np.__version__}, "
+          f"CPU affinity {sorted(os.sched_getaffinity(0))}")
+    step_seconds = steps(args) if "steps" not in skip else None
+    if "visits" not in skip:
+        visits(args)
+    if "trial" not in skip:
+        trial(args, step_seconds or step_times(1000, 5, True, args.repeats)[0]["numba"])
+    if "peers" not in skip:
+        peers(args)
+    if args.cold:
+        cold(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
