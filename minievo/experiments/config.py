@@ -159,7 +159,7 @@ OPTIMIZER_STATES = ("fresh", "persistent")
 UPDATES = ("asynchronous", "synchronous")
 MASK_MODES = ("persistent", "regrow")
 ACTIVATION_SIGNALS = ("pre_activation", "hook_output")
-BACKENDS = ("numba", "numpy")
+BACKENDS = ("numba", "numpy", "cuda")  # cuda: minievo.training.lockstep (GPU extra)
 
 _DATASET_PATTERN = re.compile(r"^binary_clustering_(\d+)_(\d+)_(\d+)$")
 

@@ -67,7 +67,10 @@ def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1)
         if not resume:
             config.save(out_dir / CONFIG_FILE)
     dataset = load_dataset_for(config)
-    if config.is_canonical:
+    if config.backend == "cuda":  # [lockstep/GPU] trials on the device: training/lockstep.py
+        from ..training.lockstep import train_lockstep
+        result = train_lockstep([(config, out_dir)], dataset, resume=resume)[0]
+    elif config.is_canonical:
         from ..training.canonical import train_canonical
         result = train_canonical(config, dataset, out_dir, resume=resume)
     else:

@@ -1,0 +1,435 @@
+"""Many coevolution trials in lockstep on a GPU, the algorithm unchanged (``docs/algorithm.md §4``).
+
+Inside one trial the asynchronous ring visits its cells one after another,
+but the trials of a study are independent. :func:`train_lockstep` advances
+``T`` trials together, one *round* at a time: in round ``s`` of an epoch
+every trial visits the ``s``-th cell of its own visit order
+(:func:`~minievo.training.coevolution.visit_order` of its seed), and each
+step of the visit is one batched call on
+:class:`~minievo.kernels.cuda.DevicePairs` over all trials (the *lanes*).
+With ``update="synchronous"`` a round holds all ``T x n`` visits of an epoch
+(every cell reads the centers of the start of the epoch, as on the CPU).
+
+Faithfulness
+------------
+Every random number is drawn on the host from the very generators the CPU
+path uses (:func:`~minievo.training.coevolution.visit_streams`, in the same
+order): the evaluation batch, the tournament, the training order, the
+replacement batch, the pruning draws and the learning-rate mutation. A GPU
+trial therefore makes the CPU trial's choices as long as the float32 losses
+agree to the tournament's resolution; they agree to float32 rounding (the
+sums run in another order), so the records match the CPU's for the first
+epochs and may drift apart later, as any two float orders do.
+
+Where the work happens
+----------------------
+On the device: the neighbourhood copies (slot copies), the ``K x K``
+evaluation of every lane's neighbourhood, training (one launch sequence per
+batch for all lanes), the replacement evaluation, ``test_loss``,
+``mean_L1``/``std_L1`` and the pruned counts. On the host: the draws,
+the tournament, the learning rates and **pruning**: a pair that the schedule
+prunes is copied back (parameters, mask, Adam moments and, for VARIANCE, the
+activation records: ``2 (4 n_params + 2 B n_nodes)`` numbers), pruned by
+:func:`minievo.pruning.prune_pair` exactly as on the CPU, and copied up
+again. Pruning happens with probability ``p`` per visit, so this costs about
+``p`` round trips per visit. Checkpoints copy every center back once per
+``checkpoint_every`` epochs and are the CPU's ``checkpoint.npz``, so a run
+resumes on either backend.
+
+Supported: ``lipi_simple`` and ``lipi_simple_pte`` (the papers' main
+variants), asynchronous or synchronous, the plain autoencoder of every
+environment but ``denoising``/``variational``, every prune method, schedule
+and mask mode, fresh or persistent Adam. Others are refused with
+:class:`~minievo.experiments.config.ConfigError`.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data import Dataset, batch_order
+from ..experiments.config import ConfigError
+from ..experiments.records import StatsWriter
+from ..network import MLP, Autoencoder, autoencoder_specs
+from ..pruning import prune_pair, should_prune
+from .canonical import RunResult, check_finite
+from .coevolution import (Population, VisitLog, checkpoint_population, initial_population,
+                          mutate_learning_rate, records_activations, restore_population,
+                          save_centers, visit_order, visit_streams)
+from .ring import best_case_fitness, neighbourhood_indices, select_by_tournament
+
+#: Variants the lockstep driver runs; everything else is refused.
+LOCKSTEP_VARIANTS = ("lipi_simple", "lipi_simple_pte")
+#: Settings every trial of one lockstep group must share (they fix shapes and rounds).
+SHARED_SETTINGS = ("dataset_name", "data_seed", "noise_probability", "p_one", "environment",
+                   "activation_signal", "batch_size", "population_size", "radius", "epochs",
+                   "update", "shuffle_data", "adam_betas", "adam_eps")
+
+
+def check_lockstep_config(config) -> None:
+    """Refuse, in one line, a configuration the lockstep driver cannot run faithfully."""
+    if config.cell_evaluation not in LOCKSTEP_VARIANTS:
+        raise ConfigError(f"backend 'cuda': cell_evaluation {config.cell_evaluation!r} is not "
+                          f"supported on the GPU; allowed: {', '.join(LOCKSTEP_VARIANTS)} "
+                          "(use backend 'numba' for the others)")
+    if config.environment in ("denoising", "variational"):
+        raise ConfigError(f"backend 'cuda': environment {config.environment!r} is not supported "
+                          "on the GPU (the kernels have the L1 loss of the plain autoencoder); "
+                          "use backend 'numba'")
+
+
+def lockstep_group_key(config) -> tuple:
+    """Settings that must agree for two trials to share lockstep rounds."""
+    return tuple((name, getattr(config, name, None)) for name in SHARED_SETTINGS)
+
+
+def make_device(configs, dataset: Dataset, n_slots: int, max_lanes: int):
+    """The :class:`~minievo.kernels.cuda.DevicePairs` of a group; ConfigError without CUDA."""
+    from ..kernels import cuda as cuda_kernels
+    problem = cuda_kernels.cuda_problem()
+    if problem is not None:
+        raise ConfigError(f"backend 'cuda': {problem}")
+    first = configs[0]
+    enc_spec, dec_spec = autoencoder_specs(first.environment, dataset.n_dim)
+    record_rows = first.batch_size if any(records_activations(c) for c in configs) else 0
+    rows = first.batch_size
+    return cuda_kernels.DevicePairs(
+        enc_spec.layout(first.activation_signal), dec_spec.layout(first.activation_signal),
+        n_slots, max_lanes, rows, record_rows,
+        {"train": dataset.train, "test": dataset.test}, first.adam_betas, first.adam_eps)
+
+
+@dataclass
+class Trial:
+    """One trial of the group: its config, folder, host state and record log."""
+
+    config: object
+    out_dir: Path | None
+    population: Population
+    writer: StatsWriter | None
+    log: VisitLog
+
+
+class Lockstep:
+    """``T`` trials of the same shape on one device; see the module docstring.
+
+    Slots: trial ``t``'s center of cell ``c`` is slot ``t n + c``; the ``K``
+    neighbourhood copies of lane ``i`` of a round are slots
+    ``T n + i K + k``. The host keeps each slot's Adam step count and
+    activation-record counts (the sums stay on the device).
+    """
+
+    def __init__(self, trials: list[Trial], dataset: Dataset, device_factory=make_device):
+        self.trials, self.dataset = trials, dataset
+        first = trials[0].config
+        self.n, self.radius, self.rows = first.population_size, first.radius, first.batch_size
+        self.K = len(neighbourhood_indices(0, self.n, self.radius))
+        self.synchronous = first.update == "synchronous"
+        self.max_round = len(trials) * (self.n if self.synchronous else 1)
+        self.n_centers = len(trials) * self.n
+        n_slots = self.n_centers + self.max_round * self.K
+        self.device = device_factory([t.config for t in trials], dataset, n_slots,
+                                     self.max_round * self.K)
+        self.adam_t = np.zeros(n_slots, np.int64)
+        self.rec_count = np.zeros((n_slots, self.device.record_rows), np.float64)
+        self.enc_spec, self.dec_spec = autoencoder_specs(first.environment, dataset.n_dim)
+        self._upload_centers()
+
+    # -- host <-> device ------------------------------------------------------------
+    def _upload_centers(self) -> None:
+        slots, encs, decs = [], [], []
+        for t, trial in enumerate(self.trials):
+            for c, pair in enumerate(trial.population.centers):
+                slots.append(t * self.n + c)
+                encs.append(pair.encoder)
+                decs.append(pair.decoder)
+                self.adam_t[t * self.n + c] = int(pair.encoder.adam_t[0])
+        self.device.upload_many(slots, encs, decs)
+
+    def download_pairs(self, slots, config) -> list[Autoencoder]:
+        """Host :class:`Autoencoder` copies of ``slots`` (with activation records when kept)."""
+        got = self.device.download(slots)
+        pairs = []
+        for i, slot in enumerate(slots):
+            nets = []
+            for key, spec in (("enc", self.enc_spec), ("dec", self.dec_spec)):
+                part = got[key]
+                net = MLP(spec, part["params"][i], part["mask"][i],
+                          self.device.record_rows, config.activation_signal)
+                net.adam_m[:] = part["m"][i]
+                net.adam_v[:] = part["v"][i]
+                net.adam_t[0] = self.adam_t[slot]
+                if self.device.record_rows:
+                    net.rec_count[:] = self.rec_count[slot]
+                    net.rec_sum[:] = part["rec_sum"][i]
+                    net.rec_sumsq[:] = part["rec_sumsq"][i]
+                nets.append(net)
+            pairs.append(Autoencoder(nets[0], nets[1], "plain"))
+        return pairs
+
+    def centers_of(self, t: int) -> list[Autoencoder]:
+        return self.download_pairs(range(t * self.n, (t + 1) * self.n), self.trials[t].config)
+
+    # -- one round: the visits of many lanes, step by step ------------------------------
+    def scratch(self, lane: int, k) -> np.ndarray:
+        return self.n_centers + lane * self.K + np.asarray(k)
+
+    def run_round(self, lanes: list[tuple[int, int]], epoch: int) -> None:
+        """Visit cell ``c`` of trial ``t`` for every ``(t, c)`` in ``lanes`` (steps 1-8)."""
+        dev, K, B, N = self.device, self.K, self.rows, self.dataset.train.shape[0]
+        L = len(lanes)
+        cfgs = [self.trials[t].config for t, _ in lanes]
+        streams = [visit_streams(cfg.seed, epoch, c) for cfg, (_, c) in zip(cfgs, lanes)]
+        record = np.array([records_activations(cfg) for cfg in cfgs])
+        shuffle = cfgs[0].shuffle_data
+
+        # 1: neighbourhood copies (records start empty)
+        cells = np.stack([neighbourhood_indices(c, self.n, self.radius) for _, c in lanes])
+        src = np.concatenate([t * self.n + cells[i] for i, (t, _) in enumerate(lanes)])
+        dst = np.concatenate([self.scratch(i, np.arange(K)) for i in range(L)])
+        dev.copy_slots(src, dst)
+        self.adam_t[dst] = self.adam_t[src]
+        dev.clear_records(dst)
+        self.rec_count[dst] = 0.0
+
+        # 2: the K x K loss matrix of every lane on its own batch
+        eval_rows = np.stack([batch_order(N, s["data"], shuffle)[:B] for s in streams])
+        losses = self.evaluate_neighbourhoods(eval_rows, record)            # (L, K, K)
+        selected = np.empty(L, np.int64)
+        for i, (s, (_, c)) in enumerate(zip(streams, lanes)):
+            check_finite(losses[i].ravel(), epoch, f"cell {c} selection")
+            # 3: tournament on the encoders' best-case fitness
+            selected[i] = select_by_tournament(best_case_fitness(losses[i])[0], s["select"])
+        pair_slots = self.scratch(np.arange(L), selected)                    # (L,)
+
+        # 4: one Adam step per batch of a fresh shuffle
+        orders = np.stack([batch_order(N, s["data"], shuffle) for s in streams])
+        lrs = [self.trials[t].population.learning_rates[c] for t, c in lanes]
+        fresh = np.array([cfg.optimizer_state == "fresh" for cfg in cfgs])
+        batch_losses = dev.train_pass(pair_slots, pair_slots, orders, B, lrs,
+                                      self.adam_t[pair_slots], fresh, record)
+        self.adam_t[pair_slots] += np.where(fresh, 0, batch_losses.shape[1])
+        for start in range(0, N, B):
+            self.rec_count[pair_slots[record], :min(B, N - start)] += 1.0
+        for i, (_, c) in enumerate(lanes):
+            check_finite(batch_losses[i], epoch, f"cell {c} training")
+
+        # 5-6: replacement evaluation and pruning (swapped for lipi_simple_pte)
+        rep_rows = np.stack([batch_order(N, s["data"], shuffle)[:B] for s in streams])
+        pte = np.array([cfg.cell_evaluation == "lipi_simple_pte" for cfg in cfgs])
+        pruned = np.zeros(L, bool)
+        replacement = np.empty(L, np.float64)
+        if pte.any():
+            pruned |= self.prune_lanes(pair_slots, cfgs, streams, epoch, pte)
+        replacement[pte] = self.evaluate_pairs(pair_slots[pte], rep_rows[pte], record[pte])
+        replacement[~pte] = self.evaluate_pairs(pair_slots[~pte], rep_rows[~pte],
+                                                record[~pte])
+        if (~pte).any():
+            pruned |= self.prune_lanes(pair_slots, cfgs, streams, epoch, ~pte)
+        for i, (_, c) in enumerate(lanes):
+            check_finite(replacement[i:i + 1], epoch, f"cell {c} replacement")
+        dev.clear_records(pair_slots)
+        self.rec_count[pair_slots] = 0.0
+
+        # 7-8: replace the centers (after every lane has read its neighbourhood), new rates
+        centers = np.array([t * self.n + c for t, c in lanes], np.int64)
+        dev.copy_slots(pair_slots, centers)
+        self.adam_t[centers] = self.adam_t[pair_slots]
+        stats = self.center_statistics(centers, cfgs, epoch)
+        for i, ((t, c), cfg, s) in enumerate(zip(lanes, cfgs, streams)):
+            population = self.trials[t].population
+            learning_rate = population.learning_rates[c]
+            population.learning_rates[c] = mutate_learning_rate(
+                learning_rate, s["mutate"], cfg.lr_mutation_std, cfg.lr_min, cfg.lr_max)
+            self.trials[t].log.write({
+                "iteration": epoch, "node_idx": int(c), "learning_rate": learning_rate,
+                "min_selection_loss": float(losses[i].min()),
+                "min_replacement_loss": float(replacement[i]),
+                "selected_cell": int(cells[i, selected[i]]), "pruned": bool(pruned[i]),
+                **stats[i]})
+
+    def evaluate_neighbourhoods(self, rows, record) -> np.ndarray:
+        """``(L, K, K)`` losses ``L[i, k, j]`` of encoder copy ``k`` with decoder copy ``j``.
+
+        Without records it is one call over all ``L K^2`` triples; with
+        records, ``K`` calls whose triples ``(k, (k + r) mod K)`` name every
+        slot once, so no two threads add to one record (deterministic sums).
+        """
+        L, K = rows.shape[0], self.K
+        lane = np.repeat(np.arange(L), K)                                   # (L K,)
+        k = np.tile(np.arange(K), L)
+        out = np.empty((L, K, K), np.float64)
+        shifts = range(K) if record.any() else [None]
+        for r in shifts:
+            if r is None:
+                lane2 = np.repeat(np.arange(L), K * K)
+                kk, jj = np.tile(np.repeat(np.arange(K), K), L), np.tile(np.arange(K), L * K)
+            else:
+                lane2, kk, jj = lane, k, (k + r) % K
+            got = self.device.evaluate(self.scratch(lane2, kk), self.scratch(lane2, jj),
+                                       rows[lane2], record[lane2])
+            out[lane2, kk, jj] = got
+        if record.any():
+            self.rec_count[self.scratch(np.arange(L)[record][:, None], np.arange(K)),
+                           :rows.shape[1]] += K
+        return out
+
+    def evaluate_pairs(self, slots, rows, record) -> np.ndarray:
+        """Loss of each slot's own pair on its batch (step 5), recording where asked."""
+        if slots.shape[0] == 0:
+            return np.empty(0, np.float64)
+        got = self.device.evaluate(slots, slots, rows, record)
+        self.rec_count[slots[record], :rows.shape[1]] += 1.0
+        return got
+
+    def prune_lanes(self, slots, cfgs, streams, epoch, which) -> np.ndarray:
+        """Step 6 on the host: draw, and prune the drawn pairs on copies sent back up."""
+        pruned = np.zeros(len(cfgs), bool)
+        for i in np.flatnonzero(which):
+            cfg = cfgs[i]
+            if cfg.pruning_enabled:
+                pruned[i] = should_prune(cfg.prune_schedule, cfg.prune_probability, epoch,
+                                         cfg.epochs - 1, self.K, streams[i]["prune"])
+        chosen = np.flatnonzero(pruned)
+        if chosen.size == 0:
+            return pruned
+        pairs = self.download_pairs(slots[chosen], cfgs[0])
+        for i, pair in zip(chosen, pairs):
+            cfg = cfgs[i]
+            prune_pair(pair, cfg.prune_method, streams[i]["prune"], amount=cfg.prune_amount,
+                       lexi_threshold=cfg.lexi_threshold, test_data=self.dataset.test,
+                       lexi_rows=cfg.lexi_rows, mask_mode=cfg.mask_mode,
+                       signal=cfg.activation_signal)
+        self.device.upload_many(slots[chosen], [p.encoder for p in pairs],
+                                [p.decoder for p in pairs])
+        return pruned
+
+    def center_statistics(self, centers, cfgs, epoch) -> list[dict]:
+        """Pruned counts, ``test_loss`` and (on reporting epochs) ``mean_L1``/``std_L1``."""
+        counts = self.device.zero_counts(centers, centers)                  # (L, 4)
+        n_enc, n_dec = self.enc_spec.n_params, self.dec_spec.n_params
+        d = self.dataset.n_dim
+        test = self.device.row_errors(centers, centers, "test") if any(
+            c.calculate_test_loss for c in cfgs) else None
+        report = [epoch % c.stats_every == 0 or epoch == c.epochs - 1 for c in cfgs]
+        train = self.device.row_errors(centers, centers, "train") if any(report) else None
+        stats = []
+        for i, cfg in enumerate(cfgs):
+            col = 0 if cfg.mask_mode == "persistent" else 1
+            enc, dec = int(counts[i, col]), int(counts[i, 2 + col])
+            entry = {"n_pruned_encoder": enc, "n_active_encoder": n_enc - enc,
+                     "n_pruned_decoder": dec, "n_active_decoder": n_dec - dec}
+            if cfg.calculate_test_loss:
+                entry["test_loss"] = float(test[i].sum() / (test.shape[1] * d))
+            if report[i]:
+                batch_l1 = batch_means(train[i] / d, cfg.batch_size)
+                entry["mean_L1"] = float(batch_l1.mean())
+                entry["std_L1"] = float(batch_l1.std())
+            stats.append(entry)
+        return stats
+
+    # -- epochs ------------------------------------------------------------------------
+    def run_epoch(self, epoch: int) -> None:
+        """Asynchronous: ``n`` rounds of one visit per trial; synchronous: one round of all."""
+        orders = [[int(c) for c in visit_order(t.config.seed, epoch, self.n)]
+                  for t in self.trials]
+        if self.synchronous:
+            self.run_round([(t, c) for t in range(len(self.trials)) for c in orders[t]], epoch)
+        else:
+            for s in range(self.n):
+                self.run_round([(t, orders[t][s]) for t in range(len(self.trials))], epoch)
+
+    def checkpoint(self, t: int, elapsed: float) -> None:
+        """The CPU's ``checkpoint.npz`` of trial ``t`` (centers copied back)."""
+        trial = self.trials[t]
+        trial.population.centers = self.centers_of(t)
+        checkpoint_population(trial.out_dir, trial.writer, trial.population, trial.config,
+                              elapsed)
+
+    def results(self, wall: float) -> list[RunResult]:
+        """Per trial: the center with the lowest whole-test-set L1, copied back."""
+        slots = np.arange(self.n_centers)
+        test = self.device.row_errors(slots, slots, "test")
+        losses = test.sum(axis=1) / (test.shape[1] * self.dataset.n_dim)
+        out = []
+        for t, trial in enumerate(self.trials):
+            mine = losses[t * self.n:(t + 1) * self.n]
+            best = int(np.argmin(mine))
+            pair = self.download_pairs([t * self.n + best], trial.config)[0]
+            if trial.out_dir is not None and trial.config.save_all_centers:
+                save_centers(trial.out_dir, self.centers_of(t))
+            out.append(RunResult(pair, float(mine[best]), trial.out_dir, wall,
+                                 trial.config.epochs))
+        return out
+
+
+def batch_means(row_means: np.ndarray, batch_size: int) -> np.ndarray:
+    """Mean of consecutive groups of ``batch_size`` rows (the last may be short)."""
+    starts = np.arange(0, row_means.shape[0], batch_size)
+    return np.add.reduceat(row_means, starts) / np.diff(np.append(starts, row_means.shape[0]))
+
+
+def open_trial(config, out_dir, dataset: Dataset, resume: bool) -> Trial:
+    """Initial (or restored) population, stats writer and log of one trial."""
+    population = initial_population(config, dataset.n_dim)
+    stats_bytes = None
+    if resume:
+        population, stats_bytes = restore_population(out_dir, config, "plain")
+    writer = StatsWriter(out_dir, truncate_to=stats_bytes) if out_dir is not None else None
+    log = VisitLog(writer, population, time.perf_counter() - population.elapsed)
+    return Trial(config, Path(out_dir) if out_dir is not None else None, population, writer, log)
+
+
+def train_lockstep(jobs, dataset: Dataset, *, resume: bool = False,
+                   device_factory=make_device) -> list[RunResult]:
+    """Train every ``(config, out_dir)`` of ``jobs`` in lockstep; one :class:`RunResult` each.
+
+    Parameters
+    ----------
+    jobs : list of (Config, path or None)
+        Trials sharing :data:`SHARED_SETTINGS` (seeds, pruning, learning
+        rates and the optimizer may differ). Each folder gets the CPU run's
+        ``stats.jsonl`` and ``checkpoint.npz``; :func:`minievo.experiments.run.write_outputs`
+        adds ``best_autoencoder.npz`` and ``summary.json``.
+    dataset : Dataset
+    resume : bool
+        Continue every trial from its checkpoint; all must be at the same epoch.
+    device_factory : callable
+        Builds the device buffers (tests may pass another implementation).
+
+    Raises
+    ------
+    ConfigError
+        For an unsupported variant, mismatched settings, or no usable CUDA.
+    """
+    configs = [c for c, _ in jobs]
+    for config in configs:
+        check_lockstep_config(config)
+    keys = {lockstep_group_key(c) for c in configs}
+    if len(keys) > 1:
+        raise ConfigError("lockstep trials must share " + ", ".join(SHARED_SETTINGS)
+                          + "; group them with lockstep_group_key first")
+    trials = [open_trial(c, d, dataset, resume) for c, d in jobs]
+    start_epoch = {t.population.next_epoch for t in trials}
+    if len(start_epoch) > 1:
+        raise ConfigError(f"lockstep trials resume from different epochs {sorted(start_epoch)}")
+    try:
+        group = Lockstep(trials, dataset, device_factory)
+        start = time.perf_counter()
+        elapsed0 = max(t.population.elapsed for t in trials)
+        for epoch in range(start_epoch.pop(), configs[0].epochs):
+            group.run_epoch(epoch)
+            last = epoch + 1 == configs[0].epochs
+            for t, trial in enumerate(trials):
+                trial.population.next_epoch = epoch + 1
+                every = trial.config.checkpoint_every
+                if trial.writer and every and ((epoch + 1) % every == 0 or last):
+                    group.checkpoint(t, elapsed0 + time.perf_counter() - start)
+        return group.results(elapsed0 + time.perf_counter() - start)
+    finally:
+        for trial in trials:
+            if trial.writer is not None:
+                trial.writer.close()
