@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override on every variant (e.g. epochs=4); repeatable")
     sweep.add_argument("--workers", type=int, default=1, help="parallel jobs (processes)")
+    sweep.add_argument("--backend", help="kernels: numba (default), numpy, or cuda (all trials "
+                       "in lockstep on one GPU)")  # [lockstep/GPU]
     sweep.add_argument("--out", type=Path, required=True, help="sweep folder (resumable)")
     return parser
 
@@ -146,8 +148,14 @@ def cmd_run(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from .data import (generate_binary_clustering, load_or_generate, parse_dataset_name,
-                       save_dataset, cache_file_name, default_cache_dir)
+    from .data import (
+        cache_file_name,
+        default_cache_dir,
+        generate_binary_clustering,
+        load_or_generate,
+        parse_dataset_name,
+        save_dataset,
+    )
     if args.out:
         import numpy as np
         c, n, d = parse_dataset_name(args.name)
@@ -183,6 +191,8 @@ def cmd_sweep(args) -> int:
     from .experiments.presets import expand_preset
     from .experiments.sweep import expand_trials, run_sweep
     overrides = _parse_set(args.set)
+    if args.backend:  # [lockstep/GPU]
+        overrides["backend"] = args.backend
     if args.preset:
         variants = expand_preset(args.preset, trials=args.trials, overrides=overrides)
     else:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..io import atomic_write_json
 from .checkpoint import CHECKPOINT_FILE
-from .config import Config
+from .config import Config, ConfigError
 from .run import SUMMARY_FILE, resume, run
 
 RESULTS_FILE = "results.jsonl"
@@ -84,6 +84,10 @@ def run_sweep(variants: list[Config], root, *, executor: Executor | None = None,
         jobs = [(name, config.replace(progress=False)) for name, config in jobs]
     atomic_write_json(root / "jobs.json",
                       {name: config.to_dict() for name, config in jobs})
+    backends = {config.backend for _, config in jobs}
+    if "cuda" in backends and (len(backends) > 1 or executor is not None or workers > 1):  # [lockstep/GPU]
+        raise ConfigError("backend 'cuda' runs the whole sweep in one process: use it for every "
+                          "variant, without --workers or an executor")
     results = []
     with open(root / RESULTS_FILE, "a", encoding="utf-8") as log:
         def record(line):
@@ -93,6 +97,10 @@ def run_sweep(variants: list[Config], root, *, executor: Executor | None = None,
             if on_result:
                 on_result(line)
 
+        if "cuda" in backends:  # [lockstep/GPU] trials of all variants in lockstep
+            from .lockstep_sweep import run_lockstep_sweep
+            run_lockstep_sweep([(config, root / name) for name, config in jobs], on_result=record)
+            return results
         if executor is None and workers == 1:
             for name, config in jobs:
                 record(run_job(config.to_dict(), str(root / name)))

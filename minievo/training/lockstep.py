@@ -56,9 +56,18 @@ from ..experiments.records import StatsWriter
 from ..network import MLP, Autoencoder, autoencoder_specs
 from ..pruning import prune_pair, should_prune
 from .canonical import RunResult, check_finite
-from .coevolution import (Population, VisitLog, checkpoint_population, initial_population,
-                          mutate_learning_rate, records_activations, restore_population,
-                          save_centers, visit_order, visit_streams)
+from .coevolution import (
+    Population,
+    VisitLog,
+    checkpoint_population,
+    initial_population,
+    mutate_learning_rate,
+    records_activations,
+    restore_population,
+    save_centers,
+    visit_order,
+    visit_streams,
+)
 from .ring import best_case_fitness, neighbourhood_indices, select_by_tournament
 
 #: Variants the lockstep driver runs; everything else is refused.
