@@ -123,9 +123,10 @@ def section_3_trials_in_lockstep(out, quick):
     from minievo.training.lockstep import train_lockstep
     dataset = generate_binary_clustering(2, 4 if quick else 10, 12 if quick else 40,
                                          rng=np.random.default_rng(0))
-    settings = dict(population_size=3 if quick else 5, epochs=1 if quick else 4, batch_size=3,
-                    environment="small", learning_rate=1e-2, stats_every=1, progress=False,
-                    prune_method="random", prune_probability=0.5)
+    settings = {"population_size": 3 if quick else 5, "epochs": 1 if quick else 4,
+                "batch_size": 3, "environment": "small", "learning_rate": 1e-2,
+                "stats_every": 1, "progress": False, "prune_method": "random",
+                "prune_probability": 0.5}
     seeds = (1, 2) if quick else (1, 2, 3, 4)
     configs = [Config(**settings, seed=s) for s in seeds]
     gpu = train_lockstep([(c, out / f"gpu_trial{s}") for c, s in zip(configs, seeds)], dataset)
