@@ -68,6 +68,9 @@ def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1)
             config.save(out_dir / CONFIG_FILE)
     dataset = load_dataset_for(config)
     if config.backend == "cuda":  # [lockstep/GPU] trials on the device: training/lockstep.py
+        if workers != 1:
+            raise ConfigError(f"workers={workers}: backend 'cuda' runs the cells on the GPU; "
+                              "allowed: workers=1")
         from ..training.lockstep import train_lockstep
         result = train_lockstep([(config, out_dir)], dataset, resume=resume)[0]
     elif config.is_canonical:
