@@ -91,7 +91,8 @@ def test_cuda_without_a_device_is_a_one_line_error_with_exit_status_2(tmp_path):
 
 def test_cuda_refuses_the_variants_it_does_not_run():
     from minievo.training.lockstep import check_lockstep_config
-    with pytest.raises(ConfigError, match="epoch-node.*allowed: lipi_simple, lipi_simple_pte"):
+    with pytest.raises(ConfigError, match="epoch-node.*allowed: lipi_simple, lipi_simple_pte, "
+                                          "ann_canonical"):
         check_lockstep_config(Config(cell_evaluation="epoch-node", backend="cuda"))
     with pytest.raises(ConfigError, match="variational"):
         check_lockstep_config(Config(environment="variational", backend="cuda"))
@@ -229,7 +230,7 @@ def test_slot_copies_counts_and_whole_set_errors(tiny_pairs):
 # ---------------------------------------------------------------------------
 
 FLOAT_KEYS = ("learning_rate", "min_selection_loss", "min_replacement_loss", "test_loss",
-              "mean_L1", "std_L1")
+              "mean_L1", "std_L1", "min_batch_loss", "train_L1")
 
 
 def _compare_records(gpu, cpu):
@@ -271,6 +272,28 @@ def test_gpu_trials_follow_the_cpu_trials_of_the_same_seeds(tmp_path, monkeypatc
         assert gpu[i].test_loss == pytest.approx(cpu[i].test_loss, abs=1e-4)
     # the distributions of final test losses agree (here trivially: same seeds, same choices)
     assert mannwhitneyu([r.test_loss for r in gpu], [r.test_loss for r in cpu]).pvalue > 0.5
+
+
+@simulated
+@pytest.mark.parametrize("method", ["random", "variance"])
+def test_gpu_canonical_trials_follow_the_cpu_trials_of_the_same_seeds(tmp_path, monkeypatch,
+                                                                      method):
+    from minievo import network
+    from minievo.experiments.records import read_stats
+    from minievo.training.canonical import train_canonical
+    from minievo.training.lockstep import train_lockstep
+    monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
+    dataset = generate_binary_clustering(2, 4, 12, rng=np.random.default_rng(0))
+    configs = [Config(cell_evaluation="ann_canonical", epochs=3, batch_size=3,
+                      environment="small", learning_rate=1e-2, progress=False, seed=seed,
+                      prune_method=method, prune_probability=0.6) for seed in (1, 2)]
+    gpu = train_lockstep([(c, tmp_path / f"gpu{i}") for i, c in enumerate(configs)], dataset)
+    for i, config in enumerate(configs):
+        cpu = train_canonical(config.replace(backend="numpy"), dataset, tmp_path / f"cpu{i}")
+        records = read_stats(tmp_path / f"cpu{i}")
+        assert any(r["pruned"] for r in records)
+        _compare_records(read_stats(tmp_path / f"gpu{i}"), records)
+        assert gpu[i].test_loss == pytest.approx(cpu.test_loss, abs=1e-4)
 
 
 @simulated

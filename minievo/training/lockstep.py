@@ -37,7 +37,8 @@ again. Pruning happens with probability ``p`` per visit, so this costs about
 resumes on either backend.
 
 Supported: ``lipi_simple`` and ``lipi_simple_pte`` (the papers' main
-variants), asynchronous or synchronous, the plain autoencoder of every
+variants), asynchronous or synchronous, ``ann_canonical`` (many canonical
+trials, one lane each: :class:`CanonicalLockstep`), the plain autoencoder of every
 environment but ``denoising``/``variational``, every prune method, schedule
 and mask mode, fresh or persistent Adam. Others are refused with
 :class:`~minievo.experiments.config.ConfigError`.
@@ -51,11 +52,18 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Dataset, batch_order
-from ..experiments.config import ConfigError
+from ..experiments.checkpoint import load_checkpoint, restore_generator
+from ..experiments.config import CANONICAL, ConfigError
 from ..experiments.records import StatsWriter
-from ..network import MLP, Autoencoder, autoencoder_specs
-from ..pruning import prune_pair, should_prune
-from .canonical import RunResult, check_finite
+from ..network import MLP, Autoencoder, autoencoder_specs, make_autoencoder
+from ..pruning import prune_pair, prune_probability, should_prune
+from .canonical import (
+    RunResult,
+    _checkpoint,
+    check_finite,
+    make_streams,
+    step_learning_rate,
+)
 from .coevolution import (
     Population,
     VisitLog,
@@ -71,7 +79,7 @@ from .coevolution import (
 from .ring import best_case_fitness, neighbourhood_indices, select_by_tournament
 
 #: Variants the lockstep driver runs; everything else is refused.
-LOCKSTEP_VARIANTS = ("lipi_simple", "lipi_simple_pte")
+LOCKSTEP_VARIANTS = ("lipi_simple", "lipi_simple_pte", CANONICAL)
 #: Settings every trial of one lockstep group must share (they fix shapes and rounds).
 SHARED_SETTINGS = ("dataset_name", "data_seed", "noise_probability", "p_one", "environment",
                    "activation_signal", "batch_size", "population_size", "radius", "epochs",
@@ -92,7 +100,8 @@ def check_lockstep_config(config) -> None:
 
 def lockstep_group_key(config) -> tuple:
     """Settings that must agree for two trials to share lockstep rounds."""
-    return tuple((name, getattr(config, name, None)) for name in SHARED_SETTINGS)
+    return (("canonical", config.cell_evaluation == CANONICAL),
+            *((name, getattr(config, name, None)) for name in SHARED_SETTINGS))
 
 
 def make_device(configs, dataset: Dataset, n_slots: int, max_lanes: int):
@@ -421,6 +430,8 @@ def train_lockstep(jobs, dataset: Dataset, *, resume: bool = False,
     if len(keys) > 1:
         raise ConfigError("lockstep trials must share " + ", ".join(SHARED_SETTINGS)
                           + "; group them with lockstep_group_key first")
+    if configs[0].cell_evaluation == CANONICAL:
+        return CanonicalLockstep(jobs, dataset, resume, device_factory).run()
     trials = [open_trial(c, d, dataset, resume) for c, d in jobs]
     start_epoch = {t.population.next_epoch for t in trials}
     if len(start_epoch) > 1:
@@ -442,3 +453,166 @@ def train_lockstep(jobs, dataset: Dataset, *, resume: bool = False,
         for trial in trials:
             if trial.writer is not None:
                 trial.writer.close()
+
+
+class CanonicalLockstep:
+    """Many canonical trials (``docs/algorithm.md §3``) at once: trial ``t`` is slot and lane ``t``.
+
+    Every epoch of every trial is what :func:`~minievo.training.canonical.train_canonical`
+    does, with the trial's own generators (``make_streams(seed)``): the step
+    learning rate, a fresh shuffle, one persistent-Adam step per batch (one
+    :meth:`~minievo.kernels.cuda.DevicePairs.train_pass` for all trials),
+    pruning on the host on a copied-back pair, then ``mean_L1``/``std_L1``
+    and ``test_loss`` on the device. Activation records accumulate over
+    epochs and are cleared after a pruning, as on the CPU. Checkpoints are
+    the CPU's (generator states, records), so a run resumes on either backend.
+    """
+
+    def __init__(self, jobs, dataset: Dataset, resume: bool, device_factory=make_device):
+        self.dataset = dataset
+        self.configs = [c for c, _ in jobs]
+        self.dirs = [Path(d) if d is not None else None for _, d in jobs]
+        first = self.configs[0]
+        self.variance = np.array([c.prune_method == "variance" for c in self.configs])
+        self.T, self.rows = len(jobs), first.batch_size
+        self.device = device_factory(self.configs, dataset, self.T, self.T)
+        R = self.device.record_rows
+        self.rec_count = np.zeros((self.T, R), np.float64)
+        self.adam_t = np.zeros(self.T, np.int64)
+        self.streams, pairs, self.start, self.elapsed, self.writers = [], [], set(), [], []
+        for config, out in zip(self.configs, self.dirs):
+            streams = make_streams(config.seed)
+            pair = make_autoencoder(config.environment, dataset.n_dim, streams["init"], R,
+                                    config.activation_signal)
+            start, elapsed, stats_bytes = 0, 0.0, None
+            if resume:
+                state, nets, extra = load_checkpoint(out, R)
+                pair = Autoencoder(nets["encoder"], nets["decoder"], pair.kind)
+                for name, net in nets.items():
+                    if f"{name}_rec_sum" in extra:
+                        net.rec_count[:] = extra[f"{name}_rec_count"]
+                        net.rec_sum[:] = extra[f"{name}_rec_sum"]
+                        net.rec_sumsq[:] = extra[f"{name}_rec_sumsq"]
+                streams = {name: restore_generator(g) for name, g in state["rngs"].items()}
+                start, elapsed = state["next_epoch"], state["elapsed"]
+                stats_bytes = state["stats_bytes"]
+            self.streams.append(streams)
+            pairs.append(pair)
+            self.start.add(int(start))
+            self.elapsed.append(float(elapsed))
+            self.writers.append(StatsWriter(out, truncate_to=stats_bytes)
+                                if out is not None else None)
+        if len(self.start) > 1:
+            raise ConfigError(f"lockstep trials resume from different epochs {sorted(self.start)}")
+        self.enc_spec, self.dec_spec = pairs[0].encoder.spec, pairs[0].decoder.spec
+        self.device.upload_many(range(self.T), [p.encoder for p in pairs],
+                                [p.decoder for p in pairs])
+        self.upload_records(range(self.T), pairs)
+        for t, pair in enumerate(pairs):
+            self.adam_t[t] = int(pair.encoder.adam_t[0])
+
+    def upload_records(self, slots, pairs) -> None:
+        """Restore activation records (a resumed VARIANCE trial) on the device and the host."""
+        if not self.device.record_rows:
+            return
+        for key, part in (("enc", "encoder"), ("dec", "decoder")):
+            dev = getattr(self.device, key)
+            for name in ("rec_sum", "rec_sumsq"):
+                host = getattr(dev, name).copy_to_host()
+                for s, pair in zip(slots, pairs):
+                    host[s] = getattr(getattr(pair, part), name)
+                setattr(dev, name, self.device.k.cuda.to_device(host))
+        for s, pair in zip(slots, pairs):
+            self.rec_count[s] = pair.encoder.rec_count
+
+    def download(self, t: int) -> Autoencoder:
+        got = self.device.download([t])
+        nets = []
+        for key, spec in (("enc", self.enc_spec), ("dec", self.dec_spec)):
+            part = got[key]
+            net = MLP(spec, part["params"][0], part["mask"][0], self.device.record_rows,
+                      self.configs[t].activation_signal)
+            net.adam_m[:], net.adam_v[:] = part["m"][0], part["v"][0]
+            net.adam_t[0] = self.adam_t[t]
+            if self.device.record_rows:
+                net.rec_count[:] = self.rec_count[t]
+                net.rec_sum[:], net.rec_sumsq[:] = part["rec_sum"][0], part["rec_sumsq"][0]
+            nets.append(net)
+        return Autoencoder(nets[0], nets[1], "plain")
+
+    def run_epoch(self, epoch: int, t0: float) -> None:
+        dev, B, cfgs = self.device, self.rows, self.configs
+        N = self.dataset.train.shape[0]
+        lrs = [step_learning_rate(c.learning_rate, epoch, c.epochs) for c in cfgs]
+        orders = np.stack([batch_order(N, s["shuffle"], shuffle=c.shuffle_data)
+                           for s, c in zip(self.streams, cfgs)])
+        slots = np.arange(self.T)
+        losses = dev.train_pass(slots, slots, orders, B, lrs, self.adam_t,
+                                np.zeros(self.T, bool), self.variance)
+        self.adam_t += losses.shape[1]
+        for start in range(0, N, B):
+            self.rec_count[self.variance, :min(B, N - start)] += 1.0
+        pruned = np.zeros(self.T, bool)
+        for t, (config, streams) in enumerate(zip(cfgs, self.streams)):
+            writer = self.writers[t]
+            check_finite(losses[t], epoch, "training", writer and writer.path)
+            if config.pruning_enabled:
+                p = prune_probability(config.prune_schedule, config.prune_probability, epoch,
+                                      config.epochs, 1)
+                pruned[t] = streams["prune"].random() < p
+            if pruned[t]:
+                pair = self.download(t)
+                prune_pair(pair, config.prune_method, streams["prune"],
+                           amount=config.prune_amount, lexi_threshold=config.lexi_threshold,
+                           test_data=self.dataset.test, lexi_rows=config.lexi_rows,
+                           mask_mode=config.mask_mode, signal=config.activation_signal)
+                dev.upload_many([t], [pair.encoder], [pair.decoder])
+                dev.clear_records([t])
+                self.rec_count[t] = 0.0
+        counts = dev.zero_counts(slots, slots)
+        train = dev.row_errors(slots, slots, "train") / self.dataset.n_dim
+        test = dev.row_errors(slots, slots, "test") if any(
+            c.calculate_test_loss for c in cfgs) else None
+        for t, config in enumerate(cfgs):
+            batch_l1 = batch_means(train[t], B)
+            col = 0 if config.mask_mode == "persistent" else 1
+            enc, dec = int(counts[t, col]), int(counts[t, 2 + col])
+            record = {
+                "iteration": epoch, "node_idx": 0, "learning_rate": lrs[t],
+                "min_batch_loss": float(losses[t].min()), "train_L1": float(batch_l1.mean()),
+                "mean_L1": float(batch_l1.mean()), "std_L1": float(batch_l1.std()),
+                "pruned": bool(pruned[t]),
+                "n_pruned_encoder": enc, "n_active_encoder": self.enc_spec.n_params - enc,
+                "n_pruned_decoder": dec, "n_active_decoder": self.dec_spec.n_params - dec,
+                "fe_cnt": epoch + 1, "timestamp": time.time(),
+                "wall_time": self.elapsed[t] + time.perf_counter() - t0,
+            }
+            if config.calculate_test_loss:
+                record["test_loss"] = float(test[t].sum() / (test.shape[1] * self.dataset.n_dim))
+            if self.writers[t]:
+                self.writers[t].write(record)
+
+    def run(self) -> list[RunResult]:
+        t0 = time.perf_counter()
+        epochs = self.configs[0].epochs
+        try:
+            for epoch in range(min(self.start), epochs):
+                self.run_epoch(epoch, t0)
+                for t, config in enumerate(self.configs):
+                    every = config.checkpoint_every
+                    if self.writers[t] and every and ((epoch + 1) % every == 0
+                                                      or epoch + 1 == epochs):
+                        _checkpoint(self.dirs[t], self.writers[t], self.download(t),
+                                    self.streams[t], epoch + 1,
+                                    self.elapsed[t] + time.perf_counter() - t0,
+                                    bool(self.variance[t]))
+        finally:
+            for writer in self.writers:
+                if writer is not None:
+                    writer.close()
+        slots = np.arange(self.T)
+        test = self.device.row_errors(slots, slots, "test")
+        losses = test.sum(axis=1) / (test.shape[1] * self.dataset.n_dim)
+        return [RunResult(self.download(t), float(losses[t]), self.dirs[t],
+                          self.elapsed[t] + time.perf_counter() - t0, self.configs[t].epochs)
+                for t in range(self.T)]
