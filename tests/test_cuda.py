@@ -215,6 +215,11 @@ def test_slot_copies_counts_and_whole_set_errors(tiny_pairs):
     back = dev.download([3, 4])
     np.testing.assert_array_equal(back["dec"]["mask"][0], pairs[0].decoder.mask)
     np.testing.assert_array_equal(back["enc"]["params"][1], pairs[2].encoder.params)
+    dev.BULK_SLOTS = 0                    # whole-buffer transfers give the same rows
+    dev.upload_many([4], [pairs[1].encoder], [pairs[1].decoder])
+    bulk = dev.download([3, 4])
+    np.testing.assert_array_equal(bulk["dec"]["mask"][0], pairs[0].decoder.mask)
+    np.testing.assert_array_equal(bulk["enc"]["params"][1], pairs[1].encoder.params)
     counts = dev.zero_counts([3, 4], [3, 4])
     assert counts[0].tolist() == [0, pairs[0].encoder.n_zero, pairs[0].decoder.n_pruned,
                                   pairs[0].decoder.n_zero]

@@ -397,31 +397,51 @@ class DevicePairs:
         self.no_delta = cuda.device_array((0, 1, 1), f32)
 
     # -- moving networks ----------------------------------------------------------
-    def upload_many(self, slots, encoders, decoders) -> None:
-        """Put :class:`~minievo.network.MLP` pairs (params, mask, Adam moments) in ``slots``.
+    #: Above this many slots in one transfer, whole buffers travel instead of rows.
+    BULK_SLOTS = 64
 
-        One round trip per buffer (download, overwrite rows, upload): meant for
-        the start of a run and for pruned pairs, not for every step.
-        """
+    def _put_rows(self, array, slots, rows) -> None:
+        """``array[slots[i]] = rows[i]`` on the device: one row at a time for a few slots
+        (a pruned pair), one whole-buffer round trip for many (the start of a run)."""
+        if len(slots) > self.BULK_SLOTS:
+            host = array.copy_to_host()
+            for s, row in zip(slots, rows):
+                host[s] = row
+            array.copy_to_device(host)
+            return
+        for s, row in zip(slots, rows):
+            array[int(s)].copy_to_device(np.ascontiguousarray(row, dtype=array.dtype))
+
+    def _get_rows(self, array, slots) -> np.ndarray:
+        if len(slots) > self.BULK_SLOTS:
+            return array.copy_to_host()[np.asarray(slots, dtype=np.int64)]
+        return np.stack([array[int(s)].copy_to_host() for s in slots])
+
+    def upload_many(self, slots, encoders, decoders) -> None:
+        """Put :class:`~minievo.network.MLP` pairs (params, mask, Adam moments) in ``slots``."""
         slots = list(slots)
         for nets, dev in ((encoders, self.enc), (decoders, self.dec)):
             for name, attr in (("params", "params"), ("mask", "mask"), ("m", "adam_m"),
                                ("v", "adam_v")):
-                host = getattr(dev, name).copy_to_host()
-                for s, net in zip(slots, nets):
-                    host[s] = getattr(net, attr)
-                setattr(dev, name, self.k.cuda.to_device(host))
+                self._put_rows(getattr(dev, name), slots, [getattr(n, attr) for n in nets])
+
+    def upload_records(self, slots, encoders, decoders) -> None:
+        """Put activation-record sums (a resumed VARIANCE run) in ``slots``."""
+        if not self.record_rows:
+            return
+        slots = list(slots)
+        for nets, dev in ((encoders, self.enc), (decoders, self.dec)):
+            for name in ("rec_sum", "rec_sumsq"):
+                self._put_rows(getattr(dev, name), slots, [getattr(n, name) for n in nets])
 
     def download(self, slots) -> dict:
         """Host copies of the buffers of ``slots``: ``{"enc"|"dec": {name: (n, ...)}}``."""
-        slots = np.asarray(slots, dtype=np.int64)
+        slots = [int(s) for s in slots]
         out = {}
+        names = ("params", "mask", "m", "v") + (("rec_sum", "rec_sumsq") if self.record_rows
+                                                 else ())
         for key, dev in (("enc", self.enc), ("dec", self.dec)):
-            out[key] = {name: getattr(dev, name).copy_to_host()[slots]
-                        for name in ("params", "mask", "m", "v")}
-            if self.record_rows:
-                out[key]["rec_sum"] = dev.rec_sum.copy_to_host()[slots]
-                out[key]["rec_sumsq"] = dev.rec_sumsq.copy_to_host()[slots]
+            out[key] = {name: self._get_rows(getattr(dev, name), slots) for name in names}
         return out
 
     def copy_slots(self, src, dst) -> None:

@@ -513,17 +513,10 @@ class CanonicalLockstep:
 
     def upload_records(self, slots, pairs) -> None:
         """Restore activation records (a resumed VARIANCE trial) on the device and the host."""
-        if not self.device.record_rows:
-            return
-        for key, part in (("enc", "encoder"), ("dec", "decoder")):
-            dev = getattr(self.device, key)
-            for name in ("rec_sum", "rec_sumsq"):
-                host = getattr(dev, name).copy_to_host()
-                for s, pair in zip(slots, pairs):
-                    host[s] = getattr(getattr(pair, part), name)
-                setattr(dev, name, self.device.k.cuda.to_device(host))
+        self.device.upload_records(slots, [p.encoder for p in pairs], [p.decoder for p in pairs])
         for s, pair in zip(slots, pairs):
-            self.rec_count[s] = pair.encoder.rec_count
+            if self.device.record_rows and pair.encoder.record_rows:
+                self.rec_count[s] = pair.encoder.rec_count
 
     def download(self, t: int) -> Autoencoder:
         got = self.device.download([t])
