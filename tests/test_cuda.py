@@ -99,6 +99,21 @@ def test_cuda_refuses_the_variants_it_does_not_run():
     check_lockstep_config(Config(cell_evaluation="lipi_simple_pte", backend="cuda"))
 
 
+def test_adam_constants_equal_the_reference_formula_bit_for_bit():
+    from types import SimpleNamespace
+
+    from minievo.kernels.cuda import DevicePairs
+    rng = np.random.default_rng(0)
+    lrs, adam_t, fresh = rng.random(20) * 1e-3, np.arange(20) * 7, np.arange(20) % 3 == 0
+    steps, bias2 = DevicePairs.adam_constants(SimpleNamespace(beta1=0.5, beta2=0.999), lrs,
+                                              adam_t, fresh, 50)                  # (50, 20)
+    for b in range(50):
+        for p in range(20):   # reference.adam_update's Python-float formulas
+            t = 1 if fresh[p] else int(adam_t[p]) + 1 + b
+            assert steps[b, p] == np.float32(lrs[p] / (1.0 - 0.5 ** t))
+            assert bias2[b, p] == np.float32(np.sqrt(1.0 - 0.999 ** t))
+
+
 def test_a_cuda_sweep_refuses_workers(tmp_path):
     from minievo.experiments.sweep import run_sweep
     with pytest.raises(ConfigError, match="without --workers"):

@@ -621,9 +621,7 @@ class DevicePairs:
         lrs = np.asarray(lrs, np.float64)
         t = np.where(np.asarray(fresh, bool)[None, :], 1,
                      np.asarray(adam_t, np.int64)[None, :] + 1 + np.arange(n_batches)[:, None])
-        steps = np.empty(t.shape, np.float32)
-        bias2 = np.empty(t.shape, np.float32)
-        for idx, tt in np.ndenumerate(t):   # Python floats, as reference.adam_update
-            steps[idx] = np.float32(lrs[idx[1]] / (1.0 - self.beta1 ** int(tt)))
-            bias2[idx] = np.float32(np.sqrt(1.0 - self.beta2 ** int(tt)))
+        t = t.astype(np.float64)                       # (n_batches, L); pow as Python's float **
+        steps = (lrs[None, :] / (1.0 - np.power(self.beta1, t))).astype(np.float32)
+        bias2 = np.sqrt(1.0 - np.power(self.beta2, t)).astype(np.float32)
         return steps, bias2
