@@ -221,8 +221,9 @@ def test_training_with_fresh_and_persistent_adam_matches_the_reference(tiny_pair
 
 
 @simulated
-def test_slot_copies_counts_and_whole_set_errors(tiny_pairs):
+def test_slot_copies_counts_and_whole_set_errors(tiny_pairs, monkeypatch):
     from minievo.engine import Engine
+    monkeypatch.setattr("minievo.kernels.cuda.EVAL_ROWS", 3)    # 7 test rows: chunks 3, 3, 1
     enc_spec, dec_spec, pairs, data = tiny_pairs
     pairs[0].decoder.apply_mask((np.arange(dec_spec.n_params) % 3 != 0).astype(np.float32))
     dev = _device(enc_spec, dec_spec, pairs, data)

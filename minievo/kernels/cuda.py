@@ -64,6 +64,9 @@ from ..network import (  # noqa: F401
 #: Threads per block of every 1-D launch (fewer in the simulator, which runs
 #: every thread of a block, busy or not, as a Python thread).
 THREADS = 32 if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0") else 128
+#: Rows per launch of a whole-set evaluation (the CPU engine's EVAL_CHUNK), and the
+#: most bytes its workspace may take.
+EVAL_ROWS, EVAL_BYTES = 100, 1 << 29
 INSTALL_HINT = 'install the GPU extra with pip install -e ".[cuda]" (numba-cuda) on a machine with an NVIDIA GPU and driver'
 
 
@@ -395,6 +398,16 @@ class DevicePairs:
         self.enc_grad = cuda.device_array((L, self.enc.n_params), f32)
         self.dec_grad = cuda.device_array((L, self.dec.n_params), f32)
         self.no_delta = cuda.device_array((0, 1, 1), f32)
+        self.train_work = SimpleNamespace(x=self.x, enc_act=self.enc_act, dec_act=self.dec_act,
+                                          lanes=L)
+        # whole-set evaluations (test_loss, mean_L1) take EVAL_ROWS rows per launch,
+        # on as many lanes as fit in EVAL_BYTES
+        per_lane = EVAL_ROWS * (self.n_dim + self.enc.n_nodes + self.dec.n_nodes) * 4
+        lanes = max(1, min(L, EVAL_BYTES // per_lane))
+        self.eval_work = SimpleNamespace(
+            x=cuda.device_array((lanes, EVAL_ROWS, self.n_dim), f32),
+            enc_act=cuda.device_array((lanes, EVAL_ROWS, self.enc.n_nodes), f32),
+            dec_act=cuda.device_array((lanes, EVAL_ROWS, self.dec.n_nodes), f32), lanes=lanes)
 
     # -- moving networks ----------------------------------------------------------
     #: Above this many slots in one transfer, whole buffers travel instead of rows.
@@ -474,14 +487,19 @@ class DevicePairs:
         return self.k.cuda.to_device(np.ascontiguousarray(values, dtype=np.int64))
 
     # -- the batched passes -----------------------------------------------------------
-    def _forward(self, enc_slots, dec_slots, rows, n_rows, data, record):
-        """Gather every lane's batch and run encoder then decoder (``docs/algorithm.md §2``)."""
+    def _forward(self, enc_slots, dec_slots, rows, n_rows, data, record, work=None):
+        """Gather every lane's batch and run encoder then decoder (``docs/algorithm.md §2``).
+
+        ``work`` holds ``x (L, B, d)``, ``enc_act``, ``dec_act (L, B, nodes)``
+        (default: the training workspace). Returns the output's column offset.
+        """
         k = self.k
+        work = work or self.train_work
         L = enc_slots.shape[0]
-        k.gather_rows[_blocks(L * n_rows * self.n_dim), THREADS](data, rows, n_rows, self.x)
-        inp, inp_off = self.x, 0
-        for dev, slots, act in ((self.enc, enc_slots, self.enc_act),
-                                (self.dec, dec_slots, self.dec_act)):
+        k.gather_rows[_blocks(L * n_rows * self.n_dim), THREADS](data, rows, n_rows, work.x)
+        inp, inp_off = work.x, 0
+        for dev, slots, act in ((self.enc, enc_slots, work.enc_act),
+                                (self.dec, dec_slots, work.dec_act)):
             for n_in, n_out, w_off, b_off, a, out_off, post in dev.layers():
                 k.forward_layer[_blocks(L * n_rows * n_out), THREADS](
                     inp, inp_off, dev.params, slots, n_in, n_out, w_off, b_off, a, post,
@@ -489,11 +507,12 @@ class DevicePairs:
                 inp, inp_off = act, out_off
         return inp_off
 
-    def _loss_rows(self, n_rows, y_off, row_abs, col, with_delta):
+    def _loss_rows(self, n_rows, y_off, row_abs, col, with_delta, work=None):
+        work = work or self.train_work
         L = row_abs.shape[0]
         last = self.dec.layers()[-1]
         delta = self.dec_delta if with_delta else self.no_delta
-        self.k.l1_rows[_blocks(L * n_rows), THREADS](self.dec_act, y_off, self.x, n_rows,
+        self.k.l1_rows[_blocks(L * n_rows), THREADS](work.dec_act, y_off, work.x, n_rows,
                                                       last[ACT], delta, last[OUT_OFF],
                                                       row_abs, col)
 
@@ -541,17 +560,19 @@ class DevicePairs:
         row_abs = self._run_eval(enc_slots, dec_slots, rows, record, data)
         return row_abs.sum(axis=1) / (n_rows * self.n_dim)
 
-    def _run_eval(self, enc_slots, dec_slots, rows, record, data):
+    def _run_eval(self, enc_slots, dec_slots, rows, record, data, work=None):
         cuda = self.k.cuda
+        work = work or self.train_work
         L, n_rows = rows.shape
         out = np.empty((L, n_rows), np.float64)
-        for lo in range(0, L, self.max_lanes):
-            hi = min(L, lo + self.max_lanes)
+        for lo in range(0, L, work.lanes):
+            hi = min(L, lo + work.lanes)
             es, ds = self._idx(enc_slots[lo:hi]), self._idx(dec_slots[lo:hi])
             rec = cuda.to_device(np.ascontiguousarray(record[lo:hi], dtype=np.uint8))
             row_abs = cuda.device_array((hi - lo, n_rows), np.float64)
-            y_off = self._forward(es, ds, self._idx(rows[lo:hi]), n_rows, self.data[data], rec)
-            self._loss_rows(n_rows, y_off, row_abs, 0, False)
+            y_off = self._forward(es, ds, self._idx(rows[lo:hi]), n_rows, self.data[data], rec,
+                                  work)
+            self._loss_rows(n_rows, y_off, row_abs, 0, False, work)
             out[lo:hi] = row_abs.copy_to_host()
         return out
 
@@ -565,11 +586,12 @@ class DevicePairs:
         L = len(enc_slots)
         out = np.empty((L, n), np.float64)
         no_record = np.zeros(L, np.uint8)
-        for start in range(0, n, self.max_rows):
-            stop = min(n, start + self.max_rows)
+        for start in range(0, n, EVAL_ROWS):
+            stop = min(n, start + EVAL_ROWS)
             rows = np.broadcast_to(np.arange(start, stop, dtype=np.int64), (L, stop - start))
             out[:, start:stop] = self._run_eval(np.asarray(enc_slots), np.asarray(dec_slots),
-                                                np.ascontiguousarray(rows), no_record, data)
+                                                np.ascontiguousarray(rows), no_record, data,
+                                                self.eval_work)
         return out
 
     def train_pass(self, enc_slots, dec_slots, orders, batch_size: int, lrs, adam_t, fresh,
