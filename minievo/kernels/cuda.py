@@ -20,6 +20,15 @@ is ``(L, B, n_nodes)`` for layer outputs and deltas (layer ``l`` at columns
 ``docs/algorithm.md §5``) are running sums ``(S, R, n_nodes)`` float64 on the
 device; their counts are integers the caller keeps on the host.
 
+Launches
+--------
+One training step of all lanes is ``1`` gather, one forward launch per
+layer, ``1`` loss, ``2`` backward launches per layer but the first (its input
+gradient is not needed) and ``1`` masked Adam per network: 15 launches for
+the papers' 2+2-layer networks, whatever the number of lanes. A whole pass
+(all batches of every lane) copies its losses back once. Fusing layers into
+fewer launches is the next step if launch overhead dominates on a GPU.
+
 Determinism
 -----------
 No kernel uses atomics: every output element is written by one thread that
