@@ -179,14 +179,14 @@ def load_kernels() -> SimpleNamespace:
         out[p, b, out_off + j] = a
 
     @cuda.jit
-    def l1_rows(y, y_off, target, n_rows, act, delta, d_off, row_abs, col):
+    def l1_rows(y, y_off, target, n_rows, act, delta, d_off, row_abs, col, want_delta):
         """L1 loss rows and the output delta of every lane.
 
         ``row_abs[p, col + b] = sum_k |y - t|`` (float64) and
         ``delta = sign(y - t) / (B d) * f'(y)`` (float32, dL/dz of the output
         layer), y (L, B, >= y_off + d), target (L, B, d). The loss of lane p
-        is ``sum_b row_abs / (B d)``. A ``delta`` with zero lanes skips the
-        gradient (evaluation). One thread per (p, b).
+        is ``sum_b row_abs / (B d)``. ``want_delta = 0`` skips the gradient
+        (evaluation). One thread per (p, b).
         """
         i = cuda.grid(1)
         d = target.shape[2]
@@ -199,7 +199,7 @@ def load_kernels() -> SimpleNamespace:
         for k in range(d):
             diff = y[p, b, y_off + k] - target[p, b, k]
             total += abs(np.float64(diff))
-            if delta.shape[0] > 0:
+            if want_delta:
                 g = np.float32(0.0)
                 if diff > 0:
                     g = np.float32(1.0) / scale
@@ -406,7 +406,7 @@ class DevicePairs:
         self.dec_delta = cuda.device_array((L, B, self.dec.n_nodes), f32)
         self.enc_grad = cuda.device_array((L, self.enc.n_params), f32)
         self.dec_grad = cuda.device_array((L, self.dec.n_params), f32)
-        self.no_delta = cuda.device_array((0, 1, 1), f32)
+        self.no_delta = cuda.device_array((1, 1, 1), f32)   # a placeholder, never written
         self.train_work = SimpleNamespace(x=self.x, enc_act=self.enc_act, dec_act=self.dec_act,
                                           lanes=L)
         # whole-set evaluations (test_loss, mean_L1) take EVAL_ROWS rows per launch,
@@ -523,7 +523,7 @@ class DevicePairs:
         delta = self.dec_delta if with_delta else self.no_delta
         self.k.l1_rows[_blocks(L * n_rows), THREADS](work.dec_act, y_off, work.x, n_rows,
                                                       last[ACT], delta, last[OUT_OFF],
-                                                      row_abs, col)
+                                                      row_abs, col, int(with_delta))
 
     def _backward(self, enc_slots, dec_slots, n_rows):
         """Fill the per-lane gradients of both networks from the decoder's output delta."""
