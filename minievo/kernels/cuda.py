@@ -435,6 +435,9 @@ class DevicePairs:
             array[int(s)].copy_to_device(np.ascontiguousarray(row, dtype=array.dtype))
 
     def _get_rows(self, array, slots) -> np.ndarray:
+        lo = int(slots[0]) if len(slots) else 0
+        if len(slots) > 1 and list(slots) == list(range(lo, lo + len(slots))):
+            return array[lo:lo + len(slots)].copy_to_host()      # one contiguous block
         if len(slots) > self.BULK_SLOTS:
             return array.copy_to_host()[np.asarray(slots, dtype=np.int64)]
         return np.stack([array[int(s)].copy_to_host() for s in slots])

@@ -360,12 +360,19 @@ class Lockstep:
             for s in range(self.n):
                 self.run_round([(t, orders[t][s]) for t in range(len(self.trials))], epoch)
 
-    def checkpoint(self, t: int, elapsed: float) -> None:
-        """The CPU's ``checkpoint.npz`` of trial ``t`` (centers copied back)."""
-        trial = self.trials[t]
-        trial.population.centers = self.centers_of(t)
-        checkpoint_population(trial.out_dir, trial.writer, trial.population, trial.config,
-                              elapsed)
+    def checkpoint(self, due: list[int], elapsed: float) -> None:
+        """The CPU's ``checkpoint.npz`` of every trial in ``due``.
+
+        The centers of all trials come back in one contiguous copy (slots
+        ``0 .. T n - 1``), then each trial's file is written (compressed) as on
+        the CPU: for long GPU runs choose a larger ``checkpoint_every``.
+        """
+        pairs = self.download_pairs(range(self.n_centers), self.trials[0].config)
+        for t in due:
+            trial = self.trials[t]
+            trial.population.centers = pairs[t * self.n:(t + 1) * self.n]
+            checkpoint_population(trial.out_dir, trial.writer, trial.population, trial.config,
+                                  elapsed)
 
     def results(self, wall: float) -> list[RunResult]:
         """Per trial: the center with the lowest whole-test-set L1, copied back."""
@@ -443,11 +450,14 @@ def train_lockstep(jobs, dataset: Dataset, *, resume: bool = False,
         for epoch in range(start_epoch.pop(), configs[0].epochs):
             group.run_epoch(epoch)
             last = epoch + 1 == configs[0].epochs
+            due = []
             for t, trial in enumerate(trials):
                 trial.population.next_epoch = epoch + 1
                 every = trial.config.checkpoint_every
                 if trial.writer and every and ((epoch + 1) % every == 0 or last):
-                    group.checkpoint(t, elapsed0 + time.perf_counter() - start)
+                    due.append(t)
+            if due:
+                group.checkpoint(due, elapsed0 + time.perf_counter() - start)
         return group.results(elapsed0 + time.perf_counter() - start)
     finally:
         for trial in trials:
