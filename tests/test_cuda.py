@@ -362,3 +362,39 @@ def test_a_cuda_sweep_writes_run_folders_the_report_reads_and_resumes(tmp_path, 
     assert strip == [{k: v for k, v in json.loads(line).items()
                       if k not in ("timestamp", "wall_time")}
                      for line in first.splitlines()]
+
+
+@simulated
+def test_a_killed_canonical_gpu_run_resumes_to_the_same_records(tmp_path, monkeypatch):
+    from minievo import network
+    from minievo.experiments.records import read_stats
+    from minievo.training.lockstep import CanonicalLockstep, train_lockstep
+    monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
+    dataset = generate_binary_clustering(2, 4, 12, rng=np.random.default_rng(0))
+    config = Config(cell_evaluation="ann_canonical", epochs=3, batch_size=3,
+                    environment="small", learning_rate=1e-2, progress=False, seed=6,
+                    prune_method="variance", prune_probability=0.5)
+    whole = train_lockstep([(config, tmp_path / "whole")], dataset)[0]
+    # seed 6 prunes first in epoch 2, after the resume, from records of epochs 0-2:
+    # the checkpoint must carry the records of epochs 0-1
+    assert [r["pruned"] for r in read_stats(tmp_path / "whole")] == [False, False, True]
+    run_epoch = CanonicalLockstep.run_epoch
+
+    def killed_in_epoch_2(self, epoch, t0):
+        if epoch == 2:
+            raise KeyboardInterrupt
+        run_epoch(self, epoch, t0)
+
+    monkeypatch.setattr(CanonicalLockstep, "run_epoch", killed_in_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train_lockstep([(config, tmp_path / "killed")], dataset)
+    monkeypatch.setattr(CanonicalLockstep, "run_epoch", run_epoch)
+    resumed = train_lockstep([(config, tmp_path / "killed")], dataset, resume=True)[0]
+
+    def strip(path):
+        return [{k: v for k, v in r.items() if k not in ("timestamp", "wall_time")}
+                for r in read_stats(path)]
+
+    assert strip(tmp_path / "killed") == strip(tmp_path / "whole")
+    assert resumed.test_loss == whole.test_loss
+    np.testing.assert_array_equal(resumed.best.encoder.params, whole.best.encoder.params)
