@@ -120,6 +120,43 @@ def test_a_cuda_sweep_refuses_workers(tmp_path):
         run_sweep([Config(backend="cuda", epochs=1)], tmp_path, workers=2)
 
 
+@pytest.mark.parametrize("changes", [
+    {},
+    {"update": "synchronous", "prune_method": "variance", "prune_probability": 1.0,
+     "cell_evaluation": "lipi_simple_pte", "optimizer_state": "persistent"},
+    {"prune_method": "conjunctive", "prune_probability": 0.7, "mask_mode": "regrow"},
+    {"cell_evaluation": "ann_canonical", "prune_method": "variance", "prune_probability": 0.6},
+])
+def test_the_lockstep_driver_on_the_host_device_is_the_cpu_path(tmp_path, monkeypatch, changes):
+    """Driver logic alone: with the reference kernels as its "device" the lockstep run is the CPU run.
+
+    Same kernels, so only float64 summation orders (records, whole-set L1) may differ.
+    """
+    from minievo import network
+    from minievo.experiments.records import read_stats
+    from minievo.training.coevolution import train_coevolution
+    from minievo.training.lockstep import host_device, train_lockstep
+    monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
+    dataset = generate_binary_clustering(2, 5, 12, rng=np.random.default_rng(0))
+    configs = [Config(population_size=3, epochs=3, batch_size=3, environment="small",
+                      learning_rate=1e-2, stats_every=2, progress=False, seed=seed,
+                      **changes) for seed in (1, 2, 3)]
+    host = train_lockstep([(c, tmp_path / f"host{i}") for i, c in enumerate(configs)], dataset,
+                          device_factory=host_device)
+    for i, config in enumerate(configs):
+        cpu = train_coevolution(config.replace(backend="numpy"), dataset, tmp_path / f"cpu{i}")
+        a, b = read_stats(tmp_path / f"host{i}"), read_stats(tmp_path / f"cpu{i}")
+        assert len(a) == len(b) and [list(r) for r in a] == [list(r) for r in b]
+        for x, y in zip(a, b):
+            for key in y:
+                if key not in ("timestamp", "wall_time"):
+                    assert x[key] == pytest.approx(y[key], rel=1e-12, abs=1e-12), (key, x, y)
+        assert host[i].test_loss == pytest.approx(cpu.test_loss, rel=1e-12)
+        np.testing.assert_array_equal(host[i].best.encoder.mask, cpu.best.encoder.mask)
+    assert any(r["pruned"] for i in range(3) for r in read_stats(tmp_path / f"host{i}")) \
+        or "prune_method" not in changes
+
+
 # ---------------------------------------------------------------------------
 # In the simulator: kernels against the reference
 # ---------------------------------------------------------------------------

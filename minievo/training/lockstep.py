@@ -36,6 +36,10 @@ again. Pruning happens with probability ``p`` per visit, so this costs about
 ``checkpoint_every`` epochs and are the CPU's ``checkpoint.npz``, so a run
 resumes on either backend.
 
+:class:`HostPairs` (:func:`host_device`) is the same interface on the host
+with the NumPy reference kernels: the driver's logic checked against the CPU
+path without CUDA.
+
 Supported: ``lipi_simple`` and ``lipi_simple_pte`` (the papers' main
 variants), asynchronous or synchronous, ``ann_canonical`` (many canonical
 trials, one lane each: :class:`CanonicalLockstep`), the plain autoencoder of every
@@ -619,3 +623,105 @@ class CanonicalLockstep:
         return [RunResult(self.download(t), float(losses[t]), self.dirs[t],
                           self.elapsed[t] + time.perf_counter() - t0, self.configs[t].epochs)
                 for t in range(self.T)]
+
+
+class HostPairs:
+    """The :class:`~minievo.kernels.cuda.DevicePairs` interface on the host, lane by lane.
+
+    Every slot is a host :class:`~minievo.network.MLP` pair and every lane
+    runs the NumPy reference kernels (:mod:`minievo.kernels.reference`), so
+    the lockstep driver's logic (slots, rounds, draws, records) can be
+    tested against the CPU path without CUDA and without float32
+    reordering. Build one with :func:`host_device` as ``device_factory``.
+    """
+
+    def __init__(self, enc_spec, dec_spec, n_slots: int, max_rows: int, record_rows: int,
+                 datasets: dict, signal: str, betas=(0.5, 0.999), eps=1e-8):
+        from ..kernels import make_workspace, reference
+        self.kernels = reference
+        self.record_rows = record_rows
+        self.enc = [MLP(enc_spec, None, None, record_rows, signal) for _ in range(n_slots)]
+        self.dec = [MLP(dec_spec, None, None, record_rows, signal) for _ in range(n_slots)]
+        self.data = {k: np.ascontiguousarray(v, np.float32) for k, v in datasets.items()}
+        self.work = make_workspace(enc_spec, dec_spec, max(max_rows, 100))
+        self.beta1, self.beta2, self.eps = float(betas[0]), float(betas[1]), float(eps)
+
+    _BUFFERS = (("params", "params"), ("mask", "mask"), ("m", "adam_m"), ("v", "adam_v"))
+
+    def upload_many(self, slots, encoders, decoders) -> None:
+        for s, e, d in zip(slots, encoders, decoders):
+            for mine, theirs in ((self.enc[s], e), (self.dec[s], d)):
+                for _, attr in self._BUFFERS:
+                    getattr(mine, attr)[:] = getattr(theirs, attr)
+
+    def upload_records(self, slots, encoders, decoders) -> None:
+        for s, e, d in zip(slots, encoders, decoders):
+            for mine, theirs in ((self.enc[s], e), (self.dec[s], d)):
+                mine.rec_sum[:], mine.rec_sumsq[:] = theirs.rec_sum, theirs.rec_sumsq
+
+    def download(self, slots) -> dict:
+        names = self._BUFFERS + ((("rec_sum", "rec_sum"), ("rec_sumsq", "rec_sumsq"))
+                                 if self.record_rows else ())
+        return {key: {name: np.stack([getattr(nets[s], attr) for s in slots])
+                      for name, attr in names}
+                for key, nets in (("enc", self.enc), ("dec", self.dec))}
+
+    def copy_slots(self, src, dst) -> None:
+        for a, b in zip(src, dst):
+            for nets in (self.enc, self.dec):
+                for _, attr in self._BUFFERS:
+                    getattr(nets[b], attr)[:] = getattr(nets[a], attr)
+
+    def clear_records(self, slots) -> None:
+        for s in slots:
+            self.enc[s].clear_records()
+            self.dec[s].clear_records()
+
+    def zero_counts(self, enc_slots, dec_slots) -> np.ndarray:
+        return np.array([[self.enc[e].n_pruned, self.enc[e].n_zero,
+                          self.dec[d].n_pruned, self.dec[d].n_zero]
+                         for e, d in zip(enc_slots, dec_slots)], np.int64)
+
+    def evaluate(self, enc_slots, dec_slots, rows, record, data="train") -> np.ndarray:
+        table = self.data[data]
+        return np.array([self.kernels.evaluate_pair(self.enc[e].arrays, self.dec[d].arrays,
+                                                     table[r], 0, self.work, bool(rec))
+                          for e, d, r, rec in zip(enc_slots, dec_slots, rows, record)])
+
+    def row_errors(self, enc_slots, dec_slots, data="test") -> np.ndarray:
+        table = self.data[data]
+        out = np.empty((len(enc_slots), table.shape[0]), np.float64)
+        for i, (e, d) in enumerate(zip(enc_slots, dec_slots)):
+            for start in range(0, table.shape[0], 100):
+                chunk = table[start:start + 100]
+                enc_out = self.kernels.mlp_forward(self.enc[e].arrays, chunk, self.work.enc_act,
+                                                   False)
+                y = self.kernels.mlp_forward(self.dec[d].arrays, enc_out, self.work.dec_act,
+                                             False)
+                out[i, start:start + chunk.shape[0]] = np.abs(y - chunk).sum(axis=1,
+                                                                             dtype=np.float64)
+        return out
+
+    def train_pass(self, enc_slots, dec_slots, orders, batch_size, lrs, adam_t, fresh, record,
+                   data="train") -> np.ndarray:
+        table = self.data[data]
+        n_batches = -(-orders.shape[1] // batch_size)
+        losses = np.empty((len(enc_slots), n_batches), np.float64)
+        for i, (e, d) in enumerate(zip(enc_slots, dec_slots)):
+            self.enc[e].adam_t[0] = self.dec[d].adam_t[0] = adam_t[i]
+            self.kernels.train_epoch(self.enc[e].arrays, self.dec[d].arrays, table,
+                                     np.ascontiguousarray(orders[i]), batch_size,
+                                     self.work.no_dx, 0, self.work, float(lrs[i]), self.beta1,
+                                     self.beta2, self.eps, bool(fresh[i]), bool(record[i]),
+                                     losses[i])
+        return losses
+
+
+def host_device(configs, dataset: Dataset, n_slots: int, max_lanes: int) -> HostPairs:
+    """A ``device_factory`` for :func:`train_lockstep` that runs on the host (:class:`HostPairs`)."""
+    first = configs[0]
+    enc_spec, dec_spec = autoencoder_specs(first.environment, dataset.n_dim)
+    record_rows = first.batch_size if any(records_activations(c) for c in configs) else 0
+    return HostPairs(enc_spec, dec_spec, n_slots, first.batch_size, record_rows,
+                     {"train": dataset.train, "test": dataset.test}, first.activation_signal,
+                     first.adam_betas, first.adam_eps)
