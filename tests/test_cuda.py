@@ -114,6 +114,19 @@ def test_adam_constants_equal_the_reference_formula_bit_for_bit():
             assert bias2[b, p] == np.float32(np.sqrt(1.0 - 0.999 ** t))
 
 
+def test_a_cuda_sweep_groups_trials_by_shape_and_data_set(tmp_path):
+    from minievo.experiments.lockstep_sweep import group_jobs
+    base = Config(backend="cuda", epochs=2, data_seed=1, population_size=5)
+    jobs = [(base.replace(seed=1), tmp_path / "a"),
+            (base.replace(seed=2, prune_method="random"), tmp_path / "b"),  # same group
+            (base.replace(seed=3, data_seed=None), tmp_path / "c"),         # its own data set
+            (base.replace(seed=4, population_size=3), tmp_path / "d")]      # another ring
+    groups = group_jobs(jobs)
+    assert sorted(len(members) for _, members in groups) == [1, 1, 2]
+    assert [m[1].name for _, members in groups for m in members if len(members) == 2] \
+        == ["a", "b"]
+
+
 def test_a_cuda_sweep_refuses_workers(tmp_path):
     from minievo.experiments.sweep import run_sweep
     with pytest.raises(ConfigError, match="without --workers"):
@@ -363,7 +376,7 @@ def test_a_cuda_sweep_writes_run_folders_the_report_reads_and_resumes(tmp_path, 
     monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
     data_dir = tmp_path / "data"
     base = Config(population_size=3, epochs=2, batch_size=4, environment="small",
-                  dataset_name="binary_clustering_2_4_12", data_dir=str(data_dir),
+                  dataset_name="binary_clustering_2_4_12", data_dir=str(data_dir), data_seed=1,
                   progress=False, backend="cuda", prune_method="random",
                   prune_probability=0.5)
     jobs = [(base.replace(seed=1), tmp_path / "v000-s001"),

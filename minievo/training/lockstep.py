@@ -85,9 +85,11 @@ from .ring import best_case_fitness, neighbourhood_indices, select_by_tournament
 #: Variants the lockstep driver runs; everything else is refused.
 LOCKSTEP_VARIANTS = ("lipi_simple", "lipi_simple_pte", CANONICAL)
 #: Settings every trial of one lockstep group must share (they fix shapes and rounds).
-SHARED_SETTINGS = ("dataset_name", "data_seed", "noise_probability", "p_one", "environment",
-                   "activation_signal", "batch_size", "population_size", "radius", "epochs",
-                   "update", "shuffle_data", "adam_betas", "adam_eps")
+SHARED_SETTINGS = ("environment", "activation_signal", "batch_size", "population_size", "radius",
+                   "epochs", "update", "shuffle_data", "adam_betas", "adam_eps")
+#: Settings that pick the data set: a sweep groups only trials that train on the same one
+#: (with ``data_seed`` unset every seed has its own data set, hence its own group).
+DATA_SETTINGS = ("dataset_name", "effective_data_seed", "noise_probability", "p_one", "data_dir")
 
 
 def check_lockstep_config(config) -> None:
@@ -102,10 +104,11 @@ def check_lockstep_config(config) -> None:
                           "use backend 'numba'")
 
 
-def lockstep_group_key(config) -> tuple:
-    """Settings that must agree for two trials to share lockstep rounds."""
+def lockstep_group_key(config, with_data: bool = True) -> tuple:
+    """Settings that must agree for two trials to share lockstep rounds (and, ``with_data``, data)."""
+    names = SHARED_SETTINGS + (DATA_SETTINGS if with_data else ())
     return (("canonical", config.cell_evaluation == CANONICAL),
-            *((name, getattr(config, name, None)) for name in SHARED_SETTINGS))
+            *((name, getattr(config, name, None)) for name in names))
 
 
 def make_device(configs, dataset: Dataset, n_slots: int, max_lanes: int):
@@ -437,7 +440,7 @@ def train_lockstep(jobs, dataset: Dataset, *, resume: bool = False,
     configs = [c for c, _ in jobs]
     for config in configs:
         check_lockstep_config(config)
-    keys = {lockstep_group_key(c) for c in configs}
+    keys = {lockstep_group_key(c, with_data=False) for c in configs}   # the data set is given
     if len(keys) > 1:
         raise ConfigError("lockstep trials must share " + ", ".join(SHARED_SETTINGS)
                           + "; group them with lockstep_group_key first")
