@@ -372,7 +372,11 @@ class DevicePairs:
     n_slots : int
         Slots per network kind.
     max_lanes, max_rows : int
-        Largest number of lanes in one call and rows per lane (batch size).
+        Largest number of lanes in one evaluation launch and rows per lane
+        (batch size).
+    max_train_lanes : int, optional
+        Largest number of lanes of a training pass (default ``max_lanes``):
+        only these lanes get delta and gradient buffers ``(L, n_params)``.
     record_rows : int
         Batch positions of the activation records (0: none kept).
     datasets : dict name -> ndarray (N, d) float32
@@ -384,7 +388,8 @@ class DevicePairs:
     """
 
     def __init__(self, enc_layout, dec_layout, n_slots: int, max_lanes: int, max_rows: int,
-                 record_rows: int, datasets: dict, betas=(0.5, 0.999), eps=1e-8):
+                 record_rows: int, datasets: dict, betas=(0.5, 0.999), eps=1e-8,
+                 max_train_lanes=None):
         self.k = load_kernels()
         cuda = self.k.cuda
         self.enc = _NetSlots(cuda, enc_layout, n_slots, record_rows)
@@ -401,11 +406,12 @@ class DevicePairs:
         L, B = max_lanes, max_rows
         self.x = cuda.device_array((L, B, self.n_dim), f32)           # gathered batch
         self.enc_act = cuda.device_array((L, B, self.enc.n_nodes), f32)
-        self.enc_delta = cuda.device_array((L, B, self.enc.n_nodes), f32)
         self.dec_act = cuda.device_array((L, B, self.dec.n_nodes), f32)
-        self.dec_delta = cuda.device_array((L, B, self.dec.n_nodes), f32)
-        self.enc_grad = cuda.device_array((L, self.enc.n_params), f32)
-        self.dec_grad = cuda.device_array((L, self.dec.n_params), f32)
+        T = self.max_train_lanes = min(L, max_train_lanes or L)
+        self.enc_delta = cuda.device_array((T, B, self.enc.n_nodes), f32)
+        self.dec_delta = cuda.device_array((T, B, self.dec.n_nodes), f32)
+        self.enc_grad = cuda.device_array((T, self.enc.n_params), f32)
+        self.dec_grad = cuda.device_array((T, self.dec.n_params), f32)
         self.no_delta = cuda.device_array((1, 1, 1), f32)   # a placeholder, never written
         self.train_work = SimpleNamespace(x=self.x, enc_act=self.enc_act, dec_act=self.dec_act,
                                           lanes=L)
@@ -619,8 +625,8 @@ class DevicePairs:
         cuda = self.k.cuda
         orders = np.ascontiguousarray(orders, dtype=np.int64)
         L, N = orders.shape
-        if L > self.max_lanes:
-            raise ValueError(f"{L} lanes exceed max_lanes {self.max_lanes}")
+        if L > self.max_train_lanes:
+            raise ValueError(f"{L} lanes exceed max_train_lanes {self.max_train_lanes}")
         n_batches = -(-N // batch_size)
         es, ds = self._idx(enc_slots), self._idx(dec_slots)
         rec = cuda.to_device(np.ascontiguousarray(record, dtype=np.uint8))

@@ -111,7 +111,8 @@ def lockstep_group_key(config, with_data: bool = True) -> tuple:
             *((name, getattr(config, name, None)) for name in names))
 
 
-def make_device(configs, dataset: Dataset, n_slots: int, max_lanes: int):
+def make_device(configs, dataset: Dataset, n_slots: int, max_lanes: int,
+                max_train_lanes: int | None = None):
     """The :class:`~minievo.kernels.cuda.DevicePairs` of a group; ConfigError without CUDA."""
     from ..kernels import cuda as cuda_kernels
     problem = cuda_kernels.cuda_problem()
@@ -124,7 +125,8 @@ def make_device(configs, dataset: Dataset, n_slots: int, max_lanes: int):
     return cuda_kernels.DevicePairs(
         enc_spec.layout(first.activation_signal), dec_spec.layout(first.activation_signal),
         n_slots, max_lanes, rows, record_rows,
-        {"train": dataset.train, "test": dataset.test}, first.adam_betas, first.adam_eps)
+        {"train": dataset.train, "test": dataset.test}, first.adam_betas, first.adam_eps,
+        max_train_lanes)
 
 
 @dataclass
@@ -156,8 +158,9 @@ class Lockstep:
         self.max_round = len(trials) * (self.n if self.synchronous else 1)
         self.n_centers = len(trials) * self.n
         n_slots = self.n_centers + self.max_round * self.K
+        # every (encoder, decoder) combination of every lane's neighbourhood in one launch
         self.device = device_factory([t.config for t in trials], dataset, n_slots,
-                                     self.max_round * self.K)
+                                     self.max_round * self.K * self.K, self.max_round)
         self.adam_t = np.zeros(n_slots, np.int64)
         self.rec_count = np.zeros((n_slots, self.device.record_rows), np.float64)
         self.enc_spec, self.dec_spec = autoencoder_specs(first.environment, dataset.n_dim)
@@ -720,7 +723,8 @@ class HostPairs:
         return losses
 
 
-def host_device(configs, dataset: Dataset, n_slots: int, max_lanes: int) -> HostPairs:
+def host_device(configs, dataset: Dataset, n_slots: int, max_lanes: int,
+                max_train_lanes: int | None = None) -> HostPairs:
     """A ``device_factory`` for :func:`train_lockstep` that runs on the host (:class:`HostPairs`)."""
     first = configs[0]
     enc_spec, dec_spec = autoencoder_specs(first.environment, dataset.n_dim)
