@@ -148,14 +148,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from .data import (
-        cache_file_name,
-        default_cache_dir,
-        generate_binary_clustering,
-        load_or_generate,
-        parse_dataset_name,
-        save_dataset,
-    )
+    from .data import (generate_binary_clustering, load_or_generate, parse_dataset_name,
+                       save_dataset, cache_file_name, default_cache_dir)
     if args.out:
         import numpy as np
         c, n, d = parse_dataset_name(args.name)
