@@ -366,6 +366,9 @@ def _add_sweep_options(parser, *, default_trials=None) -> None:
                         help="if --out holds a sweep with other settings, write into the first "
                              "free OUT-2, OUT-3, ... instead of refusing")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--backend", choices=("numba", "numpy", "cuda"),
+                        help="kernels of every job: numba (default), numpy, or cuda (all "
+                             "trials of all variants in lockstep on one GPU, in this process)")
 
 
 def add_study_commands(sub) -> None:
@@ -451,9 +454,17 @@ def _run_study_sweep(args, variants, names, out: Path) -> int:
     return 1 if outcome.failed else 0
 
 
+def _study_overrides(args) -> dict:
+    """``--set`` pairs, plus ``--backend`` when given."""
+    overrides = _parse_set(args.set)
+    if args.backend:
+        overrides["backend"] = args.backend
+    return overrides
+
+
 def cmd_sweep(args) -> int:
     variants, names = _study_variants(args.preset, args.config, args.trials,
-                                      _parse_set(args.set))
+                                      _study_overrides(args))
     return _run_study_sweep(args, variants, names, args.out)
 
 
@@ -469,7 +480,7 @@ def cmd_report(args) -> int:
 
 def cmd_reproduce(args) -> int:
     from .experiments.report import write_report
-    overrides = _parse_set(args.set)
+    overrides = _study_overrides(args)
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
     variants, names = _study_variants("main_comparison", None, args.trials, overrides)

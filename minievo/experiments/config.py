@@ -164,7 +164,7 @@ OPTIMIZER_STATES = ("fresh", "persistent")
 UPDATES = ("asynchronous", "synchronous")
 MASK_MODES = ("persistent", "regrow")
 ACTIVATION_SIGNALS = ("pre_activation", "hook_output")
-BACKENDS = ("numba", "numpy")
+BACKENDS = ("numba", "numpy", "cuda")  # cuda: minievo.training.lockstep (GPU extra)
 #: Which defaults filled the keys a run's configuration did not give: the
 #: dataclass defaults of ``Config()`` (Python), or the ``minievo`` command's
 #: default job (``minievo run``, with or without ``--config``; see

@@ -99,20 +99,30 @@ def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1,
         if not resume:
             config.save(out_dir / CONFIG_FILE)
     dataset = load_dataset_for(config)
-    compiling = compile_notice(config.backend)
-    if compiling:
-        notify(compiling)
-    if config.is_canonical:
-        from ..training.canonical import train_canonical
-        result = train_canonical(config, dataset, out_dir, resume=resume)
-    else:
-        from ..training.coevolution import train_coevolution
-        result = train_coevolution(config, dataset, out_dir, resume=resume, workers=workers)
+    result = train(config, dataset, out_dir, resume=resume, workers=workers, notify=notify)
     if out_dir is not None:
         write_outputs(config, result, out_dir, figures=figures)
         if not config.keep_checkpoint:          # finished: the results are written
             drop_checkpoint(out_dir)
     return result
+
+
+def train(config: Config, dataset, out_dir, *, resume: bool, workers: int, notify):
+    """Hand the run to its training loop: lockstep on the GPU, canonical or coevolution."""
+    if config.backend == "cuda":  # trials on the device: training/lockstep.py
+        if workers != 1:
+            raise ConfigError(f"workers={workers}: backend 'cuda' runs the cells on the GPU; "
+                              "allowed: workers=1")
+        from ..training.lockstep import train_lockstep
+        return train_lockstep([(config, out_dir)], dataset, resume=resume)[0]
+    compiling = compile_notice(config.backend)
+    if compiling:
+        notify(compiling)
+    if config.is_canonical:
+        from ..training.canonical import train_canonical
+        return train_canonical(config, dataset, out_dir, resume=resume)
+    from ..training.coevolution import train_coevolution
+    return train_coevolution(config, dataset, out_dir, resume=resume, workers=workers)
 
 
 def check_workers(config: Config, workers: int) -> None:

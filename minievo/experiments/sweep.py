@@ -544,8 +544,16 @@ def run_sweep(variants: list[Config], root, *, names: list[str] | None = None,
     write_jobs(jobs, root)
     skipped = sum(job_status(root / job.name) == "done" for job in jobs)
     write_results(jobs, root)
-    runner = make_runner(executor=executor, workers=workers, threads=threads,
-                         in_process=in_process, figures=figures)
+    backends = {job.config.backend for job in jobs}
+    if "cuda" in backends:          # every trial of every variant in lockstep on one GPU
+        if len(backends) > 1 or executor is not None or workers > 1 or in_process:
+            raise ConfigError("backend 'cuda' runs the whole sweep in one process: use it for "
+                              "every variant, without --workers, --scheduler or an executor")
+        from .lockstep_sweep import LockstepRunner
+        runner = LockstepRunner(figures)
+    else:
+        runner = make_runner(executor=executor, workers=workers, threads=threads,
+                             in_process=in_process, figures=figures)
     ran = execute_jobs(jobs, root, runner, progress=progress, on_result=on_result)
     return SweepOutcome(root, write_results(jobs, root), ran, skipped)
 

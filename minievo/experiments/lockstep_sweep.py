@@ -1,0 +1,151 @@
+"""A sweep on the GPU: the trials of all its variants advance in lockstep in one process.
+
+:func:`run_lockstep_sweep` takes the sweep's jobs (one ``(config, folder)``
+per variant and seed, as :func:`minievo.experiments.sweep.expand_trials`
+gives them), groups the trials that share a network shape and round
+structure (:func:`minievo.training.lockstep.lockstep_group_key`: data set,
+environment, batch size, ring, epochs, update mode), and trains each group
+with :func:`~minievo.training.lockstep.train_lockstep`: ``P = trials x
+variants`` pairs per launch. Every job's folder is the CPU run's folder
+(``config.json``, ``stats.jsonl``, ``checkpoint.npz``, ``summary.json``,
+``best_autoencoder.npz``), so ``minievo report`` reads both.
+
+Resumable like the CPU sweep: a folder with ``summary.json`` is done and
+skipped, one with ``checkpoint.npz`` resumes (with the trials that stopped at
+the same epoch), any other starts afresh.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .checkpoint import CHECKPOINT_FILE, load_checkpoint
+from .config import Config, ConfigError
+from .run import CONFIG_FILE, SUMMARY_FILE, load_dataset_for, write_outputs
+
+
+def job_state(out: Path) -> str:
+    """``"done"`` (summary written), ``"resume"`` (checkpoint) or ``"new"``."""
+    if (out / SUMMARY_FILE).exists():
+        return "done"
+    if (out / CHECKPOINT_FILE).exists():
+        return "resume"
+    return "new"
+
+
+def _start_epoch(out: Path) -> int:
+    state, _, _ = load_checkpoint(out)
+    return int(state["next_epoch"])
+
+
+def _prepare_new(config: Config, out: Path) -> None:
+    """A fresh folder (files of a run that never checkpointed are removed) with config.json."""
+    if out.exists():
+        for child in out.iterdir():
+            if child.is_file():
+                child.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    config.save(out / CONFIG_FILE)
+
+
+def group_jobs(jobs) -> list[tuple[bool, list]]:
+    """Jobs to train, grouped: ``[(resume, [(config, folder), ...]), ...]``.
+
+    Trials of one group share :func:`~minievo.training.lockstep.lockstep_group_key`
+    and their start epoch (0, or the checkpoint's next epoch).
+    """
+    from ..training.lockstep import lockstep_group_key
+    groups: dict = {}
+    for config, out in jobs:
+        state = job_state(out)
+        if state == "done":
+            continue
+        resume = state == "resume"
+        start = _start_epoch(out) if resume else 0
+        groups.setdefault((lockstep_group_key(config), resume, start), []).append((config, out))
+    return [(key[1], members) for key, members in groups.items()]
+
+
+def run_lockstep_sweep(jobs, on_result=None, *, figures: bool = True) -> list[dict]:
+    """Train every ``(config, folder)`` of ``jobs`` on the GPU, trials in lockstep.
+
+    Parameters
+    ----------
+    jobs : list of (Config, path)
+        One trial each (``trials = 1``; the configs' ``backend`` is not read).
+    on_result : callable, optional
+        Called with each job's result line (``folder``, ``test_loss``,
+        ``wall_time_s``, ``skipped``), skipped jobs first, then group by group.
+
+    Returns
+    -------
+    list of dict
+        The result lines, in that order.
+
+    Raises
+    ------
+    ConfigError
+        No usable CUDA, or a variant the GPU path does not run (before any
+        training starts).
+    """
+    from ..kernels.cuda import cuda_problem
+    from ..training.lockstep import check_lockstep_config, train_lockstep
+    problem = cuda_problem()
+    if problem is not None:
+        raise ConfigError(f"backend 'cuda': {problem}")
+    jobs = [(config, Path(out)) for config, out in jobs]
+    for config, _ in jobs:
+        check_lockstep_config(config)
+    results = []
+
+    def emit(line):
+        results.append(line)
+        if on_result:
+            on_result(line)
+
+    for _config, out in jobs:
+        if job_state(out) == "done":
+            summary = json.loads((out / SUMMARY_FILE).read_text())
+            emit({"folder": out.name, "out": str(out), "test_loss": summary["test_loss"],
+                  "wall_time_s": summary["wall_time_s"], "skipped": True})
+    for resume, members in group_jobs(jobs):
+        if not resume:
+            for config, out in members:
+                _prepare_new(config, out)
+        dataset = load_dataset_for(members[0][0])
+        for (config, out), result in zip(members, train_lockstep(members, dataset,
+                                                                 resume=resume)):
+            write_outputs(config, result, out, figures=figures)
+            emit({"folder": out.name, "out": str(out), "test_loss": result.test_loss,
+                  "wall_time_s": result.wall_time, "skipped": False})
+    return results
+
+
+class LockstepRunner:
+    """The sweep's runner for ``backend="cuda"``: every job of the sweep in lockstep.
+
+    Follows the runner protocol of :func:`minievo.experiments.sweep.execute_jobs`
+    (``run(jobs, root, on_done)``, one ``on_done`` per job). The trials run in
+    this process; an error in a group of trials fails the jobs not yet done.
+    """
+
+    def __init__(self, figures: bool = True):
+        self.figures = figures
+
+    def run(self, jobs, root, on_done):
+        by_folder = {str(Path(root) / job.name): job for job in jobs}
+        pending = dict(by_folder)
+
+        def finished(line):
+            job = pending.pop(line["out"], None)
+            if job is not None:
+                on_done(job, line, None)
+
+        try:
+            run_lockstep_sweep([(job.config, Path(root) / job.name) for job in jobs],
+                               on_result=finished, figures=self.figures)
+        except ConfigError:
+            raise                                  # before any training: the sweep's error
+        except Exception as error:                 # noqa: BLE001 - recorded per job
+            for job in list(pending.values()):
+                on_done(job, None, f"{type(error).__name__}: {error}"[:500])
