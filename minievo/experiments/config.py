@@ -103,7 +103,9 @@ from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
+from ..errors import ConfigError
 from ..io import atomic_write_bytes
+from ..training.variants import CANONICAL, CELL_EVALUATION_ALIASES, CELL_EVALUATIONS
 
 __all__ = [
     "ConfigError",
@@ -123,23 +125,11 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
-    """A configuration key or value is not valid; the message says which and why."""
-
-
 # ---------------------------------------------------------------------------
 # Allowed values and their aliases (published spellings included)
 # ---------------------------------------------------------------------------
 
-CANONICAL = "ann_canonical"
-
-CELL_EVALUATIONS = ("lipi_simple", "lipi_simple_pte", "epoch-node", "all_vs_all", CANONICAL)
-_CELL_EVALUATION_ALIASES = {
-    "canonical": CANONICAL,
-    "epoch_node": "epoch-node",
-    "all-vs-all": "all_vs_all",
-    "lipi_simple_prune_then_eval": "lipi_simple_pte",
-}
+_CELL_EVALUATION_ALIASES = CELL_EVALUATION_ALIASES
 
 ENVIRONMENTS = ("default", "small", "large", "denoising", "variational")
 #: minievo environment -> published environment class name (SPEC §2).
@@ -474,7 +464,7 @@ class Config:
         have passed since the last one, >= 0 (0: not by time). Default 60.
         A checkpoint is also written after the last epoch and on SIGINT/SIGTERM
         unless both cadences are 0 (no checkpoints at all); see
-        :mod:`minievo.experiments.checkpoint`.
+        :mod:`minievo.training.checkpoint`.
     keep_checkpoint : bool
         Keep ``checkpoint.npz`` once the run has finished (default True);
         False deletes it after the results are written (sweeps of many jobs).
