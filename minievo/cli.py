@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, key, kind in CONFIG_FLAGS:
         run.add_argument(flag, dest=f"cfg_{key}", type=kind, metavar=key.upper(),
                          help=f"configuration key {key}")
+    run.add_argument("--plugin", action="append", dest="plugins", metavar="MODULE_OR_FILE",
+                     help="import this module or .py file first (it registers pruning "
+                     "operators or schedules: docs/extending.md); repeatable, recorded in "
+                     "the configuration's plugins")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="any configuration key (value parsed as JSON, else a string); repeatable")
     run.add_argument("--save-all-centers", action="store_true", help="save every center pair")
@@ -159,6 +163,8 @@ def _config_changes(args) -> dict:
     """Configuration keys set by flags and ``--set`` (progress excluded)."""
     changes = {key: getattr(args, f"cfg_{key}") for _, key, _ in CONFIG_FLAGS
                if getattr(args, f"cfg_{key}") is not None}
+    if args.plugins:
+        changes["plugins"] = args.plugins
     changes.update(_parse_set(args.set))
     if args.save_all_centers:
         changes["save_all_centers"] = True
@@ -172,6 +178,7 @@ def _resume_conflicts(args) -> list[str]:
     given += [f"--set {item}" for item in args.set]
     given += [flag for flag, value in (("--config", args.config), ("--out", args.out),
                                        ("--save-all-centers", args.save_all_centers),
+                                       ("--plugin", args.plugins),
                                        ("--force", args.force)) if value]
     return given
 

@@ -90,12 +90,10 @@ names, ``aes_lipi/algorithms/*`` for the ``kwargs`` they read).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import math
 import numbers
 import os
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,8 +101,22 @@ from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..data import DATASET_NAME_FORMAT, parse_dataset_name
+from ..errors import ConfigError, suggest
 from ..io import atomic_write_bytes
+from ..kernels import RUN_BACKENDS
+from ..network import ENVIRONMENTS as NETWORK_ENVIRONMENTS
+from ..pruning import MASK_MODES, SIGNALS
+from ..pruning import METHODS as BUILTIN_OPERATORS
+from ..pruning import SCHEDULES as BUILTIN_SCHEDULES
+from ..pruning.registry import (
+    PluginError,
+    get_operator,
+    load_plugins,
+    operator_aliases,
+    operator_names,
+    schedule_names,
+)
 from ..training.variants import CANONICAL, CELL_EVALUATION_ALIASES, CELL_EVALUATIONS
 
 __all__ = [
@@ -129,9 +141,10 @@ __all__ = [
 # Allowed values and their aliases (published spellings included)
 # ---------------------------------------------------------------------------
 
+# Each enumeration is imported from the layer that owns it, not copied.
 _CELL_EVALUATION_ALIASES = CELL_EVALUATION_ALIASES
 
-ENVIRONMENTS = ("default", "small", "large", "denoising", "variational")
+ENVIRONMENTS = tuple(NETWORK_ENVIRONMENTS)
 #: minievo environment -> published environment class name (SPEC §2).
 PUBLISHED_ENVIRONMENT_NAMES = {
     "default": "AutoencoderBinaryClustering",
@@ -142,19 +155,18 @@ PUBLISHED_ENVIRONMENT_NAMES = {
 }
 _ENVIRONMENT_ALIASES = {v: k for k, v in PUBLISHED_ENVIRONMENT_NAMES.items()}
 
-PRUNE_METHODS = ("random", "variance", "conjunctive")
-_PRUNE_METHOD_ALIASES = {"activation": "variance", "lexicase": "conjunctive"}
+#: The built-in operators; validation reads the registry
+#: (:func:`minievo.pruning.registry.operator_names`), plug-ins included.
+PRUNE_METHODS = BUILTIN_OPERATORS
 _PRUNE_METHOD_NONE = ("none", "null", "")
 _PRUNE_METHODS_NOT_IMPLEMENTED = ("roulette", "magnitude")
-_PUBLISHED_PRUNE_METHOD = {"random": "random", "variance": "activation", "conjunctive": "lexicase"}
 
-PRUNE_SCHEDULES = ("fixed", "increase", "decrease", "population", "exponential",
-                   "final_n", "prune_after")
+#: The built-in schedules; validation reads the registry (plug-ins included).
+PRUNE_SCHEDULES = BUILTIN_SCHEDULES
 OPTIMIZER_STATES = ("fresh", "persistent")
 UPDATES = ("asynchronous", "synchronous")
-MASK_MODES = ("persistent", "regrow")
-ACTIVATION_SIGNALS = ("pre_activation", "hook_output")
-BACKENDS = ("numba", "numpy", "cuda")  # cuda: minievo.training.lockstep (GPU extra)
+ACTIVATION_SIGNALS = SIGNALS
+BACKENDS = RUN_BACKENDS  # cuda: minievo.training.lockstep (GPU extra)
 #: Which defaults filled the keys a run's configuration did not give: the
 #: dataclass defaults of ``Config()`` (Python), or the ``minievo`` command's
 #: default job (``minievo run``, with or without ``--config``; see
@@ -163,9 +175,6 @@ DEFAULTS_USED = ("Config()", "default job")
 #: Fields that describe how a configuration came to be, not what it runs:
 #: saved in ``config.json``, never compared.
 RUN_NOTES = ("notices", "defaults")
-
-_DATASET_PATTERN = re.compile(r"^binary_clustering_(\d+)_(\d+)_(\d+)$")
-
 
 # ---------------------------------------------------------------------------
 # Published keys: renamed ones, and ones that do not apply to minievo
@@ -229,13 +238,6 @@ NOT_APPLICABLE_KEYS: dict[str, tuple[str, Optional[Callable[[Any], bool]]]] = {
 # Value checks: each returns the normalised value or raises ConfigError
 # ---------------------------------------------------------------------------
 
-def _suggest(word: str, candidates) -> str:
-    matches = difflib.get_close_matches(str(word), list(candidates), n=3, cutoff=0.5)
-    if not matches:
-        return ""
-    return "; did you mean " + " or ".join(repr(m) for m in matches) + "?"
-
-
 def _as_bool(name: str, value: Any) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
@@ -284,7 +286,7 @@ def _as_choice(name: str, value: Any, choices, aliases: Optional[Mapping[str, st
     if key in lookup:
         return lookup[key]
     raise ConfigError(f"{name}: {value!r} is not allowed; allowed: {allowed}"
-                      + _suggest(value, list(choices) + list(aliases)))
+                      + suggest(value, list(choices) + list(aliases)))
 
 
 def _as_optional_path(name: str, value: Any) -> Optional[str]:
@@ -300,22 +302,38 @@ def _as_optional_path(name: str, value: Any) -> Optional[str]:
 def _as_prune_method(value: Any) -> Optional[str]:
     if value is None or (isinstance(value, str) and value.strip().lower() in _PRUNE_METHOD_NONE):
         return None
-    if isinstance(value, str) and value.strip().lower() in _PRUNE_METHODS_NOT_IMPLEMENTED:
+    methods, aliases = operator_names(), operator_aliases()
+    if isinstance(value, str) and value.strip().lower() in _PRUNE_METHODS_NOT_IMPLEMENTED \
+            and value.strip().lower() not in methods:
         raise ConfigError(f"prune_method: {value!r} (a later published method) is not "
-                          f"implemented in minievo; allowed: none, " + ", ".join(PRUNE_METHODS))
+                          f"implemented in minievo; allowed: none, " + ", ".join(methods))
     # "none" is listed for the message only: it was handled above
-    return _as_choice("prune_method", value, ("none",) + PRUNE_METHODS, _PRUNE_METHOD_ALIASES)
+    return _as_choice("prune_method", value, ("none",) + methods, aliases)
 
 
 def _parse_dataset_name(name: str) -> tuple[int, int, int]:
-    match = _DATASET_PATTERN.match(name) if isinstance(name, str) else None
-    sizes = tuple(int(g) for g in match.groups()) if match else ()
-    if not match or min(sizes) < 1:
-        raise ConfigError(
-            f"dataset_name: {name!r} is not allowed; allowed: "
-            "'binary_clustering_{n_clusters}_{n_examples_per_cluster}_{n_dim}' with "
-            "positive integers, e.g. 'binary_clustering_10_100_1000'")
-    return sizes  # type: ignore[return-value]
+    try:
+        return parse_dataset_name(name)
+    except ValueError:
+        raise ConfigError(f"dataset_name: {name!r} is not allowed; allowed: "
+                          f"{DATASET_NAME_FORMAT}") from None
+
+
+def _as_plugins(value: Any) -> tuple[str, ...]:
+    """Check ``plugins`` and import every entry, so that its registrations count."""
+    if isinstance(value, (str, os.PathLike)):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, (str, os.PathLike)) and os.fspath(v) for v in value):
+        raise ConfigError(f"plugins: {value!r} is not allowed; allowed: a list of module "
+                          "names or .py files")
+    names = tuple(os.fspath(v) for v in value)
+    names = tuple(str(Path(n).expanduser().resolve()) if n.endswith(".py") else n for n in names)
+    try:
+        load_plugins(names)
+    except PluginError as error:
+        raise ConfigError(f"plugins: {error}") from None
+    return names
 
 
 # ---------------------------------------------------------------------------
@@ -547,6 +565,9 @@ class Config:
     keep_checkpoint: bool = True
     save_all_centers: bool = False
     progress: bool = True
+    # modules or .py files that register operators/schedules, imported first
+    # (by every job of a sweep too); left out of to_dict() when empty
+    plugins: tuple[str, ...] = ()
     # what validation changed or ignored; not part of the run's identity
     notices: tuple[str, ...] = field(default=(), compare=False, repr=False)
     # which defaults filled the keys not given (see DEFAULTS_USED); not part of the identity
@@ -560,6 +581,7 @@ class Config:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
+        put("plugins", _as_plugins(self.plugins))  # first: they register operators, schedules
         put("cell_evaluation", _as_choice("cell_evaluation", self.cell_evaluation,
                                           CELL_EVALUATIONS, _CELL_EVALUATION_ALIASES))
         canonical = self.cell_evaluation == CANONICAL
@@ -622,7 +644,7 @@ class Config:
 
         # pruning
         put("prune_method", _as_prune_method(self.prune_method))
-        put("prune_schedule", _as_choice("prune_schedule", self.prune_schedule, PRUNE_SCHEDULES))
+        put("prune_schedule", _as_choice("prune_schedule", self.prune_schedule, schedule_names()))
         put("prune_probability", _as_float("prune_probability", self.prune_probability, 0.0, 1.0))
         put("prune_amount", _as_float("prune_amount", self.prune_amount, 0.0, 1.0))
         put("lexi_threshold", _as_float("lexi_threshold", self.lexi_threshold, 0.0, 1.0))
@@ -736,6 +758,10 @@ class Config:
         """Canonical keys and JSON-serialisable values (``notices`` excluded)."""
         out = {name: getattr(self, name) for name in self.field_names()}
         out["adam_betas"] = list(self.adam_betas)
+        if self.plugins:
+            out["plugins"] = list(self.plugins)
+        else:  # the records of a run without plug-ins stay as they were
+            del out["plugins"]
         return out
 
     def to_published_dict(self) -> dict[str, Any]:
@@ -757,7 +783,7 @@ class Config:
             "trials": self.trials,
             "calculate_test_loss": self.calculate_test_loss,
             "no_shuffle_data": not self.shuffle_data,
-            "prune_method": (_PUBLISHED_PRUNE_METHOD[self.prune_method]
+            "prune_method": (get_operator(self.prune_method).published_name
                              if self.prune_method else "None"),
             "prune_schedule": self.prune_schedule,
             "prune_probability": self.prune_probability,
@@ -923,7 +949,7 @@ def _normalise_keys(d: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
             notices.append(f"published key {key!r} ignored: {reason}")
             continue
         else:
-            raise ConfigError(f"unknown configuration key {key!r}" + _suggest(key, known))
+            raise ConfigError(f"unknown configuration key {key!r}" + suggest(key, known))
         if target in values and values[target] != converted:
             raise ConfigError(f"{key}: {value!r} conflicts with {given_as[target]}: "
                               f"{d[given_as[target]]!r}; both set {target}")

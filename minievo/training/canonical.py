@@ -33,7 +33,7 @@ import numpy as np
 from ..data import Dataset, batch_order
 from ..engine import Engine, NonFiniteLossError
 from ..network import Autoencoder, make_autoencoder
-from ..pruning import prune_pair, prune_probability
+from ..pruning import get_operator, prune_pair, prune_probability
 from .checkpoint import (
     CheckpointCadence,
     generator_state,
@@ -82,6 +82,15 @@ def check_finite(losses: np.ndarray, epoch: int, where: str, stats_path=None) ->
             f"(try a smaller learning_rate){kept}")
 
 
+def records_activations(config) -> bool:
+    """True when forward passes must be recorded: the run's operator reads them (VARIANCE).
+
+    Read from the operator's registration (``needs_records``,
+    :func:`~minievo.pruning.registry.register_operator`).
+    """
+    return config.prune_method is not None and get_operator(config.prune_method).needs_records
+
+
 def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = False) -> RunResult:
     """Train one autoencoder as SPEC §3; write records and checkpoints to ``out_dir``.
 
@@ -96,7 +105,7 @@ def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = Fa
         Continue from ``out_dir/checkpoint.npz``.
     """
     rows = config.batch_size
-    variance = config.prune_method == "variance"
+    variance = records_activations(config)
     record_rows = rows if variance else 0
     streams = make_streams(config.seed)
     pair = make_autoencoder(config.environment, dataset.n_dim, streams["init"], record_rows,

@@ -122,7 +122,7 @@ from ..data import Dataset, batch_order
 from ..engine import Engine
 from ..network import Autoencoder, make_autoencoder
 from ..pruning import prune_pair, should_prune
-from .canonical import RunResult, check_finite, train_canonical
+from .canonical import RunResult, check_finite, records_activations, train_canonical
 from .checkpoint import (
     CheckpointCadence,
     load_checkpoint,
@@ -201,11 +201,6 @@ class Population:
     next_epoch: int = 0
     fe_cnt: int = 0
     elapsed: float = 0.0
-
-
-def records_activations(config) -> bool:
-    """True when forward passes must be recorded: the VARIANCE operator is on."""
-    return config.prune_method == "variance"
 
 
 def initial_population(config, n_dim: int) -> Population:
