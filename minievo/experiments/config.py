@@ -207,8 +207,7 @@ FIELD_RULES = {
     "lr_min": _POSITIVE,
     "lr_max": _POSITIVE,
     "update": Choice(UPDATES),
-    "prune_method": Custom(_as_prune_method, "none, or a registered operator: "
-                           "random, variance (activation), conjunctive (lexicase), ..."),
+    "prune_method": Custom(_as_prune_method, _PRUNE_METHOD_RULE.describe),
     "prune_schedule": Choice(schedule_names),
     "prune_probability": _PROBABILITY,
     "prune_amount": _PROBABILITY,
@@ -227,6 +226,60 @@ FIELD_RULES = {
     "progress": Boolean(),
     "plugins": Custom(lambda v: _as_plugins(v), "module names or .py files"),
     "defaults": Choice(DEFAULTS_USED),
+}
+
+
+#: One line per field: what it means (the command line's help is made from it,
+#: with the field's allowed values and default; the class docstring says more).
+FIELD_HELP = {
+    "cell_evaluation": "training algorithm: a coevolution variant or ann_canonical "
+                       "(one autoencoder)",
+    "environment": "network architecture (docs/algorithm.md §2)",
+    "dataset_name": "the generated dataset",
+    "data_dir": "folder of generated datasets (default: minievo's cache)",
+    "noise_probability": "probability of flipping each bit of a noisy copy",
+    "p_one": "probability that a centroid bit is 1",
+    "data_seed": "seed of the dataset (null: the run's seed)",
+    "population_size": "cells of the ring (1 for ann_canonical, else 10 by default)",
+    "radius": "neighbourhood radius: 2*radius+1 cells",
+    "epochs": "training epochs",
+    "learning_rate": "initial learning rate of Adam",
+    "batch_size": "rows per training step",
+    "seed": "seed of the first trial (trial i uses seed + i)",
+    "trials": "independent trials (sweeps)",
+    "shuffle_data": "shuffle the training rows every epoch",
+    "calculate_test_loss": "record the test L1 of every cell",
+    "stats_every": "rows of the full-set losses every this many epochs",
+    "test_loss_every": "compute the test L1 every this many epochs",
+    "optimizer_state": "Adam state: a fresh one per step (published) or kept per "
+                       "individual (default: fresh, persistent for ann_canonical)",
+    "adam_betas": "Adam's beta1 and beta2",
+    "adam_eps": "Adam's epsilon",
+    "lr_mutation_std": "standard deviation of the learning-rate mutation",
+    "lr_min": "smallest learning rate the mutation may reach",
+    "lr_max": "largest learning rate the mutation may reach",
+    "update": "cells updated one after another (published) or all from one snapshot",
+    "prune_method": "pruning operator (docs/algorithm.md §5; plug-ins add more)",
+    "prune_schedule": "when to prune (docs/algorithm.md §5; plug-ins add more)",
+    "prune_probability": "base probability p of the schedule",
+    "prune_amount": "fraction pruned by the random operator",
+    "lexi_threshold": "threshold of the conjunctive operator's filter",
+    "lexi_rows": "test rows drawn by the conjunctive operator",
+    "mask_mode": "pruned entries stay zero (persistent) or may regrow (published) "
+                 "(default: from the semantics)",
+    "activation_signal": "values the activation operators compare (default: from the "
+                         "semantics)",
+    "semantics": "minievo's defaults or the published code's (default: minievo)",
+    "denoising_noise_std": "input noise of the denoising environment (default: 0.4, "
+                           "0 under published semantics)",
+    "backend": "kernels: numba (compiled), numpy (reference) or cuda (GPU trials)",
+    "out_dir": "run folder",
+    "checkpoint_every": "also checkpoint every this many epochs (0: by time only)",
+    "checkpoint_seconds": "checkpoint at most this often, in seconds",
+    "keep_checkpoint": "keep checkpoint.npz after the run ends (to extend it later)",
+    "save_all_centers": "save every cell's final autoencoder",
+    "progress": "show a progress bar",
+    "plugins": "modules or .py files imported first; they register operators or schedules",
 }
 
 

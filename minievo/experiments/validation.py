@@ -157,7 +157,10 @@ class OptionalPath(Rule):
 
 
 class Custom(Rule):
-    """A rule written as a function ``check(value) -> value`` with its own messages."""
+    """A rule written as a function ``check(value) -> value`` with its own messages.
+
+    ``description`` is a string or a function returning one (read at each call).
+    """
 
     def __init__(self, check: Callable[[Any], Any], description: str, cli_type=str):
         self.check, self.description, self.cli_type = check, description, cli_type
@@ -166,4 +169,4 @@ class Custom(Rule):
         return self.check(value)
 
     def describe(self):
-        return self.description
+        return self.description() if callable(self.description) else self.description
