@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .kernels import RUN_BACKENDS
 
 #: The README's default job: one trial of the papers' main coevolutionary
 #: setting (SPEC §7: lipi_simple, population 10, radius 1, batch 5, 400 epochs,
@@ -400,7 +401,7 @@ def _add_sweep_options(parser, *, default_trials=None) -> None:
                         help="if --out holds a sweep with other settings, write into the first "
                              "free OUT-2, OUT-3, ... instead of refusing")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--backend", choices=("numba", "numpy", "cuda"),
+    parser.add_argument("--backend", choices=RUN_BACKENDS,
                         help="kernels of every job: numba (default), numpy, or cuda (all "
                              "trials of all variants in lockstep on one GPU, in this process)")
 
