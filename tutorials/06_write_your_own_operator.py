@@ -38,6 +38,12 @@ p = 0.1, amount 0.1, persistent masks; ``--quick`` prunes at every epoch),
 ``trials`` seeds each, writes the sweep's report and draws
 ``06_operators.png``: final training L1 against the share of parameters left,
 one point per trial.
+
+What to expect (full mode, 3 trials x 60 epochs, about a minute on two
+cores): magnitude and CONJUNCTIVE keep the unpruned network's loss with a
+quarter to a third of the parameters gone, RANDOM loses some loss for about
+40% gone, and VARIANCE, which thins whole layers at once, leaves ~15% of the
+parameters and the fit with them.
 """
 import argparse
 import shutil

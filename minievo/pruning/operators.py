@@ -84,7 +84,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..data import sample_rows
-from ..network import ACT, MLP, RELU, SIGMOID, Autoencoder
+from ..network import ACT, MLP, RECORD_SIGNALS, RELU, SIGMOID, Autoencoder
 from .records import node_keep_probabilities, variance_scores
 from .registry import PruneSettings, get_operator, register_operator, resolve_operator
 from .sparsity import sparsity_report
@@ -95,8 +95,8 @@ METHODS = ("random", "variance", "conjunctive")
 ALIASES = {"activation": "variance", "lexicase": "conjunctive"}
 #: See the module docstring.
 MASK_MODES = ("persistent", "regrow")
-#: Values the CONJUNCTIVE filter compares (module docstring).
-SIGNALS = ("pre_activation", "hook_output")
+#: Values the CONJUNCTIVE filter compares (module docstring): the network's record signals.
+SIGNALS = RECORD_SIGNALS
 
 
 # --------------------------------------------------------------------------
