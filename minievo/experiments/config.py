@@ -438,6 +438,12 @@ class Config:
         ``store_all_nodes``). Default False.
     progress : bool
         Show a progress bar. Default True.
+    plugins : tuple of str
+        Modules (dotted names) or ``.py`` files (stored as absolute paths)
+        imported before every other field is checked: they register pruning
+        operators and schedules (:mod:`minievo.pruning.registry`,
+        docs/extending.md). Every job process of a sweep imports them too.
+        Written by :meth:`to_dict` only when not empty. Default ``()``.
     semantics : {"minievo", "published"}, optional
         Whose defaults the unset fields below take (:data:`SEMANTICS`).
         ``"published"`` (a configuration in the published format, see
