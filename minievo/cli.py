@@ -28,6 +28,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .kernels import RUN_BACKENDS
 
 #: The README's default job: one trial of the papers' main coevolutionary
 #: setting (SPEC §7: lipi_simple, population 10, radius 1, batch 5, 400 epochs,
@@ -44,20 +45,49 @@ DEFAULT_JOB = {
     "epochs": 400, "learning_rate": 1e-5, "mask_mode": "regrow", "optimizer_state": "fresh",
 }
 
-# Command-line flags that set a configuration key: (flag, key, type).
-CONFIG_FLAGS = [
-    ("--epochs", "epochs", int), ("--seed", "seed", int),
-    ("--population-size", "population_size", int), ("--radius", "radius", int),
-    ("--batch-size", "batch_size", int), ("--learning-rate", "learning_rate", float),
-    ("--cell-evaluation", "cell_evaluation", str), ("--environment", "environment", str),
-    ("--dataset", "dataset_name", str), ("--data-dir", "data_dir", str),
-    ("--prune-method", "prune_method", str), ("--prune-schedule", "prune_schedule", str),
-    ("--prune-probability", "prune_probability", float),
-    ("--prune-amount", "prune_amount", float), ("--lexi-threshold", "lexi_threshold", float),
-    ("--mask-mode", "mask_mode", str), ("--optimizer-state", "optimizer_state", str),
-    ("--update", "update", str), ("--backend", "backend", str),
-    ("--checkpoint-every", "checkpoint_every", int),
-]
+#: Flags of ``minievo run`` named otherwise than ``--<field-name>`` (kept names).
+FLAG_ALIASES = {"dataset_name": ("--dataset",)}
+#: Fields with their own options in ``minievo run`` (``--out``, ``--no-progress``,
+#: ``--save-all-centers``, ``--plugin``), not generated from the field.
+OWN_OPTIONS = ("out_dir", "progress", "save_all_centers", "plugins")
+
+
+def config_flags() -> list[tuple[str, str, object]]:
+    """``(flag, field, rule)`` of every configuration field that ``minievo run`` takes as a flag.
+
+    Generated from the configuration's fields (:data:`~minievo.experiments.config.FIELD_RULES`,
+    :data:`~minievo.experiments.config.FIELD_HELP`): ``--epochs`` sets ``epochs``,
+    ``--prune-method`` sets ``prune_method``, ...; :data:`FLAG_ALIASES` keeps
+    older names (``--dataset`` for ``--dataset-name``).
+    """
+    from .experiments.config import FIELD_RULES, Config
+    return [("--" + key.replace("_", "-"), key, FIELD_RULES[key])
+            for key in Config.field_names() if key not in OWN_OPTIONS]
+
+
+def _flag_help(key: str, rule) -> str:
+    """``what it means; allowed: ...; default: ...`` for the flag of ``key``."""
+    import dataclasses
+
+    from .experiments.config import FIELD_HELP, Config
+    default = DEFAULT_JOB.get(key, {f.name: f.default for f in dataclasses.fields(Config)}[key])
+    if default is None:
+        shown = "from the other settings"
+    elif isinstance(default, bool):
+        shown = str(default).lower()
+    else:
+        shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+    text = f"{FIELD_HELP[key]}; allowed: {rule.describe()}; default: {shown}"
+    return text.replace("%", "%%")
+
+
+def _add_config_flags(run: argparse.ArgumentParser) -> None:
+    for _, key, rule in config_flags():
+        names = ("--" + key.replace("_", "-"),) + FLAG_ALIASES.get(key, ())
+        extra = {"nargs": 2, "metavar": ("BETA1", "BETA2")} if key == "adam_betas" else {
+            "metavar": key.upper()}
+        run.add_argument(*names, dest=f"cfg_{key}", type=rule.cli_type,
+                         help=_flag_help(key, rule), **extra)
 
 
 #: Negative numbers as option values (``--learning-rate -1e-5``): argparse's own
@@ -87,9 +117,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "--epochs N (more than it has done), extend it to N epochs")
     run.add_argument("--force", action="store_true", help="start again in an --out folder "
                      "that holds a checkpoint or a finished run (its results are deleted)")
-    for flag, key, kind in CONFIG_FLAGS:
-        run.add_argument(flag, dest=f"cfg_{key}", type=kind, metavar=key.upper(),
-                         help=f"configuration key {key}")
+    _add_config_flags(run)
+    run.add_argument("--plugin", action="append", dest="plugins", metavar="MODULE_OR_FILE",
+                     help="import this module or .py file first (it registers pruning "
+                     "operators or schedules: docs/extending.md); repeatable, recorded in "
+                     "the configuration's plugins")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="any configuration key (value parsed as JSON, else a string); repeatable")
     run.add_argument("--save-all-centers", action="store_true", help="save every center pair")
@@ -157,8 +189,10 @@ def config_from_args(args):
 
 def _config_changes(args) -> dict:
     """Configuration keys set by flags and ``--set`` (progress excluded)."""
-    changes = {key: getattr(args, f"cfg_{key}") for _, key, _ in CONFIG_FLAGS
+    changes = {key: getattr(args, f"cfg_{key}") for _, key, _ in config_flags()
                if getattr(args, f"cfg_{key}") is not None}
+    if args.plugins:
+        changes["plugins"] = args.plugins
     changes.update(_parse_set(args.set))
     if args.save_all_centers:
         changes["save_all_centers"] = True
@@ -167,11 +201,12 @@ def _config_changes(args) -> dict:
 
 def _resume_conflicts(args) -> list[str]:
     """Options that would change a resumed run's configuration (only --epochs may)."""
-    given = [flag for flag, key, _ in CONFIG_FLAGS
+    given = [flag for flag, key, _ in config_flags()
              if key != "epochs" and getattr(args, f"cfg_{key}") is not None]
     given += [f"--set {item}" for item in args.set]
     given += [flag for flag, value in (("--config", args.config), ("--out", args.out),
                                        ("--save-all-centers", args.save_all_centers),
+                                       ("--plugin", args.plugins),
                                        ("--force", args.force)) if value]
     return given
 
@@ -366,7 +401,7 @@ def _add_sweep_options(parser, *, default_trials=None) -> None:
                         help="if --out holds a sweep with other settings, write into the first "
                              "free OUT-2, OUT-3, ... instead of refusing")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--backend", choices=("numba", "numpy", "cuda"),
+    parser.add_argument("--backend", choices=RUN_BACKENDS,
                         help="kernels of every job: numba (default), numpy, or cuda (all "
                              "trials of all variants in lockstep on one GPU, in this process)")
 

@@ -109,10 +109,10 @@ PARAM_KEYS = (
 )
 
 _NAME_PATTERN = re.compile(r"binary_clustering_(\d+)_(\d+)_(\d+)")
-_NAME_HELP = (
-    "expected 'binary_clustering_{n_clusters}_{n_examples_per_cluster}_{n_dim}' "
-    "with positive integers, e.g. 'binary_clustering_10_100_1000'"
-)
+#: What a dataset name looks like (the configuration's error messages quote it).
+DATASET_NAME_FORMAT = ("'binary_clustering_{n_clusters}_{n_examples_per_cluster}_{n_dim}' "
+                       "with positive integers, e.g. 'binary_clustering_10_100_1000'")
+_NAME_HELP = "expected " + DATASET_NAME_FORMAT
 
 
 class DataFileError(ValueError):

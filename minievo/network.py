@@ -36,15 +36,23 @@ from typing import NamedTuple
 
 import numpy as np
 
+# Activation codes and columns of the layout table (owned by the kernels).
+from .kernels.layout import (  # noqa: F401  (re-exported)
+    ACT,
+    ACTIVATIONS,
+    B_OFF,
+    IDENTITY,
+    N_IN,
+    N_OUT,
+    OUT_OFF,
+    REC_POST,
+    RELU,
+    SIGMOID,
+    W_OFF,
+)
+
 #: The activation-record buffers of an :class:`MLP`.
 _RECORD_BUFFERS = ("rec_count", "rec_sum", "rec_sumsq")
-
-# Activation codes stored in the layout table (column ``ACT``).
-IDENTITY, RELU, SIGMOID = 0, 1, 2
-ACTIVATIONS = {"identity": IDENTITY, "relu": RELU, "sigmoid": SIGMOID}
-
-# Columns of the layout table.
-N_IN, N_OUT, W_OFF, B_OFF, ACT, OUT_OFF, REC_POST = range(7)
 
 #: What the activation records hold (SPEC §5, VARIANCE): the pre-activation z
 #: of every layer (SPEC), or what the published forward hook ends up holding:

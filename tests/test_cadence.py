@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from minievo.data import generate_binary_clustering
-from minievo.experiments.checkpoint import CheckpointCadence
 from minievo.experiments.config import Config, ConfigError
-from minievo.experiments.records import read_stats
 from minievo.experiments.run import run
 from minievo.io import load_npz
 from minievo.training import coevolution as co
+from minievo.training.checkpoint import CheckpointCadence
+from minievo.training.records import read_stats
 
 VOLATILE = ("timestamp", "wall_time")
 

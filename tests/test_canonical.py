@@ -6,10 +6,10 @@ import pytest
 
 from minievo.engine import Engine, NonFiniteLossError
 from minievo.experiments.config import ConfigError
-from minievo.experiments.records import read_stats
 from minievo.experiments.run import resume, run
 from minievo.network import Autoencoder
 from minievo.training.canonical import step_learning_rate
+from minievo.training.records import read_stats
 
 
 def _stable(records):

@@ -7,10 +7,10 @@ import pytest
 from minievo.data import generate_binary_clustering
 from minievo.engine import Engine, NonFiniteLossError
 from minievo.experiments.config import Config, ConfigError
-from minievo.experiments.records import read_stats
 from minievo.io import load_npz
 from minievo.network import Autoencoder
 from minievo.training import coevolution as co
+from minievo.training.records import read_stats
 
 VOLATILE = ("timestamp", "wall_time")
 
@@ -388,7 +388,7 @@ def test_the_returned_pair_is_the_best_center_on_the_test_set(dataset, tmp_path)
 
 
 def test_plot_coevolution_writes_figures(dataset, tmp_path):
-    from minievo.training.coevolution_plots import plot_coevolution
+    from minievo.experiments.coevolution_plots import plot_coevolution
     co.train_coevolution(tiny(prune_method="random"), dataset, tmp_path)
     paths = plot_coevolution(read_stats(tmp_path), tmp_path / "figures")
     assert len(paths) >= 4 and all(p.exists() and p.stat().st_size > 0 for p in paths)

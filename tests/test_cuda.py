@@ -146,9 +146,9 @@ def test_the_lockstep_driver_on_the_host_device_is_the_cpu_path(tmp_path, monkey
     Same kernels, so only float64 summation orders (records, whole-set L1) may differ.
     """
     from minievo import network
-    from minievo.experiments.records import read_stats
     from minievo.training.coevolution import train_coevolution
     from minievo.training.lockstep import host_device, train_lockstep
+    from minievo.training.records import read_stats
     monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
     dataset = generate_binary_clustering(2, 5, 12, rng=np.random.default_rng(0))
     configs = [Config(population_size=3, epochs=3, batch_size=3, environment="small",
@@ -327,9 +327,9 @@ def test_gpu_trials_follow_the_cpu_trials_of_the_same_seeds(tmp_path, monkeypatc
     from scipy.stats import mannwhitneyu
 
     from minievo import network
-    from minievo.experiments.records import read_stats
     from minievo.training.coevolution import train_coevolution
     from minievo.training.lockstep import train_lockstep
+    from minievo.training.records import read_stats
     monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
     dataset = generate_binary_clustering(2, 4, 12, rng=np.random.default_rng(0))
     configs = [Config(population_size=3, epochs=2, batch_size=3, environment="small",
@@ -350,9 +350,9 @@ def test_gpu_trials_follow_the_cpu_trials_of_the_same_seeds(tmp_path, monkeypatc
 def test_gpu_canonical_trials_follow_the_cpu_trials_of_the_same_seeds(tmp_path, monkeypatch,
                                                                       method):
     from minievo import network
-    from minievo.experiments.records import read_stats
     from minievo.training.canonical import train_canonical
     from minievo.training.lockstep import train_lockstep
+    from minievo.training.records import read_stats
     monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
     dataset = generate_binary_clustering(2, 4, 12, rng=np.random.default_rng(0))
     configs = [Config(cell_evaluation="ann_canonical", epochs=3, batch_size=3,
@@ -371,8 +371,8 @@ def test_gpu_canonical_trials_follow_the_cpu_trials_of_the_same_seeds(tmp_path, 
 def test_a_cuda_sweep_writes_run_folders_the_report_reads_and_resumes(tmp_path, monkeypatch):
     from minievo import network
     from minievo.experiments.lockstep_sweep import run_lockstep_sweep
-    from minievo.experiments.records import read_stats
     from minievo.experiments.run import BEST_FILE, CONFIG_FILE, SUMMARY_FILE
+    from minievo.training.records import read_stats
     monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
     data_dir = tmp_path / "data"
     base = Config(population_size=3, epochs=2, batch_size=4, environment="small",
@@ -417,8 +417,8 @@ def test_a_cuda_sweep_writes_run_folders_the_report_reads_and_resumes(tmp_path, 
 @simulated
 def test_a_killed_canonical_gpu_run_resumes_to_the_same_records(tmp_path, monkeypatch):
     from minievo import network
-    from minievo.experiments.records import read_stats
     from minievo.training.lockstep import CanonicalLockstep, train_lockstep
+    from minievo.training.records import read_stats
     monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
     dataset = generate_binary_clustering(2, 4, 12, rng=np.random.default_rng(0))
     config = Config(cell_evaluation="ann_canonical", epochs=3, batch_size=3,

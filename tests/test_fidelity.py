@@ -4,10 +4,10 @@ import pytest
 
 from minievo.data import generate_binary_clustering
 from minievo.experiments.config import Config
-from minievo.experiments.records import pruned_counts, read_stats
 from minievo.network import Autoencoder, make_autoencoder
 from minievo.pruning import prune_pair
 from minievo.training import coevolution as co
+from minievo.training.records import pruned_counts, read_stats
 
 
 @pytest.fixture(scope="module")
@@ -324,7 +324,7 @@ def test_epoch_node_resume_with_persistent_records_is_bit_for_bit(dataset, tmp_p
 # ---------------------------------------------------------------------------
 
 def test_median_band_summarises_the_cells_per_epoch():
-    from minievo.training.coevolution_plots import median_band
+    from minievo.experiments.coevolution_plots import median_band
     records = [{"iteration": t, "node_idx": c, "n_pruned_encoder": v}
                for t, values in enumerate(([0, 3000, 3000], [10, 20, 30]))
                for c, v in enumerate(values)]

@@ -52,11 +52,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from minievo.data import batch_order, dataset_name, generate_binary_clustering  # noqa: E402
+from minievo.experiments.coevolution_plots import plot_coevolution  # noqa: E402
 from minievo.experiments.config import Config  # noqa: E402
-from minievo.experiments.records import read_stats  # noqa: E402
 from minievo.pruning import prune_probability  # noqa: E402
 from minievo.training import coevolution as co  # noqa: E402
-from minievo.training.coevolution_plots import plot_coevolution  # noqa: E402
+from minievo.training.records import read_stats  # noqa: E402
 from minievo.training.ring import best_case_fitness, neighbourhood_indices, select_by_tournament  # noqa: E402
 
 

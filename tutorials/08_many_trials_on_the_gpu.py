@@ -118,9 +118,9 @@ def section_3_trials_in_lockstep(out, quick):
 
     from minievo.data import generate_binary_clustering
     from minievo.experiments.config import Config
-    from minievo.experiments.records import read_stats
     from minievo.training.coevolution import train_coevolution
     from minievo.training.lockstep import train_lockstep
+    from minievo.training.records import read_stats
     dataset = generate_binary_clustering(2, 4 if quick else 10, 12 if quick else 40,
                                          rng=np.random.default_rng(0))
     settings = {"population_size": 3 if quick else 5, "epochs": 1 if quick else 4,

@@ -2,7 +2,9 @@
 
 - :mod:`minievo.experiments.config`: :class:`~minievo.experiments.config.Config`,
   the single validated description of one run (SPEC §3-§7), loaded from a dict,
-  JSON or TOML, and saved beside every run.
+  JSON or TOML, and saved beside every run; its value rules are in
+  :mod:`minievo.experiments.validation`, the published keys in
+  :mod:`minievo.experiments.published`.
 - :mod:`minievo.experiments.presets`: the GECCO 2025 experiment grids (SPEC §7)
   as data, expanded into lists of ``Config``.
 """

@@ -7,55 +7,6 @@ dictionary (:meth:`Config.from_dict`), a JSON or TOML file
 saved as JSON beside every run (:meth:`Config.save`), so that a run can always be
 repeated from its output folder.
 
-Published key names
--------------------
-The published PyTorch code (ALFA-group/lipizzaner-ae-prune, ``aes_lipi/lipi_ae.py``
-and ``aes_lipi/utilities/gecco_25_experiments.py``) reads a flat ``params.json``.
-minievo uses the same key names wherever the published code has one, and
-:meth:`Config.from_dict` also accepts the published names and values that differ:
-
-=======================  =========================  ===========================================
-published key            minievo field              published value -> minievo value
-=======================  =========================  ===========================================
-``cell_evaluation``      ``cell_evaluation``        same values
-``environment``          ``environment``            ``AutoencoderBinaryClustering`` -> ``default``,
-                                                    ``..._Small`` -> ``small``,
-                                                    ``..._Large`` -> ``large``,
-                                                    ``Denoising...`` -> ``denoising``,
-                                                    ``Variational...`` -> ``variational``
-``dataset_name``         ``dataset_name``           same
-``noise_probability``    ``noise_probability``      same (an argument of the data generator)
-``population_size``      ``population_size``        same
-``radius``               ``radius``                 same
-``epochs``               ``epochs``                 same
-``learning_rate``        ``learning_rate``          same
-``batch_size``           ``batch_size``             same
-``rng_seed``             ``seed``                   same
-``trials``               ``trials``                 same (seeds seed .. seed+trials-1)
-``calculate_test_loss``  ``calculate_test_loss``    ``"True"``/``"False"`` strings accepted
-``no_shuffle_data``      ``shuffle_data``           negated
-``prune_method``         ``prune_method``           ``"None"`` -> None,
-                                                    ``activation`` -> ``variance``,
-                                                    ``lexicase`` -> ``conjunctive``
-``prune_schedule``       ``prune_schedule``         same
-``prune_probability``    ``prune_probability``      same
-``prune_amount``         ``prune_amount``           same
-``lexi_threshold``       ``lexi_threshold``         same
-``keep_pruned_zero``     ``mask_mode``              True -> ``persistent``, False -> ``regrow``
-``output_dir``           ``out_dir``                same
-``store_all_nodes``      ``save_all_centers``       same
-=======================  =========================  ===========================================
-
-Published keys that do not apply to minievo (``visualize``, ``log_level``,
-``ae_quality_measures``, ``checkpoint_interval``, ``timestamp``, ...; see
-:data:`NOT_APPLICABLE_KEYS`) are ignored and recorded in :attr:`Config.notices`.
-Those among them that would change the algorithm (``sgd_optimizer=True``,
-``data_subsample`` > 0, ``identical_initial_ann=True``, a non-empty
-``ann_path``, ``constant_learning_rate=True``, a ``solution_concept`` other than
-``best_case``) raise :class:`ConfigError` instead of being silently dropped.
-The later published prune methods ``roulette`` and ``magnitude`` are not
-implemented and raise :class:`ConfigError`.
-
 Deliberate differences from the published code
 ----------------------------------------------
 - ``calculate_test_loss`` defaults to True (the published CLI default is False;
@@ -85,25 +36,46 @@ Key names and values were taken from ALFA-group/lipizzaner-ae-prune
 ``aes_lipi/utilities/gecco_25_experiments.py`` defaults and grids,
 ``aes_lipi/utilities/utilities.py::get_autoencoder`` for environment class
 names, ``aes_lipi/algorithms/*`` for the ``kwargs`` they read).
+
+The published key names and values :meth:`Config.from_dict` also accepts are
+listed and translated in :mod:`minievo.experiments.published`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
-import math
-import numbers
 import os
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
-import numpy as np
-
+from ..data import DATASET_NAME_FORMAT, parse_dataset_name
+from ..errors import ConfigError, suggest
 from ..io import atomic_write_bytes
+from ..kernels import RUN_BACKENDS
+from ..network import ENVIRONMENTS as NETWORK_ENVIRONMENTS
+from ..pruning import MASK_MODES, SIGNALS
+from ..pruning import METHODS as BUILTIN_OPERATORS
+from ..pruning import SCHEDULES as BUILTIN_SCHEDULES
+from ..pruning.registry import (
+    PluginError,
+    load_plugins,
+    operator_aliases,
+    operator_names,
+    schedule_names,
+)
+from ..training.variants import CANONICAL, CELL_EVALUATION_ALIASES, CELL_EVALUATIONS
+from .published import (
+    _ENVIRONMENT_ALIASES,
+    _PUBLISHED_RENAMES,
+    NOT_APPLICABLE_KEYS,
+    PUBLISHED_ENVIRONMENT_NAMES,
+    _detect_published_format,
+    to_published_dict,
+)
+from .validation import Boolean, Choice, Custom, Integer, Number, OptionalPath
 
 __all__ = [
     "ConfigError",
@@ -123,48 +95,28 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
-    """A configuration key or value is not valid; the message says which and why."""
-
-
 # ---------------------------------------------------------------------------
 # Allowed values and their aliases (published spellings included)
 # ---------------------------------------------------------------------------
 
-CANONICAL = "ann_canonical"
+# Each enumeration is imported from the layer that owns it, not copied.
+_CELL_EVALUATION_ALIASES = CELL_EVALUATION_ALIASES
 
-CELL_EVALUATIONS = ("lipi_simple", "lipi_simple_pte", "epoch-node", "all_vs_all", CANONICAL)
-_CELL_EVALUATION_ALIASES = {
-    "canonical": CANONICAL,
-    "epoch_node": "epoch-node",
-    "all-vs-all": "all_vs_all",
-    "lipi_simple_prune_then_eval": "lipi_simple_pte",
-}
-
-ENVIRONMENTS = ("default", "small", "large", "denoising", "variational")
-#: minievo environment -> published environment class name (SPEC §2).
-PUBLISHED_ENVIRONMENT_NAMES = {
-    "default": "AutoencoderBinaryClustering",
-    "small": "AutoencoderBinaryClustering_Small",
-    "large": "AutoencoderBinaryClustering_Large",
-    "denoising": "DenoisingAutoencoderBinaryClustering",
-    "variational": "VariationalAutoencoderBinaryClustering",
-}
-_ENVIRONMENT_ALIASES = {v: k for k, v in PUBLISHED_ENVIRONMENT_NAMES.items()}
-
-PRUNE_METHODS = ("random", "variance", "conjunctive")
-_PRUNE_METHOD_ALIASES = {"activation": "variance", "lexicase": "conjunctive"}
+ENVIRONMENTS = tuple(NETWORK_ENVIRONMENTS)
+#: The built-in operators; validation reads the registry
+#: (:func:`minievo.pruning.registry.operator_names`), plug-ins included.
+PRUNE_METHODS = BUILTIN_OPERATORS
 _PRUNE_METHOD_NONE = ("none", "null", "")
 _PRUNE_METHODS_NOT_IMPLEMENTED = ("roulette", "magnitude")
-_PUBLISHED_PRUNE_METHOD = {"random": "random", "variance": "activation", "conjunctive": "lexicase"}
 
-PRUNE_SCHEDULES = ("fixed", "increase", "decrease", "population", "exponential",
-                   "final_n", "prune_after")
+#: The built-in schedules; validation reads the registry (plug-ins included).
+PRUNE_SCHEDULES = BUILTIN_SCHEDULES
 OPTIMIZER_STATES = ("fresh", "persistent")
 UPDATES = ("asynchronous", "synchronous")
-MASK_MODES = ("persistent", "regrow")
-ACTIVATION_SIGNALS = ("pre_activation", "hook_output")
-BACKENDS = ("numba", "numpy", "cuda")  # cuda: minievo.training.lockstep (GPU extra)
+ACTIVATION_SIGNALS = SIGNALS
+BACKENDS = RUN_BACKENDS  # cuda: minievo.training.lockstep (GPU extra)
+#: The two semantics a configuration can run with (``Config.semantics``).
+SEMANTICS = ("minievo", "published")
 #: Which defaults filled the keys a run's configuration did not give: the
 #: dataclass defaults of ``Config()`` (Python), or the ``minievo`` command's
 #: default job (``minievo run``, with or without ``--config``; see
@@ -174,158 +126,161 @@ DEFAULTS_USED = ("Config()", "default job")
 #: saved in ``config.json``, never compared.
 RUN_NOTES = ("notices", "defaults")
 
-_DATASET_PATTERN = re.compile(r"^binary_clustering_(\d+)_(\d+)_(\d+)$")
-
-
-# ---------------------------------------------------------------------------
-# Published keys: renamed ones, and ones that do not apply to minievo
-# ---------------------------------------------------------------------------
-
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _negate_bool(value: Any) -> Any:
-    return not _as_bool("no_shuffle_data", value)
-
-
-def _keep_pruned_zero_to_mask_mode(value: Any) -> str:
-    return "persistent" if _as_bool("keep_pruned_zero", value) else "regrow"
-
-
-#: published key -> (minievo field, value conversion)
-_PUBLISHED_RENAMES: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "rng_seed": ("seed", _identity),
-    "output_dir": ("out_dir", _identity),
-    "store_all_nodes": ("save_all_centers", _identity),
-    "no_shuffle_data": ("shuffle_data", _negate_bool),
-    "keep_pruned_zero": ("mask_mode", _keep_pruned_zero_to_mask_mode),
-}
-
-
-def _truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() not in ("", "false", "0", "none", "0.0")
-    return bool(value)
-
-
-#: published key -> (why it is ignored, predicate: True when the value would
-#: change the algorithm, which minievo then refuses instead of ignoring)
-NOT_APPLICABLE_KEYS: dict[str, tuple[str, Optional[Callable[[Any], bool]]]] = {
-    "visualize": ("plots are written by minievo.experiments.report", None),
-    "log_level": ("minievo does not configure logging per run", None),
-    "ae_quality_measures": ("minievo always records L1 (mean_L1, std_L1)", None),
-    "checkpoint_interval": ("published weight snapshots; see checkpoint_every", None),
-    "checkpoint_every_update": ("per-step weight snapshots are not written", None),
-    "overwrite_checkpoint": ("checkpoints are always overwritten atomically", None),
-    "do_not_overwrite_checkpoint": ("checkpoints are always overwritten atomically", None),
-    "timestamp": ("records carry their own timestamps", None),
-    "configuration_file": ("a path of the published CLI", None),
-    "no_execution": ("a flag of the published CLI", None),
-    "no_output_dir_timestamp": ("out_dir is used as given", None),
-    "original_learning_rate": ("set internally by the published code", None),
-    "solution_concept": ("minievo uses best_case only",
-                         lambda v: str(v).strip().lower() != "best_case"),
-    "sgd_optimizer": ("minievo uses Adam only", _truthy),
-    "data_subsample": ("per-cell data subsampling is not implemented", _truthy),
-    "identical_initial_ann": ("identical initial networks are not implemented", _truthy),
-    "ann_path": ("loading initial networks is not implemented", _truthy),
-    "constant_learning_rate": ("canonical training always uses the step schedule",
-                               _truthy),
-}
-
-
 # ---------------------------------------------------------------------------
 # Value checks: each returns the normalised value or raises ConfigError
 # ---------------------------------------------------------------------------
 
-def _suggest(word: str, candidates) -> str:
-    matches = difflib.get_close_matches(str(word), list(candidates), n=3, cutoff=0.5)
-    if not matches:
-        return ""
-    return "; did you mean " + " or ".join(repr(m) for m in matches) + "?"
-
-
-def _as_bool(name: str, value: Any) -> bool:
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise ConfigError(f"{name}: {value!r} is not a boolean; allowed: true or false")
-
-
-def _as_int(name: str, value: Any, minimum: Optional[int] = None) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ConfigError(f"{name}: {value!r} is not an integer")
-    if not isinstance(value, numbers.Integral):
-        if not (math.isfinite(value) and float(value).is_integer()):
-            raise ConfigError(f"{name}: {value!r} is not an integer")
-    result = int(value)
-    if minimum is not None and result < minimum:
-        raise ConfigError(f"{name}: {value!r} is out of range; allowed: integers >= {minimum}")
-    return result
-
-
-def _as_float(name: str, value: Any, low: float, high: float = math.inf, *,
-              low_open: bool = False, high_open: bool = False) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise ConfigError(f"{name}: {value!r} is not a number")
-    result = float(value)
-    too_low = result <= low if low_open else result < low
-    too_high = result >= high if high_open else result > high
-    if not math.isfinite(result) or too_low or too_high:
-        left = "(" if low_open else "["
-        right = ")" if high_open or high == math.inf else "]"
-        raise ConfigError(f"{name}: {value!r} is out of range; "
-                          f"allowed: {left}{low:g}, {high:g}{right}")
-    return result
-
-
-def _as_choice(name: str, value: Any, choices, aliases: Optional[Mapping[str, str]] = None) -> str:
-    aliases = aliases or {}
-    allowed = ", ".join(choices)
-    if aliases:
-        allowed += " (aliases: " + ", ".join(f"{a} -> {c}" for a, c in aliases.items()) + ")"
-    if not isinstance(value, str):
-        raise ConfigError(f"{name}: {value!r} is not a string; allowed: {allowed}")
-    lookup = {c.lower(): c for c in choices}
-    lookup.update({a.lower(): c for a, c in aliases.items()})
-    key = value.strip().lower()
-    if key in lookup:
-        return lookup[key]
-    raise ConfigError(f"{name}: {value!r} is not allowed; allowed: {allowed}"
-                      + _suggest(value, list(choices) + list(aliases)))
-
-
-def _as_optional_path(name: str, value: Any) -> Optional[str]:
-    if value is None:
-        return None
-    if isinstance(value, os.PathLike):
-        value = os.fspath(value)
-    if not isinstance(value, str) or not value:
-        raise ConfigError(f"{name}: {value!r} is not a path; allowed: a non-empty string or null")
-    return value
+_as_bool = Boolean()
 
 
 def _as_prune_method(value: Any) -> Optional[str]:
     if value is None or (isinstance(value, str) and value.strip().lower() in _PRUNE_METHOD_NONE):
         return None
-    if isinstance(value, str) and value.strip().lower() in _PRUNE_METHODS_NOT_IMPLEMENTED:
+    methods = operator_names()
+    if isinstance(value, str) and value.strip().lower() in _PRUNE_METHODS_NOT_IMPLEMENTED \
+            and value.strip().lower() not in methods:
         raise ConfigError(f"prune_method: {value!r} (a later published method) is not "
-                          f"implemented in minievo; allowed: none, " + ", ".join(PRUNE_METHODS))
-    # "none" is listed for the message only: it was handled above
-    return _as_choice("prune_method", value, ("none",) + PRUNE_METHODS, _PRUNE_METHOD_ALIASES)
+                          f"implemented in minievo; allowed: none, " + ", ".join(methods))
+    return _PRUNE_METHOD_RULE("prune_method", value)
+
+
+#: "none" is listed for the message only: _as_prune_method handles it first.
+_PRUNE_METHOD_RULE = Choice(operator_names, operator_aliases, extra=("none",))
 
 
 def _parse_dataset_name(name: str) -> tuple[int, int, int]:
-    match = _DATASET_PATTERN.match(name) if isinstance(name, str) else None
-    sizes = tuple(int(g) for g in match.groups()) if match else ()
-    if not match or min(sizes) < 1:
-        raise ConfigError(
-            f"dataset_name: {name!r} is not allowed; allowed: "
-            "'binary_clustering_{n_clusters}_{n_examples_per_cluster}_{n_dim}' with "
-            "positive integers, e.g. 'binary_clustering_10_100_1000'")
-    return sizes  # type: ignore[return-value]
+    try:
+        return parse_dataset_name(name)
+    except ValueError:
+        raise ConfigError(f"dataset_name: {name!r} is not allowed; allowed: "
+                          f"{DATASET_NAME_FORMAT}") from None
+
+
+def _as_plugins(value: Any) -> tuple[str, ...]:
+    """Check ``plugins`` and import every entry, so that its registrations count."""
+    if isinstance(value, (str, os.PathLike)):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, (str, os.PathLike)) and os.fspath(v) for v in value):
+        raise ConfigError(f"plugins: {value!r} is not allowed; allowed: a list of module "
+                          "names or .py files")
+    names = tuple(os.fspath(v) for v in value)
+    names = tuple(str(Path(n).expanduser().resolve()) if n.endswith(".py") else n for n in names)
+    try:
+        load_plugins(names)
+    except PluginError as error:
+        raise ConfigError(f"plugins: {error}") from None
+    return names
+
+
+# ---------------------------------------------------------------------------
+# The rule of every field (validation.py); Config.__post_init__ applies them in
+# field order, with the few fields that depend on others handled by name
+# ---------------------------------------------------------------------------
+
+_PROBABILITY = Number(0.0, 1.0)
+_POSITIVE = Number(0.0, low_open=True)
+
+FIELD_RULES = {
+    "cell_evaluation": Choice(CELL_EVALUATIONS, CELL_EVALUATION_ALIASES),
+    "environment": Choice(ENVIRONMENTS, _ENVIRONMENT_ALIASES),
+    "dataset_name": Custom(lambda v: (_parse_dataset_name(v), v)[1], DATASET_NAME_FORMAT),
+    "data_dir": OptionalPath(),
+    "noise_probability": _PROBABILITY,
+    "p_one": _PROBABILITY,
+    "data_seed": Integer(0, optional=True),
+    "population_size": Integer(1),
+    "radius": Integer(1),
+    "epochs": Integer(1),
+    "learning_rate": _POSITIVE,
+    "batch_size": Integer(1),
+    "seed": Integer(0),
+    "trials": Integer(1),
+    "shuffle_data": Boolean(),
+    "calculate_test_loss": Boolean(),
+    "stats_every": Integer(1),
+    "test_loss_every": Integer(1),
+    "optimizer_state": Choice(OPTIMIZER_STATES),
+    "adam_betas": Number(0.0, 1.0, high_open=True),        # each of the two
+    "adam_eps": _POSITIVE,
+    "lr_mutation_std": Number(0.0),
+    "lr_min": _POSITIVE,
+    "lr_max": _POSITIVE,
+    "update": Choice(UPDATES),
+    "prune_method": Custom(_as_prune_method, _PRUNE_METHOD_RULE.describe),
+    "prune_schedule": Choice(schedule_names),
+    "prune_probability": _PROBABILITY,
+    "prune_amount": _PROBABILITY,
+    "lexi_threshold": _PROBABILITY,
+    "lexi_rows": Integer(1),
+    "mask_mode": Choice(MASK_MODES),
+    "activation_signal": Choice(ACTIVATION_SIGNALS),
+    "semantics": Choice(SEMANTICS),
+    "denoising_noise_std": Number(0.0),
+    "backend": Choice(BACKENDS),
+    "out_dir": OptionalPath(),
+    "checkpoint_every": Integer(0),
+    "checkpoint_seconds": Number(0.0),
+    "keep_checkpoint": Boolean(),
+    "save_all_centers": Boolean(),
+    "progress": Boolean(),
+    "plugins": Custom(lambda v: _as_plugins(v), "module names or .py files"),
+    "defaults": Choice(DEFAULTS_USED),
+}
+
+
+#: One line per field: what it means (the command line's help is made from it,
+#: with the field's allowed values and default; the class docstring says more).
+FIELD_HELP = {
+    "cell_evaluation": "training algorithm: a coevolution variant or ann_canonical "
+                       "(one autoencoder)",
+    "environment": "network architecture (docs/algorithm.md §2)",
+    "dataset_name": "the generated dataset",
+    "data_dir": "folder of generated datasets (default: minievo's cache)",
+    "noise_probability": "probability of flipping each bit of a noisy copy",
+    "p_one": "probability that a centroid bit is 1",
+    "data_seed": "seed of the dataset (null: the run's seed)",
+    "population_size": "cells of the ring (1 for ann_canonical, else 10 by default)",
+    "radius": "neighbourhood radius: 2*radius+1 cells",
+    "epochs": "training epochs",
+    "learning_rate": "initial learning rate of Adam",
+    "batch_size": "rows per training step",
+    "seed": "seed of the first trial (trial i uses seed + i)",
+    "trials": "independent trials (sweeps)",
+    "shuffle_data": "shuffle the training rows every epoch",
+    "calculate_test_loss": "record the test L1 of every cell",
+    "stats_every": "rows of the full-set losses every this many epochs",
+    "test_loss_every": "compute the test L1 every this many epochs",
+    "optimizer_state": "Adam state: a fresh one per step (published) or kept per "
+                       "individual (default: fresh, persistent for ann_canonical)",
+    "adam_betas": "Adam's beta1 and beta2",
+    "adam_eps": "Adam's epsilon",
+    "lr_mutation_std": "standard deviation of the learning-rate mutation",
+    "lr_min": "smallest learning rate the mutation may reach",
+    "lr_max": "largest learning rate the mutation may reach",
+    "update": "cells updated one after another (published) or all from one snapshot",
+    "prune_method": "pruning operator (docs/algorithm.md §5; plug-ins add more)",
+    "prune_schedule": "when to prune (docs/algorithm.md §5; plug-ins add more)",
+    "prune_probability": "base probability p of the schedule",
+    "prune_amount": "fraction pruned by the random operator",
+    "lexi_threshold": "threshold of the conjunctive operator's filter",
+    "lexi_rows": "test rows drawn by the conjunctive operator",
+    "mask_mode": "pruned entries stay zero (persistent) or may regrow (published) "
+                 "(default: from the semantics)",
+    "activation_signal": "values the activation operators compare (default: from the "
+                         "semantics)",
+    "semantics": "minievo's defaults or the published code's (default: minievo)",
+    "denoising_noise_std": "input noise of the denoising environment (default: 0.4, "
+                           "0 under published semantics)",
+    "backend": "kernels: numba (compiled), numpy (reference) or cuda (GPU trials)",
+    "out_dir": "run folder",
+    "checkpoint_every": "also checkpoint every this many epochs (0: by time only)",
+    "checkpoint_seconds": "checkpoint at most this often, in seconds",
+    "keep_checkpoint": "keep checkpoint.npz after the run ends (to extend it later)",
+    "save_all_centers": "save every cell's final autoencoder",
+    "progress": "show a progress bar",
+    "plugins": "modules or .py files imported first; they register operators or schedules",
+}
 
 
 # ---------------------------------------------------------------------------
@@ -474,7 +429,7 @@ class Config:
         have passed since the last one, >= 0 (0: not by time). Default 60.
         A checkpoint is also written after the last epoch and on SIGINT/SIGTERM
         unless both cadences are 0 (no checkpoints at all); see
-        :mod:`minievo.experiments.checkpoint`.
+        :mod:`minievo.training.checkpoint`.
     keep_checkpoint : bool
         Keep ``checkpoint.npz`` once the run has finished (default True);
         False deletes it after the results are written (sweeps of many jobs).
@@ -483,6 +438,12 @@ class Config:
         ``store_all_nodes``). Default False.
     progress : bool
         Show a progress bar. Default True.
+    plugins : tuple of str
+        Modules (dotted names) or ``.py`` files (stored as absolute paths)
+        imported before every other field is checked: they register pruning
+        operators and schedules (:mod:`minievo.pruning.registry`,
+        docs/extending.md). Every job process of a sweep imports them too.
+        Written by :meth:`to_dict` only when not empty. Default ``()``.
     semantics : {"minievo", "published"}, optional
         Whose defaults the unset fields below take (:data:`SEMANTICS`).
         ``"published"`` (a configuration in the published format, see
@@ -557,6 +518,9 @@ class Config:
     keep_checkpoint: bool = True
     save_all_centers: bool = False
     progress: bool = True
+    # modules or .py files that register operators/schedules, imported first
+    # (by every job of a sweep too); left out of to_dict() when empty
+    plugins: tuple[str, ...] = ()
     # what validation changed or ignored; not part of the run's identity
     notices: tuple[str, ...] = field(default=(), compare=False, repr=False)
     # which defaults filled the keys not given (see DEFAULTS_USED); not part of the identity
@@ -570,89 +534,15 @@ class Config:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
 
-        put("cell_evaluation", _as_choice("cell_evaluation", self.cell_evaluation,
-                                          CELL_EVALUATIONS, _CELL_EVALUATION_ALIASES))
-        canonical = self.cell_evaluation == CANONICAL
-        put("environment", _as_choice("environment", self.environment, ENVIRONMENTS,
-                                      _ENVIRONMENT_ALIASES))
-
-        # data
-        _parse_dataset_name(self.dataset_name)
-        put("data_dir", _as_optional_path("data_dir", self.data_dir))
-        put("noise_probability", _as_float("noise_probability", self.noise_probability, 0.0, 1.0))
-        put("p_one", _as_float("p_one", self.p_one, 0.0, 1.0))
-        if self.data_seed is not None:
-            put("data_seed", _as_int("data_seed", self.data_seed, 0))
-
-        # population: ann_canonical trains one autoencoder (SPEC §3)
-        if self.population_size is None:
-            put("population_size", 1 if canonical else 10)
-        population = _as_int("population_size", self.population_size, 1)
-        if canonical and population != 1:
-            notices.append(f"population_size={population} replaced by 1: ann_canonical "
-                           "trains one autoencoder")
-            population = 1
-        put("population_size", population)
-        put("radius", _as_int("radius", self.radius, 1))
-
-        # training
-        put("epochs", _as_int("epochs", self.epochs, 1))
-        put("learning_rate", _as_float("learning_rate", self.learning_rate, 0.0, low_open=True))
-        put("batch_size", _as_int("batch_size", self.batch_size, 1))
-        put("seed", _as_int("seed", self.seed, 0))
-        put("trials", _as_int("trials", self.trials, 1))
-        put("shuffle_data", _as_bool("shuffle_data", self.shuffle_data))
-        put("calculate_test_loss", _as_bool("calculate_test_loss", self.calculate_test_loss))
-        put("stats_every", _as_int("stats_every", self.stats_every, 1))
-        put("test_loss_every", _as_int("test_loss_every", self.test_loss_every, 1))
-
-        # optimizer: canonical training keeps one Adam for the whole run (SPEC §3)
-        if self.optimizer_state is None:
-            put("optimizer_state", "persistent" if canonical else "fresh")
-        state = _as_choice("optimizer_state", self.optimizer_state, OPTIMIZER_STATES)
-        if canonical and state != "persistent":
-            notices.append(f"optimizer_state={state!r} replaced by 'persistent': "
-                           "ann_canonical uses one Adam optimizer for the whole run")
-            state = "persistent"
-        put("optimizer_state", state)
-        betas = self.adam_betas
-        if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
-            raise ConfigError(f"adam_betas: {betas!r} is not allowed; allowed: "
-                              "two numbers (beta1, beta2), each in [0, 1)")
-        put("adam_betas", tuple(_as_float("adam_betas", b, 0.0, 1.0, high_open=True)
-                                for b in betas))
-        put("adam_eps", _as_float("adam_eps", self.adam_eps, 0.0, low_open=True))
-        put("lr_mutation_std", _as_float("lr_mutation_std", self.lr_mutation_std, 0.0))
-        put("lr_min", _as_float("lr_min", self.lr_min, 0.0, low_open=True))
-        put("lr_max", _as_float("lr_max", self.lr_max, 0.0, low_open=True))
-        if self.lr_min > self.lr_max:
-            raise ConfigError(f"lr_min: {self.lr_min!r} is out of range; allowed: "
-                              f"lr_min <= lr_max = {self.lr_max!r}")
-        put("update", _as_choice("update", self.update, UPDATES))
-
-        # pruning
-        put("prune_method", _as_prune_method(self.prune_method))
-        put("prune_schedule", _as_choice("prune_schedule", self.prune_schedule, PRUNE_SCHEDULES))
-        put("prune_probability", _as_float("prune_probability", self.prune_probability, 0.0, 1.0))
-        put("prune_amount", _as_float("prune_amount", self.prune_amount, 0.0, 1.0))
-        put("lexi_threshold", _as_float("lexi_threshold", self.lexi_threshold, 0.0, 1.0))
-        put("lexi_rows", _as_int("lexi_rows", self.lexi_rows, 1))
-        _resolve_semantics(self, put, notices)
-        put("mask_mode", _as_choice("mask_mode", self.mask_mode, MASK_MODES))
-        put("activation_signal", _as_choice("activation_signal", self.activation_signal,
-                                            ACTIVATION_SIGNALS))
-
-        # run control
-        put("backend", _as_choice("backend", self.backend, BACKENDS))
-        put("out_dir", _as_optional_path("out_dir", self.out_dir))
-        put("checkpoint_every", _as_int("checkpoint_every", self.checkpoint_every, 0))
-        put("checkpoint_seconds", _as_float("checkpoint_seconds", self.checkpoint_seconds, 0.0))
-        put("keep_checkpoint", _as_bool("keep_checkpoint", self.keep_checkpoint))
-        put("save_all_centers", _as_bool("save_all_centers", self.save_all_centers))
-        put("progress", _as_bool("progress", self.progress))
-
+        put("plugins", _as_plugins(self.plugins))  # first: they register operators, schedules
+        for name in self.field_names():
+            special = _DEPENDENT_FIELDS.get(name)
+            if special is not None:
+                special(self, put, notices)
+            elif name != "plugins":
+                put(name, FIELD_RULES[name](name, getattr(self, name)))
         _check_consistency(self, notices)
-        put("defaults", _as_choice("defaults", self.defaults, DEFAULTS_USED))
+        put("defaults", FIELD_RULES["defaults"]("defaults", self.defaults))
         put("notices", tuple(dict.fromkeys(notices)))  # de-duplicated, in order
 
     # -- construction ------------------------------------------------------
@@ -746,37 +636,19 @@ class Config:
         """Canonical keys and JSON-serialisable values (``notices`` excluded)."""
         out = {name: getattr(self, name) for name in self.field_names()}
         out["adam_betas"] = list(self.adam_betas)
+        if self.plugins:
+            out["plugins"] = list(self.plugins)
+        else:  # the records of a run without plug-ins stay as they were
+            del out["plugins"]
         return out
 
     def to_published_dict(self) -> dict[str, Any]:
         """The settings under the published ``params.json`` key names and values.
 
         For analysis code written for the published records; minievo-only
-        fields are left out.
+        fields are left out (:func:`minievo.experiments.published.to_published_dict`).
         """
-        return {
-            "cell_evaluation": self.cell_evaluation,
-            "environment": PUBLISHED_ENVIRONMENT_NAMES[self.environment],
-            "dataset_name": self.dataset_name,
-            "population_size": self.population_size,
-            "radius": self.radius,
-            "epochs": self.epochs,
-            "learning_rate": self.learning_rate,
-            "batch_size": self.batch_size,
-            "rng_seed": self.seed,
-            "trials": self.trials,
-            "calculate_test_loss": self.calculate_test_loss,
-            "no_shuffle_data": not self.shuffle_data,
-            "prune_method": (_PUBLISHED_PRUNE_METHOD[self.prune_method]
-                             if self.prune_method else "None"),
-            "prune_schedule": self.prune_schedule,
-            "prune_probability": self.prune_probability,
-            "prune_amount": self.prune_amount,
-            "lexi_threshold": self.lexi_threshold,
-            "keep_pruned_zero": self.mask_mode == "persistent",
-            "output_dir": self.out_dir,
-            "store_all_nodes": self.save_all_centers,
-        }
+        return to_published_dict(self)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write :meth:`to_dict` as JSON, atomically (temporary file + ``os.replace``).
@@ -823,6 +695,74 @@ class Config:
     def trial_seeds(self) -> tuple[int, ...]:
         """The seeds of the trials: ``seed``, ``seed + 1``, ..., ``seed + trials - 1``."""
         return tuple(range(self.seed, self.seed + self.trials))
+
+
+# ---------------------------------------------------------------------------
+# Fields whose check depends on other fields (called by Config.__post_init__)
+# ---------------------------------------------------------------------------
+
+def _check_population(config: "Config", put, notices: list) -> None:
+    """``population_size``: 1 for ann_canonical, which trains one autoencoder (SPEC §3)."""
+    canonical = config.cell_evaluation == CANONICAL
+    if config.population_size is None:
+        put("population_size", 1 if canonical else 10)
+    population = FIELD_RULES["population_size"]("population_size", config.population_size)
+    if canonical and population != 1:
+        notices.append(f"population_size={population} replaced by 1: ann_canonical "
+                       "trains one autoencoder")
+        population = 1
+    put("population_size", population)
+
+
+def _check_optimizer_state(config: "Config", put, notices: list) -> None:
+    """``optimizer_state``: canonical training keeps one Adam for the whole run (SPEC §3)."""
+    canonical = config.cell_evaluation == CANONICAL
+    if config.optimizer_state is None:
+        put("optimizer_state", "persistent" if canonical else "fresh")
+    state = FIELD_RULES["optimizer_state"]("optimizer_state", config.optimizer_state)
+    if canonical and state != "persistent":
+        notices.append(f"optimizer_state={state!r} replaced by 'persistent': "
+                       "ann_canonical uses one Adam optimizer for the whole run")
+        state = "persistent"
+    put("optimizer_state", state)
+
+
+def _check_adam_betas(config: "Config", put, notices: list) -> None:
+    """``adam_betas``: two numbers, each checked by the field's rule."""
+    betas = config.adam_betas
+    if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
+        raise ConfigError(f"adam_betas: {betas!r} is not allowed; allowed: "
+                          "two numbers (beta1, beta2), each in [0, 1)")
+    put("adam_betas", tuple(FIELD_RULES["adam_betas"]("adam_betas", b) for b in betas))
+
+
+def _check_lr_max(config: "Config", put, notices: list) -> None:
+    """``lr_max``: its rule, then ``lr_min <= lr_max``."""
+    put("lr_max", FIELD_RULES["lr_max"]("lr_max", config.lr_max))
+    if config.lr_min > config.lr_max:
+        raise ConfigError(f"lr_min: {config.lr_min!r} is out of range; allowed: "
+                          f"lr_min <= lr_max = {config.lr_max!r}")
+
+
+def _check_mask_mode(config: "Config", put, notices: list) -> None:
+    """The fields that follow the semantics are filled (:func:`_resolve_semantics`), then checked."""
+    _resolve_semantics(config, put, notices)
+    put("mask_mode", FIELD_RULES["mask_mode"]("mask_mode", config.mask_mode))
+
+
+def _done_with_mask_mode(config: "Config", put, notices: list) -> None:
+    """``semantics`` and ``denoising_noise_std``: checked by :func:`_resolve_semantics`."""
+
+
+_DEPENDENT_FIELDS = {
+    "population_size": _check_population,
+    "optimizer_state": _check_optimizer_state,
+    "adam_betas": _check_adam_betas,
+    "lr_max": _check_lr_max,
+    "mask_mode": _check_mask_mode,
+    "semantics": _done_with_mask_mode,
+    "denoising_noise_std": _done_with_mask_mode,
+}
 
 
 # ---------------------------------------------------------------------------
@@ -887,8 +827,8 @@ def merge_with_defaults(defaults: Mapping[str, Any], given: Mapping[str, Any],
     values, notices = _normalise_keys(given)
     _detect_published_format(given, values, notices)
     if "cell_evaluation" in values:
-        given_canonical = _as_choice("cell_evaluation", values["cell_evaluation"],
-                                     CELL_EVALUATIONS, _CELL_EVALUATION_ALIASES) == CANONICAL
+        given_canonical = FIELD_RULES["cell_evaluation"](
+            "cell_evaluation", values["cell_evaluation"]) == CANONICAL
         base_canonical = base.get("cell_evaluation", "lipi_simple") == CANONICAL
         if given_canonical != base_canonical:
             base.pop("population_size", None)
@@ -933,7 +873,7 @@ def _normalise_keys(d: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
             notices.append(f"published key {key!r} ignored: {reason}")
             continue
         else:
-            raise ConfigError(f"unknown configuration key {key!r}" + _suggest(key, known))
+            raise ConfigError(f"unknown configuration key {key!r}" + suggest(key, known))
         if target in values and values[target] != converted:
             raise ConfigError(f"{key}: {value!r} conflicts with {given_as[target]}: "
                               f"{d[given_as[target]]!r}; both set {target}")
@@ -946,44 +886,11 @@ def _normalise_keys(d: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
 # Published semantics (docs/algorithm.md §2, §5): kept apart to ease merging
 # ---------------------------------------------------------------------------
 
-#: The two semantics a configuration can run with (``Config.semantics``).
-SEMANTICS = ("minievo", "published")
 #: Field -> (minievo default, published default) when the field is not given.
 _SEMANTIC_DEFAULTS = {"mask_mode": ("persistent", "regrow"),
                       "activation_signal": ("pre_activation", "hook_output")}
 #: minievo's input noise of the denoising environment (docs/algorithm.md §2).
 DEFAULT_DENOISING_NOISE_STD = 0.4
-
-
-def _published_format_reason(d: Mapping[str, Any]) -> Optional[str]:
-    """Why ``d`` is a configuration in the published format, or None.
-
-    The rule: ``d`` holds a key that only the published ``params.json`` uses
-    (a renamed key such as ``rng_seed``, ``no_shuffle_data`` or
-    ``keep_pruned_zero``, or a published key minievo ignores such as
-    ``visualize``), or names its environment by a published class name
-    (``AutoencoderBinaryClustering``, ...).
-    """
-    keys = [k for k in d if k in _PUBLISHED_RENAMES or k in NOT_APPLICABLE_KEYS]
-    if keys:
-        return "published key(s) " + ", ".join(repr(k) for k in keys)
-    environment = d.get("environment")
-    if isinstance(environment, str) and environment in _ENVIRONMENT_ALIASES:
-        return f"published environment class name {environment!r}"
-    return None
-
-
-def _detect_published_format(d: Mapping[str, Any], values: dict, notices: list) -> None:
-    """Set ``semantics="published"`` in ``values`` for a published-format ``d``.
-
-    An explicit ``semantics`` key wins over the detection.
-    """
-    reason = _published_format_reason(d)
-    if reason is None or "semantics" in values:
-        return
-    values["semantics"] = "published"
-    notices.append(f"published-format configuration ({reason}): it runs with the published "
-                   "semantics; set semantics='minievo' or the fields themselves to override")
 
 
 def _resolve_semantics(config, put, notices: list) -> None:
@@ -992,7 +899,7 @@ def _resolve_semantics(config, put, notices: list) -> None:
     Under published semantics every field filled here is named in a notice.
     """
     semantics = "minievo" if config.semantics is None else config.semantics
-    put("semantics", _as_choice("semantics", semantics, SEMANTICS))
+    put("semantics", FIELD_RULES["semantics"]("semantics", semantics))
     published = config.semantics == "published"
     applied = []
     for name, defaults in _SEMANTIC_DEFAULTS.items():
@@ -1005,7 +912,7 @@ def _resolve_semantics(config, put, notices: list) -> None:
         std = 0.0 if published and denoising else DEFAULT_DENOISING_NOISE_STD
         if published and denoising:
             applied.append("denoising_noise_std=0.0 (the published denoising class adds no noise)")
-    std = _as_float("denoising_noise_std", std, 0.0)
+    std = FIELD_RULES["denoising_noise_std"]("denoising_noise_std", std)
     if std != DEFAULT_DENOISING_NOISE_STD and not denoising:
         raise ConfigError(f"denoising_noise_std: {std!r} applies only to environment "
                           f"'denoising', not {config.environment!r}; leave it at "

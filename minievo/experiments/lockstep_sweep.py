@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .checkpoint import CHECKPOINT_FILE, load_checkpoint
+from ..training.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from .config import Config, ConfigError
 from .run import CONFIG_FILE, SUMMARY_FILE, load_dataset_for, write_outputs
 

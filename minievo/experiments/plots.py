@@ -8,7 +8,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .records import PRUNED_LABELS  # noqa: E402
+from ..training.records import PRUNED_LABELS  # noqa: E402
 
 
 def _series(records, key):

@@ -50,7 +50,8 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from minievo.experiments.config import CANONICAL, Config, ConfigError, _normalise_keys, _suggest
+from ..errors import suggest
+from .config import CANONICAL, Config, ConfigError, _normalise_keys
 
 __all__ = ["PRESET_DEFAULTS", "PRESETS", "SIX_SCHEDULES", "expand_preset", "list_presets",
            "preset_variant_names", "PUBLISHED_MAIN_COMPARISON"]
@@ -298,7 +299,7 @@ def expand_preset(name: str, *, trials: int | None = None,
     """
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; allowed: " + ", ".join(PRESETS)
-                          + _suggest(name, PRESETS))
+                          + suggest(name, PRESETS))
     preset = PRESETS[name]
     extra, notices = _normalise_keys(overrides or {})
     if trials is not None:

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..io import atomic_write_bytes
-from .records import read_stats
+from ..training.records import read_stats
 from .run import CONFIG_FILE, SUMMARY_FILE
 from .stats import Comparison, a12_magnitude, compare, summarize
 from .sweep import FAILED_FILE, JOBS_FILE, VARIANTS_FILE, job_status

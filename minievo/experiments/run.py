@@ -30,10 +30,18 @@ from pathlib import Path
 from ..data import load_or_generate
 from ..io import atomic_write_json, remove_stale_temporaries
 from ..network import autoencoder_specs
+from ..training.canonical import train_canonical
+from ..training.checkpoint import (
+    CHECKPOINT_FILE,
+    checkpoint_progress,
+    checkpoint_state,
+    drop_checkpoint,
+)
+from ..training.coevolution import train_coevolution
+from ..training.lockstep import train_lockstep
 from ..training.progress import compile_notice
-from .checkpoint import CHECKPOINT_FILE, checkpoint_progress, checkpoint_state, drop_checkpoint
+from ..training.records import STATS_FILE, pruned_counts, read_stats
 from .config import Config, ConfigError
-from .records import STATS_FILE, pruned_counts, read_stats
 
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
@@ -113,15 +121,12 @@ def train(config: Config, dataset, out_dir, *, resume: bool, workers: int, notif
         if workers != 1:
             raise ConfigError(f"workers={workers}: backend 'cuda' runs the cells on the GPU; "
                               "allowed: workers=1")
-        from ..training.lockstep import train_lockstep
         return train_lockstep([(config, out_dir)], dataset, resume=resume)[0]
     compiling = compile_notice(config.backend)
     if compiling:
         notify(compiling)
     if config.is_canonical:
-        from ..training.canonical import train_canonical
         return train_canonical(config, dataset, out_dir, resume=resume)
-    from ..training.coevolution import train_coevolution
     return train_coevolution(config, dataset, out_dir, resume=resume, workers=workers)
 
 
@@ -304,7 +309,7 @@ def write_outputs(config: Config, result, out_dir: Path, *, figures: bool = True
             from .plots import plot_canonical
             drawn = plot_canonical(records, out_dir, config.mask_mode)
         else:
-            from ..training.coevolution_plots import plot_coevolution
+            from .coevolution_plots import plot_coevolution
             drawn = plot_coevolution(records, out_dir / "figures", config.mask_mode)
     best = result.best
     summary = {

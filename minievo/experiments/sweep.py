@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..io import atomic_write_bytes, atomic_write_json
-from .checkpoint import CHECKPOINT_FILE
+from ..training.checkpoint import CHECKPOINT_FILE
 from .config import Config, ConfigError
 from .run import CONFIG_FILE, SUMMARY_FILE, resume, run
 

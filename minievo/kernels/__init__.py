@@ -12,6 +12,9 @@ import numpy as np
 
 #: Backend names accepted everywhere a ``backend=`` argument appears.
 BACKENDS = {"numpy": "reference", "numba": "cpu"}
+#: Backends a run may name: the CPU ones of :func:`get_backend` and ``"cuda"``
+#: (:mod:`minievo.kernels.cuda`, driven by :mod:`minievo.training.lockstep`).
+RUN_BACKENDS = ("numba", "numpy", "cuda")
 
 
 def get_backend(name: str):

@@ -67,7 +67,7 @@ from llvmlite import ir
 from numba import config, njit, types
 from numba.extending import intrinsic
 
-from ..network import RELU, SIGMOID, N_IN, N_OUT, W_OFF, B_OFF, ACT, OUT_OFF, REC_POST
+from .layout import RELU, SIGMOID, N_IN, N_OUT, W_OFF, B_OFF, ACT, OUT_OFF, REC_POST
 from . import reference
 from .reference import PLAIN, DENOISING, VARIATIONAL  # noqa: F401
 

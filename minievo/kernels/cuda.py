@@ -57,7 +57,7 @@ except ImportError as _err:  # pragma: no cover - depends on the installation
     cuda = None
     _IMPORT_ERROR = repr(_err)
 
-from ..network import (  # noqa: F401
+from .layout import (  # noqa: F401
     ACT,
     B_OFF,
     IDENTITY,

@@ -21,7 +21,7 @@ Conventions (SPEC §2)
 """
 import numpy as np
 
-from ..network import ACT, B_OFF, IDENTITY, N_IN, N_OUT, OUT_OFF, REC_POST, RELU, SIGMOID, W_OFF  # noqa: F401
+from .layout import ACT, B_OFF, IDENTITY, N_IN, N_OUT, OUT_OFF, REC_POST, RELU, SIGMOID, W_OFF  # noqa: F401
 
 PLAIN, DENOISING, VARIATIONAL = 0, 1, 2
 

@@ -7,6 +7,9 @@
   ``variance`` (published ``activation``) and ``conjunctive`` (published
   ``lexicase``), and :func:`prune_pair`, which applies one to an autoencoder.
 * :mod:`~minievo.pruning.sparsity`: what is left, and which nodes are dead.
+* :mod:`~minievo.pruning.registry`: operators and schedules as plug-ins
+  (:func:`register_operator`, :func:`register_schedule`); the configuration
+  and the training loops look them up there.
 
 A typical call, once per individual and epoch::
 
@@ -31,12 +34,25 @@ from .operators import (
     variance_mask,
 )
 from .records import NoRecordsError, node_keep_probabilities, variance_scores
+from .registry import (
+    PruneSettings,
+    get_operator,
+    get_schedule,
+    load_plugins,
+    operator_aliases,
+    operator_names,
+    register_operator,
+    register_schedule,
+    schedule_names,
+)
 from .schedules import SCHEDULES, prune_probability, should_prune
 from .sparsity import dead_nodes, format_report, sparsity_report, structurally_removable
 
 __all__ = [
     "ALIASES", "MASK_MODES", "METHODS", "PRUNE_METHODS", "SIGNALS", "SCHEDULES",
-    "NoRecordsError", "PruneResult",
+    "NoRecordsError", "PruneResult", "PruneSettings",
+    "get_operator", "get_schedule", "load_plugins", "operator_aliases", "operator_names",
+    "register_operator", "register_schedule", "schedule_names",
     "apply_prune_mask", "conjunctive_masks", "dead_nodes", "format_report", "lexicase_filter",
     "n_pruned", "node_keep_probabilities", "passing_nodes", "prune_pair", "prune_probability",
     "random_mask", "resolve_method", "should_prune", "sparsity_report",

@@ -78,15 +78,15 @@ Mask modes (SPEC §5 "Mask semantics")
 """
 from __future__ import annotations
 
-import difflib
 import numbers
 from typing import NamedTuple
 
 import numpy as np
 
 from ..data import sample_rows
-from ..network import ACT, MLP, RELU, SIGMOID, Autoencoder
+from ..network import ACT, MLP, RECORD_SIGNALS, RELU, SIGMOID, Autoencoder
 from .records import node_keep_probabilities, variance_scores
+from .registry import PruneSettings, get_operator, register_operator, resolve_operator
 from .sparsity import sparsity_report
 
 #: Canonical operator names (SPEC §5).
@@ -95,8 +95,8 @@ METHODS = ("random", "variance", "conjunctive")
 ALIASES = {"activation": "variance", "lexicase": "conjunctive"}
 #: See the module docstring.
 MASK_MODES = ("persistent", "regrow")
-#: Values the CONJUNCTIVE filter compares (module docstring).
-SIGNALS = ("pre_activation", "hook_output")
+#: Values the CONJUNCTIVE filter compares (module docstring): the network's record signals.
+SIGNALS = RECORD_SIGNALS
 
 
 # --------------------------------------------------------------------------
@@ -105,23 +105,16 @@ SIGNALS = ("pre_activation", "hook_output")
 def resolve_method(name: str) -> str:
     """Canonical operator name of ``name`` (``activation`` -> ``variance``, ...).
 
+    Reads the registry (:func:`~minievo.pruning.registry.resolve_operator`),
+    so operators registered by plug-ins are known too.
+
     Raises
     ------
     ValueError
         Naming the value, every allowed name (aliases included) and the
         closest one.
     """
-    if isinstance(name, str):
-        if name in METHODS:
-            return name
-        if name in ALIASES:
-            return ALIASES[name]
-    allowed = METHODS + tuple(ALIASES)
-    hint = ""
-    if isinstance(name, str):
-        close = difflib.get_close_matches(name.lower(), allowed, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"unknown prune method {name!r}; allowed: {', '.join(allowed)}{hint}")
+    return resolve_operator(name)
 
 
 def _check_fraction(value, name: str) -> float:
@@ -381,6 +374,32 @@ PRUNE_METHODS = {"random": random_mask, "variance": variance_mask,
 
 
 # --------------------------------------------------------------------------
+# The three operators in the plug-in signature (minievo.pruning.registry)
+# --------------------------------------------------------------------------
+@register_operator("random")
+def random_pair_masks(pair: Autoencoder, rng: np.random.Generator, settings: PruneSettings):
+    """RANDOM on the encoder, then the decoder (:func:`random_mask`)."""
+    return (random_mask(pair.encoder, settings.amount, rng, mask_mode=settings.mask_mode),
+            random_mask(pair.decoder, settings.amount, rng, mask_mode=settings.mask_mode))
+
+
+@register_operator("variance", published_name="activation", needs_records=True)
+def variance_pair_masks(pair: Autoencoder, rng: np.random.Generator, settings: PruneSettings):
+    """VARIANCE on the encoder, then the decoder (:func:`variance_mask`)."""
+    return variance_mask(pair.encoder, rng), variance_mask(pair.decoder, rng)
+
+
+@register_operator("conjunctive", published_name="lexicase")
+def conjunctive_pair_masks(pair: Autoencoder, rng: np.random.Generator,
+                           settings: PruneSettings):
+    """CONJUNCTIVE on both networks from ``lexi_rows`` test rows (:func:`conjunctive_masks`)."""
+    if settings.test_data is None:
+        raise ValueError("prune method 'conjunctive' needs test_data to draw its rows from")
+    return conjunctive_masks(pair, settings.test_data, settings.lexi_threshold, rng,
+                             n_cases=settings.lexi_rows, signal=settings.signal)
+
+
+# --------------------------------------------------------------------------
 # Applying a mask, pruning a pair
 # --------------------------------------------------------------------------
 def apply_prune_mask(net: MLP, mask: np.ndarray, mask_mode: str) -> None:
@@ -441,11 +460,13 @@ def prune_pair(pair: Autoencoder, method: str, rng: np.random.Generator, *,
         Modified in place.
     method : str
         ``random``, ``variance`` or ``conjunctive`` (or the published
-        ``activation``, ``lexicase``).
+        ``activation``, ``lexicase``), or any operator registered with
+        :func:`~minievo.pruning.registry.register_operator`.
     rng : numpy.random.Generator
         Every random draw (entries to prune, uniform draws, test rows).
     amount : float, default 0.1
-        ``prune_amount`` in [0, 1], used by ``random`` only.
+        ``prune_amount`` in [0, 1], used by ``random`` (and any registered
+        operator that reads ``settings.amount``).
     lexi_threshold : float, default 0.1
         Used by ``conjunctive`` only.
     test_data : ndarray, shape (N, n_dim)
@@ -468,20 +489,11 @@ def prune_pair(pair: Autoencoder, method: str, rng: np.random.Generator, *,
     NoRecordsError
         ``variance`` on a network without recorded passes.
     """
-    method = resolve_method(method)
+    operator = get_operator(method)
     amount = _check_fraction(amount, "prune amount")
     _check_choice(mask_mode, "mask_mode", MASK_MODES)
-    if method == "random":
-        enc_mask = random_mask(pair.encoder, amount, rng, mask_mode=mask_mode)
-        dec_mask = random_mask(pair.decoder, amount, rng, mask_mode=mask_mode)
-    elif method == "variance":
-        enc_mask = variance_mask(pair.encoder, rng)
-        dec_mask = variance_mask(pair.decoder, rng)
-    else:
-        if test_data is None:
-            raise ValueError("prune method 'conjunctive' needs test_data to draw its rows from")
-        enc_mask, dec_mask = conjunctive_masks(pair, test_data, lexi_threshold, rng,
-                                               n_cases=lexi_rows, signal=signal)
+    settings = PruneSettings(amount, lexi_threshold, lexi_rows, test_data, mask_mode, signal)
+    enc_mask, dec_mask = operator.function(pair, rng, settings)
     apply_prune_mask(pair.encoder, enc_mask, mask_mode)
     apply_prune_mask(pair.decoder, dec_mask, mask_mode)
     n_enc, n_dec = n_pruned(pair.encoder, mask_mode), n_pruned(pair.decoder, mask_mode)

@@ -38,13 +38,15 @@ ratio :math:`t/T` as the fraction of training done and takes it as 1 when
 """
 from __future__ import annotations
 
-import difflib
 import math
 import numbers
 
 import numpy as np
 
-#: Names accepted by :func:`prune_probability`, in the order of SPEC §5.
+from .registry import get_schedule, register_schedule
+
+#: The seven built-in schedules, in the order of SPEC §5 (each registered below;
+#: plug-ins may add more: :func:`minievo.pruning.registry.schedule_names`).
 SCHEDULES = ("fixed", "increase", "decrease", "population", "exponential", "final_n",
              "prune_after")
 
@@ -57,17 +59,11 @@ EXPONENTIAL_STEEPNESS = 2.0
 
 
 def check_schedule(schedule: str) -> str:
-    """Return ``schedule`` if it is one of :data:`SCHEDULES`, else raise ValueError.
+    """Return ``schedule`` if it is a registered schedule, else raise ValueError.
 
     The message names the value, the allowed names and the closest one.
     """
-    if isinstance(schedule, str) and schedule in SCHEDULES:
-        return schedule
-    hint = ""
-    if isinstance(schedule, str):
-        close = difflib.get_close_matches(schedule, SCHEDULES, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"unknown prune schedule {schedule!r}; allowed: {', '.join(SCHEDULES)}{hint}")
+    return get_schedule(schedule).name
 
 
 def _check_probability(p) -> float:
@@ -94,7 +90,8 @@ def prune_probability(schedule: str, p: float, t: int, T: int, n_solutions: int 
     Parameters
     ----------
     schedule : str
-        One of :data:`SCHEDULES`.
+        One of :data:`SCHEDULES`, or a schedule registered with
+        :func:`~minievo.pruning.registry.register_schedule`.
     p : float
         Base probability, in [0, 1].
     t : int
@@ -131,19 +128,51 @@ def prune_probability(schedule: str, p: float, t: int, T: int, n_solutions: int 
     t = _check_count(t, "epoch t", 0)
     T = _check_count(T, "final epoch T", 0)
     n = _check_count(n_solutions, "n_solutions", 1)
-    if schedule == "fixed":
-        return p
-    if schedule == "increase":
-        return p * _progress(t, T)
-    if schedule == "decrease":
-        return 1.0 - p * _progress(t, T)
-    if schedule == "population":
-        return p * _progress(t, T) / n
-    if schedule == "exponential":
-        return p * (1.0 - math.exp(-EXPONENTIAL_STEEPNESS * _progress(t, T)))
-    if schedule == "final_n":
-        return p if t >= T - FINAL_N_FRACTION * T else 0.0
-    # prune_after
+    return float(get_schedule(schedule).function(p, t, T, n))
+
+
+# --------------------------------------------------------------------------
+# The seven schedules, in the plug-in signature (p, t, T, n_solutions)
+# --------------------------------------------------------------------------
+@register_schedule("fixed")
+def fixed(p: float, t: int, T: int, n_solutions: int) -> float:
+    r""":math:`p`."""
+    return p
+
+
+@register_schedule("increase")
+def increase(p: float, t: int, T: int, n_solutions: int) -> float:
+    r""":math:`p\,t/T`."""
+    return p * _progress(t, T)
+
+
+@register_schedule("decrease")
+def decrease(p: float, t: int, T: int, n_solutions: int) -> float:
+    r""":math:`1 - p\,t/T` (1 at the start, whatever ``p``)."""
+    return 1.0 - p * _progress(t, T)
+
+
+@register_schedule("population")
+def population(p: float, t: int, T: int, n_solutions: int) -> float:
+    r""":math:`p\,t/(T n)`."""
+    return p * _progress(t, T) / n_solutions
+
+
+@register_schedule("exponential")
+def exponential(p: float, t: int, T: int, n_solutions: int) -> float:
+    r""":math:`p\,(1 - e^{-2t/T})`."""
+    return p * (1.0 - math.exp(-EXPONENTIAL_STEEPNESS * _progress(t, T)))
+
+
+@register_schedule("final_n")
+def final_n(p: float, t: int, T: int, n_solutions: int) -> float:
+    r""":math:`p` during the last quarter of the epochs (:math:`t \ge T - 0.25\,T`), else 0."""
+    return p if t >= T - FINAL_N_FRACTION * T else 0.0
+
+
+@register_schedule("prune_after")
+def prune_after(p: float, t: int, T: int, n_solutions: int) -> float:
+    r""":math:`p` from the final epoch on (:math:`t \ge T`), else 0."""
     return p if t >= T else 0.0
 
 

@@ -13,7 +13,7 @@ The baseline the papers compare the coevolution against. For every epoch
    the ``prune_after`` schedule never fires, as in the published code;
 4. one record: minimum batch loss, training L1 (mean and std over the
    training batches), test L1 over the whole test set, pruned counts
-   (:func:`~minievo.experiments.records.pruned_counts`). As in the published
+   (:func:`~minievo.training.records.pruned_counts`). As in the published
    canonical records, ``min_selection_loss`` and ``min_replacement_loss`` are
    both the epoch's minimum batch loss (each loss taken before its step;
    canonical training has no selection or replacement), so analysis written
@@ -32,7 +32,9 @@ import numpy as np
 
 from ..data import Dataset, batch_order
 from ..engine import Engine, NonFiniteLossError
-from ..experiments.checkpoint import (
+from ..network import Autoencoder, make_autoencoder
+from ..pruning import get_operator, prune_pair, prune_probability
+from .checkpoint import (
     CheckpointCadence,
     generator_state,
     load_checkpoint,
@@ -40,10 +42,8 @@ from ..experiments.checkpoint import (
     save_checkpoint,
     stop_requests,
 )
-from ..experiments.records import StatsWriter, pruned_counts
-from ..network import Autoencoder, make_autoencoder
-from ..pruning import prune_pair, prune_probability
 from .progress import progress_bar
+from .records import StatsWriter, pruned_counts
 
 #: Names of the random streams of a canonical run, each its own child generator.
 STREAMS = ("init", "shuffle", "noise", "prune")
@@ -82,6 +82,15 @@ def check_finite(losses: np.ndarray, epoch: int, where: str, stats_path=None) ->
             f"(try a smaller learning_rate){kept}")
 
 
+def records_activations(config) -> bool:
+    """True when forward passes must be recorded: the run's operator reads them (VARIANCE).
+
+    Read from the operator's registration (``needs_records``,
+    :func:`~minievo.pruning.registry.register_operator`).
+    """
+    return config.prune_method is not None and get_operator(config.prune_method).needs_records
+
+
 def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = False) -> RunResult:
     """Train one autoencoder as SPEC §3; write records and checkpoints to ``out_dir``.
 
@@ -96,7 +105,7 @@ def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = Fa
         Continue from ``out_dir/checkpoint.npz``.
     """
     rows = config.batch_size
-    variance = config.prune_method == "variance"
+    variance = records_activations(config)
     record_rows = rows if variance else 0
     streams = make_streams(config.seed)
     pair = make_autoencoder(config.environment, dataset.n_dim, streams["init"], record_rows,
@@ -131,7 +140,7 @@ def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = Fa
 def _run_epochs(config, dataset, pair, engine, streams, writer, out_dir, start, t0, variance,
                 cadence, stop) -> None:
     """The epoch loop of :func:`train_canonical`; checkpoints on ``cadence`` and at a
-    SIGINT/SIGTERM (``stop``, :func:`~minievo.experiments.checkpoint.stop_requests`)."""
+    SIGINT/SIGTERM (``stop``, :func:`~minievo.training.checkpoint.stop_requests`)."""
     rows, train, n_rows = config.batch_size, dataset.train, dataset.train.shape[0]
     try:
         bar = progress_bar(range(start, config.epochs), total=config.epochs, initial=start,

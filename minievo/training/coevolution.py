@@ -120,19 +120,19 @@ import numpy as np
 
 from ..data import Dataset, batch_order
 from ..engine import Engine
-from ..experiments.checkpoint import (
+from ..network import Autoencoder, make_autoencoder
+from ..pruning import prune_pair, should_prune
+from .canonical import RunResult, check_finite, records_activations, train_canonical
+from .checkpoint import (
     CheckpointCadence,
     load_checkpoint,
     save_checkpoint,
     stop_requests,
 )
-from ..experiments.config import CANONICAL
-from ..experiments.records import StatsWriter, pruned_counts
-from ..network import Autoencoder, make_autoencoder
-from ..pruning import prune_pair, should_prune
-from .canonical import RunResult, check_finite, train_canonical
 from .progress import progress_bar
+from .records import StatsWriter, pruned_counts
 from .ring import best_case_fitness, neighbourhood_indices, select_by_tournament
+from .variants import CANONICAL
 
 #: Random streams of one cell visit, each its own child generator (module docstring).
 VISIT_STREAMS = ("data", "select", "partners", "noise", "prune", "mutate")
@@ -201,11 +201,6 @@ class Population:
     next_epoch: int = 0
     fe_cnt: int = 0
     elapsed: float = 0.0
-
-
-def records_activations(config) -> bool:
-    """True when forward passes must be recorded: the VARIANCE operator is on."""
-    return config.prune_method == "variance"
 
 
 def initial_population(config, n_dim: int) -> Population:
@@ -742,7 +737,7 @@ def train_coevolution(config, dataset: Dataset, out_dir=None, *, resume: bool = 
         Run folder: ``stats.jsonl`` (one record per visit), ``checkpoint.npz``
         (every ``config.checkpoint_seconds`` and/or ``checkpoint_every`` epochs,
         at the end and on SIGINT/SIGTERM, see
-        :class:`~minievo.experiments.checkpoint.CheckpointCadence`) and, with
+        :class:`~minievo.training.checkpoint.CheckpointCadence`) and, with
         ``config.save_all_centers``, ``centers/cell_{i:03d}.npz``. ``None``
         writes nothing.
     resume : bool
@@ -797,7 +792,7 @@ def train_coevolution(config, dataset: Dataset, out_dir=None, *, resume: bool = 
 def _run_epochs(config, dataset, population, engines, log, executor, parallel, writer, out_dir,
                 start, cadence, stop) -> None:
     """The epoch loop of :func:`train_coevolution`, with checkpoints on ``cadence``
-    and at a SIGINT/SIGTERM (``stop``, :func:`~minievo.experiments.checkpoint.stop_requests`)."""
+    and at a SIGINT/SIGTERM (``stop``, :func:`~minievo.training.checkpoint.stop_requests`)."""
     try:
         bar = progress_bar(range(population.next_epoch, config.epochs), total=config.epochs,
                            initial=population.next_epoch, desc=config.cell_evaluation,

@@ -56,9 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Dataset, batch_order
-from ..experiments.checkpoint import load_checkpoint, restore_generator
-from ..experiments.config import CANONICAL, ConfigError
-from ..experiments.records import StatsWriter
+from ..errors import ConfigError
 from ..network import MLP, Autoencoder, autoencoder_specs, make_autoencoder
 from ..pruning import prune_pair, prune_probability, should_prune
 from .canonical import (
@@ -68,6 +66,7 @@ from .canonical import (
     make_streams,
     step_learning_rate,
 )
+from .checkpoint import load_checkpoint, restore_generator
 from .coevolution import (
     Population,
     VisitLog,
@@ -80,7 +79,9 @@ from .coevolution import (
     visit_order,
     visit_streams,
 )
+from .records import StatsWriter
 from .ring import best_case_fitness, neighbourhood_indices, select_by_tournament
+from .variants import CANONICAL
 
 #: Variants the lockstep driver runs; everything else is refused.
 LOCKSTEP_VARIANTS = ("lipi_simple", "lipi_simple_pte", CANONICAL)

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..experiments.records import PRUNED_LABELS
+from ..training.records import PRUNED_LABELS
 
 #: Above this many cells the legend is left out.
 MAX_LEGEND_CELLS = 10
@@ -133,7 +133,7 @@ def plot_coevolution(records, out_dir, mask_mode=None) -> list[Path]:
     Parameters
     ----------
     records : list of dict
-        The run's records (:func:`minievo.experiments.records.read_stats`).
+        The run's records (:func:`minievo.training.records.read_stats`).
     out_dir : path
         Created if missing.
     mask_mode : {"regrow", "persistent"}, optional
