@@ -137,8 +137,13 @@ def test_a_cuda_sweep_refuses_workers(tmp_path):
     {},
     {"update": "synchronous", "prune_method": "variance", "prune_probability": 1.0,
      "cell_evaluation": "lipi_simple_pte", "optimizer_state": "persistent"},
-    {"prune_method": "conjunctive", "prune_probability": 0.7, "mask_mode": "regrow"},
+    {"prune_method": "conjunctive", "prune_probability": 0.7, "mask_mode": "regrow",
+     "test_loss_every": 2},
+    {"prune_method": "random", "prune_probability": 1.0, "mask_mode": "persistent",
+     "optimizer_state": "fresh"},
     {"cell_evaluation": "ann_canonical", "prune_method": "variance", "prune_probability": 0.6},
+    {"cell_evaluation": "ann_canonical", "prune_method": "random", "prune_probability": 0.6,
+     "mask_mode": "regrow"},
 ])
 def test_the_lockstep_driver_on_the_host_device_is_the_cpu_path(tmp_path, monkeypatch, changes):
     """Driver logic alone: with the reference kernels as its "device" the lockstep run is the CPU run.
@@ -168,6 +173,12 @@ def test_the_lockstep_driver_on_the_host_device_is_the_cpu_path(tmp_path, monkey
         np.testing.assert_array_equal(host[i].best.encoder.mask, cpu.best.encoder.mask)
     assert any(r["pruned"] for i in range(3) for r in read_stats(tmp_path / f"host{i}")) \
         or "prune_method" not in changes
+    records = [r for i in range(3) for r in read_stats(tmp_path / f"host{i}")]
+    if changes.get("mask_mode") == "regrow":   # the count at the last pruning event, not now
+        assert any(r[f"n_pruned_{part}"] != r[f"n_zero_{part}"] for r in records
+                   for part in ("encoder", "decoder"))
+    if changes.get("test_loss_every") == 2:    # epochs 0 and 2 (the last) only
+        assert {r["iteration"] for r in records if "test_loss" in r} == {0, 2}
 
 
 # ---------------------------------------------------------------------------
@@ -322,6 +333,7 @@ def _compare_records(gpu, cpu):
     {},
     {"update": "synchronous", "prune_method": "variance", "prune_probability": 1.0,
      "cell_evaluation": "lipi_simple_pte", "optimizer_state": "persistent"},
+    {"prune_method": "random", "prune_probability": 1.0, "mask_mode": "regrow"},
 ])
 def test_gpu_trials_follow_the_cpu_trials_of_the_same_seeds(tmp_path, monkeypatch, changes):
     from scipy.stats import mannwhitneyu
@@ -341,14 +353,21 @@ def test_gpu_trials_follow_the_cpu_trials_of_the_same_seeds(tmp_path, monkeypatc
     for i in range(len(configs)):
         _compare_records(read_stats(tmp_path / f"gpu{i}"), read_stats(tmp_path / f"cpu{i}"))
         assert gpu[i].test_loss == pytest.approx(cpu[i].test_loss, abs=1e-4)
+    records = [r for i in range(len(configs)) for r in read_stats(tmp_path / f"gpu{i}")]
+    assert {"n_zero_encoder", "n_active_decoder"} <= set(records[0])
+    if "prune_method" in changes:
+        assert any(r["n_pruned_encoder"] > 0 for r in records)
+    if changes.get("mask_mode") == "regrow":   # the count at the last pruning event, not now
+        assert any(r[f"n_pruned_{part}"] != r[f"n_zero_{part}"] for r in records
+                   for part in ("encoder", "decoder"))
     # the distributions of final test losses agree (here trivially: same seeds, same choices)
     assert mannwhitneyu([r.test_loss for r in gpu], [r.test_loss for r in cpu]).pvalue > 0.5
 
 
 @simulated
-@pytest.mark.parametrize("method", ["random", "variance"])
+@pytest.mark.parametrize("method, mask_mode", [("random", "regrow"), ("variance", "persistent")])
 def test_gpu_canonical_trials_follow_the_cpu_trials_of_the_same_seeds(tmp_path, monkeypatch,
-                                                                      method):
+                                                                      method, mask_mode):
     from minievo import network
     from minievo.experiments.records import read_stats
     from minievo.training.canonical import train_canonical
@@ -357,12 +376,14 @@ def test_gpu_canonical_trials_follow_the_cpu_trials_of_the_same_seeds(tmp_path, 
     dataset = generate_binary_clustering(2, 4, 12, rng=np.random.default_rng(0))
     configs = [Config(cell_evaluation="ann_canonical", epochs=3, batch_size=3,
                       environment="small", learning_rate=1e-2, progress=False, seed=seed,
-                      prune_method=method, prune_probability=0.6) for seed in (1, 2)]
+                      prune_method=method, prune_probability=0.6, mask_mode=mask_mode)
+               for seed in (1, 2)]
     gpu = train_lockstep([(c, tmp_path / f"gpu{i}") for i, c in enumerate(configs)], dataset)
     for i, config in enumerate(configs):
         cpu = train_canonical(config.replace(backend="numpy"), dataset, tmp_path / f"cpu{i}")
         records = read_stats(tmp_path / f"cpu{i}")
         assert any(r["pruned"] for r in records)
+        assert records[0]["min_selection_loss"] == records[0]["min_batch_loss"]
         _compare_records(read_stats(tmp_path / f"gpu{i}"), records)
         assert gpu[i].test_loss == pytest.approx(cpu.test_loss, abs=1e-4)
 
@@ -378,7 +399,7 @@ def test_a_cuda_sweep_writes_run_folders_the_report_reads_and_resumes(tmp_path, 
     base = Config(population_size=3, epochs=2, batch_size=4, environment="small",
                   dataset_name="binary_clustering_2_4_12", data_dir=str(data_dir), data_seed=1,
                   progress=False, backend="cuda", prune_method="random",
-                  prune_probability=0.5)
+                  prune_probability=0.5, checkpoint_every=1)
     jobs = [(base.replace(seed=1), tmp_path / "v000-s001"),
             (base.replace(seed=2, prune_method=None), tmp_path / "v001-s002")]
     lines = run_lockstep_sweep(jobs)
@@ -415,6 +436,31 @@ def test_a_cuda_sweep_writes_run_folders_the_report_reads_and_resumes(tmp_path, 
 
 
 @simulated
+def test_run_sweep_with_backend_cuda_writes_folders_the_report_reads(tmp_path, monkeypatch):
+    from minievo import network
+    from minievo.experiments.records import read_stats
+    from minievo.experiments.report import write_report
+    from minievo.experiments.sweep import run_sweep
+    monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
+    base = Config(population_size=3, epochs=2, batch_size=4, environment="small",
+                  dataset_name="binary_clustering_2_4_12", data_dir=str(tmp_path / "data"),
+                  data_seed=1, progress=False, backend="cuda", trials=2, mask_mode="regrow",
+                  keep_checkpoint=False)
+    variants = [base.replace(prune_method="random", prune_probability=1.0), base]
+    outcome = run_sweep(variants, tmp_path / "sweep", figures=False)
+    folders = sorted(p.parent for p in (tmp_path / "sweep").rglob("summary.json"))
+    assert len(folders) == 4
+    for folder in folders:
+        assert not (folder / "checkpoint.npz").exists()       # keep_checkpoint=False
+        assert {"n_pruned_decoder", "n_zero_decoder", "n_active_decoder"} <= set(
+            read_stats(folder)[-1])
+    report = write_report(tmp_path / "sweep")
+    assert (report.n_variants, report.n_done, report.n_jobs) == (2, 4, 4), outcome
+    text = (report.path if report.path.is_file() else report.path / "report.md").read_text()
+    assert "2 variants, 4 of 4 trials finished" in text
+
+
+@simulated
 def test_a_killed_canonical_gpu_run_resumes_to_the_same_records(tmp_path, monkeypatch):
     from minievo import network
     from minievo.experiments.records import read_stats
@@ -423,7 +469,7 @@ def test_a_killed_canonical_gpu_run_resumes_to_the_same_records(tmp_path, monkey
     dataset = generate_binary_clustering(2, 4, 12, rng=np.random.default_rng(0))
     config = Config(cell_evaluation="ann_canonical", epochs=3, batch_size=3,
                     environment="small", learning_rate=1e-2, progress=False, seed=6,
-                    prune_method="variance", prune_probability=0.5)
+                    prune_method="variance", prune_probability=0.5, checkpoint_every=1)
     whole = train_lockstep([(config, tmp_path / "whole")], dataset)[0]
     # seed 6 prunes first in epoch 2, after the resume, from records of epochs 0-2:
     # the checkpoint must carry the records of epochs 0-1

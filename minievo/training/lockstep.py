@@ -56,7 +56,12 @@ from pathlib import Path
 import numpy as np
 
 from ..data import Dataset, batch_order
-from ..experiments.checkpoint import load_checkpoint, restore_generator
+from ..experiments.checkpoint import (
+    CheckpointCadence,
+    load_checkpoint,
+    restore_generator,
+    stop_requests,
+)
 from ..experiments.config import CANONICAL, ConfigError
 from ..experiments.records import StatsWriter
 from ..network import MLP, Autoencoder, autoencoder_specs, make_autoencoder
@@ -163,6 +168,8 @@ class Lockstep:
                                      self.max_round * self.K * self.K, self.max_round)
         self.adam_t = np.zeros(n_slots, np.int64)
         self.rec_count = np.zeros((n_slots, self.device.record_rows), np.float64)
+        # (encoder, decoder) zeros at each slot's last pruning event, carried by slot copies
+        self.last_prune = np.zeros((n_slots, 2), np.int64)
         self.enc_spec, self.dec_spec = autoencoder_specs(first.environment, dataset.n_dim)
         self._upload_centers()
 
@@ -175,6 +182,7 @@ class Lockstep:
                 encs.append(pair.encoder)
                 decs.append(pair.decoder)
                 self.adam_t[t * self.n + c] = int(pair.encoder.adam_t[0])
+                self.last_prune[t * self.n + c] = last_prune_counts(pair)
         self.device.upload_many(slots, encs, decs)
 
     def download_pairs(self, slots, config) -> list[Autoencoder]:
@@ -183,13 +191,14 @@ class Lockstep:
         pairs = []
         for i, slot in enumerate(slots):
             nets = []
-            for key, spec in (("enc", self.enc_spec), ("dec", self.dec_spec)):
+            for j, (key, spec) in enumerate((("enc", self.enc_spec), ("dec", self.dec_spec))):
                 part = got[key]
                 net = MLP(spec, part["params"][i], part["mask"][i],
                           self.device.record_rows, config.activation_signal)
                 net.adam_m[:] = part["m"][i]
                 net.adam_v[:] = part["v"][i]
                 net.adam_t[0] = self.adam_t[slot]
+                net.n_pruned_at_last_prune = int(self.last_prune[slot, j])
                 if self.device.record_rows:
                     net.rec_count[:] = self.rec_count[slot]
                     net.rec_sum[:] = part["rec_sum"][i]
@@ -220,6 +229,7 @@ class Lockstep:
         dst = np.concatenate([self.scratch(i, np.arange(K)) for i in range(L)])
         dev.copy_slots(src, dst)
         self.adam_t[dst] = self.adam_t[src]
+        self.last_prune[dst] = self.last_prune[src]
         dev.clear_records(dst)
         self.rec_count[dst] = 0.0
 
@@ -266,6 +276,7 @@ class Lockstep:
         centers = np.array([t * self.n + c for t, c in lanes], np.int64)
         dev.copy_slots(pair_slots, centers)
         self.adam_t[centers] = self.adam_t[pair_slots]
+        self.last_prune[centers] = self.last_prune[pair_slots]
         stats = self.center_statistics(centers, cfgs, epoch)
         for i, ((t, c), cfg, s) in enumerate(zip(lanes, cfgs, streams)):
             population = self.trials[t].population
@@ -333,24 +344,28 @@ class Lockstep:
                        signal=cfg.activation_signal)
         self.device.upload_many(slots[chosen], [p.encoder for p in pairs],
                                 [p.decoder for p in pairs])
+        self.last_prune[slots[chosen]] = [last_prune_counts(p) for p in pairs]
         return pruned
 
     def center_statistics(self, centers, cfgs, epoch) -> list[dict]:
-        """Pruned counts, ``test_loss`` and (on reporting epochs) ``mean_L1``/``std_L1``."""
-        counts = self.device.zero_counts(centers, centers)                  # (L, 4)
-        n_enc, n_dec = self.enc_spec.n_params, self.dec_spec.n_params
+        """Pruned counts, then ``test_loss`` and ``mean_L1``/``std_L1`` each on its cadence.
+
+        ``test_loss`` every ``test_loss_every`` epochs, ``mean_L1``/``std_L1``
+        every ``stats_every``, both at the last epoch (as the CPU's
+        :func:`~minievo.training.coevolution.center_statistics`).
+        """
+        counts = device_counts(self.device, centers, self.last_prune[centers], cfgs,
+                               (self.enc_spec.n_params, self.dec_spec.n_params))
         d = self.dataset.n_dim
-        test = self.device.row_errors(centers, centers, "test") if any(
-            c.calculate_test_loss for c in cfgs) else None
+        testing = [c.calculate_test_loss and (epoch % c.test_loss_every == 0
+                                              or epoch == c.epochs - 1) for c in cfgs]
+        test = self.device.row_errors(centers, centers, "test") if any(testing) else None
         report = [epoch % c.stats_every == 0 or epoch == c.epochs - 1 for c in cfgs]
         train = self.device.row_errors(centers, centers, "train") if any(report) else None
         stats = []
         for i, cfg in enumerate(cfgs):
-            col = 0 if cfg.mask_mode == "persistent" else 1
-            enc, dec = int(counts[i, col]), int(counts[i, 2 + col])
-            entry = {"n_pruned_encoder": enc, "n_active_encoder": n_enc - enc,
-                     "n_pruned_decoder": dec, "n_active_decoder": n_dec - dec}
-            if cfg.calculate_test_loss:
+            entry = dict(counts[i])
+            if testing[i]:
                 entry["test_loss"] = float(test[i].sum() / (test.shape[1] * d))
             if report[i]:
                 batch_l1 = batch_means(train[i] / d, cfg.batch_size)
@@ -399,6 +414,33 @@ class Lockstep:
             out.append(RunResult(pair, float(mine[best]), trial.out_dir, wall,
                                  trial.config.epochs))
         return out
+
+
+def last_prune_counts(pair) -> tuple[int, int]:
+    """``(encoder, decoder)`` zeros at the pair's last pruning event (``MLP.n_pruned_at_last_prune``)."""
+    return int(pair.encoder.n_pruned_at_last_prune), int(pair.decoder.n_pruned_at_last_prune)
+
+
+def device_counts(device, slots, last_prune, cfgs, n_params) -> list[dict]:
+    """The records' pruning counts of the pairs in ``slots``, as the CPU's ``pruned_counts``.
+
+    ``n_pruned_*``: the masked entries counted on the device (persistent
+    masks) or the host's count at the slot's last pruning event
+    (``last_prune``, ``(L, 2)``; regrow); ``n_zero_*``: exact zeros counted on
+    the device now; ``n_active_*``: ``n_params - n_zero_*``.
+    """
+    counts = device.zero_counts(slots, slots)          # (L, 4): enc masked, zero; dec ...
+    out = []
+    for i, cfg in enumerate(cfgs):
+        entry = {}
+        for j, name in enumerate(("encoder", "decoder")):
+            masked, zero = int(counts[i, 2 * j]), int(counts[i, 2 * j + 1])
+            entry[f"n_pruned_{name}"] = (masked if cfg.mask_mode == "persistent"
+                                         else int(last_prune[i, j]))
+            entry[f"n_zero_{name}"] = zero
+            entry[f"n_active_{name}"] = n_params[j] - zero
+        out.append(entry)
+    return out
 
 
 def batch_means(row_means: np.ndarray, batch_size: int) -> np.ndarray:
@@ -453,21 +495,25 @@ def train_lockstep(jobs, dataset: Dataset, *, resume: bool = False,
     start_epoch = {t.population.next_epoch for t in trials}
     if len(start_epoch) > 1:
         raise ConfigError(f"lockstep trials resume from different epochs {sorted(start_epoch)}")
+    cadences = [CheckpointCadence.from_config(c) for c in configs]
     try:
         group = Lockstep(trials, dataset, device_factory)
         start = time.perf_counter()
         elapsed0 = max(t.population.elapsed for t in trials)
-        for epoch in range(start_epoch.pop(), configs[0].epochs):
-            group.run_epoch(epoch)
-            last = epoch + 1 == configs[0].epochs
-            due = []
-            for t, trial in enumerate(trials):
-                trial.population.next_epoch = epoch + 1
-                every = trial.config.checkpoint_every
-                if trial.writer and every and ((epoch + 1) % every == 0 or last):
-                    due.append(t)
-            if due:
-                group.checkpoint(due, elapsed0 + time.perf_counter() - start)
+        with stop_requests() as stop:
+            for epoch in range(start_epoch.pop(), configs[0].epochs):
+                group.run_epoch(epoch)
+                due = []
+                for t, trial in enumerate(trials):
+                    trial.population.next_epoch = epoch + 1
+                    if trial.writer and cadences[t].due(epoch + 1, stop.requested):
+                        due.append(t)
+                if due:
+                    group.checkpoint(due, elapsed0 + time.perf_counter() - start)
+                    for t in due:
+                        cadences[t].done()
+                if stop.requested:
+                    stop.stop()
         return group.results(elapsed0 + time.perf_counter() - start)
     finally:
         for trial in trials:
@@ -499,6 +545,7 @@ class CanonicalLockstep:
         R = self.device.record_rows
         self.rec_count = np.zeros((self.T, R), np.float64)
         self.adam_t = np.zeros(self.T, np.int64)
+        self.last_prune = np.zeros((self.T, 2), np.int64)   # zeros at the last pruning event
         self.streams, pairs, self.start, self.elapsed, self.writers = [], [], set(), [], []
         for config, out in zip(self.configs, self.dirs):
             streams = make_streams(config.seed)
@@ -530,6 +577,7 @@ class CanonicalLockstep:
         self.upload_records(range(self.T), pairs)
         for t, pair in enumerate(pairs):
             self.adam_t[t] = int(pair.encoder.adam_t[0])
+            self.last_prune[t] = last_prune_counts(pair)
 
     def upload_records(self, slots, pairs) -> None:
         """Restore activation records (a resumed VARIANCE trial) on the device and the host."""
@@ -541,12 +589,13 @@ class CanonicalLockstep:
     def download(self, t: int) -> Autoencoder:
         got = self.device.download([t])
         nets = []
-        for key, spec in (("enc", self.enc_spec), ("dec", self.dec_spec)):
+        for j, (key, spec) in enumerate((("enc", self.enc_spec), ("dec", self.dec_spec))):
             part = got[key]
             net = MLP(spec, part["params"][0], part["mask"][0], self.device.record_rows,
                       self.configs[t].activation_signal)
             net.adam_m[:], net.adam_v[:] = part["m"][0], part["v"][0]
             net.adam_t[0] = self.adam_t[t]
+            net.n_pruned_at_last_prune = int(self.last_prune[t, j])
             if self.device.record_rows:
                 net.rec_count[:] = self.rec_count[t]
                 net.rec_sum[:], net.rec_sumsq[:] = part["rec_sum"][0], part["rec_sumsq"][0]
@@ -582,21 +631,23 @@ class CanonicalLockstep:
                 dev.upload_many([t], [pair.encoder], [pair.decoder])
                 dev.clear_records([t])
                 self.rec_count[t] = 0.0
-        counts = dev.zero_counts(slots, slots)
+                self.last_prune[t] = last_prune_counts(pair)
+        counts = device_counts(dev, slots, self.last_prune, cfgs,
+                               (self.enc_spec.n_params, self.dec_spec.n_params))
         train = dev.row_errors(slots, slots, "train") / self.dataset.n_dim
         test = dev.row_errors(slots, slots, "test") if any(
             c.calculate_test_loss for c in cfgs) else None
         for t, config in enumerate(cfgs):
             batch_l1 = batch_means(train[t], B)
-            col = 0 if config.mask_mode == "persistent" else 1
-            enc, dec = int(counts[t, col]), int(counts[t, 2 + col])
             record = {
                 "iteration": epoch, "node_idx": 0, "learning_rate": lrs[t],
                 "min_batch_loss": float(losses[t].min()), "train_L1": float(batch_l1.mean()),
+                # the published canonical records set both to the epoch's minimum batch loss
+                "min_selection_loss": float(losses[t].min()),
+                "min_replacement_loss": float(losses[t].min()),
                 "mean_L1": float(batch_l1.mean()), "std_L1": float(batch_l1.std()),
                 "pruned": bool(pruned[t]),
-                "n_pruned_encoder": enc, "n_active_encoder": self.enc_spec.n_params - enc,
-                "n_pruned_decoder": dec, "n_active_decoder": self.dec_spec.n_params - dec,
+                **counts[t],
                 "fe_cnt": epoch + 1, "timestamp": time.time(),
                 "wall_time": self.elapsed[t] + time.perf_counter() - t0,
             }
@@ -606,19 +657,23 @@ class CanonicalLockstep:
                 self.writers[t].write(record)
 
     def run(self) -> list[RunResult]:
+        """Every epoch; checkpoints on each trial's cadence and at SIGINT/SIGTERM (as the CPU)."""
         t0 = time.perf_counter()
         epochs = self.configs[0].epochs
+        cadences = [CheckpointCadence.from_config(c) for c in self.configs]
         try:
-            for epoch in range(min(self.start), epochs):
-                self.run_epoch(epoch, t0)
-                for t, config in enumerate(self.configs):
-                    every = config.checkpoint_every
-                    if self.writers[t] and every and ((epoch + 1) % every == 0
-                                                      or epoch + 1 == epochs):
-                        _checkpoint(self.dirs[t], self.writers[t], self.download(t),
-                                    self.streams[t], epoch + 1,
-                                    self.elapsed[t] + time.perf_counter() - t0,
-                                    bool(self.variance[t]))
+            with stop_requests() as stop:
+                for epoch in range(min(self.start), epochs):
+                    self.run_epoch(epoch, t0)
+                    for t, cadence in enumerate(cadences):
+                        if self.writers[t] and cadence.due(epoch + 1, stop.requested):
+                            _checkpoint(self.dirs[t], self.writers[t], self.download(t),
+                                        self.streams[t], epoch + 1,
+                                        self.elapsed[t] + time.perf_counter() - t0,
+                                        bool(self.variance[t]))
+                            cadence.done()
+                    if stop.requested:
+                        stop.stop()
         finally:
             for writer in self.writers:
                 if writer is not None:
