@@ -330,14 +330,11 @@ def _compare_records(gpu, cpu):
 
 @simulated
 @pytest.mark.parametrize("changes", [
-    {},
     {"update": "synchronous", "prune_method": "variance", "prune_probability": 1.0,
      "cell_evaluation": "lipi_simple_pte", "optimizer_state": "persistent"},
-    {"prune_method": "random", "prune_probability": 1.0, "mask_mode": "regrow"},
+    {"prune_method": "random", "prune_probability": 0.5, "mask_mode": "regrow"},
 ])
 def test_gpu_trials_follow_the_cpu_trials_of_the_same_seeds(tmp_path, monkeypatch, changes):
-    from scipy.stats import mannwhitneyu
-
     from minievo import network
     from minievo.experiments.records import read_stats
     from minievo.training.coevolution import train_coevolution
@@ -346,7 +343,7 @@ def test_gpu_trials_follow_the_cpu_trials_of_the_same_seeds(tmp_path, monkeypatc
     dataset = generate_binary_clustering(2, 4, 12, rng=np.random.default_rng(0))
     configs = [Config(population_size=3, epochs=2, batch_size=3, environment="small",
                       learning_rate=1e-2, stats_every=1, progress=False, seed=seed,
-                      **changes) for seed in (1, 2, 3)]
+                      **changes) for seed in (1, 2)]
     gpu = train_lockstep([(c, tmp_path / f"gpu{i}") for i, c in enumerate(configs)], dataset)
     cpu = [train_coevolution(c.replace(backend="numpy"), dataset, tmp_path / f"cpu{i}")
            for i, c in enumerate(configs)]
@@ -360,8 +357,6 @@ def test_gpu_trials_follow_the_cpu_trials_of_the_same_seeds(tmp_path, monkeypatc
     if changes.get("mask_mode") == "regrow":   # the count at the last pruning event, not now
         assert any(r[f"n_pruned_{part}"] != r[f"n_zero_{part}"] for r in records
                    for part in ("encoder", "decoder"))
-    # the distributions of final test losses agree (here trivially: same seeds, same choices)
-    assert mannwhitneyu([r.test_loss for r in gpu], [r.test_loss for r in cpu]).pvalue > 0.5
 
 
 @simulated
@@ -390,29 +385,37 @@ def test_gpu_canonical_trials_follow_the_cpu_trials_of_the_same_seeds(tmp_path, 
 
 @simulated
 def test_a_cuda_sweep_writes_run_folders_the_report_reads_and_resumes(tmp_path, monkeypatch):
+    """``run_sweep(..., backend cuda)``: the report reads its folders; a killed trial resumes."""
     from minievo import network
-    from minievo.experiments.lockstep_sweep import run_lockstep_sweep
     from minievo.experiments.records import read_stats
+    from minievo.experiments.report import write_report
     from minievo.experiments.run import BEST_FILE, CONFIG_FILE, SUMMARY_FILE
+    from minievo.experiments.sweep import run_sweep
     monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
-    data_dir = tmp_path / "data"
     base = Config(population_size=3, epochs=2, batch_size=4, environment="small",
-                  dataset_name="binary_clustering_2_4_12", data_dir=str(data_dir), data_seed=1,
-                  progress=False, backend="cuda", prune_method="random",
-                  prune_probability=0.5, checkpoint_every=1)
-    jobs = [(base.replace(seed=1), tmp_path / "v000-s001"),
-            (base.replace(seed=2, prune_method=None), tmp_path / "v001-s002")]
-    lines = run_lockstep_sweep(jobs)
-    assert [line["skipped"] for line in lines] == [False, False]
-    for _, out in jobs:
-        for name in (CONFIG_FILE, SUMMARY_FILE, BEST_FILE, "stats.jsonl", "checkpoint.npz"):
+                  dataset_name="binary_clustering_2_4_12", data_dir=str(tmp_path / "data"),
+                  data_seed=1, progress=False, backend="cuda", mask_mode="regrow",
+                  checkpoint_every=1, keep_checkpoint=False)
+    variants = [base.replace(prune_method="random", prune_probability=0.5),
+                base.replace(seed=2)]
+    outcome = run_sweep(variants, tmp_path / "sweep", figures=False)
+    assert (outcome.ran, outcome.failed) == (2, []), outcome.summary()
+    folders = sorted(p.parent for p in (tmp_path / "sweep").rglob(SUMMARY_FILE))
+    assert len(folders) == 2
+    for out in folders:
+        for name in (CONFIG_FILE, BEST_FILE, "stats.jsonl"):
             assert (out / name).exists()
-        assert len(read_stats(out)) == 2 * 3
+        assert not (out / "checkpoint.npz").exists()         # keep_checkpoint=False
+        records = read_stats(out)
+        assert len(records) == 2 * 3
+        assert {"n_pruned_decoder", "n_zero_decoder", "n_active_decoder"} <= set(records[-1])
         assert json.loads((out / SUMMARY_FILE).read_text())["n_records"] == 6
-    first = (jobs[0][1] / "stats.jsonl").read_text()
-    # a finished sweep is skipped; a trial interrupted after epoch 1 resumes to the same bits
-    assert [line["skipped"] for line in run_lockstep_sweep(jobs)] == [True, True]
-    again = [(base.replace(seed=1), tmp_path / "again")]
+    report = write_report(tmp_path / "sweep")
+    assert (report.n_variants, report.n_done, report.n_jobs) == (2, 2, 2)
+    assert run_sweep(variants, tmp_path / "sweep", figures=False).skipped == 2
+    # a trial killed in epoch 1 resumes from its epoch-0 checkpoint to the same records
+    pruning = [out for out in folders
+               if json.loads((out / CONFIG_FILE).read_text())["prune_method"] == "random"]
     from minievo.training.lockstep import Lockstep
     run_epoch = Lockstep.run_epoch
 
@@ -423,41 +426,17 @@ def test_a_cuda_sweep_writes_run_folders_the_report_reads_and_resumes(tmp_path, 
 
     monkeypatch.setattr(Lockstep, "run_epoch", killed_in_epoch_1)
     with pytest.raises(KeyboardInterrupt):
-        run_lockstep_sweep(again)
+        run_sweep(variants[:1], tmp_path / "again", figures=False)
     monkeypatch.setattr(Lockstep, "run_epoch", run_epoch)
-    state = json.loads(str(np.load(tmp_path / "again" / "checkpoint.npz")["state"]))
-    assert state["next_epoch"] == 1
-    run_lockstep_sweep(again)
-    strip = [{k: v for k, v in r.items() if k not in ("timestamp", "wall_time")}
-             for r in read_stats(tmp_path / "again")]
-    assert strip == [{k: v for k, v in json.loads(line).items()
-                      if k not in ("timestamp", "wall_time")}
-                     for line in first.splitlines()]
+    again = next((tmp_path / "again").rglob("checkpoint.npz")).parent
+    assert json.loads(str(np.load(again / "checkpoint.npz")["state"]))["next_epoch"] == 1
+    run_sweep(variants[:1], tmp_path / "again", figures=False)
 
+    def strip(out):
+        return [{k: v for k, v in r.items() if k not in ("timestamp", "wall_time")}
+                for r in read_stats(out)]
 
-@simulated
-def test_run_sweep_with_backend_cuda_writes_folders_the_report_reads(tmp_path, monkeypatch):
-    from minievo import network
-    from minievo.experiments.records import read_stats
-    from minievo.experiments.report import write_report
-    from minievo.experiments.sweep import run_sweep
-    monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
-    base = Config(population_size=3, epochs=2, batch_size=4, environment="small",
-                  dataset_name="binary_clustering_2_4_12", data_dir=str(tmp_path / "data"),
-                  data_seed=1, progress=False, backend="cuda", trials=2, mask_mode="regrow",
-                  keep_checkpoint=False)
-    variants = [base.replace(prune_method="random", prune_probability=1.0), base]
-    outcome = run_sweep(variants, tmp_path / "sweep", figures=False)
-    folders = sorted(p.parent for p in (tmp_path / "sweep").rglob("summary.json"))
-    assert len(folders) == 4
-    for folder in folders:
-        assert not (folder / "checkpoint.npz").exists()       # keep_checkpoint=False
-        assert {"n_pruned_decoder", "n_zero_decoder", "n_active_decoder"} <= set(
-            read_stats(folder)[-1])
-    report = write_report(tmp_path / "sweep")
-    assert (report.n_variants, report.n_done, report.n_jobs) == (2, 4, 4), outcome
-    text = (report.path if report.path.is_file() else report.path / "report.md").read_text()
-    assert "2 variants, 4 of 4 trials finished" in text
+    assert len(pruning) == 1 and strip(again) == strip(pruning[0])
 
 
 @simulated
