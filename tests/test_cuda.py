@@ -96,6 +96,10 @@ def test_cuda_refuses_the_variants_it_does_not_run():
         check_lockstep_config(Config(cell_evaluation="epoch-node", backend="cuda"))
     with pytest.raises(ConfigError, match="variational"):
         check_lockstep_config(Config(environment="variational", backend="cuda"))
+    with pytest.raises(ConfigError, match="denoising_noise_std 0.4.*allowed: 0"):
+        check_lockstep_config(Config(environment="denoising", backend="cuda"))
+    check_lockstep_config(Config(environment="denoising", denoising_noise_std=0.0,
+                                 backend="cuda"))
     check_lockstep_config(Config(cell_evaluation="lipi_simple_pte", backend="cuda"))
 
 
@@ -144,6 +148,8 @@ def test_a_cuda_sweep_refuses_workers(tmp_path):
     {"cell_evaluation": "ann_canonical", "prune_method": "variance", "prune_probability": 0.6},
     {"cell_evaluation": "ann_canonical", "prune_method": "random", "prune_probability": 0.6,
      "mask_mode": "regrow"},
+    {"environment": "denoising", "denoising_noise_std": 0.0, "prune_method": "random",
+     "prune_probability": 0.5},
 ])
 def test_the_lockstep_driver_on_the_host_device_is_the_cpu_path(tmp_path, monkeypatch, changes):
     """Driver logic alone: with the reference kernels as its "device" the lockstep run is the CPU run.
@@ -155,10 +161,11 @@ def test_the_lockstep_driver_on_the_host_device_is_the_cpu_path(tmp_path, monkey
     from minievo.training.coevolution import train_coevolution
     from minievo.training.lockstep import host_device, train_lockstep
     monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
+    monkeypatch.setitem(network.ENVIRONMENTS, "denoising", TINY_ENV)
     dataset = generate_binary_clustering(2, 5, 12, rng=np.random.default_rng(0))
-    configs = [Config(population_size=3, epochs=3, batch_size=3, environment="small",
-                      learning_rate=1e-2, stats_every=2, progress=False, seed=seed,
-                      **changes) for seed in (1, 2, 3)]
+    configs = [Config(**{"population_size": 3, "epochs": 3, "batch_size": 3,
+                         "environment": "small", "learning_rate": 1e-2, "stats_every": 2,
+                         "progress": False, "seed": seed, **changes}) for seed in (1, 2, 3)]
     host = train_lockstep([(c, tmp_path / f"host{i}") for i, c in enumerate(configs)], dataset,
                           device_factory=host_device)
     for i, config in enumerate(configs):
@@ -171,6 +178,7 @@ def test_the_lockstep_driver_on_the_host_device_is_the_cpu_path(tmp_path, monkey
                     assert x[key] == pytest.approx(y[key], rel=1e-12, abs=1e-12), (key, x, y)
         assert host[i].test_loss == pytest.approx(cpu.test_loss, rel=1e-12)
         np.testing.assert_array_equal(host[i].best.encoder.mask, cpu.best.encoder.mask)
+        assert host[i].best.kind == cpu.best.kind
     assert any(r["pruned"] for i in range(3) for r in read_stats(tmp_path / f"host{i}")) \
         or "prune_method" not in changes
     records = [r for i in range(3) for r in read_stats(tmp_path / f"host{i}")]

@@ -43,8 +43,9 @@ path without CUDA.
 Supported: ``lipi_simple`` and ``lipi_simple_pte`` (the papers' main
 variants), asynchronous or synchronous, ``ann_canonical`` (many canonical
 trials, one lane each: :class:`CanonicalLockstep`), the plain autoencoder of every
-environment but ``denoising``/``variational``, every prune method, schedule
-and mask mode, fresh or persistent Adam. Others are refused with
+environment but ``variational``, every prune method, schedule
+and mask mode, fresh or persistent Adam; the ``denoising`` environment only
+without noise (``denoising_noise_std=0``, the published behaviour). Others are refused with
 :class:`~minievo.experiments.config.ConfigError`.
 """
 from __future__ import annotations
@@ -103,10 +104,22 @@ def check_lockstep_config(config) -> None:
         raise ConfigError(f"backend 'cuda': cell_evaluation {config.cell_evaluation!r} is not "
                           f"supported on the GPU; allowed: {', '.join(LOCKSTEP_VARIANTS)} "
                           "(use backend 'numba' for the others)")
-    if config.environment in ("denoising", "variational"):
-        raise ConfigError(f"backend 'cuda': environment {config.environment!r} is not supported "
-                          "on the GPU (the kernels have the L1 loss of the plain autoencoder); "
+    if config.environment == "variational":
+        raise ConfigError("backend 'cuda': environment 'variational' is not supported on the "
+                          "GPU (the kernels have the L1 loss of the plain autoencoder); "
                           "use backend 'numba'")
+    if config.environment == "denoising" and config.denoising_noise_std != 0.0:
+        raise ConfigError(f"backend 'cuda': denoising_noise_std {config.denoising_noise_std!r}: "
+                          "the GPU kernels add no input noise; allowed: 0 (the published "
+                          "denoising behaviour, semantics 'published'), or use backend 'numba'")
+
+
+def pair_kind(config) -> str:
+    """The :class:`~minievo.network.Autoencoder` kind of a trial's pairs (saved with them).
+
+    A ``denoising`` pair without noise (``denoising_noise_std=0``) trains as a plain one.
+    """
+    return "denoising" if config.environment == "denoising" else "plain"
 
 
 def lockstep_group_key(config, with_data: bool = True) -> tuple:
@@ -204,7 +217,7 @@ class Lockstep:
                     net.rec_sum[:] = part["rec_sum"][i]
                     net.rec_sumsq[:] = part["rec_sumsq"][i]
                 nets.append(net)
-            pairs.append(Autoencoder(nets[0], nets[1], "plain"))
+            pairs.append(Autoencoder(nets[0], nets[1], pair_kind(config)))
         return pairs
 
     def centers_of(self, t: int) -> list[Autoencoder]:
@@ -454,7 +467,7 @@ def open_trial(config, out_dir, dataset: Dataset, resume: bool) -> Trial:
     population = initial_population(config, dataset.n_dim)
     stats_bytes = None
     if resume:
-        population, stats_bytes = restore_population(out_dir, config, "plain")
+        population, stats_bytes = restore_population(out_dir, config, pair_kind(config))
     writer = StatsWriter(out_dir, truncate_to=stats_bytes) if out_dir is not None else None
     log = VisitLog(writer, population, time.perf_counter() - population.elapsed)
     return Trial(config, Path(out_dir) if out_dir is not None else None, population, writer, log)
@@ -600,7 +613,7 @@ class CanonicalLockstep:
                 net.rec_count[:] = self.rec_count[t]
                 net.rec_sum[:], net.rec_sumsq[:] = part["rec_sum"][0], part["rec_sumsq"][0]
             nets.append(net)
-        return Autoencoder(nets[0], nets[1], "plain")
+        return Autoencoder(nets[0], nets[1], pair_kind(self.configs[t]))
 
     def run_epoch(self, epoch: int, t0: float) -> None:
         dev, B, cfgs = self.device, self.rows, self.configs
