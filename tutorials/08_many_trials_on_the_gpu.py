@@ -126,7 +126,7 @@ def section_3_trials_in_lockstep(out, quick):
     settings = {"population_size": 3 if quick else 5, "epochs": 1 if quick else 4,
                 "batch_size": 3, "environment": "small", "learning_rate": 1e-2,
                 "stats_every": 1, "progress": False, "prune_method": "random",
-                "prune_probability": 0.5}
+                "prune_probability": 0.5, "mask_mode": "regrow"}
     seeds = (1, 2) if quick else (1, 2, 3, 4)
     configs = [Config(**settings, seed=s) for s in seeds]
     gpu = train_lockstep([(c, out / f"gpu_trial{s}") for c, s in zip(configs, seeds)], dataset)
@@ -135,10 +135,14 @@ def section_3_trials_in_lockstep(out, quick):
     curves = {}
     for s, g, c in zip(seeds, gpu, cpu):
         a, b = read_stats(out / f"gpu_trial{s}"), read_stats(out / f"cpu_trial{s}")
-        same = all(x["selected_cell"] == y["selected_cell"] and x["pruned"] == y["pruned"]
-                   for x, y in zip(a, b))
+        # discrete choices and counts: n_pruned_* is the count at the pair's last pruning
+        # event (regrow masks), n_zero_* the zeros now, as on the CPU
+        keys = ("selected_cell", "pruned", "n_pruned_encoder", "n_zero_encoder",
+                "n_pruned_decoder", "n_zero_decoder")
+        same = all(x[k] == y[k] for x, y in zip(a, b) for k in keys)
         print(f"  seed {s}: test L1 GPU {g.test_loss:.6f}  CPU {c.test_loss:.6f}; "
-              f"same selections and pruning draws in all {len(a)} visits: {same}")
+              f"same selections, pruning draws and pruned/zero counts in all {len(a)} "
+              f"visits: {same}")
         curves[s] = ([r["test_loss"] for r in a], [r["test_loss"] for r in b])
     return curves
 
