@@ -135,14 +135,16 @@ def section_3_trials_in_lockstep(out, quick):
     curves = {}
     for s, g, c in zip(seeds, gpu, cpu):
         a, b = read_stats(out / f"gpu_trial{s}"), read_stats(out / f"cpu_trial{s}")
-        # discrete choices and counts: n_pruned_* is the count at the pair's last pruning
-        # event (regrow masks), n_zero_* the zeros now, as on the CPU
-        keys = ("selected_cell", "pruned", "n_pruned_encoder", "n_zero_encoder",
-                "n_pruned_decoder", "n_zero_decoder")
-        same = all(x[k] == y[k] for x, y in zip(a, b) for k in keys)
+        same = all(x[k] == y[k] for x, y in zip(a, b) for k in ("selected_cell", "pruned"))
+        # n_pruned_* (regrow masks): zeros at the pair's last pruning event; n_zero_*: now.
+        # A pruned weight whose gradient is exactly 0 in one float order and ~1e-9 in the
+        # other stays 0 on one side only, so these counts can differ by a few, as losses do.
+        gap = max(abs(x[k] - y[k]) for x, y in zip(a, b)
+                  for k in ("n_pruned_encoder", "n_zero_encoder", "n_pruned_decoder",
+                            "n_zero_decoder"))
         print(f"  seed {s}: test L1 GPU {g.test_loss:.6f}  CPU {c.test_loss:.6f}; "
-              f"same selections, pruning draws and pruned/zero counts in all {len(a)} "
-              f"visits: {same}")
+              f"same selections and pruning draws in all {len(a)} visits: {same}; "
+              f"largest pruned/zero count difference: {gap}")
         curves[s] = ([r["test_loss"] for r in a], [r["test_loss"] for r in b])
     return curves
 
