@@ -189,6 +189,58 @@ def test_the_lockstep_driver_on_the_host_device_is_the_cpu_path(tmp_path, monkey
         assert {r["iteration"] for r in records if "test_loss" in r} == {0, 2}
 
 
+@pytest.mark.parametrize("killed", ["lockstep", "cpu"])
+def test_a_checkpoint_resumes_on_the_other_backend(tmp_path, monkeypatch, killed):
+    """Regrow masks, fresh Adam (checkpoints without moments): a run killed in epoch 2 on
+    one path resumes on the other to the uninterrupted CPU run's records, pruned counts
+    at the last pruning event included (carried by the checkpoint)."""
+    from minievo import network
+    from minievo.experiments.records import read_stats
+    from minievo.training import coevolution
+    from minievo.training.lockstep import Lockstep, host_device, train_lockstep
+    monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
+    dataset = generate_binary_clustering(2, 5, 12, rng=np.random.default_rng(0))
+    config = Config(population_size=3, epochs=3, batch_size=3, environment="small",
+                    learning_rate=1e-2, progress=False, seed=7, prune_method="random",
+                    prune_probability=0.5, mask_mode="regrow", checkpoint_every=1,
+                    backend="numpy")
+    coevolution.train_coevolution(config, dataset, tmp_path / "whole")
+
+    def kill_in_epoch_2(run_epoch):
+        def killed_run(*args):
+            if args[-1] == 2:
+                raise KeyboardInterrupt
+            return run_epoch(*args)
+        return killed_run
+
+    out = tmp_path / "killed"
+    if killed == "lockstep":
+        monkeypatch.setattr(Lockstep, "run_epoch", kill_in_epoch_2(Lockstep.run_epoch))
+        with pytest.raises(KeyboardInterrupt):
+            train_lockstep([(config, out)], dataset, device_factory=host_device)
+        monkeypatch.undo()
+        monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
+        coevolution.train_coevolution(config, dataset, out, resume=True)
+    else:
+        epoch_run = coevolution.run_asynchronous_epoch
+        monkeypatch.setattr(coevolution, "run_asynchronous_epoch",
+                            lambda c, d, p, epoch, *rest: kill_in_epoch_2(
+                                lambda *a: epoch_run(c, d, p, *a, *rest))(epoch))
+        with pytest.raises(KeyboardInterrupt):
+            coevolution.train_coevolution(config, dataset, out)
+        monkeypatch.setattr(coevolution, "run_asynchronous_epoch", epoch_run)
+        train_lockstep([(config, out)], dataset, resume=True, device_factory=host_device)
+    whole, resumed = read_stats(tmp_path / "whole"), read_stats(out)
+    assert [list(r) for r in resumed] == [list(r) for r in whole]
+    for x, y in zip(resumed, whole):
+        for key in y:
+            if key not in ("timestamp", "wall_time"):
+                assert x[key] == pytest.approx(y[key], rel=1e-12, abs=1e-12), (key, x, y)
+    # seed 7: the first visit of epoch 2 does not prune; its count comes from the checkpoint
+    assert any(not r["pruned"] and r["n_pruned_decoder"] > r["n_zero_decoder"]
+               for r in whole if r["iteration"] == 2)
+
+
 # ---------------------------------------------------------------------------
 # In the simulator: kernels against the reference
 # ---------------------------------------------------------------------------
