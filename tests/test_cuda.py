@@ -241,6 +241,37 @@ def test_a_checkpoint_resumes_on_the_other_backend(tmp_path, monkeypatch, killed
                for r in whole if r["iteration"] == 2)
 
 
+@pytest.mark.parametrize("canonical", [False, True])
+def test_sigint_finishes_the_epoch_writes_a_checkpoint_and_stops(tmp_path, monkeypatch,
+                                                                 canonical):
+    """As on the CPU (``checkpoint_seconds`` far off, ``checkpoint_every`` 0): SIGINT in
+    epoch 0 lets the epoch finish, checkpoints it, then raises KeyboardInterrupt."""
+    import signal
+
+    from minievo import network
+    from minievo.experiments.checkpoint import checkpoint_progress
+    from minievo.experiments.records import read_stats
+    from minievo.training.lockstep import CanonicalLockstep, Lockstep, host_device, train_lockstep
+    monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
+    dataset = generate_binary_clustering(2, 5, 12, rng=np.random.default_rng(0))
+    config = Config(population_size=3, epochs=3, batch_size=3, environment="small",
+                    progress=False, seed=1, checkpoint_seconds=3600,
+                    cell_evaluation="ann_canonical" if canonical else "lipi_simple")
+    cls = CanonicalLockstep if canonical else Lockstep
+    run_epoch = cls.run_epoch
+
+    def interrupted(self, epoch, *rest):
+        if epoch == 0:
+            os.kill(os.getpid(), signal.SIGINT)
+        return run_epoch(self, epoch, *rest)
+
+    monkeypatch.setattr(cls, "run_epoch", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_lockstep([(config, tmp_path)], dataset, device_factory=host_device)
+    assert checkpoint_progress(tmp_path) == 1
+    assert {r["iteration"] for r in read_stats(tmp_path)} == {0}
+
+
 # ---------------------------------------------------------------------------
 # In the simulator: kernels against the reference
 # ---------------------------------------------------------------------------

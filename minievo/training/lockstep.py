@@ -32,9 +32,16 @@ prunes is copied back (parameters, mask, Adam moments and, for VARIANCE, the
 activation records: ``2 (4 n_params + 2 B n_nodes)`` numbers), pruned by
 :func:`minievo.pruning.prune_pair` exactly as on the CPU, and copied up
 again. Pruning happens with probability ``p`` per visit, so this costs about
-``p`` round trips per visit. Checkpoints copy every center back once per
-``checkpoint_every`` epochs and are the CPU's ``checkpoint.npz``, so a run
-resumes on either backend.
+``p`` round trips per visit. The host keeps each slot's zeros at its last
+pruning event (``MLP.n_pruned_at_last_prune``) and carries them with every
+slot copy, so the records' ``n_pruned_*``/``n_zero_*``/``n_active_*`` mean
+what :func:`~minievo.experiments.records.pruned_counts` says on the CPU.
+Checkpoints follow the CPU's
+:class:`~minievo.experiments.checkpoint.CheckpointCadence` (seconds and/or
+epochs, the last epoch, SIGINT/SIGTERM via
+:func:`~minievo.experiments.checkpoint.stop_requests`), copy the due
+trials' centers back and are the CPU's ``checkpoint.npz``, so a run resumes
+on either backend.
 
 :class:`HostPairs` (:func:`host_device`) is the same interface on the host
 with the NumPy reference kernels: the driver's logic checked against the CPU
