@@ -7,8 +7,9 @@ structure (:func:`minievo.training.lockstep.lockstep_group_key`: data set,
 environment, batch size, ring, epochs, update mode), and trains each group
 with :func:`~minievo.training.lockstep.train_lockstep`: ``P = trials x
 variants`` pairs per launch. Every job's folder is the CPU run's folder
-(``config.json``, ``stats.jsonl``, ``checkpoint.npz``, ``summary.json``,
-``best_autoencoder.npz``), so ``minievo report`` reads both.
+(``config.json``, ``stats.jsonl``, ``checkpoint.npz`` unless
+``keep_checkpoint=False``, ``summary.json``, ``best_autoencoder.npz``), so
+``minievo report`` reads both.
 
 Resumable like the CPU sweep: a folder with ``summary.json`` is done and
 skipped, one with ``checkpoint.npz`` resumes (with the trials that stopped at
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..training.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from ..training.checkpoint import CHECKPOINT_FILE, drop_checkpoint, load_checkpoint
 from .config import Config, ConfigError
 from .run import CONFIG_FILE, SUMMARY_FILE, load_dataset_for, write_outputs
 
@@ -116,6 +117,8 @@ def run_lockstep_sweep(jobs, on_result=None, *, figures: bool = True) -> list[di
         for (config, out), result in zip(members, train_lockstep(members, dataset,
                                                                  resume=resume)):
             write_outputs(config, result, out, figures=figures)
+            if not config.keep_checkpoint:          # finished: the results are written
+                drop_checkpoint(out)
             emit({"folder": out.name, "out": str(out), "test_loss": result.test_loss,
                   "wall_time_s": result.wall_time, "skipped": False})
     return results

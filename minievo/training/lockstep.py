@@ -32,9 +32,16 @@ prunes is copied back (parameters, mask, Adam moments and, for VARIANCE, the
 activation records: ``2 (4 n_params + 2 B n_nodes)`` numbers), pruned by
 :func:`minievo.pruning.prune_pair` exactly as on the CPU, and copied up
 again. Pruning happens with probability ``p`` per visit, so this costs about
-``p`` round trips per visit. Checkpoints copy every center back once per
-``checkpoint_every`` epochs and are the CPU's ``checkpoint.npz``, so a run
-resumes on either backend.
+``p`` round trips per visit. The host keeps each slot's zeros at its last
+pruning event (``MLP.n_pruned_at_last_prune``) and carries them with every
+slot copy, so the records' ``n_pruned_*``/``n_zero_*``/``n_active_*`` mean
+what :func:`~minievo.training.records.pruned_counts` says on the CPU.
+Checkpoints follow the CPU's
+:class:`~minievo.training.checkpoint.CheckpointCadence` (seconds and/or
+epochs, the last epoch, SIGINT/SIGTERM via
+:func:`~minievo.training.checkpoint.stop_requests`), copy the due
+trials' centers back and are the CPU's ``checkpoint.npz``, so a run resumes
+on either backend.
 
 :class:`HostPairs` (:func:`host_device`) is the same interface on the host
 with the NumPy reference kernels: the driver's logic checked against the CPU
@@ -43,9 +50,10 @@ path without CUDA.
 Supported: ``lipi_simple`` and ``lipi_simple_pte`` (the papers' main
 variants), asynchronous or synchronous, ``ann_canonical`` (many canonical
 trials, one lane each: :class:`CanonicalLockstep`), the plain autoencoder of every
-environment but ``denoising``/``variational``, every prune method, schedule
-and mask mode, fresh or persistent Adam. Others are refused with
-:class:`~minievo.experiments.config.ConfigError`.
+environment but ``variational``, every prune method, schedule
+and mask mode, fresh or persistent Adam; the ``denoising`` environment only
+without noise (``denoising_noise_std=0``, the published behaviour). Others are refused with
+:class:`~minievo.errors.ConfigError`.
 """
 from __future__ import annotations
 
@@ -66,7 +74,7 @@ from .canonical import (
     make_streams,
     step_learning_rate,
 )
-from .checkpoint import load_checkpoint, restore_generator
+from .checkpoint import CheckpointCadence, load_checkpoint, restore_generator, stop_requests
 from .coevolution import (
     Population,
     VisitLog,
@@ -99,10 +107,22 @@ def check_lockstep_config(config) -> None:
         raise ConfigError(f"backend 'cuda': cell_evaluation {config.cell_evaluation!r} is not "
                           f"supported on the GPU; allowed: {', '.join(LOCKSTEP_VARIANTS)} "
                           "(use backend 'numba' for the others)")
-    if config.environment in ("denoising", "variational"):
-        raise ConfigError(f"backend 'cuda': environment {config.environment!r} is not supported "
-                          "on the GPU (the kernels have the L1 loss of the plain autoencoder); "
+    if config.environment == "variational":
+        raise ConfigError("backend 'cuda': environment 'variational' is not supported on the "
+                          "GPU (the kernels have the L1 loss of the plain autoencoder); "
                           "use backend 'numba'")
+    if config.environment == "denoising" and config.denoising_noise_std != 0.0:
+        raise ConfigError(f"backend 'cuda': denoising_noise_std {config.denoising_noise_std!r}: "
+                          "the GPU kernels add no input noise; allowed: 0 (the published "
+                          "denoising behaviour, semantics 'published'), or use backend 'numba'")
+
+
+def pair_kind(config) -> str:
+    """The :class:`~minievo.network.Autoencoder` kind of a trial's pairs (saved with them).
+
+    A ``denoising`` pair without noise (``denoising_noise_std=0``) trains as a plain one.
+    """
+    return "denoising" if config.environment == "denoising" else "plain"
 
 
 def lockstep_group_key(config, with_data: bool = True) -> tuple:
@@ -164,6 +184,8 @@ class Lockstep:
                                      self.max_round * self.K * self.K, self.max_round)
         self.adam_t = np.zeros(n_slots, np.int64)
         self.rec_count = np.zeros((n_slots, self.device.record_rows), np.float64)
+        # (encoder, decoder) zeros at each slot's last pruning event, carried by slot copies
+        self.last_prune = np.zeros((n_slots, 2), np.int64)
         self.enc_spec, self.dec_spec = autoencoder_specs(first.environment, dataset.n_dim)
         self._upload_centers()
 
@@ -176,6 +198,7 @@ class Lockstep:
                 encs.append(pair.encoder)
                 decs.append(pair.decoder)
                 self.adam_t[t * self.n + c] = int(pair.encoder.adam_t[0])
+                self.last_prune[t * self.n + c] = last_prune_counts(pair)
         self.device.upload_many(slots, encs, decs)
 
     def download_pairs(self, slots, config) -> list[Autoencoder]:
@@ -184,19 +207,20 @@ class Lockstep:
         pairs = []
         for i, slot in enumerate(slots):
             nets = []
-            for key, spec in (("enc", self.enc_spec), ("dec", self.dec_spec)):
+            for j, (key, spec) in enumerate((("enc", self.enc_spec), ("dec", self.dec_spec))):
                 part = got[key]
                 net = MLP(spec, part["params"][i], part["mask"][i],
                           self.device.record_rows, config.activation_signal)
                 net.adam_m[:] = part["m"][i]
                 net.adam_v[:] = part["v"][i]
                 net.adam_t[0] = self.adam_t[slot]
+                net.n_pruned_at_last_prune = int(self.last_prune[slot, j])
                 if self.device.record_rows:
                     net.rec_count[:] = self.rec_count[slot]
                     net.rec_sum[:] = part["rec_sum"][i]
                     net.rec_sumsq[:] = part["rec_sumsq"][i]
                 nets.append(net)
-            pairs.append(Autoencoder(nets[0], nets[1], "plain"))
+            pairs.append(Autoencoder(nets[0], nets[1], pair_kind(config)))
         return pairs
 
     def centers_of(self, t: int) -> list[Autoencoder]:
@@ -221,6 +245,7 @@ class Lockstep:
         dst = np.concatenate([self.scratch(i, np.arange(K)) for i in range(L)])
         dev.copy_slots(src, dst)
         self.adam_t[dst] = self.adam_t[src]
+        self.last_prune[dst] = self.last_prune[src]
         dev.clear_records(dst)
         self.rec_count[dst] = 0.0
 
@@ -267,6 +292,7 @@ class Lockstep:
         centers = np.array([t * self.n + c for t, c in lanes], np.int64)
         dev.copy_slots(pair_slots, centers)
         self.adam_t[centers] = self.adam_t[pair_slots]
+        self.last_prune[centers] = self.last_prune[pair_slots]
         stats = self.center_statistics(centers, cfgs, epoch)
         for i, ((t, c), cfg, s) in enumerate(zip(lanes, cfgs, streams)):
             population = self.trials[t].population
@@ -334,24 +360,28 @@ class Lockstep:
                        signal=cfg.activation_signal)
         self.device.upload_many(slots[chosen], [p.encoder for p in pairs],
                                 [p.decoder for p in pairs])
+        self.last_prune[slots[chosen]] = [last_prune_counts(p) for p in pairs]
         return pruned
 
     def center_statistics(self, centers, cfgs, epoch) -> list[dict]:
-        """Pruned counts, ``test_loss`` and (on reporting epochs) ``mean_L1``/``std_L1``."""
-        counts = self.device.zero_counts(centers, centers)                  # (L, 4)
-        n_enc, n_dec = self.enc_spec.n_params, self.dec_spec.n_params
+        """Pruned counts, then ``test_loss`` and ``mean_L1``/``std_L1`` each on its cadence.
+
+        ``test_loss`` every ``test_loss_every`` epochs, ``mean_L1``/``std_L1``
+        every ``stats_every``, both at the last epoch (as the CPU's
+        :func:`~minievo.training.coevolution.center_statistics`).
+        """
+        counts = device_counts(self.device, centers, self.last_prune[centers], cfgs,
+                               (self.enc_spec.n_params, self.dec_spec.n_params))
         d = self.dataset.n_dim
-        test = self.device.row_errors(centers, centers, "test") if any(
-            c.calculate_test_loss for c in cfgs) else None
+        testing = [c.calculate_test_loss and (epoch % c.test_loss_every == 0
+                                              or epoch == c.epochs - 1) for c in cfgs]
+        test = self.device.row_errors(centers, centers, "test") if any(testing) else None
         report = [epoch % c.stats_every == 0 or epoch == c.epochs - 1 for c in cfgs]
         train = self.device.row_errors(centers, centers, "train") if any(report) else None
         stats = []
         for i, cfg in enumerate(cfgs):
-            col = 0 if cfg.mask_mode == "persistent" else 1
-            enc, dec = int(counts[i, col]), int(counts[i, 2 + col])
-            entry = {"n_pruned_encoder": enc, "n_active_encoder": n_enc - enc,
-                     "n_pruned_decoder": dec, "n_active_decoder": n_dec - dec}
-            if cfg.calculate_test_loss:
+            entry = dict(counts[i])
+            if testing[i]:
                 entry["test_loss"] = float(test[i].sum() / (test.shape[1] * d))
             if report[i]:
                 batch_l1 = batch_means(train[i] / d, cfg.batch_size)
@@ -402,6 +432,33 @@ class Lockstep:
         return out
 
 
+def last_prune_counts(pair) -> tuple[int, int]:
+    """``(encoder, decoder)`` zeros at the pair's last pruning event (``MLP.n_pruned_at_last_prune``)."""
+    return int(pair.encoder.n_pruned_at_last_prune), int(pair.decoder.n_pruned_at_last_prune)
+
+
+def device_counts(device, slots, last_prune, cfgs, n_params) -> list[dict]:
+    """The records' pruning counts of the pairs in ``slots``, as the CPU's ``pruned_counts``.
+
+    ``n_pruned_*``: the masked entries counted on the device (persistent
+    masks) or the host's count at the slot's last pruning event
+    (``last_prune``, ``(L, 2)``; regrow); ``n_zero_*``: exact zeros counted on
+    the device now; ``n_active_*``: ``n_params - n_zero_*``.
+    """
+    counts = device.zero_counts(slots, slots)          # (L, 4): enc masked, zero; dec ...
+    out = []
+    for i, cfg in enumerate(cfgs):
+        entry = {}
+        for j, name in enumerate(("encoder", "decoder")):
+            masked, zero = int(counts[i, 2 * j]), int(counts[i, 2 * j + 1])
+            entry[f"n_pruned_{name}"] = (masked if cfg.mask_mode == "persistent"
+                                         else int(last_prune[i, j]))
+            entry[f"n_zero_{name}"] = zero
+            entry[f"n_active_{name}"] = n_params[j] - zero
+        out.append(entry)
+    return out
+
+
 def batch_means(row_means: np.ndarray, batch_size: int) -> np.ndarray:
     """Mean of consecutive groups of ``batch_size`` rows (the last may be short)."""
     starts = np.arange(0, row_means.shape[0], batch_size)
@@ -413,7 +470,7 @@ def open_trial(config, out_dir, dataset: Dataset, resume: bool) -> Trial:
     population = initial_population(config, dataset.n_dim)
     stats_bytes = None
     if resume:
-        population, stats_bytes = restore_population(out_dir, config, "plain")
+        population, stats_bytes = restore_population(out_dir, config, pair_kind(config))
     writer = StatsWriter(out_dir, truncate_to=stats_bytes) if out_dir is not None else None
     log = VisitLog(writer, population, time.perf_counter() - population.elapsed)
     return Trial(config, Path(out_dir) if out_dir is not None else None, population, writer, log)
@@ -454,21 +511,25 @@ def train_lockstep(jobs, dataset: Dataset, *, resume: bool = False,
     start_epoch = {t.population.next_epoch for t in trials}
     if len(start_epoch) > 1:
         raise ConfigError(f"lockstep trials resume from different epochs {sorted(start_epoch)}")
+    cadences = [CheckpointCadence.from_config(c) for c in configs]
     try:
         group = Lockstep(trials, dataset, device_factory)
         start = time.perf_counter()
         elapsed0 = max(t.population.elapsed for t in trials)
-        for epoch in range(start_epoch.pop(), configs[0].epochs):
-            group.run_epoch(epoch)
-            last = epoch + 1 == configs[0].epochs
-            due = []
-            for t, trial in enumerate(trials):
-                trial.population.next_epoch = epoch + 1
-                every = trial.config.checkpoint_every
-                if trial.writer and every and ((epoch + 1) % every == 0 or last):
-                    due.append(t)
-            if due:
-                group.checkpoint(due, elapsed0 + time.perf_counter() - start)
+        with stop_requests() as stop:
+            for epoch in range(start_epoch.pop(), configs[0].epochs):
+                group.run_epoch(epoch)
+                due = []
+                for t, trial in enumerate(trials):
+                    trial.population.next_epoch = epoch + 1
+                    if trial.writer and cadences[t].due(epoch + 1, stop.requested):
+                        due.append(t)
+                if due:
+                    group.checkpoint(due, elapsed0 + time.perf_counter() - start)
+                    for t in due:
+                        cadences[t].done()
+                if stop.requested:
+                    stop.stop()
         return group.results(elapsed0 + time.perf_counter() - start)
     finally:
         for trial in trials:
@@ -494,12 +555,13 @@ class CanonicalLockstep:
         self.configs = [c for c, _ in jobs]
         self.dirs = [Path(d) if d is not None else None for _, d in jobs]
         first = self.configs[0]
-        self.variance = np.array([c.prune_method == "variance" for c in self.configs])
+        self.variance = np.array([records_activations(c) for c in self.configs])  # VARIANCE-like
         self.T, self.rows = len(jobs), first.batch_size
         self.device = device_factory(self.configs, dataset, self.T, self.T)
         R = self.device.record_rows
         self.rec_count = np.zeros((self.T, R), np.float64)
         self.adam_t = np.zeros(self.T, np.int64)
+        self.last_prune = np.zeros((self.T, 2), np.int64)   # zeros at the last pruning event
         self.streams, pairs, self.start, self.elapsed, self.writers = [], [], set(), [], []
         for config, out in zip(self.configs, self.dirs):
             streams = make_streams(config.seed)
@@ -531,6 +593,7 @@ class CanonicalLockstep:
         self.upload_records(range(self.T), pairs)
         for t, pair in enumerate(pairs):
             self.adam_t[t] = int(pair.encoder.adam_t[0])
+            self.last_prune[t] = last_prune_counts(pair)
 
     def upload_records(self, slots, pairs) -> None:
         """Restore activation records (a resumed VARIANCE trial) on the device and the host."""
@@ -542,17 +605,18 @@ class CanonicalLockstep:
     def download(self, t: int) -> Autoencoder:
         got = self.device.download([t])
         nets = []
-        for key, spec in (("enc", self.enc_spec), ("dec", self.dec_spec)):
+        for j, (key, spec) in enumerate((("enc", self.enc_spec), ("dec", self.dec_spec))):
             part = got[key]
             net = MLP(spec, part["params"][0], part["mask"][0], self.device.record_rows,
                       self.configs[t].activation_signal)
             net.adam_m[:], net.adam_v[:] = part["m"][0], part["v"][0]
             net.adam_t[0] = self.adam_t[t]
+            net.n_pruned_at_last_prune = int(self.last_prune[t, j])
             if self.device.record_rows:
                 net.rec_count[:] = self.rec_count[t]
                 net.rec_sum[:], net.rec_sumsq[:] = part["rec_sum"][0], part["rec_sumsq"][0]
             nets.append(net)
-        return Autoencoder(nets[0], nets[1], "plain")
+        return Autoencoder(nets[0], nets[1], pair_kind(self.configs[t]))
 
     def run_epoch(self, epoch: int, t0: float) -> None:
         dev, B, cfgs = self.device, self.rows, self.configs
@@ -583,21 +647,23 @@ class CanonicalLockstep:
                 dev.upload_many([t], [pair.encoder], [pair.decoder])
                 dev.clear_records([t])
                 self.rec_count[t] = 0.0
-        counts = dev.zero_counts(slots, slots)
+                self.last_prune[t] = last_prune_counts(pair)
+        counts = device_counts(dev, slots, self.last_prune, cfgs,
+                               (self.enc_spec.n_params, self.dec_spec.n_params))
         train = dev.row_errors(slots, slots, "train") / self.dataset.n_dim
         test = dev.row_errors(slots, slots, "test") if any(
             c.calculate_test_loss for c in cfgs) else None
         for t, config in enumerate(cfgs):
             batch_l1 = batch_means(train[t], B)
-            col = 0 if config.mask_mode == "persistent" else 1
-            enc, dec = int(counts[t, col]), int(counts[t, 2 + col])
             record = {
                 "iteration": epoch, "node_idx": 0, "learning_rate": lrs[t],
                 "min_batch_loss": float(losses[t].min()), "train_L1": float(batch_l1.mean()),
+                # the published canonical records set both to the epoch's minimum batch loss
+                "min_selection_loss": float(losses[t].min()),
+                "min_replacement_loss": float(losses[t].min()),
                 "mean_L1": float(batch_l1.mean()), "std_L1": float(batch_l1.std()),
                 "pruned": bool(pruned[t]),
-                "n_pruned_encoder": enc, "n_active_encoder": self.enc_spec.n_params - enc,
-                "n_pruned_decoder": dec, "n_active_decoder": self.dec_spec.n_params - dec,
+                **counts[t],
                 "fe_cnt": epoch + 1, "timestamp": time.time(),
                 "wall_time": self.elapsed[t] + time.perf_counter() - t0,
             }
@@ -607,19 +673,23 @@ class CanonicalLockstep:
                 self.writers[t].write(record)
 
     def run(self) -> list[RunResult]:
+        """Every epoch; checkpoints on each trial's cadence and at SIGINT/SIGTERM (as the CPU)."""
         t0 = time.perf_counter()
         epochs = self.configs[0].epochs
+        cadences = [CheckpointCadence.from_config(c) for c in self.configs]
         try:
-            for epoch in range(min(self.start), epochs):
-                self.run_epoch(epoch, t0)
-                for t, config in enumerate(self.configs):
-                    every = config.checkpoint_every
-                    if self.writers[t] and every and ((epoch + 1) % every == 0
-                                                      or epoch + 1 == epochs):
-                        _checkpoint(self.dirs[t], self.writers[t], self.download(t),
-                                    self.streams[t], epoch + 1,
-                                    self.elapsed[t] + time.perf_counter() - t0,
-                                    bool(self.variance[t]))
+            with stop_requests() as stop:
+                for epoch in range(min(self.start), epochs):
+                    self.run_epoch(epoch, t0)
+                    for t, cadence in enumerate(cadences):
+                        if self.writers[t] and cadence.due(epoch + 1, stop.requested):
+                            _checkpoint(self.dirs[t], self.writers[t], self.download(t),
+                                        self.streams[t], epoch + 1,
+                                        self.elapsed[t] + time.perf_counter() - t0,
+                                        bool(self.variance[t]))
+                            cadence.done()
+                    if stop.requested:
+                        stop.stop()
         finally:
             for writer in self.writers:
                 if writer is not None:
