@@ -171,20 +171,19 @@ def config_from_args(args):
     ``config.json``); ``Config()`` in Python starts from the dataclass
     defaults (``defaults: "Config()"``).
     """
-    from .experiments.config import Config, merge_with_defaults
-    if args.config:
-        base = Config.from_file(args.config, defaults=DEFAULT_JOB, label="default job")
-    else:
-        base = merge_with_defaults(DEFAULT_JOB, {}, "default job")
+    from .experiments.config import ConfigError, merge_with_defaults, read_config_file
     changes = _config_changes(args)
     if args.no_progress:
         changes["progress"] = False
-    if not changes:
-        return base
-    # flags on top, resolving population and optimizer for a variant they switch to
-    flagged = merge_with_defaults(base.to_dict(), changes, "default job")
-    return Config.from_dict({**flagged.to_dict(), "defaults": "default job",
-                             "notices": list(base.notices) + list(flagged.notices)})
+    if not args.config:
+        return merge_with_defaults(DEFAULT_JOB, changes, "default job")
+    data = read_config_file(args.config)
+    try:
+        # the file's keys, then the flags: only given keys, so a flag that changes
+        # semantics or environment resolves the fields that depend on them afresh
+        return merge_with_defaults(DEFAULT_JOB, [data, changes], "default job")
+    except ConfigError as error:
+        raise ConfigError(f"{args.config}: {error}") from error
 
 
 def _config_changes(args) -> dict:

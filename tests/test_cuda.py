@@ -195,9 +195,9 @@ def test_a_checkpoint_resumes_on_the_other_backend(tmp_path, monkeypatch, killed
     one path resumes on the other to the uninterrupted CPU run's records, pruned counts
     at the last pruning event included (carried by the checkpoint)."""
     from minievo import network
-    from minievo.training.records import read_stats
     from minievo.training import coevolution
     from minievo.training.lockstep import Lockstep, host_device, train_lockstep
+    from minievo.training.records import read_stats
     monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
     dataset = generate_binary_clustering(2, 5, 12, rng=np.random.default_rng(0))
     config = Config(population_size=3, epochs=3, batch_size=3, environment="small",
@@ -250,8 +250,8 @@ def test_sigint_finishes_the_epoch_writes_a_checkpoint_and_stops(tmp_path, monke
 
     from minievo import network
     from minievo.training.checkpoint import checkpoint_progress
-    from minievo.training.records import read_stats
     from minievo.training.lockstep import CanonicalLockstep, Lockstep, host_device, train_lockstep
+    from minievo.training.records import read_stats
     monkeypatch.setitem(network.ENVIRONMENTS, "small", TINY_ENV)
     dataset = generate_binary_clustering(2, 5, 12, rng=np.random.default_rng(0))
     config = Config(population_size=3, epochs=3, batch_size=3, environment="small",

@@ -361,3 +361,18 @@ def test_switching_semantics_with_replace_re_resolves_the_fields():
     kept = config.replace(semantics="published", mask_mode="persistent")
     assert kept.mask_mode == "persistent"
     assert published.replace(semantics="minievo").mask_mode == "persistent"
+
+
+@pytest.mark.parametrize("argv, field, expected", [
+    (["run", "--set", "semantics=published", "--environment", "denoising"],
+     "denoising_noise_std", 0.0),
+    (["run", "--semantics", "published", "--prune-method", "variance"],
+     "activation_signal", "hook_output"),
+    (["run", "--environment", "denoising"], "denoising_noise_std", 0.4),
+])
+def test_flags_that_change_semantics_or_environment_resolve_the_dependent_fields(
+        argv, field, expected):
+    """Flags merge only the keys given, so resolved fields follow the new settings."""
+    from minievo.cli import build_parser, config_from_args
+    config = config_from_args(build_parser().parse_args(argv))
+    assert getattr(config, field) == expected

@@ -587,35 +587,13 @@ class Config:
         those (:func:`merge_with_defaults`, recorded as ``defaults=label``);
         without, missing keys take the dataclass defaults.
         """
-        path = Path(path)
-        suffix = path.suffix.lower()
-        if suffix not in (".json", ".toml"):
-            raise ConfigError(f"{path}: unknown configuration file type {path.suffix!r}; "
-                              "allowed: .json, .toml")
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as error:
-            reason = error.strerror or error
-            raise ConfigError(f"{path}: cannot read the file: {reason}") from error
-        try:
-            if suffix == ".json":
-                data = json.loads(text)
-            else:
-                data = tomllib.loads(text)
-        except json.JSONDecodeError as error:
-            raise ConfigError(f"{path}: invalid JSON at line {error.lineno}, column "
-                              f"{error.colno}: {error.msg}") from error
-        except tomllib.TOMLDecodeError as error:
-            raise ConfigError(f"{path}: invalid TOML: {error}") from error
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: the top level must be an object of key/value pairs, "
-                              f"not {type(data).__name__}")
+        data = read_config_file(path)
         try:
             if defaults is not None:
                 return merge_with_defaults(defaults, data, label)
             return cls.from_dict(data)
         except ConfigError as error:
-            raise ConfigError(f"{path}: {error}") from error
+            raise ConfigError(f"{Path(path)}: {error}") from error
 
     def replace(self, **changes: Any) -> "Config":
         """A validated copy with ``changes`` applied (canonical or published keys).
@@ -813,10 +791,48 @@ def _as_notes(value: Any) -> list[str]:
     return list(value)
 
 
-def merge_with_defaults(defaults: Mapping[str, Any], given: Mapping[str, Any],
+def read_config_file(path: str | os.PathLike) -> dict:
+    """The key/value pairs of a ``.json`` or ``.toml`` configuration file, not yet checked.
+
+    Every error message starts with the file's path; a JSON syntax error
+    gives its line and column.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".toml"):
+        raise ConfigError(f"{path}: unknown configuration file type {path.suffix!r}; "
+                          "allowed: .json, .toml")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        reason = error.strerror or error
+        raise ConfigError(f"{path}: cannot read the file: {reason}") from error
+    try:
+        if suffix == ".json":
+            data = json.loads(text)
+        else:
+            data = tomllib.loads(text)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"{path}: invalid JSON at line {error.lineno}, column "
+                          f"{error.colno}: {error.msg}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: invalid TOML: {error}") from error
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be an object of key/value pairs, "
+                          f"not {type(data).__name__}")
+    return data
+
+
+def merge_with_defaults(defaults: Mapping[str, Any],
+                        given: Mapping[str, Any] | list[Mapping[str, Any]],
                         label: str) -> "Config":
     """``given`` (canonical or published keys) on top of ``defaults``.
 
+    ``given`` may be one mapping or a list of them, later ones winning (the
+    command line: a configuration file, then flags). Only keys that were
+    *given* are merged, never values a :class:`Config` resolved from others,
+    so a flag that changes ``semantics`` or ``environment`` still resolves
+    ``mask_mode``, ``activation_signal`` and ``denoising_noise_std`` afresh.
     The keys of ``given`` win, whatever their spelling (``keep_pruned_zero``
     replaces a default ``mask_mode``). When ``given`` switches between
     ``ann_canonical`` and a coevolution variant, the defaults' population size
@@ -824,8 +840,12 @@ def merge_with_defaults(defaults: Mapping[str, Any], given: Mapping[str, Any],
     The result records ``defaults=label`` (one of :data:`DEFAULTS_USED`).
     """
     base, _ = _normalise_keys(defaults)
-    values, notices = _normalise_keys(given)
-    _detect_published_format(given, values, notices)
+    values, notices = {}, []
+    for layer in [given] if isinstance(given, Mapping) else given:
+        layer_values, layer_notices = _normalise_keys(layer)
+        _detect_published_format(layer, layer_values, layer_notices)
+        values.update(layer_values)
+        notices += layer_notices
     if "cell_evaluation" in values:
         given_canonical = FIELD_RULES["cell_evaluation"](
             "cell_evaluation", values["cell_evaluation"]) == CANONICAL
