@@ -56,9 +56,22 @@ equations. What differs is *how*:
   ``0 * inf`` may count as 0 here where NumPy gives NaN; a NaN or infinite
   loss still shows as NaN or infinity.
 * ``cache=True`` stores compiled code next to this file in ``__pycache__``:
-  the first call of a training epoch compiles (about 25 s), later runs load
-  it (0.2 s). After editing a kernel Numba notices the change itself;
+  the first run compiles what it calls (about 12 s for the default job on
+  one quiet core; 25-30 s before the glue was inlined), later runs load it
+  (0.2 s). After editing a kernel Numba notices the change itself;
   ``NUMBA_DISABLE_JIT=1`` runs the kernels as plain Python for debugging.
+* **Compile time.** Numba compiles each ``@jit`` function into a library of
+  its own and, for every caller, links the callee's code in and optimises
+  and emits machine code for the whole linked module again: each level of a
+  call chain pays for everything below it. So only the product loops and
+  other leaves are ``@jit`` functions; the glue between them (views, the
+  step loop, :func:`_pair_pass`, a layer's gradient and Adam, one pair's
+  evaluation) is ``@jit_glue``, inlined into its caller at Numba's IR level
+  and never compiled alone, and each entry point calls it at one site. The
+  public wrappers (``dense_forward``, ``mlp_forward``, ...) are compiled
+  only when called from Python (the tests). A flag passed between kernels
+  is a NumPy bool and an absent bias is a writable empty slice, so that no
+  callee is compiled twice for ``Literal[bool]`` or read-only variants.
 
 ``benchmarks/profile_step.py`` prints what each piece costs at paper size.
 """
@@ -743,7 +756,7 @@ def _transposed_copy(net):
     return out
 
 
-@jit
+@jit_glue
 def _evaluation_forward(net, transposed, x, act_work):
     """Forward ``x (B, n_in)`` without records; short-row layers use ``transposed``
     (:func:`_transposed_copy`) so that every product runs over long rows."""
@@ -811,7 +824,7 @@ def _transpose_short_rows(net, fresh, tmp, forward, mask):
                 _transpose_block(net.adam_v, off, rows, cols, tmp)
 
 
-@jit
+@jit_glue
 def _enter_epoch_layout(net, fresh, tmp):
     """Store the short-row layers transposed; return a copy of the mask in that layout."""
     mask = net.mask.copy()
@@ -819,7 +832,7 @@ def _enter_epoch_layout(net, fresh, tmp):
     return mask
 
 
-@jit
+@jit_glue
 def _leave_epoch_layout(net, fresh, tmp):
     _transpose_short_rows(net, fresh, tmp, _FALSE, net.mask)
 
@@ -890,7 +903,7 @@ def train_epoch(enc, dec, data, order, batch_size, noise, kind, work,
         _leave_epoch_layout(dec, fresh, scratch)
 
 
-@jit
+@jit_glue
 def _transpose_gradient(net, tmp):
     """The short-row layers' gradient blocks into the epoch layout, so that a network
     a pass never trains leaves it as it came (:func:`_leave_epoch_layout` turns them back)."""
