@@ -56,8 +56,8 @@ equations. What differs is *how*:
   ``0 * inf`` may count as 0 here where NumPy gives NaN; a NaN or infinite
   loss still shows as NaN or infinity.
 * ``cache=True`` stores compiled code next to this file in ``__pycache__``:
-  the first run compiles what it calls (about 12 s for the default job on
-  one quiet core; 25-30 s before the glue was inlined), later runs load it
+  the first run compiles what it calls (about 25 CPU seconds for the default
+  job; 34 s before the glue was inlined, same machine), later runs load it
   (0.2 s). After editing a kernel Numba notices the change itself;
   ``NUMBA_DISABLE_JIT=1`` runs the kernels as plain Python for debugging.
 * **Compile time.** Numba compiles each ``@jit`` function into a library of
