@@ -621,10 +621,12 @@ def _mlp_backward(net, x, act_work, delta_work, d_x, last_is_pre, epoch_layout,
         if update:
             _layer_gradient_and_adam(net, l, coef, rows, mask, scratch, store_grad,
                                      lr, beta1, beta2, eps, fresh)
-        elif transposed:
-            _combine_rows(coef, rows, no_bias, _transposed_view(layout, net.grad, l))
+        elif transposed:   # (gradients only: a C copy of coef, one signature of the loop)
+            _combine_rows(np.ascontiguousarray(coef), rows, no_bias,
+                          _transposed_view(layout, net.grad, l))
         else:
-            _combine_rows(coef, rows, no_bias, _weight_view(layout, net.grad, l))
+            _combine_rows(np.ascontiguousarray(coef), rows, no_bias,
+                          _weight_view(layout, net.grad, l))
 
 
 @jit
