@@ -57,7 +57,7 @@ equations. What differs is *how*:
   loss still shows as NaN or infinity.
 * ``cache=True`` stores compiled code next to this file in ``__pycache__``:
   the first run compiles what it calls (about 25 CPU seconds for the default
-  job; 34 s before the glue was inlined, same machine), later runs load it
+  job; 32 s before the glue was inlined, same machine), later runs load it
   (0.2 s). After editing a kernel Numba notices the change itself;
   ``NUMBA_DISABLE_JIT=1`` runs the kernels as plain Python for debugging.
 * **Compile time.** Numba compiles each ``@jit`` function into a library of

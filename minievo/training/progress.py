@@ -123,7 +123,7 @@ def kernel_cache_dir() -> Path:
 #: The default job's compilation with an empty cache, in CPU seconds of one core
 #: of the development machine (AMD EPYC, shared with other jobs;
 #: ``benchmarks/targets.py --cold``, median of 3: cold run minus cached run,
-#: 24.5 s). About 34 s measured the same way before issue 12.
+#: 24.8 s). About 32 s measured the same way before issue 12.
 COMPILE_SECONDS = 25
 
 
