@@ -56,9 +56,22 @@ equations. What differs is *how*:
   ``0 * inf`` may count as 0 here where NumPy gives NaN; a NaN or infinite
   loss still shows as NaN or infinity.
 * ``cache=True`` stores compiled code next to this file in ``__pycache__``:
-  the first call of a training epoch compiles (about 25 s), later runs load
-  it (0.2 s). After editing a kernel Numba notices the change itself;
+  the first run compiles what it calls (about 25 CPU seconds for the default
+  job; 32 s before the glue was inlined, same machine), later runs load it
+  (0.2 s). After editing a kernel Numba notices the change itself;
   ``NUMBA_DISABLE_JIT=1`` runs the kernels as plain Python for debugging.
+* **Compile time.** Numba compiles each ``@jit`` function into a library of
+  its own and, for every caller, links the callee's code in and optimises
+  and emits machine code for the whole linked module again: each level of a
+  call chain pays for everything below it. So only the product loops and
+  other leaves are ``@jit`` functions; the glue between them (views, the
+  step loop, :func:`_pair_pass`, a layer's gradient and Adam, one pair's
+  evaluation) is ``@jit_glue``, inlined into its caller at Numba's IR level
+  and never compiled alone, and each entry point calls it at one site. The
+  public wrappers (``dense_forward``, ``mlp_forward``, ...) are compiled
+  only when called from Python (the tests). A flag passed between kernels
+  is a NumPy bool and an absent bias is a writable empty slice, so that no
+  callee is compiled twice for ``Literal[bool]`` or read-only variants.
 
 ``benchmarks/profile_step.py`` prints what each piece costs at paper size.
 """
@@ -76,6 +89,14 @@ jit = njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
 # For helpers called once per row: a call passes every array as a dozen machine
 # words, which costs more than a 30-long row's arithmetic; inlined, it is free.
 jit_inline = njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH, inline="always")
+# For glue: views, one-call-site steps of a pass. Numba compiles every ``@jit``
+# function as a library of its own and, for each caller, links it in and
+# optimises and emits machine code for the whole linked module again, so a chain
+# of wrappers ``train_epoch -> _epoch_steps -> _pair_pass -> ...`` compiled the
+# same loops once per level (about 2-4 s a level). Glue inlined at Numba's IR
+# level is never compiled on its own; the product loops and the other leaves
+# stay separate ``@jit`` functions (compiled once, linked where called).
+jit_glue = jit_inline
 
 #: :func:`train_epoch` stores short-row layers transposed only when the epoch has
 #: at least this many batches, (persistent Adam, fresh Adam): transposing the
@@ -99,16 +120,20 @@ _TRUE, _FALSE = np.bool_(True), np.bool_(False)
 weight_view = jit(reference.weight_view)
 bias_view = jit(reference.bias_view)
 rows_view = jit(reference.rows_view)
+# the same, inlined into the kernels below (see ``jit_glue``)
+_weight_view = jit_glue(reference.weight_view)
+_bias_view = jit_glue(reference.bias_view)
+_rows_view = jit_glue(reference.rows_view)
 
 
-@jit
+@jit_glue
 def _transposed_view(layout, buf, l):
     """Layer ``l``'s weight block stored transposed, ``(n_in, n_out)`` (inside train_epoch)."""
     n_in, n_out, w_off = layout[l, N_IN], layout[l, N_OUT], layout[l, W_OFF]
     return buf[w_off:w_off + n_out * n_in].reshape((n_in, n_out))
 
 
-@jit
+@jit_glue
 def _stored_transposed(layout, l, epoch_layout):
     """Whether layer ``l``'s weights are stored ``(n_in, n_out)`` right now."""
     return epoch_layout and layout[l, N_IN] < layout[l, N_OUT]
@@ -488,7 +513,7 @@ def optimizer_step(net, lr, beta1, beta2, eps, fresh):
 ADAM_BLOCK = 4096
 
 
-@jit
+@jit_glue
 def _layer_gradient_and_adam(net, l, coef, rows, mask, scratch, store_grad,
                              lr, beta1, beta2, eps, fresh):
     """Layer ``l``'s weight gradient a block of stored rows at a time, each
@@ -536,13 +561,13 @@ def _mlp_forward(net, x, act_work, record, epoch_layout):
     layout = net.layout
     n_layers = layout.shape[0]
     for l in range(n_layers):
-        inp = x if l == 0 else rows_view(layout, act_work, n_rows, l - 1)
-        z = rows_view(layout, act_work, n_rows, l)                # (B, n_out)
-        bias = bias_view(layout, net.params, l)
+        inp = x if l == 0 else _rows_view(layout, act_work, n_rows, l - 1)
+        z = _rows_view(layout, act_work, n_rows, l)                # (B, n_out)
+        bias = _bias_view(layout, net.params, l)
         if _stored_transposed(layout, l, epoch_layout):
-            _dense_forward_t(inp, _transposed_view(layout, net.params, l), bias, z)
+            _combine_rows(inp, _transposed_view(layout, net.params, l), bias, z)  # _dense_forward_t
         else:
-            dense_forward(inp, weight_view(layout, net.params, l), bias, z)
+            _dot_rows(inp, _weight_view(layout, net.params, l), bias, z)         # dense_forward
         if record and not layout[l, REC_POST]:
             record_rows(net, layout, l, z)
         activate(z, layout[l, ACT])
@@ -551,7 +576,7 @@ def _mlp_forward(net, x, act_work, record, epoch_layout):
     if record:
         for b in range(n_rows):
             net.rec_count[b] += 1.0
-    return rows_view(layout, act_work, n_rows, n_layers - 1)
+    return _rows_view(layout, act_work, n_rows, n_layers - 1)
 
 
 @jit
@@ -575,29 +600,33 @@ def _mlp_backward(net, x, act_work, delta_work, d_x, last_is_pre, epoch_layout,
     if update and not fresh:
         net.adam_t[0] += 1
     for l in range(n_layers - 1, -1, -1):
-        a = rows_view(layout, act_work, n_rows, l)
-        d = rows_view(layout, delta_work, n_rows, l)              # (B, n_out)
+        a = _rows_view(layout, act_work, n_rows, l)
+        d = _rows_view(layout, delta_work, n_rows, l)              # (B, n_out)
         if not (last_is_pre and l == n_layers - 1):
             activation_backward(a, d, layout[l, ACT])             # now dL/dz
-        inp = x if l == 0 else rows_view(layout, act_work, n_rows, l - 1)
+        inp = x if l == 0 else _rows_view(layout, act_work, n_rows, l - 1)
         transposed = _stored_transposed(layout, l, epoch_layout)
+        # "no bias", writable like a real bias, so that the products need one signature
+        no_bias = _bias_view(layout, net.grad, l)[:0]
         if l > 0 or d_x.shape[0] > 0:
-            below = rows_view(layout, delta_work, n_rows, l - 1) if l > 0 else d_x
+            below = _rows_view(layout, delta_work, n_rows, l - 1) if l > 0 else d_x
             if transposed:
-                _dense_backward_input_t(_transposed_view(layout, net.params, l), d, below)
+                _dot_rows(d, _transposed_view(layout, net.params, l), no_bias, below)
             else:
-                dense_backward_input(weight_view(layout, net.params, l), d, below)
-        _column_sums(d, bias_view(layout, net.grad, l))
+                _combine_rows(d, _weight_view(layout, net.params, l), no_bias, below)
+        _column_sums(d, _bias_view(layout, net.grad, l))
         # stored row i of the weight gradient is sum_k coef[i, k] rows[k]:
         # dW[j] = sum_b d[b, j] inp[b], or transposed dWt[k] = sum_b inp[b, k] d[b]
         coef, rows = (inp.T, d) if transposed else (d.T, inp)
         if update:
             _layer_gradient_and_adam(net, l, coef, rows, mask, scratch, store_grad,
                                      lr, beta1, beta2, eps, fresh)
-        elif transposed:
-            _combine_rows(coef, rows, _NO_BIAS, _transposed_view(layout, net.grad, l))
+        elif transposed:   # (gradients only: a C copy of coef, one signature of the loop)
+            _combine_rows(np.ascontiguousarray(coef), rows, no_bias,
+                          _transposed_view(layout, net.grad, l))
         else:
-            _combine_rows(coef, rows, _NO_BIAS, weight_view(layout, net.grad, l))
+            _combine_rows(np.ascontiguousarray(coef), rows, no_bias,
+                          _weight_view(layout, net.grad, l))
 
 
 @jit
@@ -609,12 +638,12 @@ def mlp_backward(net, x, act_work, delta_work, d_x, last_is_pre):
 # --------------------------------------------------------------------------
 # An autoencoder pair
 # --------------------------------------------------------------------------
-@jit
+@jit_glue
 def _output_rows(net, work, n_rows):
-    return rows_view(net.layout, work, n_rows, net.layout.shape[0] - 1)
+    return _rows_view(net.layout, work, n_rows, net.layout.shape[0] - 1)
 
 
-@jit
+@jit_glue
 def _pair_pass(enc, dec, x_in, target, noise, kind, work, record, epoch_layout,
                update, enc_mask, dec_mask, scratch, store_grad, lr, beta1, beta2, eps, fresh):
     """Forward, loss, backward of a pair; with ``update`` also the Adam steps
@@ -662,35 +691,41 @@ def train_step(enc, dec, x_in, target, noise, kind, work, lr, beta1, beta2, eps,
                       _TRUE, enc.mask, dec.mask, enc.grad[:0], _TRUE, lr, beta1, beta2, eps, fresh)
 
 
-@jit
-def evaluate_pair(enc, dec, x, kind, work, record):
+@jit_glue
+def _evaluate_pair(enc, dec, x, kind, work, record):
+    """:func:`evaluate_pair`, inlined into :func:`evaluate_pairs`."""
     n_rows = x.shape[0]
-    enc_out = mlp_forward(enc, x, work.enc_act, record)
+    enc_out = _mlp_forward(enc, x, work.enc_act, record, _FALSE)
     if kind == VARIATIONAL:
         z_dim = dec.layout[0, N_IN]
         code = work.code[:n_rows * z_dim].reshape((n_rows, z_dim))
         for b in range(n_rows):
             for k in range(z_dim):
                 code[b, k] = enc_out[b, k]
-        y = mlp_forward(dec, code, work.dec_act, record)
+        y = _mlp_forward(dec, code, work.dec_act, record, _FALSE)
         d_enc = _output_rows(enc, work.enc_delta, n_rows)
         loss = bce_sigmoid_loss(y, x, _output_rows(dec, work.dec_delta, n_rows))
         return loss + kl_divergence(enc_out[:, :z_dim], enc_out[:, z_dim:],
                                     d_enc[:, :z_dim], d_enc[:, z_dim:])
-    y = mlp_forward(dec, enc_out, work.dec_act, record)
+    y = _mlp_forward(dec, enc_out, work.dec_act, record, _FALSE)
     return l1_loss(y, x, _output_rows(dec, work.dec_delta, n_rows))
+
+
+@jit
+def evaluate_pair(enc, dec, x, kind, work, record):
+    return _evaluate_pair(enc, dec, x, kind, work, record)
 
 
 @jit
 def reconstruction_l1(enc, dec, x, kind, work):
     n_rows, n_dim = x.shape
-    enc_out = mlp_forward(enc, x, work.enc_act, _FALSE)
+    enc_out = _mlp_forward(enc, x, work.enc_act, _FALSE, _FALSE)
     z_dim = dec.layout[0, N_IN]
     code = work.code[:n_rows * z_dim].reshape((n_rows, z_dim))
     for b in range(n_rows):
         for k in range(z_dim):
             code[b, k] = enc_out[b, k]
-    y = mlp_forward(dec, code, work.dec_act, _FALSE)
+    y = _mlp_forward(dec, code, work.dec_act, _FALSE, _FALSE)
     total = 0.0
     for b in range(n_rows):
         for k in range(n_dim):
@@ -702,7 +737,7 @@ def reconstruction_l1(enc, dec, x, kind, work):
 def evaluate_pairs(encoders, decoders, x, kind, work, record, losses):
     for k in range(len(encoders)):
         for j in range(len(decoders)):
-            losses[k, j] = evaluate_pair(encoders[k], decoders[j], x, kind, work, record)
+            losses[k, j] = _evaluate_pair(encoders[k], decoders[j], x, kind, work, record)
 
 
 # --------------------------------------------------------------------------
@@ -716,29 +751,29 @@ def _transposed_copy(net):
     layout = net.layout
     for l in range(layout.shape[0]):
         if _stored_transposed(layout, l, _TRUE):
-            weight, weight_t = weight_view(layout, net.params, l), _transposed_view(layout, out, l)
+            weight, weight_t = _weight_view(layout, net.params, l), _transposed_view(layout, out, l)
             for i in range(weight_t.shape[0]):
                 for j in range(weight_t.shape[1]):
                     weight_t[i, j] = weight[j, i]
     return out
 
 
-@jit
+@jit_glue
 def _evaluation_forward(net, transposed, x, act_work):
     """Forward ``x (B, n_in)`` without records; short-row layers use ``transposed``
     (:func:`_transposed_copy`) so that every product runs over long rows."""
     n_rows = x.shape[0]
     layout = net.layout
     for l in range(layout.shape[0]):
-        inp = x if l == 0 else rows_view(layout, act_work, n_rows, l - 1)
-        z = rows_view(layout, act_work, n_rows, l)                # (B, n_out)
-        bias = bias_view(layout, net.params, l)
+        inp = x if l == 0 else _rows_view(layout, act_work, n_rows, l - 1)
+        z = _rows_view(layout, act_work, n_rows, l)                # (B, n_out)
+        bias = _bias_view(layout, net.params, l)
         if _stored_transposed(layout, l, _TRUE):
-            _dense_forward_t(inp, _transposed_view(layout, transposed, l), bias, z)
+            _combine_rows(inp, _transposed_view(layout, transposed, l), bias, z)  # _dense_forward_t
         else:
-            dense_forward(inp, weight_view(layout, net.params, l), bias, z)
+            _dot_rows(inp, _weight_view(layout, net.params, l), bias, z)         # dense_forward
         activate(z, layout[l, ACT])
-    return rows_view(layout, act_work, n_rows, layout.shape[0] - 1)
+    return _rows_view(layout, act_work, n_rows, layout.shape[0] - 1)
 
 
 @jit
@@ -791,7 +826,7 @@ def _transpose_short_rows(net, fresh, tmp, forward, mask):
                 _transpose_block(net.adam_v, off, rows, cols, tmp)
 
 
-@jit
+@jit_glue
 def _enter_epoch_layout(net, fresh, tmp):
     """Store the short-row layers transposed; return a copy of the mask in that layout."""
     mask = net.mask.copy()
@@ -799,7 +834,7 @@ def _enter_epoch_layout(net, fresh, tmp):
     return mask
 
 
-@jit
+@jit_glue
 def _leave_epoch_layout(net, fresh, tmp):
     _transpose_short_rows(net, fresh, tmp, _FALSE, net.mask)
 
@@ -833,7 +868,7 @@ def _gather_batch(data, order, start, rows, noise, kind, work):
     return x_in, target, batch_noise
 
 
-@jit
+@jit_glue
 def _epoch_steps(enc, dec, data, order, batch_size, noise, kind, work, lr, beta1, beta2, eps,
                  fresh, record, losses, epoch_layout, enc_mask, dec_mask, scratch):
     """The loop of :func:`train_epoch`: gather each batch, one fused step on it."""
@@ -853,21 +888,24 @@ def _epoch_steps(enc, dec, data, order, batch_size, noise, kind, work, lr, beta1
 @jit
 def train_epoch(enc, dec, data, order, batch_size, noise, kind, work,
                 lr, beta1, beta2, eps, fresh, record, losses):
-    if losses.shape[0] < MIN_BATCHES_TO_TRANSPOSE[1 if fresh else 0]:   # row-major steps
-        _epoch_steps(enc, dec, data, order, batch_size, noise, kind, work, lr, beta1, beta2,
-                     eps, fresh, record, losses, _FALSE, enc.mask, dec.mask, enc.grad[:0])
-        return
-    # short-row layers transposed, gradients through a scratch block (module docstring)
-    scratch = np.empty(max(enc.params.shape[0], dec.params.shape[0]), dtype=np.float32)
-    enc_mask = _enter_epoch_layout(enc, fresh, scratch)
-    dec_mask = _enter_epoch_layout(dec, fresh, scratch)
+    # with enough batches: short-row layers transposed, gradients through a scratch
+    # block (module docstring); else row-major steps. One call site of the
+    # (inlined) step loop, so that it is compiled once.
+    epoch_layout = losses.shape[0] >= MIN_BATCHES_TO_TRANSPOSE[1 if fresh else 0]
+    if epoch_layout:
+        scratch = np.empty(max(enc.params.shape[0], dec.params.shape[0]), dtype=np.float32)
+        enc_mask = _enter_epoch_layout(enc, fresh, scratch)
+        dec_mask = _enter_epoch_layout(dec, fresh, scratch)
+    else:
+        scratch, enc_mask, dec_mask = enc.grad[:0], enc.mask, dec.mask
     _epoch_steps(enc, dec, data, order, batch_size, noise, kind, work, lr, beta1, beta2,
-                 eps, fresh, record, losses, _TRUE, enc_mask, dec_mask, scratch)
-    _leave_epoch_layout(enc, fresh, scratch)
-    _leave_epoch_layout(dec, fresh, scratch)
+                 eps, fresh, record, losses, epoch_layout, enc_mask, dec_mask, scratch)
+    if epoch_layout:
+        _leave_epoch_layout(enc, fresh, scratch)
+        _leave_epoch_layout(dec, fresh, scratch)
 
 
-@jit
+@jit_glue
 def _transpose_gradient(net, tmp):
     """The short-row layers' gradient blocks into the epoch layout, so that a network
     a pass never trains leaves it as it came (:func:`_leave_epoch_layout` turns them back)."""

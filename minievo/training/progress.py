@@ -9,7 +9,8 @@ and one at the end::
     lipi_simple: epoch 37/400 (9.3%), 2.10 epochs/s, 21.0 visits/s, best_loss=0.0834, ETA 2m53s
 
 :func:`compile_notice` says when Numba will compile the kernels first (about
-half a minute, once per installation), so a run that sits at epoch 0 says why.
+25 s of one core, once per installation; see :data:`COMPILE_SECONDS`), so a
+run that sits at epoch 0 says why.
 """
 from __future__ import annotations
 
@@ -119,6 +120,13 @@ def kernel_cache_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "kernels" / "__pycache__"
 
 
+#: The default job's compilation with an empty cache, in CPU seconds of one core
+#: of the development machine (AMD EPYC, shared with other jobs;
+#: ``benchmarks/targets.py --cold``, median of 3: cold run minus cached run,
+#: 24.8 s). About 32 s measured the same way before issue 12.
+COMPILE_SECONDS = 25
+
+
 def compile_notice(backend: str) -> str | None:
     """A line to print before a run when the Numba kernels are not cached yet, else None.
 
@@ -129,5 +137,5 @@ def compile_notice(backend: str) -> str | None:
         return None
     if any(kernel_cache_dir().rglob("cpu.*.nbi")):
         return None
-    return ("compiling kernels (once, about 30 s; cached in "
+    return (f"compiling kernels (once, about {COMPILE_SECONDS} s of one core; cached in "
             f"{kernel_cache_dir()}): the first epoch waits for it")
