@@ -1,4 +1,4 @@
-"""A whole Lipi-AE cell visit (SPEC §4): the NumPy reference against the Numba kernels.
+"""A whole Lipi-AE cell visit (docs/algorithm.md §4): the NumPy reference against the Numba kernels.
 
 One visit is everything a cell does in an epoch: copy the 3 neighbours,
 evaluate the 3x3 neighbourhood on one batch, tournament, train the selected

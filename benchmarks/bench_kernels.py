@@ -237,7 +237,7 @@ def bench_train_epoch(benchmark, size, backend, fresh):
 @pytest.mark.parametrize("backend", list(KERNELS))
 def bench_neighbourhood_evaluation(benchmark, size, backend):
     """The 3x3 neighbourhood of a cell: 9 (encoder, decoder) pairs of 3 cells on one
-    batch, recording activations (SPEC §4)."""
+    batch, recording activations (docs/algorithm.md §4)."""
     cells = {name: [make_autoencoder("default", size.n_dim, np.random.default_rng(seed),
                                      record_rows=size.batch_size) for seed in range(3)]
              for name in KERNELS}

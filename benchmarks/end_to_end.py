@@ -12,7 +12,7 @@ Numba and LLVM included). The kernels are compiled (or loaded from Numba's
 cache) by a short warm-up run first, so the times are steady-state; the
 warm-up time is printed separately as the first-call cost.
 
-A ``lipi_simple`` trial of the main setting (SPEC §8) is population 10 x 400
+A ``lipi_simple`` trial of the main setting (docs/algorithm.md §8) is population 10 x 400
 epochs x 200 batches = 800,000 Adam steps of a 1000-30-10-30-1000 autoencoder
 on 5 rows, plus 4,000 neighbourhood evaluations of 9 pairs; the published
 PyTorch code takes about half an hour.

@@ -31,7 +31,7 @@ from . import __version__
 from .kernels import RUN_BACKENDS
 
 #: The README's default job: one trial of the papers' main coevolutionary
-#: setting (SPEC §7: lipi_simple, population 10, radius 1, batch 5, 400 epochs,
+#: setting (docs/algorithm.md §7: lipi_simple, population 10, radius 1, batch 5, 400 epochs,
 #: learning rate 1e-5, 1000 rows x 1000 bits, random pruning with probability
 #: 0.5 and amount 0.1 on the exponential schedule, published ``regrow`` masks and
 #: a fresh Adam per step). About a minute on one core (benchmarks/end_to_end.py),

@@ -1,4 +1,4 @@
-r"""The binary clustering problem: generate, save, load and batch it (SPEC §1).
+r"""The binary clustering problem: generate, save, load and batch it (docs/algorithm.md §1).
 
 A dataset named ``binary_clustering_{K}_{M}_{D}`` holds ``K`` clusters of
 ``M`` noisy copies of a random ``D``-bit centroid, in three splits (train,
@@ -36,7 +36,7 @@ the published code the test and validation sets reuse one noise mask for all
 clusters, so they hold only ``M`` distinct flip patterns, each applied to all
 ``K`` centroids; minievo draws every row of every split independently.
 
-Batches (SPEC §1): training passes over the rows in a fresh random order per
+Batches (docs/algorithm.md §1): training passes over the rows in a fresh random order per
 pass, ``batch_size`` rows at a time (the last batch may be smaller); "one
 batch" for an evaluation is the first batch of a fresh shuffle.
 
@@ -285,7 +285,7 @@ class Dataset:
 
 
 # --------------------------------------------------------------------------
-# Generation (SPEC §1)
+# Generation (docs/algorithm.md §1)
 # --------------------------------------------------------------------------
 
 def draw_centroids(n_clusters: int, n_dim: int, p_one: float,
@@ -332,7 +332,7 @@ def generate_binary_clustering(n_clusters: int, n_examples_per_cluster: int,
                                noise_probability: float = DEFAULT_NOISE_PROBABILITY,
                                p_one: float = DEFAULT_P_ONE,
                                rng: np.random.Generator) -> Dataset:
-    r"""Generate a binary clustering dataset (SPEC §1).
+    r"""Generate a binary clustering dataset (docs/algorithm.md §1).
 
     Draws ``n_clusters`` centroids with bits
     :math:`c_{k,j} \sim \mathrm{Bernoulli}(p_{one})`, then three splits of
@@ -405,7 +405,7 @@ def dataset_name(n_clusters: int, n_examples_per_cluster: int, n_dim: int) -> st
 
 
 def parse_dataset_name(name: str) -> Tuple[int, int, int]:
-    """Split a dataset name into its sizes (SPEC §1).
+    """Split a dataset name into its sizes (docs/algorithm.md §1).
 
     Parameters
     ----------
@@ -683,7 +683,7 @@ def load_or_generate(name: str, *, cache_dir: Optional[PathLike] = None,
 
 
 # --------------------------------------------------------------------------
-# Batches (SPEC §1)
+# Batches (docs/algorithm.md §1)
 # --------------------------------------------------------------------------
 
 def batch_order(n_rows: int, rng: Optional[np.random.Generator],
@@ -718,7 +718,7 @@ def batch_order(n_rows: int, rng: Optional[np.random.Generator],
 def iterate_batches(x: np.ndarray, batch_size: int,
                     rng: Optional[np.random.Generator], *,
                     shuffle: bool = True) -> Iterator[np.ndarray]:
-    """Yield the mini-batches of one pass over the rows of ``x`` (SPEC §1).
+    """Yield the mini-batches of one pass over the rows of ``x`` (docs/algorithm.md §1).
 
     The order is drawn from ``rng`` when the generator starts (one fresh
     permutation per call, i.e. per pass); every row appears exactly once and
@@ -757,7 +757,7 @@ def iterate_batches(x: np.ndarray, batch_size: int,
 
 def first_batch(x: np.ndarray, batch_size: int,
                 rng: np.random.Generator) -> np.ndarray:
-    """The first batch of a fresh shuffle: "one batch" for an evaluation (SPEC §1).
+    """The first batch of a fresh shuffle: "one batch" for an evaluation (docs/algorithm.md §1).
 
     Draws the same permutation as :func:`iterate_batches` would, so for equal
     generator states it equals that pass's first batch: ``batch_size``
@@ -776,7 +776,7 @@ def first_batch(x: np.ndarray, batch_size: int,
 def sample_rows(x: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """Draw ``n`` rows of ``x`` uniformly with replacement.
 
-    Used by the CONJUNCTIVE pruning operator for its 100 test rows (SPEC §5).
+    Used by the CONJUNCTIVE pruning operator for its 100 test rows (docs/algorithm.md §5).
 
     Returns
     -------

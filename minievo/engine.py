@@ -6,7 +6,7 @@ algorithm: ``engine.train_epoch(pair, data, order, lr)``,
 ``engine.evaluate(pair, batch)``. Every method does the same thing with the
 ``"numpy"`` and the ``"numba"`` backend.
 
-:func:`loss_and_gradients` is the public entry point to the math of SPEC §2:
+:func:`loss_and_gradients` is the public entry point to the math of docs/algorithm.md §2:
 loss and every weight and bias gradient of an autoencoder on one batch.
 """
 from __future__ import annotations
@@ -44,7 +44,7 @@ class Engine:
         Whole-data measurements (:meth:`reconstruction_l1`, :meth:`reconstruct`,
         :meth:`batch_l1`) use their own workspace of ``EVAL_CHUNK`` rows.
     backend : {"numba", "numpy"}
-    betas, eps : Adam constants (SPEC §2: (0.5, 0.999), 1e-8).
+    betas, eps : Adam constants (docs/algorithm.md §2: (0.5, 0.999), 1e-8).
     noise_std : float, default 0.4
         Standard deviation of the denoising kind's input noise while training
         (``Config.denoising_noise_std``); 0 reproduces the published denoising

@@ -1,7 +1,7 @@
 """Multilayer perceptrons as flat float32 buffers with masks.
 
 An encoder or a decoder of minievo is a stack of masked linear layers
-(SPEC §2). Layer ``l`` maps ``n_in -> n_out``:
+(docs/algorithm.md §2). Layer ``l`` maps ``n_in -> n_out``:
 
 .. math::
 
@@ -14,7 +14,7 @@ sigmoid, and ``M`` a 0/1 mask (0 = pruned). minievo keeps the invariant
 ``params == params * mask``: a pruned entry is exactly ``0.0``, so the forward
 pass never needs the mask; gradients and Adam updates are multiplied by it.
 
-Storage (DESIGN "Parameters as arrays"): all weights and biases of one network
+Storage: all weights and biases of one network
 live in **one** contiguous float32 vector ``params`` of length ``n_params``;
 ``mask``, the gradient and the two Adam moments have the same layout. A small
 int64 table, the *layout*, says where every layer lives::
@@ -54,8 +54,8 @@ from .kernels.layout import (  # noqa: F401  (re-exported)
 #: The activation-record buffers of an :class:`MLP`.
 _RECORD_BUFFERS = ("rec_count", "rec_sum", "rec_sumsq")
 
-#: What the activation records hold (SPEC §5, VARIANCE): the pre-activation z
-#: of every layer (SPEC), or what the published forward hook ends up holding:
+#: What the activation records hold (docs/algorithm.md §5, VARIANCE): the pre-activation z
+#: of every layer (the papers' prose), or what the published forward hook ends up holding:
 #: the ReLU output max(z, 0) on ReLU layers (the hooked nn.Linear output is
 #: overwritten by the next, in-place nn.ReLU) and z elsewhere.
 RECORD_SIGNALS = ("pre_activation", "hook_output")
@@ -138,7 +138,7 @@ class MLPSpec:
         return {"sizes": list(self.sizes), "activations": list(self.activations)}
 
 
-# SPEC §2: the environments of the papers. Hidden widths of the encoder; the
+# docs/algorithm.md §2: the environments of the papers. Hidden widths of the encoder; the
 # decoder mirrors them. ``latent`` is the code width.
 ENVIRONMENTS = {
     "default": {"hidden": (30,), "latent": 10},
@@ -147,12 +147,12 @@ ENVIRONMENTS = {
     "denoising": {"hidden": (30,), "latent": 10},
     "variational": {"hidden": (30,), "latent": 10},
 }
-#: Standard deviation of the Gaussian input noise of the denoising variant (SPEC §2).
+#: Standard deviation of the Gaussian input noise of the denoising variant (docs/algorithm.md §2).
 DENOISING_STD = 0.4
 
 
 def autoencoder_specs(environment: str, n_dim: int) -> tuple[MLPSpec, MLPSpec]:
-    """Encoder and decoder shapes of one of the papers' environments (SPEC §2).
+    """Encoder and decoder shapes of one of the papers' environments (docs/algorithm.md §2).
 
     ``default`` is ``x -> 30 ReLU -> 10 ReLU`` and ``10 -> 30 ReLU -> x Sigmoid``;
     ``small`` has a 2-wide code; ``large`` is ``x -> 60 -> 30 -> 10``. The
@@ -213,7 +213,7 @@ class MLP:
     mask : ndarray, optional
         ``(n_params,)`` float32 of 0/1; all ones when omitted.
     record_rows : int
-        Batch positions kept in the activation records (SPEC §5, VARIANCE):
+        Batch positions kept in the activation records (docs/algorithm.md §5, VARIANCE):
         the training batch size, or 0 to record nothing.
     record_signal : {"pre_activation", "hook_output"}
         What the records hold (``RECORD_SIGNALS``).
@@ -294,7 +294,7 @@ class MLP:
 
     # -- state -----------------------------------------------------------------
     def clear_records(self) -> None:
-        """Forget all recorded activations (SPEC §5: after each pruning / cell visit)."""
+        """Forget all recorded activations (docs/algorithm.md §5: after each pruning / cell visit)."""
         self.rec_count[:] = 0.0
         self.rec_sum[:] = 0.0
         self.rec_sumsq[:] = 0.0
@@ -396,7 +396,7 @@ def _checked_buffer(values, n: int, name: str, fill: float) -> np.ndarray:
 
 def init_mlp(spec: MLPSpec, rng: np.random.Generator, record_rows: int = 0,
              record_signal: str = "pre_activation") -> MLP:
-    """A new MLP initialised like PyTorch's ``nn.Linear`` (SPEC §2).
+    """A new MLP initialised like PyTorch's ``nn.Linear`` (docs/algorithm.md §2).
 
     Every weight and bias of a layer with ``n_in`` inputs is drawn from
     ``Uniform(-1/sqrt(n_in), 1/sqrt(n_in))`` (Kaiming-uniform with

@@ -1,4 +1,4 @@
-"""Canonical training (SPEC §3): records, reproducibility, resume, NaN handling."""
+"""Canonical training (docs/algorithm.md §3): records, reproducibility, resume, NaN handling."""
 import json
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Spatial coevolution (SPEC §4): the steps of a visit, the update modes, the variants, resume."""
+"""Spatial coevolution (docs/algorithm.md §4): the steps of a visit, the update modes, the variants, resume."""
 import json
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Tests of minievo.data: the binary clustering problem (SPEC §1)."""
+"""Tests of minievo.data: the binary clustering problem (docs/algorithm.md §1)."""
 
 import json
 import math

@@ -19,7 +19,7 @@ def test_environment_shapes(env, enc_sizes, dec_sizes):
 
 def test_default_parameter_count_matches_spec():
     enc, dec = autoencoder_specs("default", 1000)
-    assert enc.n_params + dec.n_params == 61_670  # DESIGN: the default network
+    assert enc.n_params + dec.n_params == 61_670  # 1000-30-10-30-1000 with biases
 
 
 def test_init_is_uniform_in_pytorch_bound():

@@ -1,4 +1,4 @@
-"""Pruned entries through training, copying and saving (SPEC §5 "Mask semantics").
+"""Pruned entries through training, copying and saving (docs/algorithm.md §5 "Mask semantics").
 
 persistent: a pruned entry stays exactly 0.0, and so do its Adam moments,
 whatever happens next; regrow (published): entries are zeroed once and

@@ -1,4 +1,4 @@
-"""Tests of minievo.pruning.operators: random, VARIANCE, CONJUNCTIVE (SPEC §5 "What")."""
+"""Tests of minievo.pruning.operators: random, VARIANCE, CONJUNCTIVE (docs/algorithm.md §5 "What")."""
 import math
 
 import numpy as np

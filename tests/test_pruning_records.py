@@ -1,4 +1,4 @@
-"""Tests of minievo.pruning.records: VARIANCE scores from running records (SPEC §5)."""
+"""Tests of minievo.pruning.records: VARIANCE scores from running records (docs/algorithm.md §5)."""
 import numpy as np
 import pytest
 

@@ -1,4 +1,4 @@
-"""Tests of minievo.pruning.schedules: when to prune (SPEC §5 "When")."""
+"""Tests of minievo.pruning.schedules: when to prune (docs/algorithm.md §5 "When")."""
 import math
 
 import numpy as np
@@ -11,7 +11,7 @@ EPOCHS = 10
 
 
 def expected(schedule, t, T, n=1, p=P):
-    """The SPEC §5 table, written out independently of the module."""
+    """The docs/algorithm.md §5 table, written out independently of the module."""
     return {
         "fixed": p,
         "increase": p * t / T,

@@ -1,4 +1,4 @@
-"""The ring topology, best-case fitness and tournament selection (SPEC §4 steps 1-3)."""
+"""The ring topology, best-case fitness and tournament selection (docs/algorithm.md §4 steps 1-3)."""
 import numpy as np
 import pytest
 

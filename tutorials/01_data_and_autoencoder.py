@@ -1,4 +1,4 @@
-"""Tutorial 01: the binary clustering data and the autoencoder (SPEC §1-§2).
+"""Tutorial 01: the binary clustering data and the autoencoder (docs/algorithm.md §1-§2).
 
 Run it::
 

@@ -5,7 +5,7 @@ Run it::
     python tutorials/02_one_training_step.py            # paper size
     python tutorials/02_one_training_step.py --quick    # tiny, for the tests
 
-A step of the autoencoder on a batch ``x`` of ``B`` rows (SPEC §2)
+A step of the autoencoder on a batch ``x`` of ``B`` rows (docs/algorithm.md §2)
 -------------------------------------------------------------------
 Forward, layer by layer (``W`` is ``(n_out, n_in)``; ``f`` is ReLU or sigmoid)::
 

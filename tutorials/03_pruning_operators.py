@@ -6,7 +6,7 @@ Run it::
     python tutorials/03_pruning_operators.py --quick    # tiny, for the tests
 
 The GECCO 2025 paper uses pruning as a mutation: now and then (a *schedule*
-decides when, SPEC §5) an individual loses some of its weights. Three
+decides when, docs/algorithm.md §5) an individual loses some of its weights. Three
 operators decide *which* (``minievo.pruning.operators``):
 
 ``random``
@@ -181,7 +181,7 @@ def main(quick: bool, out: Path) -> list:
             # (the training loops clear them after each pruning / cell visit).
             pair.encoder.clear_records()
             pair.decoder.clear_records()
-        # fresh=True: the published update, a new Adam for every step (SPEC §4),
+        # fresh=True: the published update, a new Adam for every step (docs/algorithm.md §4),
         # at a larger learning rate than the paper's 1e-5 so a few epochs suffice
         losses = engine.train_epoch(pair, data.train, batch_order(n_rows, rng), batch_size,
                                     1e-3, fresh=True, record=True)
@@ -208,7 +208,7 @@ def main(quick: bool, out: Path) -> list:
     # z is far below the others on every test row are off for every input
     # ("dead"), so removing them changes nothing.
 
-    # 3. What CONJUNCTIVE compares. SPEC §5 says pre-activations; the published
+    # 3. What CONJUNCTIVE compares. docs/algorithm.md §5 says pre-activations; the published
     #    PyTorch code's hooks actually saw ReLU outputs (an in-place ReLU
     #    overwrote them), so every node that is off for a row (z <= 0 -> 0)
     #    passes it, and the filter removes nodes that are off on every case.

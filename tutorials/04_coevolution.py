@@ -5,7 +5,7 @@ Run it::
     python tutorials/04_coevolution.py            # paper-size data, small run (about 10 s)
     python tutorials/04_coevolution.py --quick    # tiny, a few seconds
 
-Instead of training one autoencoder, Lipi-AE (SPEC §4) trains a *population*:
+Instead of training one autoencoder, Lipi-AE (docs/algorithm.md §4) trains a *population*:
 ``n`` cells on a ring, each holding a center pair (encoder :math:`E_i`,
 decoder :math:`D_i`) and a learning rate :math:`\\eta_i`. Every epoch visits
 each cell once. A visit of cell :math:`i`:

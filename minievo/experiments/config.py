@@ -1,6 +1,6 @@
 """One validated configuration for one run of minievo.
 
-A run (canonical training or one of the spatial coevolution variants, SPEC §3-§5)
+A run (canonical training or one of the spatial coevolution variants, docs/algorithm.md §3-§5)
 is described completely by one frozen :class:`Config`. It is built from a
 dictionary (:meth:`Config.from_dict`), a JSON or TOML file
 (:meth:`Config.from_file`) or keyword arguments, validated field by field, and
@@ -20,7 +20,7 @@ Deliberate differences from the published code
   published format, or a preset): then ``regrow``, ``hook_output`` and no
   denoising noise, the published behaviour (see :func:`_resolve_semantics`).
 - ``optimizer_state="persistent"`` (one Adam state per individual) is offered
-  besides the published ``fresh`` (a new Adam for every step, SPEC §4 step 4).
+  besides the published ``fresh`` (a new Adam for every step, docs/algorithm.md §4 step 4).
 - ``checkpoint_every`` saves a resumable run state; the published
   ``checkpoint_interval`` saved network weights only and is not mapped.
 - ``stats_every``, ``adam_betas``, ``adam_eps``, ``lr_mutation_std``,
@@ -300,13 +300,13 @@ class Config:
     Attributes
     ----------
     cell_evaluation : str
-        Training algorithm. ``"lipi_simple"`` (default, SPEC §4),
+        Training algorithm. ``"lipi_simple"`` (default, docs/algorithm.md §4),
         ``"lipi_simple_pte"`` (prune before the replacement evaluation),
         ``"epoch-node"`` (GECCO 2024), ``"all_vs_all"`` (non-spatial baseline)
-        or ``"ann_canonical"`` (one autoencoder, SPEC §3; alias
+        or ``"ann_canonical"`` (one autoencoder, docs/algorithm.md §3; alias
         ``"canonical"``).
     environment : str
-        Network architecture (SPEC §2): ``"default"`` (x-30-10-30-x),
+        Network architecture (docs/algorithm.md §2): ``"default"`` (x-30-10-30-x),
         ``"small"`` (x-30-2-30-x), ``"large"`` (x-60-30-10-30-60-x),
         ``"denoising"`` or ``"variational"``. The published class names
         (``AutoencoderBinaryClustering``, ``..._Small``, ``..._Large``,
@@ -315,13 +315,13 @@ class Config:
         ``"default"``.
     dataset_name : str
         ``"binary_clustering_{n_clusters}_{n_examples_per_cluster}_{n_dim}"``,
-        positive integers (SPEC §1). Default ``"binary_clustering_10_100_1000"``.
+        positive integers (docs/algorithm.md §1). Default ``"binary_clustering_10_100_1000"``.
     data_dir : str or None
         Folder for generated datasets; None uses minievo's default cache.
     noise_probability : float
         Probability of flipping each bit of a noisy copy, in [0, 1]. Default 0.05.
     p_one : float
-        Probability that a centroid bit is 1, in [0, 1]. Default 0.75 (SPEC §1).
+        Probability that a centroid bit is 1, in [0, 1]. Default 0.75 (docs/algorithm.md §1).
     data_seed : int or None
         Seed of the dataset generator, >= 0; None uses ``seed``
         (see :attr:`effective_data_seed`).
@@ -331,7 +331,7 @@ class Config:
         ``ann_canonical`` always uses 1: another value is replaced by 1 and a
         notice is recorded.
     radius : int
-        Ring neighbourhood radius, >= 1; default 1 (SPEC §4 step 1). With
+        Ring neighbourhood radius, >= 1; default 1 (docs/algorithm.md §4 step 1). With
         ``population_size`` >= 3 the neighbourhood's 2·radius+1 cells must be
         distinct: radius <= (population_size - 1) // 2, else ConfigError.
         Populations 1 and 2 (the papers' ``population_size`` preset, radius 1)
@@ -339,7 +339,7 @@ class Config:
         both neighbours are the other cell; population 1: copies of the cell's
         own centre), recorded as a notice. Ignored by ``ann_canonical``.
     epochs : int
-        Number of epochs (generations), >= 1. Default 400 (SPEC §7).
+        Number of epochs (generations), >= 1. Default 400 (docs/algorithm.md §7).
     learning_rate : float
         Initial learning rate, > 0. Default 1e-5.
     batch_size : int
@@ -354,7 +354,7 @@ class Config:
         Reshuffle the training rows every pass (published ``no_shuffle_data``,
         negated). Default True.
     calculate_test_loss : bool
-        Record the test loss after every cell visit / epoch (SPEC §6).
+        Record the test loss after every cell visit / epoch (docs/algorithm.md §6).
         Default True.
     stats_every : int
         Cadence, in iterations (epochs), of the mean/std L1 over the training
@@ -367,17 +367,17 @@ class Config:
         visit.
     optimizer_state : str
         ``"fresh"``: a new Adam state for every step, as the published
-        coevolution (SPEC §4 step 4); ``"persistent"``: Adam state kept per
+        coevolution (docs/algorithm.md §4 step 4); ``"persistent"``: Adam state kept per
         individual. Given as None (the default), it is ``"fresh"`` for the
         coevolution variants. ``ann_canonical`` always uses one persistent
-        optimizer (SPEC §3): the value is ``"persistent"`` there, and an
+        optimizer (docs/algorithm.md §3): the value is ``"persistent"`` there, and an
         explicit ``"fresh"`` is replaced with a notice.
     adam_betas : tuple of float
         Adam's (beta1, beta2), each in [0, 1). Default (0.5, 0.999).
     adam_eps : float
         Adam's epsilon, > 0. Default 1e-8.
     lr_mutation_std : float
-        Std of the Normal learning-rate mutation (SPEC §4 step 8), >= 0.
+        Std of the Normal learning-rate mutation (docs/algorithm.md §4 step 8), >= 0.
         Default 1e-5.
     lr_min, lr_max : float
         Clip range of the mutated learning rate, 0 < lr_min <= lr_max; the
@@ -386,16 +386,16 @@ class Config:
         Defaults 1e-9 and 10.
     update : str
         ``"asynchronous"`` (default; a later cell sees centres updated earlier
-        in the epoch, SPEC §4) or ``"synchronous"`` (all cells read the
+        in the epoch, docs/algorithm.md §4) or ``"synchronous"`` (all cells read the
         centres of the previous epoch).
     prune_method : str or None
         None (default, no pruning; ``"none"``/``"None"`` accepted),
         ``"random"``, ``"variance"`` (published ``activation``) or
-        ``"conjunctive"`` (published ``lexicase``), SPEC §5.
+        ``"conjunctive"`` (published ``lexicase``), docs/algorithm.md §5.
     prune_schedule : str
         ``"fixed"`` (default), ``"increase"``, ``"decrease"``,
         ``"population"``, ``"exponential"``, ``"final_n"`` or
-        ``"prune_after"`` (SPEC §5 "When").
+        ``"prune_after"`` (docs/algorithm.md §5 "When").
     prune_probability : float
         Base pruning probability p of the schedule, in [0, 1]. Default 0.5.
     prune_amount : float
@@ -409,10 +409,10 @@ class Config:
     mask_mode : str
         ``"persistent"`` (default; pruned entries stay zero and get no update)
         or ``"regrow"`` (published behaviour: entries are zeroed once and may
-        grow back), SPEC §5 "Mask semantics".
+        grow back), docs/algorithm.md §5 "Mask semantics".
     activation_signal : str
         What VARIANCE's records and CONJUNCTIVE's rows read per layer:
-        ``"pre_activation"`` (default, SPEC §5) or ``"hook_output"``, what the
+        ``"pre_activation"`` (default, docs/algorithm.md §5) or ``"hook_output"``, what the
         published forward hook ends up holding (ReLU outputs on ReLU layers,
         because the hooked ``nn.Linear`` output is modified by the next
         in-place ``nn.ReLU``; the pre-activation elsewhere).
@@ -473,13 +473,13 @@ class Config:
     # training algorithm
     cell_evaluation: str = "lipi_simple"
     environment: str = "default"
-    # data (SPEC §1)
+    # data (docs/algorithm.md §1)
     dataset_name: str = "binary_clustering_10_100_1000"
     data_dir: Optional[str] = None
     noise_probability: float = 0.05
     p_one: float = 0.75
     data_seed: Optional[int] = None
-    # population and training (SPEC §3, §4)
+    # population and training (docs/algorithm.md §3, §4)
     population_size: Optional[int] = None
     radius: int = 1
     epochs: int = 400
@@ -498,7 +498,7 @@ class Config:
     lr_min: float = 1e-9
     lr_max: float = 10.0
     update: str = "asynchronous"
-    # pruning (SPEC §5)
+    # pruning (docs/algorithm.md §5)
     prune_method: Optional[str] = None
     prune_schedule: str = "fixed"
     prune_probability: float = 0.5
@@ -648,7 +648,7 @@ class Config:
 
     @property
     def is_canonical(self) -> bool:
-        """True for ``ann_canonical`` (one autoencoder, SPEC §3)."""
+        """True for ``ann_canonical`` (one autoencoder, docs/algorithm.md §3)."""
         return self.cell_evaluation == CANONICAL
 
     @property
@@ -660,7 +660,7 @@ class Config:
     def neighbourhood_size(self) -> int:
         """Entries of a cell's neighbourhood, 2·radius+1 (1 for ``ann_canonical``).
 
-        This is ``n_solutions`` of the ``population`` schedule (SPEC §5).
+        This is ``n_solutions`` of the ``population`` schedule (docs/algorithm.md §5).
         """
         return 1 if self.is_canonical else 2 * self.radius + 1
 
@@ -680,7 +680,7 @@ class Config:
 # ---------------------------------------------------------------------------
 
 def _check_population(config: "Config", put, notices: list) -> None:
-    """``population_size``: 1 for ann_canonical, which trains one autoencoder (SPEC §3)."""
+    """``population_size``: 1 for ann_canonical, which trains one autoencoder (docs/algorithm.md §3)."""
     canonical = config.cell_evaluation == CANONICAL
     if config.population_size is None:
         put("population_size", 1 if canonical else 10)
@@ -693,7 +693,7 @@ def _check_population(config: "Config", put, notices: list) -> None:
 
 
 def _check_optimizer_state(config: "Config", put, notices: list) -> None:
-    """``optimizer_state``: canonical training keeps one Adam for the whole run (SPEC §3)."""
+    """``optimizer_state``: canonical training keeps one Adam for the whole run (docs/algorithm.md §3)."""
     canonical = config.cell_evaluation == CANONICAL
     if config.optimizer_state is None:
         put("optimizer_state", "persistent" if canonical else "fresh")

@@ -1,4 +1,4 @@
-"""The experiment grids of the GECCO 2025 pruning study, as data (SPEC §7).
+"""The experiment grids of the GECCO 2025 pruning study, as data (docs/algorithm.md §7).
 
 Each preset is a dictionary with
 
@@ -20,11 +20,11 @@ seeds ``seed .. seed + trials - 1``.
 
 Source: the ``rq_sensitivities`` grids and ``experiment_configuration_defaults``
 of ALFA-group/lipizzaner-ae-prune, ``aes_lipi/utilities/gecco_25_experiments.py``
-(the version that matches SPEC §7). A later version of that file adds the
+(the version that matches docs/algorithm.md §7). A later version of that file adds the
 unpublished prune methods ``roulette`` (to several grids) and ``magnitude``,
-and runs ``lex_final_n_small`` for 10 epochs; minievo follows SPEC §7.
+and runs ``lex_final_n_small`` for 10 epochs; minievo follows docs/algorithm.md §7.
 
-Choices made here, beyond the table of SPEC §7:
+Choices made here, beyond the table of docs/algorithm.md §7:
 
 - Every preset reproduces the published code's behaviour where minievo's
   default differs (``semantics="published"``): ``mask_mode="regrow"``, a
@@ -56,7 +56,7 @@ from .config import CANONICAL, Config, ConfigError, _normalise_keys
 __all__ = ["PRESET_DEFAULTS", "PRESETS", "SIX_SCHEDULES", "expand_preset", "list_presets",
            "preset_variant_names", "PUBLISHED_MAIN_COMPARISON"]
 
-#: Settings shared by every preset (SPEC §7 "Defaults of every experiment").
+#: Settings shared by every preset (docs/algorithm.md §7 "Defaults of every experiment").
 PRESET_DEFAULTS: dict[str, Any] = {
     "environment": "default",
     "dataset_name": "binary_clustering_10_100_1000",
@@ -265,7 +265,7 @@ def preset_variant_names(name: str, variants: list[Config]) -> list[str] | None:
 
 
 def list_presets() -> dict[str, str]:
-    """Preset names with their one-line descriptions, in the order of SPEC §7, then
+    """Preset names with their one-line descriptions, in the order of docs/algorithm.md §7, then
     ``main_comparison``."""
     return {name: preset["description"] for name, preset in PRESETS.items()}
 
@@ -318,7 +318,7 @@ def expand_preset(name: str, *, trials: int | None = None,
         settings = {**PRESET_DEFAULTS, **preset["settings"], **combination, **extra}
         if settings.get("cell_evaluation") == CANONICAL:
             # the published runner forces population 1; canonical training
-            # keeps one persistent Adam optimizer (SPEC §3)
+            # keeps one persistent Adam optimizer (docs/algorithm.md §3)
             settings["population_size"] = 1
             if "optimizer_state" not in extra:
                 settings.pop("optimizer_state", None)

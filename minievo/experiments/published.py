@@ -65,7 +65,7 @@ from .validation import Boolean
 
 _BOOLEAN = Boolean()
 
-#: minievo environment -> published environment class name (SPEC §2).
+#: minievo environment -> published environment class name (docs/algorithm.md §2).
 PUBLISHED_ENVIRONMENT_NAMES = {
     "default": "AutoencoderBinaryClustering",
     "small": "AutoencoderBinaryClustering_Small",

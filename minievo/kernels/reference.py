@@ -4,7 +4,7 @@ Each function here has a Numba twin with the same name and signature in
 :mod:`minievo.kernels.cpu`; the tests hold the twin to this module, and the
 benchmarks time it against this module. Read this file to learn the math.
 
-Conventions (SPEC §2)
+Conventions (docs/algorithm.md §2)
 ---------------------
 * ``B`` rows per batch, float32 everywhere.
 * Linear layer ``l``: ``W`` is ``(n_out, n_in)`` (PyTorch layout), so
@@ -108,7 +108,7 @@ def activation_backward(a, d, act):
 # Loss functions
 # --------------------------------------------------------------------------
 def l1_loss(y, target, d_y):
-    """Mean absolute error over all ``B * n`` elements (SPEC §2) and its gradient.
+    """Mean absolute error over all ``B * n`` elements (docs/algorithm.md §2) and its gradient.
 
     .. math:: L = \\frac{1}{Bn}\\sum |y - t|, \\qquad
               \\partial L/\\partial y = \\operatorname{sign}(y - t) / (Bn)
@@ -122,7 +122,7 @@ def l1_loss(y, target, d_y):
 
 def bce_sigmoid_loss(y, target, d_z):
     """Summed binary cross-entropy of a sigmoid output and its gradient with
-    respect to the *pre*-sigmoid ``z`` (VAE reconstruction term, SPEC §2).
+    respect to the *pre*-sigmoid ``z`` (VAE reconstruction term, docs/algorithm.md §2).
 
     .. math:: L = -\\sum t \\log y + (1 - t) \\log(1 - y), \\qquad
               \\partial L / \\partial z = y - t
@@ -175,7 +175,7 @@ def adam_update(params, grad, mask, m, v, t, lr, beta1, beta2, eps):
 
 
 def adam_fresh_update(params, grad, mask, lr, beta1, beta2, eps):
-    """The published code's step: a *new* Adam optimizer for every step (SPEC §4.4).
+    """The published code's step: a *new* Adam optimizer for every step (docs/algorithm.md §4 step 4).
 
     With zero moments and ``t = 1`` the bias corrections cancel:
     ``m_hat = g``, ``sqrt(v_hat) = |g|``, so the step is
@@ -208,7 +208,7 @@ def mlp_forward(net, x, act_work, record):
     """Forward ``x (B, n_in)`` through every layer; layer outputs go to ``act_work``.
 
     When ``record`` is true, each layer's pre-activation ``z (B, n_out)`` is
-    added to the network's running records (SPEC §5, VARIANCE):
+    added to the network's running records (docs/algorithm.md §5, VARIANCE):
     ``rec_sum[:B] += z``, ``rec_sumsq[:B] += z**2``, ``rec_count[:B] += 1``;
     on a layer whose layout says ``REC_POST``, the activated output instead.
     """
@@ -396,7 +396,7 @@ def train_epoch(enc, dec, data, order, batch_size, noise, kind, work,
 
 def partner_epoch(encoders, decoders, selected, partners, data, order, batch_size, noise, kind,
                   work, lr, beta1, beta2, eps, fresh, record, losses):
-    """``epoch-node``'s training pass (SPEC §4): for batch ``b`` of ``data[order]``, one
+    """``epoch-node``'s training pass (docs/algorithm.md §4): for batch ``b`` of ``data[order]``, one
     step of encoder ``selected`` with decoder ``partners[b, 0]``, then one of encoder
     ``partners[b, 1]`` with decoder ``selected``; each step updates both networks.
 

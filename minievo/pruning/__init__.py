@@ -1,4 +1,4 @@
-"""Pruning as a mutation operator (GECCO 2025, SPEC §5).
+"""Pruning as a mutation operator (GECCO 2025, docs/algorithm.md §5).
 
 * :mod:`~minievo.pruning.schedules`: *when* to prune (seven schedules).
 * :mod:`~minievo.pruning.records`: VARIANCE scores from a network's running

@@ -1,4 +1,4 @@
-r"""What to prune: the three pruning operators of the GECCO 2025 paper (SPEC §5 "What").
+r"""What to prune: the three pruning operators of the GECCO 2025 paper (docs/algorithm.md §5 "What").
 
 Each operator looks at one network (or one autoencoder) and returns a new
 0/1 float32 vector with the layout of ``net.params``: 0 where the operator
@@ -52,18 +52,18 @@ decoder.
 
 Which values the activation operators look at
 ---------------------------------------------
-SPEC §5 says "the output before the nonlinearity". The published code
+The papers (docs/algorithm.md §5) say "the output before the nonlinearity". The published code
 records with a forward hook on each ``nn.Linear`` and stores ``o.detach()``,
 which shares memory with ``o``; the next module is ``nn.ReLU(inplace=True)``
 in every hidden layer of its networks, so the stored values are overwritten
 with :math:`\max(z, 0)` before they are read (a known PyTorch behaviour,
 pytorch/pytorch#95617). Only the decoder's sigmoid output layer keeps
 :math:`z`. :func:`conjunctive_masks` offers both with ``signal``:
-``"pre_activation"`` (SPEC, default) and ``"hook_output"`` (what the
+``"pre_activation"`` (the papers' prose, the default) and ``"hook_output"`` (what the
 published code actually compared). The VARIANCE operator reads the kernels'
-records, which hold :math:`z` (SPEC).
+records, which hold :math:`z` (the papers' prose, docs/algorithm.md §5).
 
-Mask modes (SPEC §5 "Mask semantics")
+Mask modes (docs/algorithm.md §5 "Mask semantics")
 -------------------------------------
 ``persistent`` (minievo's default)
     new mask = old mask :math:`\odot` operator mask, set with
@@ -89,7 +89,7 @@ from .records import node_keep_probabilities, variance_scores
 from .registry import PruneSettings, get_operator, register_operator, resolve_operator
 from .sparsity import sparsity_report
 
-#: Canonical operator names (SPEC §5).
+#: Canonical operator names (docs/algorithm.md §5).
 METHODS = ("random", "variance", "conjunctive")
 #: Published names -> canonical names.
 ALIASES = {"activation": "variance", "lexicase": "conjunctive"}
@@ -452,7 +452,7 @@ def prune_pair(pair: Autoencoder, method: str, rng: np.random.Generator, *,
                amount: float = 0.1, lexi_threshold: float = 0.1, test_data=None,
                lexi_rows: int = 100, mask_mode: str = "persistent",
                signal: str = "pre_activation") -> PruneResult:
-    """Prune the encoder and the decoder of ``pair`` in place with one operator (SPEC §5).
+    """Prune the encoder and the decoder of ``pair`` in place with one operator (docs/algorithm.md §5).
 
     Parameters
     ----------

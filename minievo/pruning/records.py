@@ -1,4 +1,4 @@
-r"""VARIANCE statistics read out of a network's running activation records (SPEC §5).
+r"""VARIANCE statistics read out of a network's running activation records (docs/algorithm.md §5).
 
 What is recorded
 ----------------
@@ -121,7 +121,7 @@ def position_std(net: MLP, layer: int, ddof: int = 0):
 
 
 def variance_scores(net: MLP, layer: int, ddof: int = 0) -> np.ndarray:
-    r"""VARIANCE score :math:`s_j` of every node of one layer (SPEC §5).
+    r"""VARIANCE score :math:`s_j` of every node of one layer (docs/algorithm.md §5).
 
     .. math:: s_j = \sum_b \operatorname{std}_{\text{passes}}\, z_{bj}
 

@@ -1,4 +1,4 @@
-r"""When to prune: the seven schedules of the GECCO 2025 paper (SPEC §5 "When").
+r"""When to prune: the seven schedules of the GECCO 2025 paper (docs/algorithm.md §5 "When").
 
 A schedule maps a base probability ``p``, the current epoch ``t`` (counted from
 0), the final epoch ``T`` and the number of solutions ``n`` of the
@@ -18,10 +18,10 @@ schedule        probability
 
 Which ``T`` the callers pass (this is the published code's convention, kept):
 
-* canonical training (SPEC §3) passes ``T = epochs``. Its epochs run
+* canonical training (docs/algorithm.md §3) passes ``T = epochs``. Its epochs run
   ``t = 0 .. epochs - 1 < T``, so **``prune_after`` never fires there**, and
   ``increase`` / ``exponential`` never quite reach ``p``;
-* the coevolution (SPEC §4 step 6) passes ``T = epochs - 1``, so the last
+* the coevolution (docs/algorithm.md §4 step 6) passes ``T = epochs - 1``, so the last
   epoch has ``t = T`` and ``prune_after`` prunes exactly then.
 
 The values are returned as computed, not clipped: with ``t <= T`` every
@@ -45,7 +45,7 @@ import numpy as np
 
 from .registry import get_schedule, register_schedule
 
-#: The seven built-in schedules, in the order of SPEC §5 (each registered below;
+#: The seven built-in schedules, in the order of docs/algorithm.md §5 (each registered below;
 #: plug-ins may add more: :func:`minievo.pruning.registry.schedule_names`).
 SCHEDULES = ("fixed", "increase", "decrease", "population", "exponential", "final_n",
              "prune_after")
@@ -85,7 +85,7 @@ def _progress(t: int, T: int) -> float:
 
 
 def prune_probability(schedule: str, p: float, t: int, T: int, n_solutions: int = 1) -> float:
-    r"""Probability of pruning an individual at epoch ``t`` (SPEC §5 "When").
+    r"""Probability of pruning an individual at epoch ``t`` (docs/algorithm.md §5 "When").
 
     Parameters
     ----------

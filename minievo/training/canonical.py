@@ -1,4 +1,4 @@
-"""Canonical training: one autoencoder, one Adam optimizer (SPEC §3, ``ann_canonical``).
+"""Canonical training: one autoencoder, one Adam optimizer (docs/algorithm.md §3, ``ann_canonical``).
 
 The baseline the papers compare the coevolution against. For every epoch
 ``t = 0 … epochs-1``:
@@ -9,7 +9,7 @@ The baseline the papers compare the coevolution against. For every epoch
 2. one pass over the shuffled training batches, one Adam step per batch
    (moments persist over the whole run);
 3. if pruning is on, prune the encoder and the decoder with the schedule's
-   probability :math:`p(t, T = epochs, n = 1)` (SPEC §5). With ``T = epochs``
+   probability :math:`p(t, T = epochs, n = 1)` (docs/algorithm.md §5). With ``T = epochs``
    the ``prune_after`` schedule never fires, as in the published code;
 4. one record: minimum batch loss, training L1 (mean and std over the
    training batches), test L1 over the whole test set, pruned counts
@@ -61,7 +61,7 @@ class RunResult:
 
 
 def step_learning_rate(lr0: float, epoch: int, epochs: int) -> float:
-    """SPEC §3: multiply by 0.1 every ``max(1, epochs // 4)`` epochs."""
+    """docs/algorithm.md §3: multiply by 0.1 every ``max(1, epochs // 4)`` epochs."""
     return lr0 * 0.1 ** (epoch // max(1, epochs // 4))
 
 
@@ -92,7 +92,7 @@ def records_activations(config) -> bool:
 
 
 def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = False) -> RunResult:
-    """Train one autoencoder as SPEC §3; write records and checkpoints to ``out_dir``.
+    """Train one autoencoder as docs/algorithm.md §3; write records and checkpoints to ``out_dir``.
 
     Parameters
     ----------

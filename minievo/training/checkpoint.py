@@ -7,8 +7,7 @@ A checkpoint is one ``.npz`` file written atomically (temporary file, then
 * a JSON document ``state`` with the next epoch, learning rates, counters,
   the byte length of ``stats.jsonl`` at that moment and the state of every
   ``numpy.random.Generator`` of the run (``bit_generator.state``), so the
-  random streams continue as if the run had never stopped (DESIGN
-  "Randomness": checkpoints store generator states).
+  random streams continue as if the run had never stopped.
 
 Non-empty activation records are stored with their network
 (``MLP.state_dict``): they span epochs in canonical training with the

@@ -1,4 +1,4 @@
-"""Spatial coevolution of autoencoders on a ring: Lipi-AE (SPEC §4).
+"""Spatial coevolution of autoencoders on a ring: Lipi-AE (docs/algorithm.md §4).
 
 ``population_size`` cells sit on a ring; each holds a *center* (an encoder and
 a decoder) and its own learning rate :math:`\\eta_i`. An epoch visits every
@@ -19,7 +19,7 @@ visit of cell :math:`i` (``lipi_simple``, the papers' main variant) is:
    published code; ``optimizer_state="persistent"`` keeps one per network);
 5. **evaluate_replacement**: the trained pair's loss on one new batch;
 6. **prune_cell**: with probability :math:`p(t, T = epochs - 1, n = K)`
-   (SPEC §5) apply the prune operator to the pair;
+   (docs/algorithm.md §5) apply the prune operator to the pair;
 7. **replace_center**: the trained pair becomes cell :math:`i`'s center,
    always, even when it is worse than before;
 8. **mutate_learning_rate**:
@@ -68,7 +68,7 @@ Variants (``config.cell_evaluation``)
 
 Update modes
 ------------
-``asynchronous`` (default, SPEC §4): a cell visited later in an epoch reads
+``asynchronous`` (default, docs/algorithm.md §4): a cell visited later in an epoch reads
 the centers already replaced earlier in that epoch. ``synchronous``: every
 cell reads the centers as they were at the start of the epoch; the visits are
 then independent and run on ``workers`` threads (the Numba kernels release the
@@ -87,7 +87,7 @@ order, the tournament, the partners, the input noise, pruning and the
 learning-rate mutation, so switching one operator off leaves the others' draws
 unchanged.
 
-Records (SPEC §6)
+Records (docs/algorithm.md §6)
 -----------------
 One JSON line per visit: ``iteration`` (epoch), ``node_idx``,
 ``learning_rate`` (used in this visit, before mutation),
@@ -242,7 +242,7 @@ class EnginePool:
 
 
 # ---------------------------------------------------------------------------
-# The steps of one cell visit (SPEC §4)
+# The steps of one cell visit (docs/algorithm.md §4)
 # ---------------------------------------------------------------------------
 
 def gather_neighbourhood(centers, cell: int, radius: int, keep_own_records: bool = False,
@@ -272,7 +272,7 @@ def gather_neighbourhood(centers, cell: int, radius: int, keep_own_records: bool
 
 def evaluation_batch(data: np.ndarray, batch_size: int, rng: np.random.Generator,
                      shuffle: bool) -> np.ndarray:
-    """"One batch" (SPEC §1): the first batch of a fresh shuffle, ``(B, n_dim)``.
+    """"One batch" (docs/algorithm.md §1): the first batch of a fresh shuffle, ``(B, n_dim)``.
 
     Without shuffling it is always the first ``batch_size`` rows, as the
     published data loader gives.
@@ -373,7 +373,7 @@ def prune_cell(pair: Autoencoder, config, epoch: int, n_solutions: int,
                rng: np.random.Generator, test_data: np.ndarray) -> bool:
     """Step 6: prune ``pair`` in place with the schedule's probability; True if it was pruned.
 
-    The probability is :math:`p(t, T, n)` of SPEC §5 with ``T = epochs - 1``
+    The probability is :math:`p(t, T, n)` of docs/algorithm.md §5 with ``T = epochs - 1``
     and ``n = n_solutions`` (``2·radius + 1``); one uniform number is drawn
     whenever pruning is on, so the stream does not depend on the schedule.
     """
@@ -724,7 +724,7 @@ def save_centers(out_dir, centers) -> list[Path]:
 
 def train_coevolution(config, dataset: Dataset, out_dir=None, *, resume: bool = False,
                       workers: int = 1) -> RunResult:
-    """Run spatial coevolution (or one of its variants) as SPEC §4.
+    """Run spatial coevolution (or one of its variants) as docs/algorithm.md §4.
 
     Parameters
     ----------

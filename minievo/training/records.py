@@ -1,4 +1,4 @@
-"""What a run records (SPEC §6): one JSON object per line in ``stats.jsonl``.
+"""What a run records (docs/algorithm.md §6): one JSON object per line in ``stats.jsonl``.
 
 Key names follow the published code where one exists (``iteration``,
 ``node_idx``, ``learning_rate``, ``min_selection_loss``,

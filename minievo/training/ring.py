@@ -1,6 +1,6 @@
 """The ring of Lipi-AE: who a cell's neighbours are, and how one of them is chosen.
 
-SPEC §4 places ``population_size`` cells on a ring. Cell ``i`` sees its own
+docs/algorithm.md §4 places ``population_size`` cells on a ring. Cell ``i`` sees its own
 center and the centers of the cells ``i ± 1 … i ± radius`` (mod n), so a
 neighbourhood always holds ``2·radius + 1`` encoders and as many decoders;
 encoder ``k`` and decoder ``k`` come from the same cell.
@@ -26,7 +26,7 @@ import numpy as np
 
 
 def neighbourhood_indices(cell: int, population_size: int, radius: int) -> np.ndarray:
-    """Cells whose centers form cell ``cell``'s neighbourhood (SPEC §4 step 1).
+    """Cells whose centers form cell ``cell``'s neighbourhood (docs/algorithm.md §4 step 1).
 
     The order is that of the published ``get_neighbors``: the cell itself,
     then for ``d = 1 … radius`` the right neighbour ``(i + d) mod n`` and the
@@ -70,7 +70,7 @@ def neighbourhood_indices(cell: int, population_size: int, radius: int) -> np.nd
 
 
 def best_case_fitness(loss_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Encoder and decoder fitness under the "best case" solution concept (SPEC §4 step 2).
+    """Encoder and decoder fitness under the "best case" solution concept (docs/algorithm.md §4 step 2).
 
     Parameters
     ----------
@@ -91,7 +91,7 @@ def best_case_fitness(loss_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def select_by_tournament(losses: np.ndarray, rng: np.random.Generator, size: int = 2) -> int:
-    """Index chosen by a tournament over ``losses`` (SPEC §4 step 3).
+    """Index chosen by a tournament over ``losses`` (docs/algorithm.md §4 step 3).
 
     Draw ``size`` indices uniformly *with replacement*; the one with the
     lowest loss wins. A tie goes to the later draw: this is the published
