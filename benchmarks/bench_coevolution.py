@@ -11,6 +11,7 @@ records must agree before anything is timed.
 Run with the other benchmarks: ``pytest benchmarks/ -k cell_visit``. For a
 whole trial see ``benchmarks/end_to_end.py``.
 """
+
 import numpy as np
 import pytest
 
@@ -25,20 +26,34 @@ BACKENDS = ("numpy", "numba")
 @pytest.fixture(scope="module", params=list(SIZES))
 def setting(request):
     batch, clusters, per_cluster, n_dim = SIZES[request.param]
-    dataset = generate_binary_clustering(clusters, per_cluster, n_dim,
-                                         rng=np.random.default_rng(1))
-    base = Config(population_size=10, epochs=400, batch_size=batch, seed=1,
-                  dataset_name=f"binary_clustering_{clusters}_{per_cluster}_{n_dim}",
-                  prune_method="random", prune_schedule="exponential", prune_probability=0.5,
-                  progress=False)
+    dataset = generate_binary_clustering(clusters, per_cluster, n_dim, rng=np.random.default_rng(1))
+    base = Config(
+        population_size=10,
+        epochs=400,
+        batch_size=batch,
+        seed=1,
+        dataset_name=f"binary_clustering_{clusters}_{per_cluster}_{n_dim}",
+        prune_method="random",
+        prune_schedule="exponential",
+        prune_probability=0.5,
+        progress=False,
+    )
     return request.param, base, dataset
 
 
 def _visit(config, dataset, population, engine):
     """Visit cell 3 in the last epoch; the population is not modified."""
     epoch = config.epochs - 1
-    return visit_cell(config, dataset, population.centers, 3, population.learning_rates[3],
-                      epoch, engine, visit_streams(config.seed, epoch, 3))
+    return visit_cell(
+        config,
+        dataset,
+        population.centers,
+        3,
+        population.learning_rates[3],
+        epoch,
+        engine,
+        visit_streams(config.seed, epoch, 3),
+    )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -59,5 +74,6 @@ def bench_cell_visit(benchmark, setting, backend):
     config, population, engine, _ = runs[backend]
     benchmark.group = f"cell visit [{name}]"
     benchmark.extra_info["backend"] = backend
-    benchmark.pedantic(_visit, args=(config, dataset, population, engine), rounds=5,
-                       iterations=1, warmup_rounds=1)
+    benchmark.pedantic(
+        _visit, args=(config, dataset, population, engine), rounds=5, iterations=1, warmup_rounds=1
+    )

@@ -34,6 +34,7 @@ the simulator (simulated timings mean nothing). Three measurements:
 
 No number from this script is in the README unless it was measured on a GPU.
 """
+
 import argparse
 import sys
 import tempfile
@@ -62,16 +63,21 @@ def peak_bandwidth(override_gbs):
     if override_gbs:
         return override_gbs * 1e9, "given by --peak-gbs"
     from numba import cuda
+
     dev = cuda.get_current_device()
     try:
         clock_khz, bus_bits = dev.MEMORY_CLOCK_RATE, dev.GLOBAL_MEMORY_BUS_WIDTH
     except AttributeError:
         return None, "device attributes unavailable; pass --peak-gbs"
-    return 2.0 * clock_khz * 1e3 * bus_bits / 8, f"{dev.name.decode() if isinstance(dev.name, bytes) else dev.name} attributes"
+    return (
+        2.0 * clock_khz * 1e3 * bus_bits / 8,
+        f"{dev.name.decode() if isinstance(dev.name, bytes) else dev.name} attributes",
+    )
 
 
 def paper_pairs(n: int, rng):
     from minievo.network import make_autoencoder
+
     return [make_autoencoder("default", PAPER_DIM, rng) for _ in range(n)]
 
 
@@ -80,16 +86,26 @@ def gpu_pair_steps(P: int, data, repeats: int) -> float:
     from numba import cuda
 
     from minievo.kernels.cuda import DevicePairs
+
     template = paper_pairs(1, np.random.default_rng(0))[0]
-    dev = DevicePairs(template.encoder.layout, template.decoder.layout, P, P, BATCH, 0,
-                      {"train": data})
+    dev = DevicePairs(
+        template.encoder.layout, template.decoder.layout, P, P, BATCH, 0, {"train": data}
+    )
     dev.upload_many(range(P), [template.encoder] * P, [template.decoder] * P)
     rng = np.random.default_rng(1)
     orders = np.stack([rng.permutation(PAPER_ROWS) for _ in range(P)])
     slots = np.arange(P)
-    args = (slots, slots, orders, BATCH, [1e-5] * P, np.zeros(P, np.int64), np.ones(P, bool),
-            np.zeros(P, bool))
-    dev.train_pass(*args)                                      # compile, warm up
+    args = (
+        slots,
+        slots,
+        orders,
+        BATCH,
+        [1e-5] * P,
+        np.zeros(P, np.int64),
+        np.ones(P, bool),
+        np.zeros(P, bool),
+    )
+    dev.train_pass(*args)  # compile, warm up
     times = []
     for _ in range(repeats):
         cuda.synchronize()
@@ -103,6 +119,7 @@ def gpu_pair_steps(P: int, data, repeats: int) -> float:
 def cpu_pair_steps(data, repeats: int) -> float:
     """Pair-steps per second of :func:`minievo.kernels.cpu.train_epoch` on one core."""
     from minievo.engine import Engine
+
     pair = paper_pairs(1, np.random.default_rng(0))[0]
     engine = Engine(pair, BATCH, backend="numba")
     order = np.random.default_rng(1).permutation(PAPER_ROWS)
@@ -118,15 +135,28 @@ def cpu_pair_steps(data, repeats: int) -> float:
 def main_comparison_jobs(epochs: int, root: Path):
     from minievo.experiments.config import Config
     from minievo.experiments.presets import PRESET_DEFAULTS
+
     base = {k: v for k, v in PRESET_DEFAULTS.items() if k != "trials"}
     jobs = []
-    for v, (method, schedule) in enumerate((m, s) for m in ("random", "variance", "conjunctive")
-                                           for s in ("fixed", "exponential", "final_n")):
+    for v, (method, schedule) in enumerate(
+        (m, s)
+        for m in ("random", "variance", "conjunctive")
+        for s in ("fixed", "exponential", "final_n")
+    ):
         for seed in range(1, 31):
-            config = Config(**{**base, "cell_evaluation": "lipi_simple", "population_size": 10,
-                               "epochs": epochs, "prune_method": method,
-                               "prune_schedule": schedule, "seed": seed, "backend": "cuda",
-                               "progress": False})
+            config = Config(
+                **{
+                    **base,
+                    "cell_evaluation": "lipi_simple",
+                    "population_size": 10,
+                    "epochs": epochs,
+                    "prune_method": method,
+                    "prune_schedule": schedule,
+                    "seed": seed,
+                    "backend": "cuda",
+                    "progress": False,
+                }
+            )
             jobs.append((config, root / f"v{v:03d}-s{seed:03d}"))
     return jobs
 
@@ -159,6 +189,7 @@ def main(argv=None) -> int:
         print(f"{P:6d} {rate:14.0f} {rate / cpu:8.1f} {moved / 1e9:8.1f} {frac}")
     if not args.skip_study:
         from minievo.experiments.lockstep_sweep import run_lockstep_sweep
+
         with tempfile.TemporaryDirectory() as tmp:
             jobs = main_comparison_jobs(args.study_epochs, Path(tmp))
             start = time.perf_counter()
@@ -166,14 +197,17 @@ def main(argv=None) -> int:
             wall = time.perf_counter() - start
         print(f"main comparison, 9 variants x 30 trials x {args.study_epochs} epochs: {wall:.1f} s")
         if args.study_epochs != 400:
-            print(f"  projection to 400 epochs (not a measurement): "
-                  f"{wall / args.study_epochs * 400 / 60:.1f} min")
+            print(
+                f"  projection to 400 epochs (not a measurement): "
+                f"{wall / args.study_epochs * 400 / 60:.1f} min"
+            )
     return 0
 
 
 def bench_cuda_lockstep(benchmark):
     """``pytest benchmarks/bench_cuda.py``: P = 1000 pair-steps, skipped without a GPU."""
     import pytest
+
     if cuda_problem() is not None or simulator_enabled():
         pytest.skip("no usable CUDA device")
     data = (np.random.default_rng(0).random((PAPER_ROWS, PAPER_DIM)) < 0.5).astype(np.float32)

@@ -12,6 +12,7 @@ and 4000 dimensions. Networks have 20% of every buffer pruned.
 
 Run ``pytest benchmarks/`` from the repository root (see ``benchmarks/README.md``).
 """
+
 from types import SimpleNamespace
 
 import numpy as np
@@ -22,10 +23,10 @@ from minievo.kernels import cpu, make_workspace
 from minievo.kernels import reference as ref
 from minievo.network import make_autoencoder
 
-SIZES = {"paper": (5, 1000), "large": (100, 4000)}        # (batch, n_dim)
+SIZES = {"paper": (5, 1000), "large": (100, 4000)}  # (batch, n_dim)
 KERNELS = {"numpy": ref, "numba": cpu}
 LR, BETAS, EPS = 1e-5, (0.5, 0.999), 1e-8
-N_ROWS = 1000                                              # rows of the training data
+N_ROWS = 1000  # rows of the training data
 f32 = np.float32
 
 
@@ -46,18 +47,31 @@ def size(request):
     data = (rng.random((N_ROWS, n_dim)) < 0.75).astype(f32)
     batch = data[:batch_size].copy()
     work = make_workspace(pair.encoder.spec, pair.decoder.spec, batch_size)
-    ref.pair_loss_and_gradients(pair.encoder.arrays, pair.decoder.arrays, batch, batch,
-                                work.no_dx, ref.PLAIN, work, False)
+    ref.pair_loss_and_gradients(
+        pair.encoder.arrays, pair.decoder.arrays, batch, batch, work.no_dx, ref.PLAIN, work, False
+    )
     B = batch_size
     enc_acts = [ref.rows_view(pair.encoder.layout, work.enc_act, B, l).copy() for l in range(2)]
     dec_acts = [ref.rows_view(pair.decoder.layout, work.dec_act, B, l).copy() for l in range(2)]
     # inputs and outputs of every layer: enc x -> h -> code, dec code -> h -> y
     acts = {"enc": [batch] + enc_acts, "dec": [enc_acts[1]] + dec_acts}
-    deltas = {net: [rng.standard_normal((B, n)).astype(f32) * (acts[net][l + 1] > 0)
-                    for l, n in enumerate(sizes)]
-              for net, sizes in (("enc", (30, 10)), ("dec", (30, n_dim)))}
-    return SimpleNamespace(name=request.param, batch_size=batch_size, n_dim=n_dim, pair=pair,
-                           data=data, batch=batch, acts=acts, deltas=deltas)
+    deltas = {
+        net: [
+            rng.standard_normal((B, n)).astype(f32) * (acts[net][l + 1] > 0)
+            for l, n in enumerate(sizes)
+        ]
+        for net, sizes in (("enc", (30, 10)), ("dec", (30, n_dim)))
+    }
+    return SimpleNamespace(
+        name=request.param,
+        batch_size=batch_size,
+        n_dim=n_dim,
+        pair=pair,
+        data=data,
+        batch=batch,
+        acts=acts,
+        deltas=deltas,
+    )
 
 
 def group(size, operation):
@@ -70,8 +84,12 @@ def set_backend(benchmark, backend, steps=1):
 
 
 # Layers of the default network: (network, layer, label)
-LAYERS = [("enc", 0, "enc L0 n_dim->30"), ("enc", 1, "enc L1 30->10"),
-          ("dec", 0, "dec L0 10->30"), ("dec", 1, "dec L1 30->n_dim")]
+LAYERS = [
+    ("enc", 0, "enc L0 n_dim->30"),
+    ("enc", 1, "enc L1 30->10"),
+    ("dec", 0, "dec L0 10->30"),
+    ("dec", 1, "dec L1 30->n_dim"),
+]
 
 
 def layer_operands(size, net_name, l):
@@ -111,7 +129,7 @@ def bench_dense_backward(benchmark, size, backend, net_name, l, label):
 
     for name, mod in KERNELS.items():
         backward(mod, *outs[name])
-    for got, expected in list(zip(outs["numba"], outs["numpy"]))[:3 if want_dx else 2]:
+    for got, expected in list(zip(outs["numba"], outs["numpy"]))[: 3 if want_dx else 2]:
         assert_close(got, expected)
     benchmark.group = group(size, f"dense backward {label}")
     set_backend(benchmark, backend)
@@ -129,13 +147,14 @@ def bench_dense_transposed(benchmark, size, direction, net_name, l, label):
         out = np.empty((x.shape[0], W.shape[0]), f32)
         cpu._dense_forward_t(x, Wt, b, out)
         assert_close(out, x @ W.T + b)
-        run = lambda: cpu._dense_forward_t(x, Wt, b, out)                 # noqa: E731
+        run = lambda: cpu._dense_forward_t(x, Wt, b, out)  # noqa: E731
     else:
         dWt, db, dx = np.empty_like(Wt), np.empty_like(b), np.empty_like(x)
 
         def run():
             cpu._dense_backward_params_t(x, d, dWt, db)
             cpu._dense_backward_input_t(Wt, d, dx)
+
         run()
         assert_close(dWt.T, d.T @ x)
         assert_close(dx, d @ W)
@@ -172,8 +191,9 @@ def adam_operands(size):
 @pytest.mark.parametrize("fresh", [False, True], ids=["persistent", "fresh"])
 def bench_masked_adam(benchmark, size, backend, fresh):
     params, mask, grad = adam_operands(size)
-    state = {name: [params.copy(), np.zeros_like(params), np.zeros_like(params)]
-             for name in KERNELS}
+    state = {
+        name: [params.copy(), np.zeros_like(params), np.zeros_like(params)] for name in KERNELS
+    }
 
     def step(mod, p, m, v):
         if fresh:
@@ -184,8 +204,9 @@ def bench_masked_adam(benchmark, size, backend, fresh):
     for name, mod in KERNELS.items():
         step(mod, *state[name])
     np.testing.assert_allclose(state["numba"][0], state["numpy"][0], rtol=1e-6, atol=1e-9)
-    benchmark.group = group(size, f"masked Adam, {'fresh' if fresh else 'persistent'}, "
-                                  f"{params.size} params")
+    benchmark.group = group(
+        size, f"masked Adam, {'fresh' if fresh else 'persistent'}, {params.size} params"
+    )
     set_backend(benchmark, backend)
     benchmark(step, KERNELS[backend], *state[backend])
 
@@ -198,12 +219,26 @@ def bench_masked_adam(benchmark, size, backend, fresh):
 def bench_train_step(benchmark, size, backend, fresh):
     """One call of ``train_step``: forward, L1, backward, masked Adam on one batch."""
     pairs = {name: size.pair.copy() for name in KERNELS}
-    works = {name: make_workspace(size.pair.encoder.spec, size.pair.decoder.spec, size.batch_size)
-             for name in KERNELS}
+    works = {
+        name: make_workspace(size.pair.encoder.spec, size.pair.decoder.spec, size.batch_size)
+        for name in KERNELS
+    }
 
     def step(mod, pair, work):
-        return mod.train_step(pair.encoder.arrays, pair.decoder.arrays, size.batch, size.batch,
-                              work.no_dx, ref.PLAIN, work, LR, *BETAS, EPS, fresh, True)
+        return mod.train_step(
+            pair.encoder.arrays,
+            pair.decoder.arrays,
+            size.batch,
+            size.batch,
+            work.no_dx,
+            ref.PLAIN,
+            work,
+            LR,
+            *BETAS,
+            EPS,
+            fresh,
+            True,
+        )
 
     losses = {name: step(mod, pairs[name], works[name]) for name, mod in KERNELS.items()}
     assert losses["numba"] == pytest.approx(losses["numpy"], rel=1e-5)
@@ -224,8 +259,9 @@ def bench_train_epoch(benchmark, size, backend, fresh):
     pairs = {name: size.pair.copy() for name in KERNELS}
 
     def epoch(name):
-        return engines[name].train_epoch(pairs[name], size.data, order, size.batch_size, LR,
-                                         fresh=fresh, record=True)
+        return engines[name].train_epoch(
+            pairs[name], size.data, order, size.batch_size, LR, fresh=fresh, record=True
+        )
 
     losses = {name: epoch(name) for name in KERNELS}
     assert_close(losses["numba"], losses["numpy"], rtol=1e-4)
@@ -238,16 +274,27 @@ def bench_train_epoch(benchmark, size, backend, fresh):
 def bench_neighbourhood_evaluation(benchmark, size, backend):
     """The 3x3 neighbourhood of a cell: 9 (encoder, decoder) pairs of 3 cells on one
     batch, recording activations (docs/algorithm.md §4)."""
-    cells = {name: [make_autoencoder("default", size.n_dim, np.random.default_rng(seed),
-                                     record_rows=size.batch_size) for seed in range(3)]
-             for name in KERNELS}
-    works = {name: make_workspace(size.pair.encoder.spec, size.pair.decoder.spec, size.batch_size)
-             for name in KERNELS}
+    cells = {
+        name: [
+            make_autoencoder(
+                "default", size.n_dim, np.random.default_rng(seed), record_rows=size.batch_size
+            )
+            for seed in range(3)
+        ]
+        for name in KERNELS
+    }
+    works = {
+        name: make_workspace(size.pair.encoder.spec, size.pair.decoder.spec, size.batch_size)
+        for name in KERNELS
+    }
 
     def evaluate(name):
         mod, work = KERNELS[name], works[name]
-        return [mod.evaluate_pair(e.encoder.arrays, d.decoder.arrays, size.batch, ref.PLAIN,
-                                  work, True) for e in cells[name] for d in cells[name]]
+        return [
+            mod.evaluate_pair(e.encoder.arrays, d.decoder.arrays, size.batch, ref.PLAIN, work, True)
+            for e in cells[name]
+            for d in cells[name]
+        ]
 
     losses = {name: evaluate(name) for name in KERNELS}
     assert_close(losses["numba"], losses["numpy"], rtol=1e-5)
@@ -264,8 +311,8 @@ def bench_pruning_operator(benchmark, size, method):
     operators = pytest.importorskip("minievo.pruning.operators")
     pair = size.pair.copy()
     engine = Engine(pair, size.batch_size, "numba")
-    for start in range(0, 50, size.batch_size):          # records for the variance operator
-        engine.evaluate(pair, size.data[start:start + size.batch_size], record=True)
+    for start in range(0, 50, size.batch_size):  # records for the variance operator
+        engine.evaluate(pair, size.data[start : start + size.batch_size], record=True)
     rng = np.random.default_rng(3)
 
     def run():
@@ -274,6 +321,7 @@ def bench_pruning_operator(benchmark, size, method):
         if method == "variance":
             return operators.variance_mask(pair.decoder, rng)
         return operators.conjunctive_masks(pair, size.data, 0.1, rng)
+
     mask = run()
     mask = mask[1] if isinstance(mask, tuple) else mask
     assert mask.shape == (pair.decoder.n_params,) and set(np.unique(mask)) <= {0.0, 1.0}

@@ -20,6 +20,7 @@ includes it); in a separate environment, e.g.::
     python3 -m venv /tmp/peers && /tmp/peers/bin/pip install torch jax jaxlib numpy numba scipy
     PYTHONPATH=. taskset -c 1 /tmp/peers/bin/python benchmarks/bench_peers.py
 """
+
 from __future__ import annotations
 
 import os
@@ -29,7 +30,9 @@ from pathlib import Path
 
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
-os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
@@ -56,8 +59,15 @@ def layers(pair):
     out = []
     for net in (pair.encoder, pair.decoder):
         for l, act in enumerate(net.spec.activations):
-            out.append((net.weight(l).copy(), net.bias(l).copy(), net.weight(l, net.mask).copy(),
-                        net.bias(l, net.mask).copy(), act))
+            out.append(
+                (
+                    net.weight(l).copy(),
+                    net.bias(l).copy(),
+                    net.weight(l, net.mask).copy(),
+                    net.bias(l, net.mask).copy(),
+                    act,
+                )
+            )
     return out
 
 
@@ -68,13 +78,15 @@ def _per_step(run, n_steps: int):
 
 def time_minievo(data, order, pair):
     engine, trained = Engine(pair, BATCH, "numba"), pair.copy()
-    return _per_step(lambda: engine.train_epoch(trained, data, order, BATCH, LR,
-                                                fresh=True, record=False),
-                     order.shape[0] // BATCH)
+    return _per_step(
+        lambda: engine.train_epoch(trained, data, order, BATCH, LR, fresh=True, record=False),
+        order.shape[0] // BATCH,
+    )
 
 
 def time_torch(data, order, pair):
     import torch
+
     torch.set_num_threads(1)
     params, masks, acts = [], [], []
     for W, b, mW, mb, act in layers(pair):
@@ -82,7 +94,7 @@ def time_torch(data, order, pair):
         masks += [torch.tensor(mW), torch.tensor(mb)]
         acts.append(act)
     x_all = torch.tensor(data)
-    batches = [torch.tensor(order[i:i + BATCH]) for i in range(0, order.shape[0], BATCH)]
+    batches = [torch.tensor(order[i : i + BATCH]) for i in range(0, order.shape[0], BATCH)]
 
     def forward(x):
         for l, act in enumerate(acts):
@@ -104,18 +116,20 @@ def time_torch(data, order, pair):
             with torch.no_grad():
                 for p, m in zip(params, masks):
                     p.mul_(m)
+
     return _per_step(epoch, len(batches))
 
 
 def time_jax(data, order, pair):
     import jax
     import jax.numpy as jnp
+
     spec = layers(pair)
     params = [(jnp.asarray(W), jnp.asarray(b)) for W, b, _, _, _ in spec]
     masks = [(jnp.asarray(mW), jnp.asarray(mb)) for _, _, mW, mb, _ in spec]
     acts = tuple(act for *_, act in spec)
     n_batches = order.shape[0] // BATCH
-    batches = jnp.asarray(data[order[:n_batches * BATCH]].reshape(n_batches, BATCH, -1))
+    batches = jnp.asarray(data[order[: n_batches * BATCH]].reshape(n_batches, BATCH, -1))
 
     def loss_fn(ps, x):
         h = x
@@ -127,11 +141,12 @@ def time_jax(data, order, pair):
     def step(ps, x):
         loss, grads = jax.value_and_grad(loss_fn)(ps, x)
 
-        def fresh_adam(p, g, m):                     # zero moments, t = 1
+        def fresh_adam(p, g, m):  # zero moments, t = 1
             g = g * m
             m1, v1 = (1 - BETAS[0]) * g, (1 - BETAS[1]) * g * g
             m_hat, v_hat = m1 / (1 - BETAS[0]), v1 / (1 - BETAS[1])
             return (p - LR * m_hat / (jnp.sqrt(v_hat) + EPS)) * m
+
         ps = jax.tree_util.tree_map(fresh_adam, ps, grads, masks)
         return ps, loss
 
@@ -144,6 +159,7 @@ def time_jax(data, order, pair):
     def run():
         state["params"], losses = epoch(state["params"], batches)
         losses.block_until_ready()
+
     return _per_step(run, n_batches)
 
 
@@ -165,7 +181,7 @@ def summary_lines(repeats: int = 9) -> list[str]:
             continue
         passes[name] = timer(data, order, pair)
     for run, _ in passes.values():
-        run()                                                  # compile / warm up
+        run()  # compile / warm up
     rounds = []
     for _ in range(repeats):
         per_step = {}
@@ -182,8 +198,10 @@ def summary_lines(repeats: int = 9) -> list[str]:
         theirs = float(np.median([r[name] for r in rounds]))
         ratio = float(np.median([r[name] / r["minievo"] for r in rounds]))
         target = "" if name == "PyTorch" else f"target >= 3x {'ok' if ratio >= 3 else 'MISSED'}"
-        lines.append(f"{'peers: ' + name + ' step / minievo step':44s} {ratio:9.2f}  {target} "
-                     f"{theirs * 1e6:.1f} / {ours * 1e6:.1f} us")
+        lines.append(
+            f"{'peers: ' + name + ' step / minievo step':44s} {ratio:9.2f}  {target} "
+            f"{theirs * 1e6:.1f} / {ours * 1e6:.1f} us"
+        )
     return lines
 
 

@@ -5,6 +5,7 @@ Every operation is one benchmark ``group`` holding the NumPy reference
 the same inputs; at the end of the run :func:`pytest_terminal_summary`
 prints, per group, the median of each and their ratio.
 """
+
 import os
 import sys
 from collections import defaultdict
@@ -18,7 +19,7 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUM
     os.environ.setdefault(_name, "1")
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:                      # run from a checkout without installing
+if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
 
@@ -45,13 +46,17 @@ def pytest_terminal_summary(terminalreporter, config):
         if ref is None or fast is None:
             continue
         steps = fast.extra_info.get("steps", 1)
-        line = (f"{group:48s} {_us(ref['median'])} {_us(fast['median'])} "
-                f"{ref['median'] / fast['median']:8.1f}x")
+        line = (
+            f"{group:48s} {_us(ref['median'])} {_us(fast['median'])} "
+            f"{ref['median'] / fast['median']:8.1f}x"
+        )
         if steps > 1:
             per_step = (ref["median"] / steps * 1e6, fast["median"] / steps * 1e6)
             line += "   per step: {:.1f} / {:.1f} us".format(*per_step)
         tr.write_line(line)
         for other, bench in sorted(by_backend.items()):
             if other not in ("numpy", "numba"):
-                tr.write_line(f"{'  ' + other:48s} {'':12s} {_us(bench['median'])} "
-                              f"{ref['median'] / bench['median']:8.1f}x")
+                tr.write_line(
+                    f"{'  ' + other:48s} {'':12s} {_us(bench['median'])} "
+                    f"{ref['median'] / bench['median']:8.1f}x"
+                )

@@ -17,6 +17,7 @@ epochs x 200 batches = 800,000 Adam steps of a 1000-30-10-30-1000 autoencoder
 on 5 rows, plus 4,000 neighbourhood evaluations of 9 pairs; the published
 PyTorch code takes about half an hour.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,10 +36,19 @@ from minievo.experiments.run import load_dataset_for, run
 from minievo.network import make_autoencoder
 
 MAIN_SETTING = {
-    "cell_evaluation": "lipi_simple", "population_size": 10, "radius": 1, "batch_size": 5,
-    "dataset_name": "binary_clustering_10_100_1000", "prune_method": "random",
-    "prune_schedule": "exponential", "prune_probability": 0.5, "prune_amount": 0.1,
-    "learning_rate": 1e-5, "calculate_test_loss": True, "progress": False, "seed": 1,
+    "cell_evaluation": "lipi_simple",
+    "population_size": 10,
+    "radius": 1,
+    "batch_size": 5,
+    "dataset_name": "binary_clustering_10_100_1000",
+    "prune_method": "random",
+    "prune_schedule": "exponential",
+    "prune_probability": 0.5,
+    "prune_amount": 0.1,
+    "learning_rate": 1e-5,
+    "calculate_test_loss": True,
+    "progress": False,
+    "seed": 1,
 }
 
 
@@ -60,18 +70,27 @@ def trial(epochs: int, backend: str) -> None:
     load_dataset_for(config)  # generate/cache the data outside the timing
     start = time.perf_counter()
     time_run(config.replace(epochs=1, population_size=3, calculate_test_loss=False))
-    print(f"warm-up (compile or load cached kernels + a tiny run): "
-          f"{time.perf_counter() - start:.1f} s")
+    print(
+        f"warm-up (compile or load cached kernels + a tiny run): "
+        f"{time.perf_counter() - start:.1f} s"
+    )
     rows = config.dataset_shape[0] * config.dataset_shape[1]
-    for name, cfg in (("lipi_simple", config),
-                      ("ann_canonical", config.replace(cell_evaluation="ann_canonical",
-                                                       population_size=1,
-                                                       optimizer_state="persistent"))):
+    for name, cfg in (
+        ("lipi_simple", config),
+        (
+            "ann_canonical",
+            config.replace(
+                cell_evaluation="ann_canonical", population_size=1, optimizer_state="persistent"
+            ),
+        ),
+    ):
         seconds = time_run(cfg)
         steps = cfg.population_size * epochs * -(-rows // cfg.batch_size)
-        print(f"{name:14s} {epochs} epochs, population {cfg.population_size}: {seconds:7.1f} s "
-              f"per trial, {steps / seconds:9.0f} steps/s ({seconds / steps * 1e6:.1f} µs/step "
-              f"incl. evaluations, pruning, records), peak memory {peak_memory_mb():.0f} MiB")
+        print(
+            f"{name:14s} {epochs} epochs, population {cfg.population_size}: {seconds:7.1f} s "
+            f"per trial, {steps / seconds:9.0f} steps/s ({seconds / steps * 1e6:.1f} µs/step "
+            f"incl. evaluations, pruning, records), peak memory {peak_memory_mb():.0f} MiB"
+        )
 
 
 def step_time(n_dim: int, batch: int, backend: str, n_rows: int = 1000) -> float:
@@ -102,11 +121,17 @@ def scaling(backend: str) -> None:
     print("| population | s per epoch | ms per cell visit |")
     print("|---|---|---|")
     for population in (5, 10, 20):
-        config = Config.from_dict({**MAIN_SETTING, "population_size": population,
-                                   "backend": backend})
-        per_epoch = float(np.median([
-            (time_run(config.replace(epochs=6)) - time_run(config.replace(epochs=1))) / 5
-            for _ in range(3)]))
+        config = Config.from_dict(
+            {**MAIN_SETTING, "population_size": population, "backend": backend}
+        )
+        per_epoch = float(
+            np.median(
+                [
+                    (time_run(config.replace(epochs=6)) - time_run(config.replace(epochs=1))) / 5
+                    for _ in range(3)
+                ]
+            )
+        )
         print(f"| {population} | {per_epoch:.3f} | {per_epoch / population * 1e3:.1f} |")
 
 
@@ -116,8 +141,10 @@ def main(argv=None) -> int:
     parser.add_argument("--backend", default="numba", choices=("numba", "numpy"))
     parser.add_argument("--scaling", action="store_true", help="print the scaling tables only")
     args = parser.parse_args(argv)
-    print(f"python {sys.version.split()[0]}, numpy {np.__version__}, "
-          f"CPU affinity {sorted(os.sched_getaffinity(0))}")
+    print(
+        f"python {sys.version.split()[0]}, numpy {np.__version__}, "
+        f"CPU affinity {sorted(os.sched_getaffinity(0))}"
+    )
     if args.scaling:
         scaling(args.backend)
     else:

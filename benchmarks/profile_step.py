@@ -12,6 +12,7 @@ so the numbers exclude Python's call overhead; each line is the median over
 ``--repeats`` repeats, in microseconds per call. The sum of the pieces should
 come close to the measured step.
 """
+
 import argparse
 import time
 
@@ -28,10 +29,12 @@ f32 = np.float32
 
 def _repeat(kernel):
     """A compiled loop calling ``kernel(*args)`` ``n`` times."""
+
     @njit
     def loop(n, args):
         for _ in range(n):
             kernel(*args)
+
     return loop
 
 
@@ -43,7 +46,7 @@ def _gather(data, order, out):
 
 
 def median_us(fn, n, repeats):
-    fn(1)                                         # compile / warm up
+    fn(1)  # compile / warm up
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -55,7 +58,7 @@ def median_us(fn, n, repeats):
 def pieces(B, n_dim, rng):
     """(name, compiled loop, args, counted in the step?) for every piece of a step."""
     pair = make_autoencoder("default", n_dim, rng, record_rows=B)
-    for net in (pair.encoder, pair.decoder):            # 20% pruned, as after some pruning
+    for net in (pair.encoder, pair.decoder):  # 20% pruned, as after some pruning
         net.apply_mask((rng.random(net.n_params) > 0.2).astype(f32))
     enc, dec = pair.encoder.arrays, pair.decoder.arrays
     data = (rng.random((1000, n_dim)) < 0.75).astype(f32)
@@ -100,43 +103,69 @@ def pieces(B, n_dim, rng):
     W2, b2, dW2, db2 = layer(dec, 0, True)
     add("dec L0 forward 10->30 (transposed)", cpu._dense_forward_t, (code, W2, b2, zeros(30)))
     W3, b3, dW3, db3 = layer(dec, 1, True)
-    add(f"dec L1 forward 30->{n_dim} (transposed)", cpu._dense_forward_t,
-        (h_dec, W3, b3, zeros(n_dim)))
+    add(
+        f"dec L1 forward 30->{n_dim} (transposed)",
+        cpu._dense_forward_t,
+        (h_dec, W3, b3, zeros(n_dim)),
+    )
     add(f"sigmoid (B, {n_dim})", cpu.activate, (np.log(y / (1 - y)), np.int64(2)))
     add(f"l1_loss (B, {n_dim})", cpu.l1_loss, (y, x, d_y))
     add(f"sigmoid backward (B, {n_dim})", cpu.activation_backward, (y, d_y.copy(), np.int64(2)))
     add("dec L1 backward input (transposed)", cpu._dense_backward_input_t, (W3, d_z, zeros(30)))
-    add("dec L1 backward params (transposed)", cpu._dense_backward_params_t,
-        (h_dec, d_z, dW3, db3))
+    add("dec L1 backward params (transposed)", cpu._dense_backward_params_t, (h_dec, d_z, dW3, db3))
     d = relu_delta(30)
     add("dec L0 backward input (transposed)", cpu._dense_backward_input_t, (W2, d, zeros(10)))
     add("dec L0 backward params (transposed)", cpu._dense_backward_params_t, (code, d, dW2, db2))
     d = relu_delta(10)
     add("enc L1 backward input", cpu.dense_backward_input, (W1, d, zeros(30)))
     add("enc L1 backward params", cpu.dense_backward_params, (h_enc, d, dW1, db1))
-    add(f"enc L0 backward params {n_dim}->30", cpu.dense_backward_params,
-        (x, relu_delta(30), dW, db))
+    add(
+        f"enc L0 backward params {n_dim}->30",
+        cpu.dense_backward_params,
+        (x, relu_delta(30), dW, db),
+    )
     lr, b1_, b2_, eps = 1e-5, 0.5, 0.999, 1e-8
     for name, net in (("enc", enc), ("dec", dec)):
         P = net.params.shape[0]
         m, v = np.zeros(P, f32), np.zeros(P, f32)
-        add(f"adam persistent {name} ({P} params)", cpu.adam_update,
-            (net.params.copy(), net.grad.copy(), net.mask, m, v, np.int64(1000),
-             lr, b1_, b2_, eps))
-        add(f"adam fresh {name} ({P} params)", cpu.adam_fresh_update,
-            (net.params.copy(), net.grad.copy(), net.mask, lr, b1_, b2_, eps), False)
+        add(
+            f"adam persistent {name} ({P} params)",
+            cpu.adam_update,
+            (net.params.copy(), net.grad.copy(), net.mask, m, v, np.int64(1000), lr, b1_, b2_, eps),
+        )
+        add(
+            f"adam fresh {name} ({P} params)",
+            cpu.adam_fresh_update,
+            (net.params.copy(), net.grad.copy(), net.mask, lr, b1_, b2_, eps),
+            False,
+        )
     # the row-major public kernels on the short-row layer, for comparison
     W3r, _, dW3r, _ = layer(dec, 1, False)
-    add(f"[row-major] dec L1 forward 30->{n_dim}", cpu.dense_forward,
-        (h_dec, W3r, b3, zeros(n_dim)), False)
-    add("[row-major] dec L1 backward input", cpu.dense_backward_input,
-        (W3r, d_z, zeros(30)), False)
-    add("[row-major] dec L1 backward params", cpu.dense_backward_params,
-        (h_dec, d_z, dW3r, db3), False)
-    add("pair_loss_and_gradients (row-major)", cpu.pair_loss_and_gradients,
-        (enc, dec, x, x, work.no_dx, np.int64(ref.PLAIN), work, False), False)
-    add("evaluate_pair, record", cpu.evaluate_pair,
-        (enc, dec, x, np.int64(ref.PLAIN), work, True), False)
+    add(
+        f"[row-major] dec L1 forward 30->{n_dim}",
+        cpu.dense_forward,
+        (h_dec, W3r, b3, zeros(n_dim)),
+        False,
+    )
+    add("[row-major] dec L1 backward input", cpu.dense_backward_input, (W3r, d_z, zeros(30)), False)
+    add(
+        "[row-major] dec L1 backward params",
+        cpu.dense_backward_params,
+        (h_dec, d_z, dW3r, db3),
+        False,
+    )
+    add(
+        "pair_loss_and_gradients (row-major)",
+        cpu.pair_loss_and_gradients,
+        (enc, dec, x, x, work.no_dx, np.int64(ref.PLAIN), work, False),
+        False,
+    )
+    add(
+        "evaluate_pair, record",
+        cpu.evaluate_pair,
+        (enc, dec, x, np.int64(ref.PLAIN), work, True),
+        False,
+    )
     return pair, data, rows
 
 
@@ -169,10 +198,13 @@ def main():
                 def epochs(n):
                     for _ in range(n):
                         engine.train_epoch(p, data, order, B, 1e-5, fresh=fresh, record=record)
+
                 repeats = args.repeats if backend == "numba" else 3
                 us = median_us(epochs, 1, repeats) / n_batches
-                print(f"  step in train_epoch, {backend:5s} fresh={fresh!s:5s} "
-                      f"record={record!s:5s} {us:8.2f}")
+                print(
+                    f"  step in train_epoch, {backend:5s} fresh={fresh!s:5s} "
+                    f"record={record!s:5s} {us:8.2f}"
+                )
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ What is measured
 * ``--sweep``: ``minievo sweep`` of short jobs on 2 worker processes against
   1, jobs per second (target >= 1.8x; needs two otherwise idle cores).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,10 +61,19 @@ from minievo.experiments.config import Config  # noqa: E402
 from minievo.network import make_autoencoder  # noqa: E402
 from minievo.training import coevolution as co  # noqa: E402
 
-MAIN = dict(population_size=10, epochs=400, batch_size=5, seed=1, radius=1,
-            dataset_name="binary_clustering_10_100_1000", prune_method="random",
-            prune_schedule="exponential", prune_probability=0.5, learning_rate=1e-5,
-            progress=False)
+MAIN = dict(
+    population_size=10,
+    epochs=400,
+    batch_size=5,
+    seed=1,
+    radius=1,
+    dataset_name="binary_clustering_10_100_1000",
+    prune_method="random",
+    prune_schedule="exponential",
+    prune_probability=0.5,
+    learning_rate=1e-5,
+    progress=False,
+)
 
 
 def median_time(fn, repeats: int) -> float:
@@ -80,7 +90,7 @@ def interleaved(fns: dict, repeats: int):
     (:func:`round_ratio`), not between medians of separate runs.
     """
     for fn in fns.values():
-        fn()                                           # compile / warm up
+        fn()  # compile / warm up
     rounds = []
     for _ in range(repeats):
         times = {}
@@ -113,8 +123,9 @@ def step_times(n_dim: int, batch: int, fresh: bool, repeats: int):
     fns = {}
     for backend in ("numpy", "numba"):
         engine, trained = Engine(pair, batch, backend), pair.copy()
-        fns[backend] = (lambda engine=engine, trained=trained: engine.train_epoch(
-            trained, data, order, batch, 1e-5, fresh=fresh, record=False))
+        fns[backend] = lambda engine=engine, trained=trained: engine.train_epoch(
+            trained, data, order, batch, 1e-5, fresh=fresh, record=False
+        )
     medians, rounds = interleaved(fns, repeats)
     return {k: v / n_steps for k, v in medians.items()}, round_ratio(rounds, "numpy", "numba")
 
@@ -123,51 +134,92 @@ def steps(args) -> float:
     fresh_step = None
     for fresh, target in ((True, 10.0), (False, 8.0)):
         t, ratio = step_times(1000, 5, fresh, args.repeats)
-        report(f"step paper, {'fresh' if fresh else 'persistent'} Adam (numpy/numba)", ratio,
-               f">= {target:g}x", ratio >= target,
-               f"{t['numpy'] * 1e6:.1f} / {t['numba'] * 1e6:.1f} us")
+        report(
+            f"step paper, {'fresh' if fresh else 'persistent'} Adam (numpy/numba)",
+            ratio,
+            f">= {target:g}x",
+            ratio >= target,
+            f"{t['numpy'] * 1e6:.1f} / {t['numba'] * 1e6:.1f} us",
+        )
         if fresh:
             fresh_step = t["numba"]
     t, ratio = step_times(4000, 100, True, max(3, args.repeats // 2))
-    report("step batch 100 x 4000 dims (numpy/numba)", ratio, ">= 3x", ratio >= 3.0,
-           f"{t['numpy'] * 1e6:.0f} / {t['numba'] * 1e6:.0f} us")
+    report(
+        "step batch 100 x 4000 dims (numpy/numba)",
+        ratio,
+        ">= 3x",
+        ratio >= 3.0,
+        f"{t['numpy'] * 1e6:.0f} / {t['numba'] * 1e6:.0f} us",
+    )
     return fresh_step
 
 
 def visits(args) -> None:
     dataset = generate_binary_clustering(10, 100, 1000, rng=np.random.default_rng(1))
     fns = {}
-    for variant, changes in (("lipi_simple", {}), ("epoch-node", {}),
-                             ("sparse test loss", {"test_loss_every": 10})):
-        config = Config(**MAIN, **changes,
-                        cell_evaluation="epoch-node" if variant == "epoch-node" else "lipi_simple")
+    for variant, changes in (
+        ("lipi_simple", {}),
+        ("epoch-node", {}),
+        ("sparse test loss", {"test_loss_every": 10}),
+    ):
+        config = Config(
+            **MAIN,
+            **changes,
+            cell_evaluation="epoch-node" if variant == "epoch-node" else "lipi_simple",
+        )
         population = co.initial_population(config, dataset.n_dim)
         engine = co.make_engine(config, population.centers[0])
-        epoch = config.epochs // 2 + 1                 # not a multiple of test_loss_every
+        epoch = config.epochs // 2 + 1  # not a multiple of test_loss_every
 
         def visit(config=config, population=population, engine=engine, epoch=epoch):
-            co.visit_cell(config, dataset, population.centers, 3, population.learning_rates[3],
-                          epoch, engine, co.visit_streams(config.seed, epoch, 3))
+            co.visit_cell(
+                config,
+                dataset,
+                population.centers,
+                3,
+                population.learning_rates[3],
+                epoch,
+                engine,
+                co.visit_streams(config.seed, epoch, 3),
+            )
+
         fns[variant] = visit
-        if variant == "lipi_simple":               # the 200 steps of a visit alone
+        if variant == "lipi_simple":  # the 200 steps of a visit alone
             pair = population.centers[3].copy()
             order = np.random.default_rng(2).permutation(1000).astype(np.int64)
-            fns["200 steps"] = (lambda engine=engine, pair=pair, order=order: engine.train_epoch(
-                pair, dataset.train, order, 5, 1e-5, fresh=True, record=False))
+            fns["200 steps"] = lambda engine=engine, pair=pair, order=order: engine.train_epoch(
+                pair, dataset.train, order, 5, 1e-5, fresh=True, record=False
+            )
     times, rounds = interleaved(fns, args.repeats)
     share = 1.0 - 1.0 / round_ratio(rounds, "lipi_simple", "200 steps")
-    report("visit: share outside the 200 steps (%)", 100 * share, "<= 15%", share <= 0.15,
-           f"visit {times['lipi_simple'] * 1e3:.2f} ms, 200 steps {times['200 steps'] * 1e3:.2f} ms")
+    report(
+        "visit: share outside the 200 steps (%)",
+        100 * share,
+        "<= 15%",
+        share <= 0.15,
+        f"visit {times['lipi_simple'] * 1e3:.2f} ms, 200 steps {times['200 steps'] * 1e3:.2f} ms",
+    )
     share = 1.0 - 1.0 / round_ratio(rounds, "sparse test loss", "200 steps")
-    report("  the same with test_loss_every=10 (%)", 100 * share, "<= 15%", share <= 0.15,
-           f"visit {times['sparse test loss'] * 1e3:.2f} ms (a visit without the test loss)")
+    report(
+        "  the same with test_loss_every=10 (%)",
+        100 * share,
+        "<= 15%",
+        share <= 0.15,
+        f"visit {times['sparse test loss'] * 1e3:.2f} ms (a visit without the test loss)",
+    )
     ratio = round_ratio(rounds, "epoch-node", "lipi_simple")
-    report("epoch-node / lipi_simple per visit", ratio, "<= 1.5x", ratio <= 1.5,
-           f"{times['epoch-node'] * 1e3:.2f} / {times['lipi_simple'] * 1e3:.2f} ms")
+    report(
+        "epoch-node / lipi_simple per visit",
+        ratio,
+        "<= 1.5x",
+        ratio <= 1.5,
+        f"{times['epoch-node'] * 1e3:.2f} / {times['lipi_simple'] * 1e3:.2f} ms",
+    )
 
 
 def trial(args, step_seconds: float) -> None:
     from minievo.experiments import run as run_module
+
     config = Config(**{**MAIN, "epochs": args.epochs})
     run_module.load_dataset_for(config)
     spent = {"seconds": 0.0, "bytes": 0, "writes": 0}
@@ -184,7 +236,7 @@ def trial(args, step_seconds: float) -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             run_module.run(config.replace(epochs=1, population_size=3), Path(tmp) / "warm")
-            spent.update(seconds=0.0, bytes=0, writes=0)       # count the trial's only
+            spent.update(seconds=0.0, bytes=0, writes=0)  # count the trial's only
             start = time.perf_counter()
             run_module.run(config, Path(tmp) / "run")
             seconds = time.perf_counter() - start
@@ -195,15 +247,26 @@ def trial(args, step_seconds: float) -> None:
     step_seconds = min(step_seconds, step_times(1000, 5, True, args.repeats)[0]["numba"])
     n_steps = config.population_size * config.epochs * 200
     ratio = seconds / (n_steps * step_seconds)
-    report(f"trial lipi_simple {config.epochs} epochs / (steps x step)", ratio, "<= 1.25x",
-           ratio <= 1.25, f"{seconds:.1f} s for {n_steps} steps of {step_seconds * 1e6:.1f} us")
+    report(
+        f"trial lipi_simple {config.epochs} epochs / (steps x step)",
+        ratio,
+        "<= 1.25x",
+        ratio <= 1.25,
+        f"{seconds:.1f} s for {n_steps} steps of {step_seconds * 1e6:.1f} us",
+    )
     share = spent["seconds"] / seconds
-    report("checkpoints: share of the trial (%)", 100 * share, "<= 2%", share <= 0.02,
-           f"{spent['writes']} writes, {spent['bytes'] / 1e6:.1f} MB")
+    report(
+        "checkpoints: share of the trial (%)",
+        100 * share,
+        "<= 2%",
+        share <= 0.02,
+        f"{spent['writes']} writes, {spent['bytes'] / 1e6:.1f} MB",
+    )
 
 
 def peers(args) -> None:
     import bench_peers
+
     for line in bench_peers.summary_lines(repeats=args.repeats):
         print(line)
 
@@ -212,8 +275,9 @@ def _timed(command, env) -> tuple[float, float]:
     """Wall and CPU seconds (user + system, of the child processes) of ``command``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+    subprocess.run(
+        command, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -229,16 +293,35 @@ def cold(args) -> None:
             cache = Path(work) / f"cache{i}"
             env = {**os.environ, "NUMBA_CACHE_DIR": str(cache), "PYTHONPATH": str(ROOT)}
             for name in ("cold", "warm"):
-                runs[name].append(_timed(
-                    [sys.executable, "-m", "minievo", "run", "--epochs", "1",
-                     "--population-size", "3", "--no-progress",
-                     "--out", str(Path(work) / f"{name}{i}")], env))
+                runs[name].append(
+                    _timed(
+                        [
+                            sys.executable,
+                            "-m",
+                            "minievo",
+                            "run",
+                            "--epochs",
+                            "1",
+                            "--population-size",
+                            "3",
+                            "--no-progress",
+                            "--out",
+                            str(Path(work) / f"{name}{i}"),
+                        ],
+                        env,
+                    )
+                )
     wall = {k: float(np.median([w for w, _ in v])) for k, v in runs.items()}
     cpu = {k: float(np.median([c for _, c in v])) for k, v in runs.items()}
     compile_cpu = cpu["cold"] - cpu["warm"]
-    report("cold first run: compilation (CPU s)", compile_cpu, "<= 15 s", compile_cpu <= 15.0,
-           f"cold run {wall['cold']:.1f} s wall / {cpu['cold']:.1f} s CPU, cached run "
-           f"{wall['warm']:.1f} s / {cpu['warm']:.1f} s; before issue 12 about 30 s")
+    report(
+        "cold first run: compilation (CPU s)",
+        compile_cpu,
+        "<= 15 s",
+        compile_cpu <= 15.0,
+        f"cold run {wall['cold']:.1f} s wall / {cpu['cold']:.1f} s CPU, cached run "
+        f"{wall['warm']:.1f} s / {cpu['warm']:.1f} s; before issue 12 about 30 s",
+    )
 
 
 def sweep(args) -> None:
@@ -254,17 +337,34 @@ def sweep(args) -> None:
             rate, cpu = {}, {}
             for workers in (1, 2):
                 wall, cpu[workers] = _timed(
-                    [sys.executable, "-m", "minievo", "sweep", "--config", str(config),
-                     "--out", str(Path(work) / f"s{r}-{workers}"), "--workers", str(workers),
-                     "--no-progress"], env)
+                    [
+                        sys.executable,
+                        "-m",
+                        "minievo",
+                        "sweep",
+                        "--config",
+                        str(config),
+                        "--out",
+                        str(Path(work) / f"s{r}-{workers}"),
+                        "--workers",
+                        str(workers),
+                        "--no-progress",
+                    ],
+                    env,
+                )
                 rate[workers] = trials / wall
             rounds.append((rate, cpu))
     ratio = float(np.median([rate[2] / rate[1] for rate, _ in rounds]))
     rate1 = float(np.median([rate[1] for rate, _ in rounds]))
     cpu_per_job = {w: float(np.median([cpu[w] for _, cpu in rounds])) / trials for w in (1, 2)}
-    report("sweep: 2 workers / 1 worker (jobs/s)", ratio, ">= 1.8", ratio >= 1.8,
-           f"1 worker {rate1:.3f} jobs/s; CPU s per job {cpu_per_job[1]:.2f} (1 worker), "
-           f"{cpu_per_job[2]:.2f} (2 workers); needs 2 idle cores")
+    report(
+        "sweep: 2 workers / 1 worker (jobs/s)",
+        ratio,
+        ">= 1.8",
+        ratio >= 1.8,
+        f"1 worker {rate1:.3f} jobs/s; CPU s per job {cpu_per_job[1]:.2f} (1 worker), "
+        f"{cpu_per_job[2]:.2f} (2 workers); needs 2 idle cores",
+    )
 
 
 def main(argv=None) -> int:
@@ -273,17 +373,29 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=9, help="repeats per median")
     parser.add_argument("--cold", action="store_true", help="also time a cold compilation")
     parser.add_argument("--cold-repeats", type=int, default=3, help="cold/cached run pairs")
-    parser.add_argument("--sweep", action="store_true",
-                        help="also time a sweep on 1 and on 2 worker processes")
+    parser.add_argument(
+        "--sweep", action="store_true", help="also time a sweep on 1 and on 2 worker processes"
+    )
     parser.add_argument("--sweep-repeats", type=int, default=3, help="rounds of the sweep")
     parser.add_argument("--skip", default="", help="comma-separated: steps,visits,trial,peers")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
-    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                if line.startswith("model name")), "unknown CPU") if os.path.exists(
-                    "/proc/cpuinfo") else "unknown CPU"
-    print(f"{cpu}; python {sys.version.split()[0]}, numpy {np.__version__}, "
-          f"CPU affinity {sorted(os.sched_getaffinity(0))}")
+    cpu = (
+        next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in open("/proc/cpuinfo")
+                if line.startswith("model name")
+            ),
+            "unknown CPU",
+        )
+        if os.path.exists("/proc/cpuinfo")
+        else "unknown CPU"
+    )
+    print(
+        f"{cpu}; python {sys.version.split()[0]}, numpy {np.__version__}, "
+        f"CPU affinity {sorted(os.sched_getaffinity(0))}"
+    )
     step_seconds = steps(args) if "steps" not in skip else None
     if "visits" not in skip:
         visits(args)

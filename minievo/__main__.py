@@ -1,4 +1,5 @@
 """``python -m minievo`` is the ``minievo`` command."""
+
 import sys
 
 from .cli import main

@@ -18,6 +18,7 @@ Errors in the input (a config key, a data file, an impossible value, a folder
 that cannot be written) are printed as one line naming the problem, with exit
 status 2; no traceback. Internal errors keep their traceback.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,10 +40,19 @@ from .kernels import RUN_BACKENDS
 #: random pruning removes 10% of the *remaining* weights at every event, and
 #: after the ~120 events of a trial almost nothing is left.
 DEFAULT_JOB = {
-    "cell_evaluation": "lipi_simple", "population_size": 10, "radius": 1, "batch_size": 5,
-    "dataset_name": "binary_clustering_10_100_1000", "prune_method": "random",
-    "prune_schedule": "exponential", "prune_probability": 0.5, "prune_amount": 0.1,
-    "epochs": 400, "learning_rate": 1e-5, "mask_mode": "regrow", "optimizer_state": "fresh",
+    "cell_evaluation": "lipi_simple",
+    "population_size": 10,
+    "radius": 1,
+    "batch_size": 5,
+    "dataset_name": "binary_clustering_10_100_1000",
+    "prune_method": "random",
+    "prune_schedule": "exponential",
+    "prune_probability": 0.5,
+    "prune_amount": 0.1,
+    "epochs": 400,
+    "learning_rate": 1e-5,
+    "mask_mode": "regrow",
+    "optimizer_state": "fresh",
 }
 
 #: Flags of ``minievo run`` named otherwise than ``--<field-name>`` (kept names).
@@ -61,8 +71,12 @@ def config_flags() -> list[tuple[str, str, object]]:
     older names (``--dataset`` for ``--dataset-name``).
     """
     from .experiments.config import FIELD_RULES, Config
-    return [("--" + key.replace("_", "-"), key, FIELD_RULES[key])
-            for key in Config.field_names() if key not in OWN_OPTIONS]
+
+    return [
+        ("--" + key.replace("_", "-"), key, FIELD_RULES[key])
+        for key in Config.field_names()
+        if key not in OWN_OPTIONS
+    ]
 
 
 def _flag_help(key: str, rule) -> str:
@@ -70,6 +84,7 @@ def _flag_help(key: str, rule) -> str:
     import dataclasses
 
     from .experiments.config import FIELD_HELP, Config
+
     default = DEFAULT_JOB.get(key, {f.name: f.default for f in dataclasses.fields(Config)}[key])
     if default is None:
         shown = "from the other settings"
@@ -84,10 +99,14 @@ def _flag_help(key: str, rule) -> str:
 def _add_config_flags(run: argparse.ArgumentParser) -> None:
     for _, key, rule in config_flags():
         names = ("--" + key.replace("_", "-"),) + FLAG_ALIASES.get(key, ())
-        extra = {"nargs": 2, "metavar": ("BETA1", "BETA2")} if key == "adam_betas" else {
-            "metavar": key.upper()}
-        run.add_argument(*names, dest=f"cfg_{key}", type=rule.cli_type,
-                         help=_flag_help(key, rule), **extra)
+        extra = (
+            {"nargs": 2, "metavar": ("BETA1", "BETA2")}
+            if key == "adam_betas"
+            else {"metavar": key.upper()}
+        )
+        run.add_argument(
+            *names, dest=f"cfg_{key}", type=rule.cli_type, help=_flag_help(key, rule), **extra
+        )
 
 
 #: Negative numbers as option values (``--learning-rate -1e-5``): argparse's own
@@ -101,47 +120,86 @@ def _accept_negative_numbers(parser: argparse.ArgumentParser) -> argparse.Argume
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _accept_negative_numbers(argparse.ArgumentParser(
-        prog="minievo", description=__doc__.split("\n")[0],
-        epilog="`minievo COMMAND --help` describes each command; see README.md.",
-    ))
+    parser = _accept_negative_numbers(
+        argparse.ArgumentParser(
+            prog="minievo",
+            description=__doc__.split("\n")[0],
+            epilog="`minievo COMMAND --help` describes each command; see README.md.",
+        )
+    )
     parser.add_argument("--version", action="version", version=f"minievo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = _accept_negative_numbers(sub.add_parser(
-        "run", help="train (canonical or coevolution) and write a run folder"))
-    run.add_argument("--config", type=Path, help="JSON or TOML configuration (published "
-                     "params.json works); its keys override the default job's")
+    run = _accept_negative_numbers(
+        sub.add_parser("run", help="train (canonical or coevolution) and write a run folder")
+    )
+    run.add_argument(
+        "--config",
+        type=Path,
+        help="JSON or TOML configuration (published "
+        "params.json works); its keys override the default job's",
+    )
     run.add_argument("--out", type=Path, help="run folder (default runs/run-<time>)")
-    run.add_argument("--resume", type=Path, metavar="DIR", help="continue the run in DIR; with "
-                     "--epochs N (more than it has done), extend it to N epochs")
-    run.add_argument("--force", action="store_true", help="start again in an --out folder "
-                     "that holds a checkpoint or a finished run (its results are deleted)")
+    run.add_argument(
+        "--resume",
+        type=Path,
+        metavar="DIR",
+        help="continue the run in DIR; with "
+        "--epochs N (more than it has done), extend it to N epochs",
+    )
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="start again in an --out folder "
+        "that holds a checkpoint or a finished run (its results are deleted)",
+    )
     _add_config_flags(run)
-    run.add_argument("--plugin", action="append", dest="plugins", metavar="MODULE_OR_FILE",
-                     help="import this module or .py file first (it registers pruning "
-                     "operators or schedules: docs/extending.md); repeatable, recorded in "
-                     "the configuration's plugins")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="any configuration key (value parsed as JSON, else a string); repeatable")
+    run.add_argument(
+        "--plugin",
+        action="append",
+        dest="plugins",
+        metavar="MODULE_OR_FILE",
+        help="import this module or .py file first (it registers pruning "
+        "operators or schedules: docs/extending.md); repeatable, recorded in "
+        "the configuration's plugins",
+    )
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any configuration key (value parsed as JSON, else a string); repeatable",
+    )
     run.add_argument("--save-all-centers", action="store_true", help="save every center pair")
-    run.add_argument("--workers", type=int, default=1,
-                     help="threads for the cells of an epoch (update=synchronous only)")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="threads for the cells of an epoch (update=synchronous only)",
+    )
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    data = _accept_negative_numbers(sub.add_parser(
-        "data", help="generate a binary clustering dataset"))
+    data = _accept_negative_numbers(
+        sub.add_parser("data", help="generate a binary clustering dataset")
+    )
     data.add_argument("--name", default="binary_clustering_10_100_1000")
     data.add_argument("--seed", type=int, default=1)
     data.add_argument("--noise-probability", type=float, default=0.05)
     data.add_argument("--p-one", type=float, default=0.75)
-    data.add_argument("--cache-dir", type=Path, help="cache folder (default $MINIEVO_DATA_DIR "
-                      "or ~/.cache/minievo/data)")
+    data.add_argument(
+        "--cache-dir",
+        type=Path,
+        help="cache folder (default $MINIEVO_DATA_DIR or ~/.cache/minievo/data)",
+    )
     data.add_argument("--out", type=Path, help="write to this .npz instead of the cache")
 
     inspect = sub.add_parser("inspect", help="sparsity report of a saved autoencoder")
-    inspect.add_argument("file", type=Path, help="a saved network (.npz: final_autoencoder, "
-                         "best_autoencoder, centers/cell_*) or a run folder")
+    inspect.add_argument(
+        "file",
+        type=Path,
+        help="a saved network (.npz: final_autoencoder, "
+        "best_autoencoder, centers/cell_*) or a run folder",
+    )
 
     sub.add_parser("presets", help="list the papers' experiment grids")
 
@@ -151,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _parse_set(items) -> dict:
     from .experiments.config import ConfigError
+
     values = {}
     for item in items:
         key, sep, raw = item.partition("=")
@@ -172,6 +231,7 @@ def config_from_args(args):
     defaults (``defaults: "Config()"``).
     """
     from .experiments.config import ConfigError, merge_with_defaults, read_config_file
+
     changes = _config_changes(args)
     if args.no_progress:
         changes["progress"] = False
@@ -188,8 +248,11 @@ def config_from_args(args):
 
 def _config_changes(args) -> dict:
     """Configuration keys set by flags and ``--set`` (progress excluded)."""
-    changes = {key: getattr(args, f"cfg_{key}") for _, key, _ in config_flags()
-               if getattr(args, f"cfg_{key}") is not None}
+    changes = {
+        key: getattr(args, f"cfg_{key}")
+        for _, key, _ in config_flags()
+        if getattr(args, f"cfg_{key}") is not None
+    }
     if args.plugins:
         changes["plugins"] = args.plugins
     changes.update(_parse_set(args.set))
@@ -200,13 +263,23 @@ def _config_changes(args) -> dict:
 
 def _resume_conflicts(args) -> list[str]:
     """Options that would change a resumed run's configuration (only --epochs may)."""
-    given = [flag for flag, key, _ in config_flags()
-             if key != "epochs" and getattr(args, f"cfg_{key}") is not None]
+    given = [
+        flag
+        for flag, key, _ in config_flags()
+        if key != "epochs" and getattr(args, f"cfg_{key}") is not None
+    ]
     given += [f"--set {item}" for item in args.set]
-    given += [flag for flag, value in (("--config", args.config), ("--out", args.out),
-                                       ("--save-all-centers", args.save_all_centers),
-                                       ("--plugin", args.plugins),
-                                       ("--force", args.force)) if value]
+    given += [
+        flag
+        for flag, value in (
+            ("--config", args.config),
+            ("--out", args.out),
+            ("--save-all-centers", args.save_all_centers),
+            ("--plugin", args.plugins),
+            ("--force", args.force),
+        )
+        if value
+    ]
     return given
 
 
@@ -220,24 +293,36 @@ def cmd_run(args, where: dict) -> int:
     if args.resume:
         conflicts = _resume_conflicts(args)
         if conflicts:
-            raise ConfigError(f"--resume {args.resume} continues the run with its saved "
-                              f"config.json; {conflicts[0]} would change it (only --epochs, "
-                              "--workers and --no-progress go with --resume)")
+            raise ConfigError(
+                f"--resume {args.resume} continues the run with its saved "
+                f"config.json; {conflicts[0]} would change it (only --epochs, "
+                "--workers and --no-progress go with --resume)"
+            )
         out = where["out"] = args.resume
         print(f"resuming {out}", file=sys.stderr)
-        result = runner.resume(out, workers=args.workers, epochs=args.cfg_epochs,
-                               notify=notify, progress=False if args.no_progress else None)
+        result = runner.resume(
+            out,
+            workers=args.workers,
+            epochs=args.cfg_epochs,
+            notify=notify,
+            progress=False if args.no_progress else None,
+        )
     else:
         config = config_from_args(args)
         for notice in config.notices:
             print(f"notice: {notice}", file=sys.stderr)
         out = where["out"] = args.out or config.out_dir or runner.default_out_dir()
-        print(f"minievo: {config.cell_evaluation}, population {config.population_size}, "
-              f"{config.epochs} epochs on {config.dataset_name} -> {out}", file=sys.stderr)
+        print(
+            f"minievo: {config.cell_evaluation}, population {config.population_size}, "
+            f"{config.epochs} epochs on {config.dataset_name} -> {out}",
+            file=sys.stderr,
+        )
         result = runner.run(config, out, workers=args.workers, force=args.force, notify=notify)
     summary = json.loads((Path(out) / runner.SUMMARY_FILE).read_text())
-    print(f"test L1 of the {summary['network']}: {result.test_loss:.5f} "
-          f"({result.wall_time:.1f} s of training)")
+    print(
+        f"test L1 of the {summary['network']}: {result.test_loss:.5f} "
+        f"({result.wall_time:.1f} s of training)"
+    )
     print(f"records:  {Path(out) / 'stats.jsonl'}")
     print(f"network:  {Path(out) / summary['files']['network']}")
     for fig in summary["files"]["figures"]:
@@ -246,36 +331,65 @@ def cmd_run(args, where: dict) -> int:
 
 
 def cmd_data(args) -> int:
-    from .data import (generate_binary_clustering, load_or_generate, parse_dataset_name,
-                       save_dataset, cache_file_name, default_cache_dir)
+    from .data import (
+        cache_file_name,
+        default_cache_dir,
+        generate_binary_clustering,
+        load_or_generate,
+        parse_dataset_name,
+        save_dataset,
+    )
+
     _check_data_args(args)
     if args.out:
         import numpy as np
+
         c, n, d = parse_dataset_name(args.name)
-        dataset = generate_binary_clustering(c, n, d, noise_probability=args.noise_probability,
-                                             p_one=args.p_one, rng=np.random.default_rng(args.seed))
+        dataset = generate_binary_clustering(
+            c,
+            n,
+            d,
+            noise_probability=args.noise_probability,
+            p_one=args.p_one,
+            rng=np.random.default_rng(args.seed),
+        )
         path = save_dataset(dataset, args.out)
     else:
-        dataset = load_or_generate(args.name, cache_dir=args.cache_dir, seed=args.seed,
-                                   noise_probability=args.noise_probability, p_one=args.p_one)
+        dataset = load_or_generate(
+            args.name,
+            cache_dir=args.cache_dir,
+            seed=args.seed,
+            noise_probability=args.noise_probability,
+            p_one=args.p_one,
+        )
         path = Path(args.cache_dir or default_cache_dir()) / cache_file_name(
-            args.name, args.seed, noise_probability=args.noise_probability, p_one=args.p_one)
-    print(f"{path}: train {dataset.train.shape}, test {dataset.test.shape}, "
-          f"validation {dataset.validation.shape}, {dataset.n_clusters} clusters")
+            args.name, args.seed, noise_probability=args.noise_probability, p_one=args.p_one
+        )
+    print(
+        f"{path}: train {dataset.train.shape}, test {dataset.test.shape}, "
+        f"validation {dataset.validation.shape}, {dataset.n_clusters} clusters"
+    )
     return 0
 
 
 def _check_data_args(args) -> None:
     """The dataset name, probabilities and seed, checked as a run's configuration checks them."""
     from .experiments.config import Config
-    Config(dataset_name=args.name, noise_probability=args.noise_probability, p_one=args.p_one,
-           data_seed=args.seed, batch_size=1)
+
+    Config(
+        dataset_name=args.name,
+        noise_probability=args.noise_probability,
+        p_one=args.p_one,
+        data_seed=args.seed,
+        batch_size=1,
+    )
 
 
 def cmd_inspect(args) -> int:
+    from .io import FileFormatError
     from .network import Autoencoder
     from .pruning.sparsity import format_report
-    from .io import FileFormatError
+
     path = _network_to_inspect(args.file)
     try:
         pair = Autoencoder.load(path)
@@ -286,8 +400,10 @@ def cmd_inspect(args) -> int:
 
 
 #: What ``minievo inspect`` reads, for its error messages.
-INSPECT_ACCEPTS = ("inspect reads a saved autoencoder (.npz: final_autoencoder.npz, "
-                   "best_autoencoder.npz, centers/cell_*.npz) or a run folder")
+INSPECT_ACCEPTS = (
+    "inspect reads a saved autoencoder (.npz: final_autoencoder.npz, "
+    "best_autoencoder.npz, centers/cell_*.npz) or a run folder"
+)
 
 
 def _network_to_inspect(path: Path) -> Path:
@@ -295,18 +411,25 @@ def _network_to_inspect(path: Path) -> Path:
     from .experiments.config import ConfigError
     from .experiments.run import BEST_FILE, FINAL_FILE
     from .io import load_npz
+
     if path.is_dir():
         for name in (FINAL_FILE, BEST_FILE):
             if (path / name).exists():
                 return path / name
-        raise ConfigError(f"{path}: a folder without {FINAL_FILE} or {BEST_FILE} (not a "
-                          f"finished run); {INSPECT_ACCEPTS}")
+        raise ConfigError(
+            f"{path}: a folder without {FINAL_FILE} or {BEST_FILE} (not a "
+            f"finished run); {INSPECT_ACCEPTS}"
+        )
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
     if path.suffix.lower() != ".npz":
-        kind = {".json": "a JSON file", ".jsonl": "a JSON-lines file", ".toml": "a TOML file",
-                ".txt": "a text file", ".png": "an image"}.get(path.suffix.lower(),
-                                                               f"a {path.suffix or 'plain'} file")
+        kind = {
+            ".json": "a JSON file",
+            ".jsonl": "a JSON-lines file",
+            ".toml": "a TOML file",
+            ".txt": "a text file",
+            ".png": "an image",
+        }.get(path.suffix.lower(), f"a {path.suffix or 'plain'} file")
         raise ConfigError(f"{path}: {kind}, not a network; {INSPECT_ACCEPTS}")
     keys = set(load_npz(path))
     if "state" in keys:
@@ -322,14 +445,25 @@ def _network_to_inspect(path: Path) -> Path:
 
 def cmd_presets(args) -> int:
     from .experiments.presets import list_presets
+
     for name, description in list_presets().items():
         print(f"{name:22s} {description}")
     return 0
 
 
 #: OS errors that come from the user's environment (a path, a full disk), not a bug.
-_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR,
-                       errno.EISDIR, errno.EEXIST, errno.ENOENT, errno.EDQUOT, errno.ENAMETOOLONG}
+_ENVIRONMENT_ERRNOS = {
+    errno.ENOSPC,
+    errno.EROFS,
+    errno.EACCES,
+    errno.EPERM,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EEXIST,
+    errno.ENOENT,
+    errno.EDQUOT,
+    errno.ENAMETOOLONG,
+}
 
 
 def _os_error_line(err: OSError, out=None) -> str | None:
@@ -343,11 +477,13 @@ def _os_error_line(err: OSError, out=None) -> str | None:
         return f"{err.strerror or err}{where}"
     path = err.filename if err.filename2 is None else f"{err.filename} -> {err.filename2}"
     reason = err.strerror or str(err)
-    hint = {errno.ENOTDIR: " (a part of the path is a file, not a folder)",
-            errno.EEXIST: " (a file is in the way of a folder)",
-            errno.ENOSPC: " (the disk is full; files written so far are complete: free "
-                          "space, then run again; --resume continues from a checkpoint)",
-            errno.EROFS: " (choose another --out)"}.get(err.errno, "")
+    hint = {
+        errno.ENOTDIR: " (a part of the path is a file, not a folder)",
+        errno.EEXIST: " (a file is in the way of a folder)",
+        errno.ENOSPC: " (the disk is full; files written so far are complete: free "
+        "space, then run again; --resume continues from a checkpoint)",
+        errno.EROFS: " (choose another --out)",
+    }.get(err.errno, "")
     return f"{path}: {reason}{hint}"
 
 
@@ -357,8 +493,14 @@ def main(argv=None) -> int:
     from .engine import NonFiniteLossError
     from .experiments.config import ConfigError
     from .io import FileFormatError
-    commands = {"run": cmd_run, "data": cmd_data, "inspect": cmd_inspect, "presets": cmd_presets,
-                **STUDY_COMMANDS}
+
+    commands = {
+        "run": cmd_run,
+        "data": cmd_data,
+        "inspect": cmd_inspect,
+        "presets": cmd_presets,
+        **STUDY_COMMANDS,
+    }
     where = {"out": None}  # the run folder, once known (for the Ctrl-C hint)
     try:
         if args.command == "run":
@@ -386,23 +528,45 @@ def main(argv=None) -> int:
 # The study: sweep, report, reproduce
 # ---------------------------------------------------------------------------
 
+
 def _add_sweep_options(parser, *, default_trials=None) -> None:
-    parser.add_argument("--trials", type=int, default=default_trials,
-                        help="trials per variant (default: the preset's)")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="jobs at a time (local processes, or LocalCluster workers)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="Numba/BLAS threads per job (default 1: no oversubscription)")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="run on dask.distributed: 'local' (a LocalCluster on 127.0.0.1) "
-                             "or a scheduler address; workers must see --out (shared file system)")
-    parser.add_argument("--new-folder", action="store_true",
-                        help="if --out holds a sweep with other settings, write into the first "
-                             "free OUT-2, OUT-3, ... instead of refusing")
+    parser.add_argument(
+        "--trials",
+        type=int,
+        default=default_trials,
+        help="trials per variant (default: the preset's)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="jobs at a time (local processes, or LocalCluster workers)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="Numba/BLAS threads per job (default 1: no oversubscription)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on dask.distributed: 'local' (a LocalCluster on 127.0.0.1) "
+        "or a scheduler address; workers must see --out (shared file system)",
+    )
+    parser.add_argument(
+        "--new-folder",
+        action="store_true",
+        help="if --out holds a sweep with other settings, write into the first "
+        "free OUT-2, OUT-3, ... instead of refusing",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--backend", choices=RUN_BACKENDS,
-                        help="kernels of every job: numba (default), numpy, or cuda (all "
-                             "trials of all variants in lockstep on one GPU, in this process)")
+    parser.add_argument(
+        "--backend",
+        choices=RUN_BACKENDS,
+        help="kernels of every job: numba (default), numpy, or cuda (all "
+        "trials of all variants in lockstep on one GPU, in this process)",
+    )
 
 
 def add_study_commands(sub) -> None:
@@ -411,8 +575,13 @@ def add_study_commands(sub) -> None:
     source = sweep.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", help="a preset name (see `minievo presets`)")
     source.add_argument("--config", type=Path, help="one configuration; runs its `trials` seeds")
-    sweep.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                       help="override on every variant (e.g. epochs=4); repeatable")
+    sweep.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override on every variant (e.g. epochs=4); repeatable",
+    )
     sweep.add_argument("--out", type=Path, required=True, help="sweep folder (resumable)")
     _add_sweep_options(sweep)
 
@@ -422,16 +591,26 @@ def add_study_commands(sub) -> None:
 
     reproduce = sub.add_parser("reproduce", help="the papers' main comparison: sweep, then report")
     reproduce.add_argument("--epochs", type=int, help="epochs per trial (default 400)")
-    reproduce.add_argument("--out", type=Path, default=Path("runs/main_comparison"),
-                           help="sweep folder (default runs/main_comparison)")
-    reproduce.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                           help="override on every variant; repeatable")
+    reproduce.add_argument(
+        "--out",
+        type=Path,
+        default=Path("runs/main_comparison"),
+        help="sweep folder (default runs/main_comparison)",
+    )
+    reproduce.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override on every variant; repeatable",
+    )
     _add_sweep_options(reproduce, default_trials=None)
 
 
 def _study_variants(preset, config_file, trials, overrides):
     from .experiments.config import Config
     from .experiments.presets import expand_preset, preset_variant_names
+
     if preset:
         variants = expand_preset(preset, trials=trials, overrides=overrides)
         return variants, preset_variant_names(preset, variants)
@@ -445,17 +624,22 @@ def _run_study_sweep(args, variants, names, out: Path) -> int:
     """Run the sweep as the flags say; prints a summary; 0 when every job is done."""
     from .experiments.config import ConfigError
     from .experiments.sweep import expand_trials, next_free_folder, run_sweep
+
     if args.trials is not None and args.trials < 1:
         raise ConfigError(f"--trials must be >= 1, got {args.trials}")
     if args.workers < 1 or args.threads < 1:
-        raise ConfigError(f"--workers and --threads must be >= 1, got {args.workers}, "
-                          f"{args.threads}")
+        raise ConfigError(
+            f"--workers and --threads must be >= 1, got {args.workers}, {args.threads}"
+        )
     if args.scheduler and args.scheduler != "local" and (args.workers, args.threads) != (1, 1):
-        raise ConfigError(f"--workers/--threads do not apply to the running scheduler "
-                          f"{args.scheduler} (its workers are started with it); drop them, "
-                          f"or use --scheduler local")
+        raise ConfigError(
+            f"--workers/--threads do not apply to the running scheduler "
+            f"{args.scheduler} (its workers are started with it); drop them, "
+            f"or use --scheduler local"
+        )
     if args.new_folder:
         from .experiments.sweep import SweepMismatchError, check_folder
+
         try:
             if out.exists():
                 check_folder(expand_trials(variants, names), out)
@@ -466,14 +650,24 @@ def _run_study_sweep(args, variants, names, out: Path) -> int:
     client = None
     if args.scheduler:
         from .experiments.sweep import dask_client
+
         client = dask_client(args.scheduler, args.workers, args.threads)
     try:
-        outcome = run_sweep(variants, out, names=names, workers=args.workers,
-                            threads=args.threads, progress=not args.no_progress,
-                            executor=client.get_executor() if client else None)
+        outcome = run_sweep(
+            variants,
+            out,
+            names=names,
+            workers=args.workers,
+            threads=args.threads,
+            progress=not args.no_progress,
+            executor=client.get_executor() if client else None,
+        )
     except KeyboardInterrupt:
-        print(f"minievo: sweep interrupted; finished jobs are kept in {out}: rerun the same "
-              f"command to run the rest", file=sys.stderr)
+        print(
+            f"minievo: sweep interrupted; finished jobs are kept in {out}: rerun the same "
+            f"command to run the rest",
+            file=sys.stderr,
+        )
         args.sweep_folder = out
         return 130
     finally:
@@ -497,13 +691,13 @@ def _study_overrides(args) -> dict:
 
 
 def cmd_sweep(args) -> int:
-    variants, names = _study_variants(args.preset, args.config, args.trials,
-                                      _study_overrides(args))
+    variants, names = _study_variants(args.preset, args.config, args.trials, _study_overrides(args))
     return _run_study_sweep(args, variants, names, args.out)
 
 
 def cmd_report(args) -> int:
     from .experiments.report import write_report
+
     if not args.folder.is_dir():
         raise FileNotFoundError(f"{args.folder}: no such sweep folder")
     report = write_report(args.folder, args.out)
@@ -514,6 +708,7 @@ def cmd_report(args) -> int:
 
 def cmd_reproduce(args) -> int:
     from .experiments.report import write_report
+
     overrides = _study_overrides(args)
     if args.epochs is not None:
         overrides["epochs"] = args.epochs

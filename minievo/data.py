@@ -61,9 +61,9 @@ import re
 import sys
 import zipfile
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Optional, Tuple, Union
 
 import numpy as np
 
@@ -86,7 +86,7 @@ __all__ = [
     "sample_rows",
 ]
 
-PathLike = Union[str, os.PathLike]
+PathLike = str | os.PathLike
 
 #: Version of the dataset file format. 2: rows interleaved by cluster (row r
 #: belongs to cluster r mod n_clusters, as published); 1 (files without a
@@ -110,8 +110,10 @@ PARAM_KEYS = (
 
 _NAME_PATTERN = re.compile(r"binary_clustering_(\d+)_(\d+)_(\d+)")
 #: What a dataset name looks like (the configuration's error messages quote it).
-DATASET_NAME_FORMAT = ("'binary_clustering_{n_clusters}_{n_examples_per_cluster}_{n_dim}' "
-                       "with positive integers, e.g. 'binary_clustering_10_100_1000'")
+DATASET_NAME_FORMAT = (
+    "'binary_clustering_{n_clusters}_{n_examples_per_cluster}_{n_dim}' "
+    "with positive integers, e.g. 'binary_clustering_10_100_1000'"
+)
 _NAME_HELP = "expected " + DATASET_NAME_FORMAT
 
 
@@ -140,6 +142,7 @@ class DataFileError(ValueError):
 # --------------------------------------------------------------------------
 # Argument checks
 # --------------------------------------------------------------------------
+
 
 def _check_positive_int(value, name: str) -> int:
     """Return ``value`` as an int, or raise ValueError if it is not >= 1."""
@@ -172,7 +175,8 @@ def _check_rows(x: np.ndarray) -> np.ndarray:
 # The dataset
 # --------------------------------------------------------------------------
 
-def _dataset_problems(arrays: dict, params: dict) -> Optional[str]:
+
+def _dataset_problems(arrays: dict, params: dict) -> str | None:
     """Describe the first inconsistency of a dataset's arrays, or return None.
 
     Shared by :class:`Dataset` (which raises ValueError) and
@@ -191,35 +195,47 @@ def _dataset_problems(arrays: dict, params: dict) -> Optional[str]:
     for split in SPLITS:
         a = arrays[split]
         if a.shape[1] != n_dim:
-            return (f"array '{split}' has n_dim {a.shape[1]} but 'centroids' has "
-                    f"n_dim {n_dim} (shapes {a.shape} and {centroids.shape})")
+            return (
+                f"array '{split}' has n_dim {a.shape[1]} but 'centroids' has "
+                f"n_dim {n_dim} (shapes {a.shape} and {centroids.shape})"
+            )
         labels = arrays[f"{split}_labels"]
         if not isinstance(labels, np.ndarray) or labels.dtype != np.int64:
-            return (f"array '{split}_labels' must be int64, "
-                    f"got {getattr(labels, 'dtype', type(labels))}")
+            return (
+                f"array '{split}_labels' must be int64, "
+                f"got {getattr(labels, 'dtype', type(labels))}"
+            )
         if labels.shape != (a.shape[0],):
-            return (f"array '{split}_labels' has shape {labels.shape} but "
-                    f"'{split}' has {a.shape[0]} rows")
+            return (
+                f"array '{split}_labels' has shape {labels.shape} but "
+                f"'{split}' has {a.shape[0]} rows"
+            )
         if labels.size and (labels.min() < 0 or labels.max() >= n_clusters):
             bad = np.flatnonzero((labels < 0) | (labels >= n_clusters))
-            return (f"array '{split}_labels' has {bad.size} label(s) outside "
-                    f"[0, {n_clusters}), e.g. {labels[bad[0]]} at index {bad[0]}")
+            return (
+                f"array '{split}_labels' has {bad.size} label(s) outside "
+                f"[0, {n_clusters}), e.g. {labels[bad[0]]} at index {bad[0]}"
+            )
     for key in SPLITS + ("centroids",):
         a = arrays[key]
         non_binary = (a != 0) & (a != 1)  # (n_rows, n_dim); NaN counts too
         n_bad = int(np.count_nonzero(non_binary))
         if n_bad:
             index = tuple(int(i) for i in np.argwhere(non_binary)[0])
-            return (f"array '{key}' must hold only 0 and 1, found {n_bad} other "
-                    f"value(s), e.g. {a[index]!r} at index {index}")
+            return (
+                f"array '{key}' must hold only 0 and 1, found {n_bad} other "
+                f"value(s), e.g. {a[index]!r} at index {index}"
+            )
     if not isinstance(params, dict):
         return f"params must be a dict, got {type(params).__name__}"
     missing = [k for k in PARAM_KEYS if k not in params]
     if missing:
         return f"params lack key(s) {missing}; required: {list(PARAM_KEYS)}"
     if params["n_dim"] != n_dim or params["n_clusters"] != n_clusters:
-        return (f"params say n_clusters={params['n_clusters']}, n_dim={params['n_dim']} "
-                f"but 'centroids' has shape {centroids.shape}")
+        return (
+            f"params say n_clusters={params['n_clusters']}, n_dim={params['n_dim']} "
+            f"but 'centroids' has shape {centroids.shape}"
+        )
     return None
 
 
@@ -249,13 +265,13 @@ class Dataset:
         If the arrays are inconsistent.
     """
 
-    train: np.ndarray               # (n_rows, n_dim) float32
-    test: np.ndarray                # (n_rows, n_dim) float32
-    validation: np.ndarray          # (n_rows, n_dim) float32
-    train_labels: np.ndarray        # (n_rows,) int64
-    test_labels: np.ndarray         # (n_rows,) int64
-    validation_labels: np.ndarray   # (n_rows,) int64
-    centroids: np.ndarray           # (n_clusters, n_dim) float32
+    train: np.ndarray  # (n_rows, n_dim) float32
+    test: np.ndarray  # (n_rows, n_dim) float32
+    validation: np.ndarray  # (n_rows, n_dim) float32
+    train_labels: np.ndarray  # (n_rows,) int64
+    test_labels: np.ndarray  # (n_rows,) int64
+    validation_labels: np.ndarray  # (n_rows,) int64
+    centroids: np.ndarray  # (n_clusters, n_dim) float32
     params: dict
 
     def __post_init__(self):
@@ -279,17 +295,19 @@ class Dataset:
     @property
     def name(self) -> str:
         """The dataset's name, ``binary_clustering_{K}_{M}_{D}``."""
-        return dataset_name(self.params["n_clusters"],
-                            self.params["n_examples_per_cluster"],
-                            self.params["n_dim"])
+        return dataset_name(
+            self.params["n_clusters"], self.params["n_examples_per_cluster"], self.params["n_dim"]
+        )
 
 
 # --------------------------------------------------------------------------
 # Generation (docs/algorithm.md §1)
 # --------------------------------------------------------------------------
 
-def draw_centroids(n_clusters: int, n_dim: int, p_one: float,
-                   rng: np.random.Generator) -> np.ndarray:
+
+def draw_centroids(
+    n_clusters: int, n_dim: int, p_one: float, rng: np.random.Generator
+) -> np.ndarray:
     r"""Draw centroid bits :math:`c_{k,j} \sim \mathrm{Bernoulli}(p_{one})`.
 
     Returns
@@ -299,9 +317,12 @@ def draw_centroids(n_clusters: int, n_dim: int, p_one: float,
     return (rng.random((n_clusters, n_dim)) < p_one).astype(np.float32)  # (K, D)
 
 
-def draw_noisy_copies(centroids: np.ndarray, n_examples_per_cluster: int,
-                      noise_probability: float,
-                      rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+def draw_noisy_copies(
+    centroids: np.ndarray,
+    n_examples_per_cluster: int,
+    noise_probability: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Draw ``n_examples_per_cluster`` noisy copies of every centroid.
 
     Each bit is flipped independently with probability ``noise_probability``:
@@ -321,17 +342,21 @@ def draw_noisy_copies(centroids: np.ndarray, n_examples_per_cluster: int,
     m = n_examples_per_cluster
     rows = np.empty((n_clusters * m, n_dim), dtype=np.float32)  # (K*M, D)
     for k in range(n_clusters):  # one cluster at a time bounds the temporaries
-        flips = rng.random((m, n_dim)) < noise_probability          # (M, D) bool
+        flips = rng.random((m, n_dim)) < noise_probability  # (M, D) bool
         rows[k::n_clusters] = np.logical_xor(centroids[k] != 0, flips)  # rows k, k+K, ...
-    labels = np.tile(np.arange(n_clusters, dtype=np.int64), m)     # (K*M,): r mod K
+    labels = np.tile(np.arange(n_clusters, dtype=np.int64), m)  # (K*M,): r mod K
     return rows, labels
 
 
-def generate_binary_clustering(n_clusters: int, n_examples_per_cluster: int,
-                               n_dim: int, *,
-                               noise_probability: float = DEFAULT_NOISE_PROBABILITY,
-                               p_one: float = DEFAULT_P_ONE,
-                               rng: np.random.Generator) -> Dataset:
+def generate_binary_clustering(
+    n_clusters: int,
+    n_examples_per_cluster: int,
+    n_dim: int,
+    *,
+    noise_probability: float = DEFAULT_NOISE_PROBABILITY,
+    p_one: float = DEFAULT_P_ONE,
+    rng: np.random.Generator,
+) -> Dataset:
     r"""Generate a binary clustering dataset (docs/algorithm.md §1).
 
     Draws ``n_clusters`` centroids with bits
@@ -369,8 +394,7 @@ def generate_binary_clustering(n_clusters: int, n_examples_per_cluster: int,
         If a count is not a positive integer or a probability is outside [0, 1].
     """
     n_clusters = _check_positive_int(n_clusters, "n_clusters")
-    n_examples_per_cluster = _check_positive_int(n_examples_per_cluster,
-                                                 "n_examples_per_cluster")
+    n_examples_per_cluster = _check_positive_int(n_examples_per_cluster, "n_examples_per_cluster")
     n_dim = _check_positive_int(n_dim, "n_dim")
     noise_probability = _check_probability(noise_probability, "noise_probability")
     p_one = _check_probability(p_one, "p_one")
@@ -380,8 +404,9 @@ def generate_binary_clustering(n_clusters: int, n_examples_per_cluster: int,
     centroids = draw_centroids(n_clusters, n_dim, p_one, rng)  # (K, D)
     splits = {}
     for split in SPLITS:
-        rows, labels = draw_noisy_copies(centroids, n_examples_per_cluster,
-                                         noise_probability, rng)  # (K*M, D), (K*M,)
+        rows, labels = draw_noisy_copies(
+            centroids, n_examples_per_cluster, noise_probability, rng
+        )  # (K*M, D), (K*M,)
         splits[split] = rows
         splits[f"{split}_labels"] = labels
     params = {
@@ -399,12 +424,13 @@ def generate_binary_clustering(n_clusters: int, n_examples_per_cluster: int,
 # Names
 # --------------------------------------------------------------------------
 
+
 def dataset_name(n_clusters: int, n_examples_per_cluster: int, n_dim: int) -> str:
     """Return ``'binary_clustering_{n_clusters}_{n_examples_per_cluster}_{n_dim}'``."""
     return f"binary_clustering_{n_clusters}_{n_examples_per_cluster}_{n_dim}"
 
 
-def parse_dataset_name(name: str) -> Tuple[int, int, int]:
+def parse_dataset_name(name: str) -> tuple[int, int, int]:
     """Split a dataset name into its sizes (docs/algorithm.md §1).
 
     Parameters
@@ -435,6 +461,7 @@ def parse_dataset_name(name: str) -> Tuple[int, int, int]:
 # Files
 # --------------------------------------------------------------------------
 
+
 def save_dataset(dataset: Dataset, path: PathLike) -> Path:
     """Write ``dataset`` to a compressed ``.npz`` file, atomically.
 
@@ -459,7 +486,7 @@ def save_dataset(dataset: Dataset, path: PathLike) -> Path:
     path = Path(path)
     arrays = dataset._arrays()
     arrays["params"] = np.array(json.dumps(dataset.params, sort_keys=True))  # () str
-    arrays["format_version"] = np.array(FORMAT_VERSION, dtype=np.int64)      # () int
+    arrays["format_version"] = np.array(FORMAT_VERSION, dtype=np.int64)  # () int
     atomic_savez_compressed(path, **arrays)
     return path
 
@@ -488,8 +515,7 @@ def _read_params(path: Path, raw: np.ndarray) -> dict:
     """Decode the JSON ``params`` array, or raise DataFileError."""
     try:
         if raw.dtype.kind != "U" or raw.size != 1:
-            raise ValueError(f"expected one JSON string, got dtype {raw.dtype}, "
-                             f"shape {raw.shape}")
+            raise ValueError(f"expected one JSON string, got dtype {raw.dtype}, shape {raw.shape}")
         params = json.loads(str(raw.reshape(())))
         if not isinstance(params, dict):
             raise ValueError(f"expected a JSON object, got {type(params).__name__}")
@@ -518,12 +544,18 @@ def _check_format_version(path: Path, arrays: dict) -> None:
     if version == FORMAT_VERSION:
         return
     if version == 1:
-        raise OldFormatError(path, "format version 1 (rows grouped by cluster); this "
-                                   f"minievo reads version {FORMAT_VERSION} (rows interleaved "
-                                   "by cluster, as published): delete the file, or regenerate "
-                                   "it with 'minievo data --name NAME --seed SEED'")
-    raise DataFileError(path, f"unknown format_version {arrays.get('format_version')!r}; "
-                              f"this minievo reads version {FORMAT_VERSION}")
+        raise OldFormatError(
+            path,
+            "format version 1 (rows grouped by cluster); this "
+            f"minievo reads version {FORMAT_VERSION} (rows interleaved "
+            "by cluster, as published): delete the file, or regenerate "
+            "it with 'minievo data --name NAME --seed SEED'",
+        )
+    raise DataFileError(
+        path,
+        f"unknown format_version {arrays.get('format_version')!r}; "
+        f"this minievo reads version {FORMAT_VERSION}",
+    )
 
 
 def load_dataset(path: PathLike) -> Dataset:
@@ -551,8 +583,7 @@ def load_dataset(path: PathLike) -> Dataset:
     arrays = _read_npz(path)
     missing = [key for key in REQUIRED_ARRAYS if key not in arrays]
     if missing:
-        raise DataFileError(path, f"missing array(s) {missing}; "
-                                  f"required: {list(REQUIRED_ARRAYS)}")
+        raise DataFileError(path, f"missing array(s) {missing}; required: {list(REQUIRED_ARRAYS)}")
     _check_format_version(path, arrays)
     params = _read_params(path, arrays.pop("params"))
     for key in LABELS:  # any integer type on disk is fine; int64 in memory
@@ -569,6 +600,7 @@ def load_dataset(path: PathLike) -> Dataset:
 # Cache
 # --------------------------------------------------------------------------
 
+
 def default_cache_dir() -> Path:
     """Folder for generated datasets: ``$MINIEVO_DATA_DIR`` or ``~/.cache/minievo/data``."""
     env = os.environ.get("MINIEVO_DATA_DIR")
@@ -577,9 +609,13 @@ def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "minievo" / "data"
 
 
-def cache_file_name(name: str, seed: int, *,
-                    noise_probability: float = DEFAULT_NOISE_PROBABILITY,
-                    p_one: float = DEFAULT_P_ONE) -> str:
+def cache_file_name(
+    name: str,
+    seed: int,
+    *,
+    noise_probability: float = DEFAULT_NOISE_PROBABILITY,
+    p_one: float = DEFAULT_P_ONE,
+) -> str:
     """File name that encodes every generation parameter.
 
     ``{name}_seed{seed}.npz`` for the defaults; a non-default noise or p_one
@@ -607,14 +643,18 @@ def _is_old_format(path: Path) -> bool:
     except OldFormatError:
         return True
     except DataFileError:
-        return False          # reported by load_dataset in the caller
+        return False  # reported by load_dataset in the caller
     return False
 
 
-def load_or_generate(name: str, *, cache_dir: Optional[PathLike] = None,
-                     seed: int = 0,
-                     noise_probability: float = DEFAULT_NOISE_PROBABILITY,
-                     p_one: float = DEFAULT_P_ONE) -> Dataset:
+def load_or_generate(
+    name: str,
+    *,
+    cache_dir: PathLike | None = None,
+    seed: int = 0,
+    noise_probability: float = DEFAULT_NOISE_PROBABILITY,
+    p_one: float = DEFAULT_P_ONE,
+) -> Dataset:
     """Load a dataset from the cache, generating and caching it if absent.
 
     The file is ``{cache_dir}/{cache_file_name(name, seed, ...)}``. When
@@ -660,22 +700,31 @@ def load_or_generate(name: str, *, cache_dir: Optional[PathLike] = None,
         "seed": seed,
     }
     folder = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-    path = folder / cache_file_name(name, seed, noise_probability=noise_probability,
-                                    p_one=p_one)
+    path = folder / cache_file_name(name, seed, noise_probability=noise_probability, p_one=p_one)
     if path.exists() and _is_old_format(path):
-        print(f"minievo: notice: {path} was written in dataset format 1 (rows grouped by "
-              f"cluster); regenerating it in format {FORMAT_VERSION} (rows interleaved by "
-              f"cluster, as published)", file=sys.stderr)
+        print(
+            f"minievo: notice: {path} was written in dataset format 1 (rows grouped by "
+            f"cluster); regenerating it in format {FORMAT_VERSION} (rows interleaved by "
+            f"cluster, as published)",
+            file=sys.stderr,
+        )
     elif path.exists():
         dataset = load_dataset(path)
         if dataset.params != params:
-            raise DataFileError(path, f"made with params {dataset.params}, expected "
-                                      f"{params}; delete the file to regenerate it")
+            raise DataFileError(
+                path,
+                f"made with params {dataset.params}, expected "
+                f"{params}; delete the file to regenerate it",
+            )
         return dataset
     dataset = generate_binary_clustering(
-        n_clusters, n_examples_per_cluster, n_dim,
-        noise_probability=noise_probability, p_one=p_one,
-        rng=np.random.default_rng(seed))
+        n_clusters,
+        n_examples_per_cluster,
+        n_dim,
+        noise_probability=noise_probability,
+        p_one=p_one,
+        rng=np.random.default_rng(seed),
+    )
     dataset = dataclasses.replace(dataset, params=params)
     folder.mkdir(parents=True, exist_ok=True)
     save_dataset(dataset, path)
@@ -686,8 +735,8 @@ def load_or_generate(name: str, *, cache_dir: Optional[PathLike] = None,
 # Batches (docs/algorithm.md §1)
 # --------------------------------------------------------------------------
 
-def batch_order(n_rows: int, rng: Optional[np.random.Generator],
-                shuffle: bool = True) -> np.ndarray:
+
+def batch_order(n_rows: int, rng: np.random.Generator | None, shuffle: bool = True) -> np.ndarray:
     """Row indices of one pass: a fresh permutation, or ``0 .. n_rows-1``.
 
     Batch ``b`` of the pass is ``order[b * batch_size:(b + 1) * batch_size]``;
@@ -710,14 +759,15 @@ def batch_order(n_rows: int, rng: Optional[np.random.Generator],
     if not shuffle:
         return np.arange(n_rows, dtype=np.int64)  # (n_rows,)
     if not isinstance(rng, np.random.Generator):
-        raise ValueError(f"rng must be a numpy.random.Generator when shuffle=True, "
-                         f"got {type(rng).__name__}")
+        raise ValueError(
+            f"rng must be a numpy.random.Generator when shuffle=True, got {type(rng).__name__}"
+        )
     return rng.permutation(n_rows).astype(np.int64, copy=False)  # (n_rows,)
 
 
-def iterate_batches(x: np.ndarray, batch_size: int,
-                    rng: Optional[np.random.Generator], *,
-                    shuffle: bool = True) -> Iterator[np.ndarray]:
+def iterate_batches(
+    x: np.ndarray, batch_size: int, rng: np.random.Generator | None, *, shuffle: bool = True
+) -> Iterator[np.ndarray]:
     """Yield the mini-batches of one pass over the rows of ``x`` (docs/algorithm.md §1).
 
     The order is drawn from ``rng`` when the generator starts (one fresh
@@ -747,16 +797,15 @@ def iterate_batches(x: np.ndarray, batch_size: int,
     def batches():
         for start in range(0, x.shape[0], batch_size):
             if shuffle:
-                yield x[order[start:start + batch_size]]  # (b, n_dim) copy
+                yield x[order[start : start + batch_size]]  # (b, n_dim) copy
             else:
-                yield x[start:start + batch_size]  # (b, n_dim) view
+                yield x[start : start + batch_size]  # (b, n_dim) view
 
     # Checks and the permutation happen now, not at the first next().
     return batches()
 
 
-def first_batch(x: np.ndarray, batch_size: int,
-                rng: np.random.Generator) -> np.ndarray:
+def first_batch(x: np.ndarray, batch_size: int, rng: np.random.Generator) -> np.ndarray:
     """The first batch of a fresh shuffle: "one batch" for an evaluation (docs/algorithm.md §1).
 
     Draws the same permutation as :func:`iterate_batches` would, so for equal

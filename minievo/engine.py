@@ -9,6 +9,7 @@ algorithm: ``engine.train_epoch(pair, data, order, lr)``,
 :func:`loss_and_gradients` is the public entry point to the math of docs/algorithm.md §2:
 loss and every weight and bias gradient of an autoencoder on one batch.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -51,8 +52,15 @@ class Engine:
         class, which adds no noise (docs/algorithm.md §2).
     """
 
-    def __init__(self, autoencoder: Autoencoder, max_rows: int, backend: str = "numba",
-                 betas=(0.5, 0.999), eps: float = 1e-8, noise_std: float = DENOISING_STD):
+    def __init__(
+        self,
+        autoencoder: Autoencoder,
+        max_rows: int,
+        backend: str = "numba",
+        betas=(0.5, 0.999),
+        eps: float = 1e-8,
+        noise_std: float = DENOISING_STD,
+    ):
         if not noise_std >= 0.0:
             raise ValueError(f"noise_std must be >= 0, got {noise_std!r}")
         self.noise_std = float(noise_std)
@@ -62,9 +70,12 @@ class Engine:
         self.kind_code = KIND_CODES[autoencoder.kind]
         self.n_dim, self.latent = autoencoder.n_dim, autoencoder.latent
         self.max_rows = int(max_rows)
-        self.work = make_workspace(autoencoder.encoder.spec, autoencoder.decoder.spec, self.max_rows)
-        self.eval_work = make_workspace(autoencoder.encoder.spec, autoencoder.decoder.spec,
-                                        EVAL_CHUNK)
+        self.work = make_workspace(
+            autoencoder.encoder.spec, autoencoder.decoder.spec, self.max_rows
+        )
+        self.eval_work = make_workspace(
+            autoencoder.encoder.spec, autoencoder.decoder.spec, EVAL_CHUNK
+        )
         self.beta1, self.beta2 = float(betas[0]), float(betas[1])
         self.eps = float(eps)
 
@@ -79,36 +90,74 @@ class Engine:
         if self.kind_code == DENOISING:
             if self.noise_std == 0.0:
                 return np.zeros((n_rows, self.n_dim), dtype=np.float32)
-            return (rng.standard_normal((n_rows, self.n_dim), dtype=np.float32)
-                    * np.float32(self.noise_std))
+            return rng.standard_normal((n_rows, self.n_dim), dtype=np.float32) * np.float32(
+                self.noise_std
+            )
         if self.kind_code == VARIATIONAL:
             return rng.standard_normal((n_rows, self.latent), dtype=np.float32)
         return self.work.no_dx
 
     # -- training ---------------------------------------------------------------
-    def train_epoch(self, pair: Autoencoder, data: np.ndarray, order: np.ndarray, batch_size: int,
-                    lr: float, *, fresh: bool, record: bool, noise=None) -> np.ndarray:
+    def train_epoch(
+        self,
+        pair: Autoencoder,
+        data: np.ndarray,
+        order: np.ndarray,
+        batch_size: int,
+        lr: float,
+        *,
+        fresh: bool,
+        record: bool,
+        noise=None,
+    ) -> np.ndarray:
         """One Adam step per batch of ``data[order]``; returns the batch losses.
 
         ``data (N, n_dim)`` float32, ``order (N,)`` int64 row permutation,
         ``noise`` from :meth:`draw_noise` (required for the noisy kinds).
         """
         if batch_size > self.max_rows:
-            raise ValueError(f"batch_size {batch_size} exceeds the engine's max_rows {self.max_rows}")
+            raise ValueError(
+                f"batch_size {batch_size} exceeds the engine's max_rows {self.max_rows}"
+            )
         n_batches = -(-order.shape[0] // batch_size)
         losses = np.empty(n_batches, dtype=np.float64)
         noise = self._check_noise(noise, data.shape[0])
-        self.kernels.train_epoch(pair.encoder.arrays, pair.decoder.arrays, data, order,
-                                 batch_size, noise, self.kind_code, self.work, lr,
-                                 self.beta1, self.beta2, self.eps, fresh, record, losses)
+        self.kernels.train_epoch(
+            pair.encoder.arrays,
+            pair.decoder.arrays,
+            data,
+            order,
+            batch_size,
+            noise,
+            self.kind_code,
+            self.work,
+            lr,
+            self.beta1,
+            self.beta2,
+            self.eps,
+            fresh,
+            record,
+            losses,
+        )
         return losses
 
-    def train_step(self, pair: Autoencoder, batch: np.ndarray, lr: float, *, fresh: bool,
-                   record: bool, noise=None) -> float:
+    def train_step(
+        self,
+        pair: Autoencoder,
+        batch: np.ndarray,
+        lr: float,
+        *,
+        fresh: bool,
+        record: bool,
+        noise=None,
+    ) -> float:
         """One Adam step on ``batch (B, n_dim)``; returns the loss before the step."""
         order = np.arange(batch.shape[0], dtype=np.int64)
-        return float(self.train_epoch(pair, batch, order, batch.shape[0], lr, fresh=fresh,
-                                      record=record, noise=noise)[0])
+        return float(
+            self.train_epoch(
+                pair, batch, order, batch.shape[0], lr, fresh=fresh, record=record, noise=noise
+            )[0]
+        )
 
     def _check_noise(self, noise, n_rows):
         if self.kind_code == PLAIN:
@@ -116,19 +165,25 @@ class Engine:
         width = self.n_dim if self.kind_code == DENOISING else self.latent
         if noise is None or noise.shape != (n_rows, width):
             got = None if noise is None else noise.shape
-            raise ValueError(f"the {self.kind} autoencoder needs noise of shape {(n_rows, width)} "
-                             f"(Engine.draw_noise), got {got}")
+            raise ValueError(
+                f"the {self.kind} autoencoder needs noise of shape {(n_rows, width)} "
+                f"(Engine.draw_noise), got {got}"
+            )
         return noise
 
     # -- evaluation -------------------------------------------------------------
     def evaluate(self, pair: Autoencoder, batch: np.ndarray, *, record: bool) -> float:
         """Loss of ``pair`` on ``batch (B, n_dim)``, B <= max_rows (no training)."""
         self._check_rows(batch)
-        return float(self.kernels.evaluate_pair(pair.encoder.arrays, pair.decoder.arrays, batch,
-                                                self.kind_code, self.work, record))
+        return float(
+            self.kernels.evaluate_pair(
+                pair.encoder.arrays, pair.decoder.arrays, batch, self.kind_code, self.work, record
+            )
+        )
 
-    def evaluate_all_pairs(self, encoders, decoders, batch: np.ndarray, *,
-                           record: bool) -> np.ndarray:
+    def evaluate_all_pairs(
+        self, encoders, decoders, batch: np.ndarray, *, record: bool
+    ) -> np.ndarray:
         """Loss of every (encoder, decoder) combination on ``batch`` in one call.
 
         ``encoders``, ``decoders``: sequences of :class:`~minievo.network.MLP`.
@@ -136,9 +191,15 @@ class Engine:
         """
         self._check_rows(batch)
         losses = np.empty((len(encoders), len(decoders)), dtype=np.float64)
-        self.kernels.evaluate_pairs(tuple(e.arrays for e in encoders),
-                                    tuple(d.arrays for d in decoders), batch, self.kind_code,
-                                    self.work, record, losses)
+        self.kernels.evaluate_pairs(
+            tuple(e.arrays for e in encoders),
+            tuple(d.arrays for d in decoders),
+            batch,
+            self.kind_code,
+            self.work,
+            record,
+            losses,
+        )
         return losses
 
     def row_l1(self, pair: Autoencoder, data: np.ndarray) -> tuple[float, np.ndarray]:
@@ -147,9 +208,14 @@ class Engine:
         One compiled call (the kernels' ``dataset_l1``); no recording.
         """
         rows = np.empty(data.shape[0], dtype=np.float64)
-        mean = self.kernels.dataset_l1(pair.encoder.arrays, pair.decoder.arrays,
-                                       np.ascontiguousarray(data, dtype=np.float32),
-                                       self.kind_code, self.eval_work, rows)
+        mean = self.kernels.dataset_l1(
+            pair.encoder.arrays,
+            pair.decoder.arrays,
+            np.ascontiguousarray(data, dtype=np.float32),
+            self.kind_code,
+            self.eval_work,
+            rows,
+        )
         return float(mean), rows
 
     def reconstruction_l1(self, pair: Autoencoder, data: np.ndarray) -> float:
@@ -164,11 +230,13 @@ class Engine:
         out = np.empty(data.shape, dtype=np.float32)
         dec = pair.decoder.arrays
         for start in range(0, data.shape[0], EVAL_CHUNK):
-            chunk = data[start:start + EVAL_CHUNK]
-            self.kernels.reconstruction_l1(pair.encoder.arrays, dec, chunk, self.kind_code,
-                                           self.eval_work)
-            out[start:start + chunk.shape[0]] = self.kernels.rows_view(
-                dec.layout, self.eval_work.dec_act, chunk.shape[0], dec.layout.shape[0] - 1)
+            chunk = data[start : start + EVAL_CHUNK]
+            self.kernels.reconstruction_l1(
+                pair.encoder.arrays, dec, chunk, self.kind_code, self.eval_work
+            )
+            out[start : start + chunk.shape[0]] = self.kernels.rows_view(
+                dec.layout, self.eval_work.dec_act, chunk.shape[0], dec.layout.shape[0] - 1
+            )
         return out
 
     def batch_l1(self, pair: Autoencoder, data: np.ndarray, batch_size: int) -> np.ndarray:
@@ -176,7 +244,7 @@ class Engine:
 
         Returns ``(ceil(N / batch_size),)``: the mean of ``|y - x|`` over each batch.
         """
-        errors = self.row_l1(pair, data)[1]                                    # (N,)
+        errors = self.row_l1(pair, data)[1]  # (N,)
         starts = np.arange(0, data.shape[0], batch_size)
         return np.add.reduceat(errors, starts) / np.diff(np.append(starts, data.shape[0]))
 
@@ -199,8 +267,9 @@ class Gradients(NamedTuple):
     decoder: list
 
 
-def loss_and_gradients(network: Autoencoder, batch: np.ndarray, backend: str = "numba",
-                       noise=None) -> Gradients:
+def loss_and_gradients(
+    network: Autoencoder, batch: np.ndarray, backend: str = "numba", noise=None
+) -> Gradients:
     """Loss and the gradient of every weight and bias of ``network`` on ``batch``.
 
     Parameters
@@ -229,11 +298,22 @@ def loss_and_gradients(network: Autoencoder, batch: np.ndarray, backend: str = "
     kind = engine.kind_code
     x_in = batch + noise if kind == DENOISING else batch
     loss = engine.kernels.pair_loss_and_gradients(
-        network.encoder.arrays, network.decoder.arrays, np.ascontiguousarray(x_in), batch,
-        noise if kind == VARIATIONAL else engine.work.no_dx, kind, engine.work, False)
+        network.encoder.arrays,
+        network.decoder.arrays,
+        np.ascontiguousarray(x_in),
+        batch,
+        noise if kind == VARIATIONAL else engine.work.no_dx,
+        kind,
+        engine.work,
+        False,
+    )
     grads = []
     for net in (network.encoder, network.decoder):
         masked = net.grad * net.mask
-        grads.append([(net.weight(l, masked).copy(), net.bias(l, masked).copy())
-                      for l in range(net.spec.n_layers)])
+        grads.append(
+            [
+                (net.weight(l, masked).copy(), net.bias(l, masked).copy())
+                for l in range(net.spec.n_layers)
+            ]
+        )
     return Gradients(float(loss), grads[0], grads[1])

@@ -5,6 +5,7 @@ because the training loops refuse settings they cannot run (for example the
 lockstep trials of :mod:`minievo.training.lockstep`) and must not import the
 experiments layer above them.
 """
+
 import difflib
 
 

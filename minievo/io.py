@@ -6,6 +6,7 @@ folder, flushed to disk, then moved over the target with :func:`os.replace`,
 which is atomic on POSIX and Windows. A run killed at any moment leaves either
 the old file or the new one, never half of one.
 """
+
 from __future__ import annotations
 
 import json
@@ -117,5 +118,6 @@ def load_npz(path) -> dict:
         with np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
-        raise FileFormatError(f"{path}: not a readable .npz file (truncated or corrupt?): "
-                              f"{err}") from None
+        raise FileFormatError(
+            f"{path}: not a readable .npz file (truncated or corrupt?): {err}"
+        ) from None

@@ -29,6 +29,7 @@ the layer's output before or after its nonlinearity (see ``RECORD_SIGNALS``). Co
 individual is one copy per buffer, and the kernels receive a handful of arrays
 (an :class:`MLPArrays` named tuple) instead of a list per layer.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -85,14 +86,19 @@ class MLPSpec:
         sizes = tuple(self.sizes)
         acts = tuple(self.activations)
         if len(sizes) < 2:
-            raise ValueError(f"an MLP needs at least an input and an output size, got sizes={sizes}")
+            raise ValueError(
+                f"an MLP needs at least an input and an output size, got sizes={sizes}"
+            )
         for s in sizes:
             if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 1:
-                raise ValueError(f"layer sizes must be positive integers, got {s!r} in sizes={sizes}")
+                raise ValueError(
+                    f"layer sizes must be positive integers, got {s!r} in sizes={sizes}"
+                )
         if len(acts) != len(sizes) - 1:
             raise ValueError(
                 f"need one activation per layer: {len(sizes) - 1} layers but "
-                f"{len(acts)} activations {acts}")
+                f"{len(acts)} activations {acts}"
+            )
         for a in acts:
             if a not in ACTIVATIONS:
                 raise ValueError(f"unknown activation {a!r}; allowed: {sorted(ACTIVATIONS)}")
@@ -163,8 +169,9 @@ def autoencoder_specs(environment: str, n_dim: int) -> tuple[MLPSpec, MLPSpec]:
     if environment not in ENVIRONMENTS:
         raise ValueError(f"unknown environment {environment!r}; allowed: {sorted(ENVIRONMENTS)}")
     env = ENVIRONMENTS[environment]
-    return custom_autoencoder_specs(n_dim, env["hidden"], env["latent"],
-                                    variational=environment == "variational")
+    return custom_autoencoder_specs(
+        n_dim, env["hidden"], env["latent"], variational=environment == "variational"
+    )
 
 
 def custom_autoencoder_specs(n_dim: int, hidden, latent: int, *, variational=False):
@@ -190,15 +197,15 @@ class MLPArrays(NamedTuple):
     activation records, which have one row per batch position.
     """
 
-    layout: np.ndarray     # (L, 7) int64
-    params: np.ndarray     # (P,) float32, exactly 0.0 where mask == 0
-    mask: np.ndarray       # (P,) float32, 1 keeps, 0 prunes
-    grad: np.ndarray       # (P,) float32, last gradient
-    adam_m: np.ndarray     # (P,) float32, Adam first moment
-    adam_v: np.ndarray     # (P,) float32, Adam second moment
-    adam_t: np.ndarray     # (1,) int64, Adam step count
+    layout: np.ndarray  # (L, 7) int64
+    params: np.ndarray  # (P,) float32, exactly 0.0 where mask == 0
+    mask: np.ndarray  # (P,) float32, 1 keeps, 0 prunes
+    grad: np.ndarray  # (P,) float32, last gradient
+    adam_m: np.ndarray  # (P,) float32, Adam first moment
+    adam_v: np.ndarray  # (P,) float32, Adam second moment
+    adam_t: np.ndarray  # (1,) int64, Adam step count
     rec_count: np.ndarray  # (R,) float64, passes recorded at each batch position
-    rec_sum: np.ndarray    # (R, n_nodes) float64, running sum of pre-activations
+    rec_sum: np.ndarray  # (R, n_nodes) float64, running sum of pre-activations
     rec_sumsq: np.ndarray  # (R, n_nodes) float64, running sum of their squares
 
 
@@ -219,8 +226,14 @@ class MLP:
         What the records hold (``RECORD_SIGNALS``).
     """
 
-    def __init__(self, spec: MLPSpec, params=None, mask=None, record_rows: int = 0,
-                 record_signal: str = "pre_activation"):
+    def __init__(
+        self,
+        spec: MLPSpec,
+        params=None,
+        mask=None,
+        record_rows: int = 0,
+        record_signal: str = "pre_activation",
+    ):
         self.spec = spec
         self.record_signal = record_signal
         self.layout = spec.layout(record_signal)
@@ -247,8 +260,18 @@ class MLP:
     @property
     def arrays(self) -> MLPArrays:
         """The buffers as one named tuple, for the kernels (no copies)."""
-        return MLPArrays(self.layout, self.params, self.mask, self.grad, self.adam_m,
-                         self.adam_v, self.adam_t, self.rec_count, self.rec_sum, self.rec_sumsq)
+        return MLPArrays(
+            self.layout,
+            self.params,
+            self.mask,
+            self.grad,
+            self.adam_m,
+            self.adam_v,
+            self.adam_t,
+            self.rec_count,
+            self.rec_sum,
+            self.rec_sumsq,
+        )
 
     def _slices(self, l: int):
         n_in, n_out, w_off, b_off = (int(v) for v in self.layout[l, :4])
@@ -337,14 +360,19 @@ class MLP:
         canonical training and in ``epoch-node``/``all_vs_all``), so a run
         resumed from a checkpoint continues bit for bit.
         """
-        state = {prefix + "params": self.params, prefix + "mask": self.mask,
-                 prefix + "adam_m": self.adam_m, prefix + "adam_v": self.adam_v,
-                 prefix + "adam_t": self.adam_t,
-                 prefix + "sizes": np.asarray(self.spec.sizes, dtype=np.int64),
-                 prefix + "activations": np.asarray(self.spec.activations),
-                 prefix + "record_signal": np.asarray(self.record_signal),
-                 prefix + "n_pruned_at_last_prune": np.asarray(self.n_pruned_at_last_prune,
-                                                               dtype=np.int64)}
+        state = {
+            prefix + "params": self.params,
+            prefix + "mask": self.mask,
+            prefix + "adam_m": self.adam_m,
+            prefix + "adam_v": self.adam_v,
+            prefix + "adam_t": self.adam_t,
+            prefix + "sizes": np.asarray(self.spec.sizes, dtype=np.int64),
+            prefix + "activations": np.asarray(self.spec.activations),
+            prefix + "record_signal": np.asarray(self.record_signal),
+            prefix + "n_pruned_at_last_prune": np.asarray(
+                self.n_pruned_at_last_prune, dtype=np.int64
+            ),
+        }
         if self.rec_count.size and np.any(self.rec_count):
             state.update({prefix + name: getattr(self, name) for name in _RECORD_BUFFERS})
         return state
@@ -357,14 +385,22 @@ class MLP:
                 getattr(self, name)[...] = state[key]
 
     @classmethod
-    def from_state_dict(cls, state, prefix: str = "", record_rows: int = 0,
-                        source: str = "state") -> MLP:
+    def from_state_dict(
+        cls, state, prefix: str = "", record_rows: int = 0, source: str = "state"
+    ) -> MLP:
         try:
-            spec = MLPSpec(tuple(int(s) for s in state[prefix + "sizes"]),
-                           tuple(str(a) for a in state[prefix + "activations"]))
+            spec = MLPSpec(
+                tuple(int(s) for s in state[prefix + "sizes"]),
+                tuple(str(a) for a in state[prefix + "activations"]),
+            )
             signal = str(state.get(prefix + "record_signal", "pre_activation"))
-            net = cls(spec, np.asarray(state[prefix + "params"]),
-                      np.asarray(state[prefix + "mask"]), record_rows, signal)
+            net = cls(
+                spec,
+                np.asarray(state[prefix + "params"]),
+                np.asarray(state[prefix + "mask"]),
+                record_rows,
+                signal,
+            )
             net.adam_m[:] = state[prefix + "adam_m"]
             net.adam_v[:] = state[prefix + "adam_v"]
             net.adam_t[:] = state[prefix + "adam_t"]
@@ -372,7 +408,9 @@ class MLP:
             net.n_pruned_at_last_prune = int(state.get(prefix + "n_pruned_at_last_prune", 0))
             net._restore_records(state, prefix)
         except KeyError as err:
-            raise ValueError(f"{source}: missing array {err.args[0]!r} for network {prefix!r}") from None
+            raise ValueError(
+                f"{source}: missing array {err.args[0]!r} for network {prefix!r}"
+            ) from None
         except ValueError as err:
             raise ValueError(f"{source}: network {prefix!r}: {err}") from None
         if not np.all(np.isfinite(net.params)):
@@ -381,8 +419,10 @@ class MLP:
 
     def __repr__(self) -> str:
         arch = " -> ".join(str(s) for s in self.spec.sizes)
-        return (f"MLP({arch}, masked {self.n_pruned}/{self.n_params}, zero {self.n_zero}, "
-                f"pruned at last event {self.n_pruned_at_last_prune})")
+        return (
+            f"MLP({arch}, masked {self.n_pruned}/{self.n_params}, zero {self.n_zero}, "
+            f"pruned at last event {self.n_pruned_at_last_prune})"
+        )
 
 
 def _checked_buffer(values, n: int, name: str, fill: float) -> np.ndarray:
@@ -394,8 +434,12 @@ def _checked_buffer(values, n: int, name: str, fill: float) -> np.ndarray:
     return np.array(values, dtype=np.float32, copy=True)
 
 
-def init_mlp(spec: MLPSpec, rng: np.random.Generator, record_rows: int = 0,
-             record_signal: str = "pre_activation") -> MLP:
+def init_mlp(
+    spec: MLPSpec,
+    rng: np.random.Generator,
+    record_rows: int = 0,
+    record_signal: str = "pre_activation",
+) -> MLP:
     """A new MLP initialised like PyTorch's ``nn.Linear`` (docs/algorithm.md §2).
 
     Every weight and bias of a layer with ``n_in`` inputs is drawn from
@@ -406,8 +450,8 @@ def init_mlp(spec: MLPSpec, rng: np.random.Generator, record_rows: int = 0,
     for l, n_in in enumerate(spec.sizes[:-1]):
         bound = 1.0 / np.sqrt(n_in)
         w, b = net.weight(l), net.bias(l)
-        w[...] = rng.uniform(-bound, bound, size=w.shape)   # (n_out, n_in)
-        b[...] = rng.uniform(-bound, bound, size=b.shape)   # (n_out,)
+        w[...] = rng.uniform(-bound, bound, size=w.shape)  # (n_out, n_in)
+        b[...] = rng.uniform(-bound, bound, size=b.shape)  # (n_out,)
     return net
 
 
@@ -423,9 +467,12 @@ class Autoencoder:
         if decoder.spec.n_in != code:
             raise ValueError(
                 f"encoder output ({encoder.spec.n_out}{' = 2 x latent' if kind == 'variational' else ''})"
-                f" does not fit decoder input ({decoder.spec.n_in})")
+                f" does not fit decoder input ({decoder.spec.n_in})"
+            )
         if decoder.spec.n_out != encoder.spec.n_in:
-            raise ValueError(f"decoder output {decoder.spec.n_out} != encoder input {encoder.spec.n_in}")
+            raise ValueError(
+                f"decoder output {decoder.spec.n_out} != encoder input {encoder.spec.n_in}"
+            )
         self.encoder, self.decoder, self.kind = encoder, decoder, kind
 
     @property
@@ -438,20 +485,26 @@ class Autoencoder:
 
     def copy(self, keep_records: bool = False) -> Autoencoder:
         """Copies of both networks (:meth:`MLP.copy`)."""
-        return Autoencoder(self.encoder.copy(keep_records), self.decoder.copy(keep_records),
-                           self.kind)
+        return Autoencoder(
+            self.encoder.copy(keep_records), self.decoder.copy(keep_records), self.kind
+        )
 
     def save(self, path) -> None:
         """Write weights, masks and optimizer state to ``path`` (.npz), atomically."""
         from .io import atomic_savez
-        state = {**self.encoder.state_dict("encoder_"), **self.decoder.state_dict("decoder_"),
-                 "kind": np.asarray(self.kind)}
+
+        state = {
+            **self.encoder.state_dict("encoder_"),
+            **self.decoder.state_dict("decoder_"),
+            "kind": np.asarray(self.kind),
+        }
         atomic_savez(path, **state)
 
     @classmethod
     def load(cls, path, record_rows: int = 0) -> Autoencoder:
         """Read an autoencoder written by :meth:`save`; errors name the file and the problem."""
         from .io import load_npz
+
         state = load_npz(path)
         enc = MLP.from_state_dict(state, "encoder_", record_rows, source=str(path))
         dec = MLP.from_state_dict(state, "decoder_", record_rows, source=str(path))
@@ -462,10 +515,18 @@ class Autoencoder:
         return f"Autoencoder({self.kind}, encoder={self.encoder!r}, decoder={self.decoder!r})"
 
 
-def make_autoencoder(environment: str, n_dim: int, rng: np.random.Generator,
-                     record_rows: int = 0, record_signal: str = "pre_activation") -> Autoencoder:
+def make_autoencoder(
+    environment: str,
+    n_dim: int,
+    rng: np.random.Generator,
+    record_rows: int = 0,
+    record_signal: str = "pre_activation",
+) -> Autoencoder:
     """A freshly initialised autoencoder of one of the papers' environments."""
     enc_spec, dec_spec = autoencoder_specs(environment, n_dim)
     kind = environment if environment in ("denoising", "variational") else "plain"
-    return Autoencoder(init_mlp(enc_spec, rng, record_rows, record_signal),
-                       init_mlp(dec_spec, rng, record_rows, record_signal), kind)
+    return Autoencoder(
+        init_mlp(enc_spec, rng, record_rows, record_signal),
+        init_mlp(dec_spec, rng, record_rows, record_signal),
+        kind,
+    )

@@ -1,4 +1,5 @@
 """Shared fixtures: tiny datasets and configs so every test runs in seconds."""
+
 import numpy as np
 import pytest
 
@@ -23,6 +24,14 @@ def tiny_dataset():
 
 @pytest.fixture
 def canonical_config(data_dir):
-    return Config.from_dict({"cell_evaluation": "ann_canonical", "epochs": 4,
-                             "dataset_name": TINY_DATASET, "data_dir": str(data_dir),
-                             "learning_rate": 1e-3, "batch_size": 4, "progress": False})
+    return Config.from_dict(
+        {
+            "cell_evaluation": "ann_canonical",
+            "epochs": 4,
+            "dataset_name": TINY_DATASET,
+            "data_dir": str(data_dir),
+            "learning_rate": 1e-3,
+            "batch_size": 4,
+            "progress": False,
+        }
+    )

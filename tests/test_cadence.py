@@ -1,5 +1,6 @@
 """Cadences: checkpoints (by elapsed time, by epochs, at the end, on SIGINT; resume stays
 exact) and the records' test loss."""
+
 import json
 import os
 import signal
@@ -24,9 +25,17 @@ def dataset():
 
 
 def tiny(**changes):
-    values = dict(dataset_name="binary_clustering_3_10_20", population_size=3, epochs=4,
-                  batch_size=4, learning_rate=1e-3, backend="numpy", progress=False,
-                  prune_method="random", prune_probability=0.5)
+    values = dict(
+        dataset_name="binary_clustering_3_10_20",
+        population_size=3,
+        epochs=4,
+        batch_size=4,
+        learning_rate=1e-3,
+        backend="numpy",
+        progress=False,
+        prune_method="random",
+        prune_probability=0.5,
+    )
     values.update(changes)
     return Config(**values)
 
@@ -56,9 +65,9 @@ def test_cadence_by_time_by_epochs_and_at_the_end():
     assert by_time.due(2)
     by_time.done()
     clock.now = 100.0
-    assert not by_time.due(3)                    # 40 s since the last one
-    assert by_time.due(3, stopping=True)         # a signal asks for one now
-    assert by_time.due(10)                       # the last epoch, always
+    assert not by_time.due(3)  # 40 s since the last one
+    assert by_time.due(3, stopping=True)  # a signal asks for one now
+    assert by_time.due(10)  # the last epoch, always
     by_epochs = CheckpointCadence(every=3, seconds=0.0, epochs=10, clock=clock)
     assert [e for e in range(1, 11) if by_epochs.due(e)] == [3, 6, 9, 10]
     never = CheckpointCadence(every=0, seconds=0.0, epochs=10, clock=clock)
@@ -67,7 +76,11 @@ def test_cadence_by_time_by_epochs_and_at_the_end():
 
 def test_default_is_by_time_and_bad_values_are_refused():
     config = Config()
-    assert (config.checkpoint_every, config.checkpoint_seconds, config.keep_checkpoint) == (0, 60.0, True)
+    assert (config.checkpoint_every, config.checkpoint_seconds, config.keep_checkpoint) == (
+        0,
+        60.0,
+        True,
+    )
     with pytest.raises(ConfigError, match="checkpoint_seconds"):
         Config(checkpoint_seconds=-1)
 
@@ -78,7 +91,7 @@ def test_time_based_checkpoints_resume_bit_for_bit_without_moments(dataset, tmp_
     assert config.optimizer_state == "fresh"
     straight = co.train_coevolution(config, dataset, tmp_path / "straight")
     saved = load_npz(tmp_path / "straight" / "checkpoint.npz")
-    assert not any(key.endswith(("_adam_m", "_adam_v")) for key in saved)   # fresh: no moments
+    assert not any(key.endswith(("_adam_m", "_adam_v")) for key in saved)  # fresh: no moments
     assert any(key.endswith("_params") for key in saved)
 
     original = co.visit_cell
@@ -103,9 +116,14 @@ def test_a_long_time_cadence_writes_only_the_last_epoch(dataset, tmp_path, monke
     config = tiny(checkpoint_every=0, checkpoint_seconds=3600)
     writes = []
     original = co.checkpoint_population
-    monkeypatch.setattr(co, "checkpoint_population",
-                        lambda out, w, population, *a: (writes.append(population.next_epoch),
-                                                        original(out, w, population, *a)))
+    monkeypatch.setattr(
+        co,
+        "checkpoint_population",
+        lambda out, w, population, *a: (
+            writes.append(population.next_epoch),
+            original(out, w, population, *a),
+        ),
+    )
     co.train_coevolution(config, dataset, tmp_path)
     assert writes == [4]
 
@@ -124,9 +142,9 @@ def test_sigint_finishes_the_epoch_checkpoints_and_resumes_exactly(dataset, tmp_
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         co.train_coevolution(config, dataset, tmp_path / "resumed")
-    assert saved_state(tmp_path / "resumed")["next_epoch"] == 2         # epoch 1 was finished
+    assert saved_state(tmp_path / "resumed")["next_epoch"] == 2  # epoch 1 was finished
     assert len(read_stats(tmp_path / "resumed")) == 6
-    assert signal.getsignal(signal.SIGINT) is before                      # handler given back
+    assert signal.getsignal(signal.SIGINT) is before  # handler given back
     monkeypatch.setattr(co, "visit_cell", original)
     resumed = co.train_coevolution(config, dataset, tmp_path / "resumed", resume=True)
     assert stable(read_stats(tmp_path / "resumed")) == stable(read_stats(tmp_path / "straight"))
@@ -134,8 +152,15 @@ def test_sigint_finishes_the_epoch_checkpoints_and_resumes_exactly(dataset, tmp_
 
 
 def test_keep_checkpoint_false_drops_it_once_the_run_is_written(tmp_path, data_dir):
-    base = dict(dataset_name="binary_clustering_3_10_20", data_dir=str(data_dir), epochs=2,
-                population_size=3, batch_size=4, progress=False, backend="numpy")
+    base = dict(
+        dataset_name="binary_clustering_3_10_20",
+        data_dir=str(data_dir),
+        epochs=2,
+        population_size=3,
+        batch_size=4,
+        progress=False,
+        backend="numpy",
+    )
     run(Config(**base), tmp_path / "kept")
     assert saved_state(tmp_path / "kept")["next_epoch"] == 2
     run(Config(**base, keep_checkpoint=False), tmp_path / "dropped")
@@ -149,7 +174,7 @@ def test_test_loss_every_records_it_on_its_epochs_and_the_last(dataset, tmp_path
     sparse, every = read_stats(tmp_path / "sparse"), read_stats(tmp_path / "every")
     assert {r["iteration"] for r in sparse if "test_loss" in r} == {0, 3}
     assert all("test_loss" in r for r in every)
-    for a, b in zip(sparse, every):          # the cadence changes what is recorded, not the run
+    for a, b in zip(sparse, every):  # the cadence changes what is recorded, not the run
         if "test_loss" in a:
             assert a["test_loss"] == b["test_loss"]
         assert a["min_replacement_loss"] == b["min_replacement_loss"]

@@ -1,4 +1,5 @@
 """Canonical training (docs/algorithm.md §3): records, reproducibility, resume, NaN handling."""
+
 import json
 
 import numpy as np
@@ -19,7 +20,8 @@ def _stable(records):
 def test_step_learning_rate_schedule():
     # 8 epochs: multiply by 0.1 every 2 epochs
     assert [step_learning_rate(1.0, e, 8) for e in (0, 1, 2, 3, 7)] == pytest.approx(
-        [1.0, 1.0, 0.1, 0.1, 0.001])
+        [1.0, 1.0, 0.1, 0.1, 0.001]
+    )
     assert step_learning_rate(1.0, 2, 3) == pytest.approx(0.01)  # epochs // 4 == 0 -> every epoch
 
 
@@ -28,8 +30,17 @@ def test_run_writes_records_config_network_and_figure(canonical_config, tmp_path
     out = tmp_path / "run"
     records = read_stats(out)
     assert [r["iteration"] for r in records] == [0, 1, 2, 3]
-    for key in ("learning_rate", "min_batch_loss", "mean_L1", "std_L1", "test_loss",
-                "n_pruned_encoder", "n_pruned_decoder", "fe_cnt", "timestamp"):
+    for key in (
+        "learning_rate",
+        "min_batch_loss",
+        "mean_L1",
+        "std_L1",
+        "test_loss",
+        "n_pruned_encoder",
+        "n_pruned_decoder",
+        "fe_cnt",
+        "timestamp",
+    ):
         assert key in records[0]
     assert json.loads((out / "config.json").read_text())["epochs"] == 4
     assert (out / "figures" / "loss.png").stat().st_size > 1000
@@ -61,13 +72,16 @@ def test_numpy_and_numba_backends_agree(canonical_config):
     np.testing.assert_allclose(a.best.decoder.params, b.best.decoder.params, rtol=1e-3, atol=1e-5)
 
 
-@pytest.mark.parametrize("prune", [
-    {"prune_method": "random", "prune_schedule": "fixed", "prune_probability": 1.0},
-    {"prune_method": "variance", "prune_schedule": "fixed", "prune_probability": 1.0},
-    {"prune_method": "conjunctive", "prune_schedule": "fixed", "prune_probability": 1.0},
-])
+@pytest.mark.parametrize(
+    "prune",
+    [
+        {"prune_method": "random", "prune_schedule": "fixed", "prune_probability": 1.0},
+        {"prune_method": "variance", "prune_schedule": "fixed", "prune_probability": 1.0},
+        {"prune_method": "conjunctive", "prune_schedule": "fixed", "prune_probability": 1.0},
+    ],
+)
 def test_resume_equals_uninterrupted(canonical_config, tmp_path, monkeypatch, prune):
-    config = canonical_config.replace(checkpoint_every=1, **prune)   # after every epoch
+    config = canonical_config.replace(checkpoint_every=1, **prune)  # after every epoch
     straight = run(config, tmp_path / "straight")
     # interrupt after epoch 2 by failing inside the third epoch, then resume
     calls = {"n": 0}
@@ -93,8 +107,9 @@ def test_resume_equals_uninterrupted(canonical_config, tmp_path, monkeypatch, pr
 @pytest.mark.parametrize("method", ["variance", "conjunctive"])
 def test_activation_signal_reaches_the_operators(canonical_config, method):
     """The published hook's signal changes what the activation-guided operators prune."""
-    config = canonical_config.replace(prune_method=method, prune_schedule="fixed",
-                                      prune_probability=1.0, epochs=3)
+    config = canonical_config.replace(
+        prune_method=method, prune_schedule="fixed", prune_probability=1.0, epochs=3
+    )
     pre = run(config, None).best
     hooked = run(config.replace(activation_signal="hook_output"), None).best
     assert hooked.encoder.record_signal == "hook_output"

@@ -1,4 +1,5 @@
 """The ``minievo`` command end to end on a tiny dataset."""
+
 import json
 import subprocess
 import sys
@@ -18,10 +19,27 @@ def _run(args, capsys):
 
 def test_run_with_flags_writes_config_and_stats(data_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    code, stdout, _ = _run(["run", "--cell-evaluation", "ann_canonical", "--epochs", "3",
-                            "--dataset", TINY_DATASET, "--batch-size", "4", "--seed", "3",
-                            "--out", str(out), "--no-progress",
-                            "--set", "learning_rate=0.001"], capsys)
+    code, stdout, _ = _run(
+        [
+            "run",
+            "--cell-evaluation",
+            "ann_canonical",
+            "--epochs",
+            "3",
+            "--dataset",
+            TINY_DATASET,
+            "--batch-size",
+            "4",
+            "--seed",
+            "3",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--set",
+            "learning_rate=0.001",
+        ],
+        capsys,
+    )
     assert code == 0
     config = json.loads((out / "config.json").read_text())
     assert config["epochs"] == 3 and config["seed"] == 3 and config["learning_rate"] == 1e-3
@@ -31,28 +49,40 @@ def test_run_with_flags_writes_config_and_stats(data_dir, tmp_path, capsys):
 
 
 def test_run_from_published_params_json(data_dir, tmp_path, capsys):
-    params = {"cell_evaluation": "ann_canonical", "environment": "AutoencoderBinaryClustering",
-              "dataset_name": TINY_DATASET, "epochs": 2, "batch_size": 4, "rng_seed": 5,
-              "prune_method": "lexicase", "prune_schedule": "fixed", "prune_probability": 1.0,
-              "visualize": "False"}
+    params = {
+        "cell_evaluation": "ann_canonical",
+        "environment": "AutoencoderBinaryClustering",
+        "dataset_name": TINY_DATASET,
+        "epochs": 2,
+        "batch_size": 4,
+        "rng_seed": 5,
+        "prune_method": "lexicase",
+        "prune_schedule": "fixed",
+        "prune_probability": 1.0,
+        "visualize": "False",
+    }
     path = tmp_path / "params.json"
     path.write_text(json.dumps(params))
-    code, _, err = _run(["run", "--config", str(path), "--out", str(tmp_path / "r"),
-                         "--no-progress"], capsys)
+    code, _, err = _run(
+        ["run", "--config", str(path), "--out", str(tmp_path / "r"), "--no-progress"], capsys
+    )
     assert code == 0
     assert "notice" in err and "visualize" in err
     saved = Config.from_file(tmp_path / "r" / "config.json")
     assert saved.prune_method == "conjunctive" and saved.seed == 5
 
 
-@pytest.mark.parametrize("args, message", [
-    (["run", "--set", "epohcs=3"], "epochs"),
-    (["run", "--prune-method", "lexicasee"], "lexicase"),
-    (["run", "--epochs", "0"], "epochs"),
-    (["run", "--set", "nokeyvalue"], "KEY=VALUE"),
-    (["run", "--config", "missing.json"], "missing.json"),
-    (["inspect", "missing.npz"], "missing.npz"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["run", "--set", "epohcs=3"], "epochs"),
+        (["run", "--prune-method", "lexicasee"], "lexicase"),
+        (["run", "--epochs", "0"], "epochs"),
+        (["run", "--set", "nokeyvalue"], "KEY=VALUE"),
+        (["run", "--config", "missing.json"], "missing.json"),
+        (["inspect", "missing.npz"], "missing.npz"),
+    ],
+)
 def test_bad_input_is_one_clear_line(args, message, capsys, data_dir):
     code, _, err = _run(args, capsys)
     assert code == 2
@@ -73,9 +103,30 @@ def test_data_command_generates_then_reuses_the_cache(tmp_path, capsys):
 
 def test_inspect_prints_a_sparsity_report(data_dir, tmp_path, capsys):
     out = tmp_path / "r"
-    main(["run", "--cell-evaluation", "ann_canonical", "--epochs", "2", "--dataset", TINY_DATASET,
-          "--batch-size", "4", "--prune-method", "random", "--prune-schedule", "fixed",
-          "--prune-probability", "1", "--prune-amount", "0.5", "--out", str(out), "--no-progress"])
+    main(
+        [
+            "run",
+            "--cell-evaluation",
+            "ann_canonical",
+            "--epochs",
+            "2",
+            "--dataset",
+            TINY_DATASET,
+            "--batch-size",
+            "4",
+            "--prune-method",
+            "random",
+            "--prune-schedule",
+            "fixed",
+            "--prune-probability",
+            "1",
+            "--prune-amount",
+            "0.5",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     capsys.readouterr()
     code, stdout, _ = _run(["inspect", str(out / "final_autoencoder.npz")], capsys)
     assert code == 0 and "encoder" in stdout
@@ -84,7 +135,11 @@ def test_inspect_prints_a_sparsity_report(data_dir, tmp_path, capsys):
 def test_default_job_is_the_papers_main_setting():
     config = Config.from_dict(DEFAULT_JOB)
     assert (config.cell_evaluation, config.population_size, config.radius, config.batch_size) == (
-        "lipi_simple", 10, 1, 5)
+        "lipi_simple",
+        10,
+        1,
+        5,
+    )
     assert (config.prune_method, config.prune_schedule) == ("random", "exponential")
     assert config.dataset_name == "binary_clustering_10_100_1000"
     assert (config.epochs, config.learning_rate) == (400, 1e-5)
@@ -93,8 +148,24 @@ def test_default_job_is_the_papers_main_setting():
 
 def test_python_dash_m_minievo_runs(data_dir, tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "-m", "minievo", "run", "--cell-evaluation",
-                           "ann_canonical", "--epochs", "1", "--dataset", TINY_DATASET,
-                           "--out", str(out)], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "minievo",
+            "run",
+            "--cell-evaluation",
+            "ann_canonical",
+            "--epochs",
+            "1",
+            "--dataset",
+            TINY_DATASET,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr
     assert (out / "final_autoencoder.npz").exists()

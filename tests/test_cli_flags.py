@@ -1,4 +1,5 @@
 """The flags of ``minievo run`` are made from the configuration's fields, with help."""
+
 import json
 
 import pytest
@@ -25,23 +26,31 @@ def test_every_field_has_a_rule_help_and_a_way_in_from_the_command_line():
 def test_the_help_gives_allowed_values_and_defaults():
     text = " ".join(_run_help().split())
     assert "--prune-schedule PRUNE_SCHEDULE when to prune" in text
-    assert "allowed: fixed, increase, decrease, population, exponential, final_n, " \
-           "prune_after" in text
-    assert "default: exponential" in text            # the default job's value
-    assert "--lexi-rows LEXI_ROWS test rows drawn by the conjunctive operator; " \
-           "allowed: integers >= 1; default: 100" in text
+    assert (
+        "allowed: fixed, increase, decrease, population, exponential, final_n, prune_after" in text
+    )
+    assert "default: exponential" in text  # the default job's value
+    assert (
+        "--lexi-rows LEXI_ROWS test rows drawn by the conjunctive operator; "
+        "allowed: integers >= 1; default: 100" in text
+    )
     assert "--dataset-name DATASET_NAME, --dataset DATASET_NAME" in text
 
 
-@pytest.mark.parametrize("flags, expected", [
-    (["--dataset", TINY_DATASET], {"dataset_name": TINY_DATASET}),
-    (["--dataset-name", TINY_DATASET], {"dataset_name": TINY_DATASET}),
-    (["--adam-betas", "0.9", "0.99"], {"adam_betas": (0.9, 0.99)}),
-    (["--shuffle-data", "false"], {"shuffle_data": False}),
-    (["--semantics", "published"], {"semantics": "published", "mask_mode": "regrow"}),
-    (["--lexi-rows", "7", "--checkpoint-seconds", "5"], {"lexi_rows": 7,
-                                                         "checkpoint_seconds": 5.0}),
-])
+@pytest.mark.parametrize(
+    "flags, expected",
+    [
+        (["--dataset", TINY_DATASET], {"dataset_name": TINY_DATASET}),
+        (["--dataset-name", TINY_DATASET], {"dataset_name": TINY_DATASET}),
+        (["--adam-betas", "0.9", "0.99"], {"adam_betas": (0.9, 0.99)}),
+        (["--shuffle-data", "false"], {"shuffle_data": False}),
+        (["--semantics", "published"], {"semantics": "published", "mask_mode": "regrow"}),
+        (
+            ["--lexi-rows", "7", "--checkpoint-seconds", "5"],
+            {"lexi_rows": 7, "checkpoint_seconds": 5.0},
+        ),
+    ],
+)
 def test_generated_flags_set_their_fields(flags, expected):
     args = cli.build_parser().parse_args(["run", *flags])
     config = cli.config_from_args(args)
@@ -61,5 +70,4 @@ def test_flags_on_a_config_file_still_win(tmp_path):
     path.write_text(json.dumps({"epochs": 3, "prune_method": "variance"}))
     args = cli.build_parser().parse_args(["run", "--config", str(path), "--epochs", "5"])
     config = cli.config_from_args(args)
-    assert (config.epochs, config.prune_method, config.defaults) == (5, "variance",
-                                                                     "default job")
+    assert (config.epochs, config.prune_method, config.defaults) == (5, "variance", "default job")

@@ -1,4 +1,5 @@
 """Spatial coevolution (docs/algorithm.md §4): the steps of a visit, the update modes, the variants, resume."""
+
 import json
 
 import numpy as np
@@ -21,8 +22,15 @@ def dataset():
 
 
 def tiny(**changes):
-    values = dict(dataset_name="binary_clustering_3_10_20", population_size=3, epochs=2,
-                  batch_size=4, learning_rate=1e-3, backend="numpy", progress=False)
+    values = dict(
+        dataset_name="binary_clustering_3_10_20",
+        population_size=3,
+        epochs=2,
+        batch_size=4,
+        learning_rate=1e-3,
+        backend="numpy",
+        progress=False,
+    )
     values.update(changes)
     return Config(**values)
 
@@ -38,6 +46,7 @@ def params_of(pair):
 # ---------------------------------------------------------------------------
 # The steps of one visit
 # ---------------------------------------------------------------------------
+
 
 def test_neighbourhood_copies_are_independent_of_their_originals(dataset):
     config = tiny(population_size=1, radius=1)
@@ -74,9 +83,9 @@ def test_evaluate_neighbourhood_records_every_pass(dataset):
     population = co.initial_population(config, dataset.n_dim)
     engine = co.make_engine(config, population.centers[0])
     neighbourhood = co.gather_neighbourhood(population.centers, 0, 1)
-    assert all(p.encoder.rec_count.sum() == 0 for p in neighbourhood)   # copies start empty
+    assert all(p.encoder.rec_count.sum() == 0 for p in neighbourhood)  # copies start empty
     co.evaluate_neighbourhood(engine, neighbourhood, dataset.train[:4], record=True)
-    for pair in neighbourhood:   # each network met 3 partners, one pass each
+    for pair in neighbourhood:  # each network met 3 partners, one pass each
         np.testing.assert_array_equal(pair.encoder.rec_count, [3, 3, 3, 3])
         np.testing.assert_array_equal(pair.decoder.rec_count, [3, 3, 3, 3])
 
@@ -92,7 +101,9 @@ class FixedNormal:
 def test_learning_rate_mutation_is_clipped_at_both_ends():
     assert co.mutate_learning_rate(1e-5, FixedNormal(-1.0), 1e-5, 1e-9, 10.0) == 1e-9
     assert co.mutate_learning_rate(9.0, FixedNormal(5.0), 1e-5, 1e-9, 10.0) == 10.0
-    assert co.mutate_learning_rate(1e-3, FixedNormal(2e-4), 1e-5, 1e-9, 10.0) == pytest.approx(1.2e-3)
+    assert co.mutate_learning_rate(1e-3, FixedNormal(2e-4), 1e-5, 1e-9, 10.0) == pytest.approx(
+        1.2e-3
+    )
     rng = np.random.default_rng(0)
     rates = [co.mutate_learning_rate(1e-9, rng, 1.0, 1e-9, 1e-3) for _ in range(200)]
     assert min(rates) == 1e-9 and max(rates) == 1e-3
@@ -112,8 +123,9 @@ def test_the_center_is_replaced_even_when_worse(dataset, monkeypatch):
     population = co.initial_population(config, dataset.n_dim)
     engine = co.make_engine(config, population.centers[0])
     old_test = engine.reconstruction_l1(population.centers[1], dataset.test)
-    visit = co.visit_cell(config, dataset, population.centers, 1, 1e-3, 0, engine,
-                          co.visit_streams(config.seed, 0, 1))
+    visit = co.visit_cell(
+        config, dataset, population.centers, 1, 1e-3, 0, engine, co.visit_streams(config.seed, 0, 1)
+    )
     assert visit.record["min_replacement_loss"] > visit.record["min_selection_loss"] + 0.1
     assert visit.record["test_loss"] > old_test + 0.1
     co.replace_center(population, 1, visit.center, visit.learning_rate)
@@ -126,8 +138,9 @@ def test_a_visit_does_not_change_the_centers_it_reads(dataset):
     population = co.initial_population(config, dataset.n_dim)
     engine = co.make_engine(config, population.centers[0])
     before = [params_of(c).copy() for c in population.centers]
-    co.visit_cell(config, dataset, population.centers, 0, 1e-3, 0, engine,
-                  co.visit_streams(config.seed, 0, 0))
+    co.visit_cell(
+        config, dataset, population.centers, 0, 1e-3, 0, engine, co.visit_streams(config.seed, 0, 0)
+    )
     for center, params in zip(population.centers, before):
         np.testing.assert_array_equal(params_of(center), params)
 
@@ -138,9 +151,19 @@ def test_train_with_partners_takes_two_steps_per_batch(dataset):
     engine = co.make_engine(config, population.centers[0])
     neighbourhood = co.gather_neighbourhood(population.centers, 0, 1)
     order = np.arange(30, dtype=np.int64)
-    losses = co.train_with_partners(engine, neighbourhood, 1, dataset.train, order, 4, 1e-3,
-                                    np.random.default_rng(0), fresh=True, record=False)
-    assert losses.shape == (16,)                      # 8 batches (the last of 2 rows) x 2 steps
+    losses = co.train_with_partners(
+        engine,
+        neighbourhood,
+        1,
+        dataset.train,
+        order,
+        4,
+        1e-3,
+        np.random.default_rng(0),
+        fresh=True,
+        record=False,
+    )
+    assert losses.shape == (16,)  # 8 batches (the last of 2 rows) x 2 steps
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
@@ -151,21 +174,32 @@ def test_train_with_partners_equals_stepping_pair_by_pair(dataset, backend):
     neighbourhood = co.gather_neighbourhood(population.centers, 0, 1)
     twins = [pair.copy() for pair in neighbourhood]
     order = np.random.default_rng(1).permutation(30).astype(np.int64)
-    losses = co.train_with_partners(engine, neighbourhood, 2, dataset.train, order, 4, 1e-3,
-                                    np.random.default_rng(7), fresh=True, record=False)
+    losses = co.train_with_partners(
+        engine,
+        neighbourhood,
+        2,
+        dataset.train,
+        order,
+        4,
+        1e-3,
+        np.random.default_rng(7),
+        fresh=True,
+        record=False,
+    )
     partners = np.random.default_rng(7).integers(0, 3, size=(8, 2))
     expected = []
     for b in range(8):
-        rows = order[4 * b:4 * b + 4]
+        rows = order[4 * b : 4 * b + 4]
         for e, d in ((2, partners[b, 0]), (partners[b, 1], 2)):
             pair = Autoencoder(twins[e].encoder, twins[d].decoder)
-            expected.append(engine.train_epoch(pair, dataset.train, rows, 4, 1e-3, fresh=True,
-                                               record=False)[0])
+            expected.append(
+                engine.train_epoch(pair, dataset.train, rows, 4, 1e-3, fresh=True, record=False)[0]
+            )
     # numpy: the same calls, bit for bit; numba: one compiled loop whose inlined steps
     # may round differently in the last bits (fastmath)
     tolerance = dict(rtol=0, atol=0) if backend == "numpy" else dict(rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(losses, expected, **tolerance)
-    for pair, twin in zip(neighbourhood, twins):   # the partners were trained too
+    for pair, twin in zip(neighbourhood, twins):  # the partners were trained too
         np.testing.assert_allclose(params_of(pair), params_of(twin), **tolerance)
 
 
@@ -174,14 +208,24 @@ def test_two_steps_per_batch_in_one_call_equals_stepping_batch_by_batch(dataset)
     pair = co.initial_population(config, dataset.n_dim).centers[0]
     twin = pair.copy()
     engine = co.make_engine(config, pair)
-    order = np.random.default_rng(1).permutation(30).astype(np.int64)   # 7 full batches + 2 rows
-    losses = co.train_pair_twice_per_batch(engine, pair, dataset.train, order, 4, 1e-3,
-                                           fresh=False, record=False)
+    order = np.random.default_rng(1).permutation(30).astype(np.int64)  # 7 full batches + 2 rows
+    losses = co.train_pair_twice_per_batch(
+        engine, pair, dataset.train, order, 4, 1e-3, fresh=False, record=False
+    )
     expected = []
     for start in range(0, 30, 4):
         for _ in range(2):
-            expected.append(engine.train_epoch(twin, dataset.train, order[start:start + 4], 4,
-                                               1e-3, fresh=False, record=False)[0])
+            expected.append(
+                engine.train_epoch(
+                    twin,
+                    dataset.train,
+                    order[start : start + 4],
+                    4,
+                    1e-3,
+                    fresh=False,
+                    record=False,
+                )[0]
+            )
     np.testing.assert_array_equal(params_of(pair), params_of(twin))
     np.testing.assert_array_equal(np.sort(losses), np.sort(expected))
     assert losses.shape == (16,)
@@ -190,6 +234,7 @@ def test_two_steps_per_batch_in_one_call_equals_stepping_batch_by_batch(dataset)
 # ---------------------------------------------------------------------------
 # Epochs: order, update modes, randomness
 # ---------------------------------------------------------------------------
+
 
 def test_visit_order_is_index_order_first_then_reshuffled():
     assert co.visit_order(1, 0, 5).tolist() == [0, 1, 2, 3, 4]
@@ -220,18 +265,24 @@ def test_a_later_cell_sees_an_earlier_update_only_when_asynchronous(dataset, mon
     initial = [id(c) for c in population.centers]
     monkeypatch.setattr(co, "initial_population", lambda config, n_dim: population)
     co.train_coevolution(config, dataset)
-    assert [cell for cell, _ in seen] == [0, 1, 2]    # epoch 0 in index order
+    assert [cell for cell, _ in seen] == [0, 1, 2]  # epoch 0 in index order
     cell, ids_at_cell_1 = seen[1]
     if update == "asynchronous":
-        assert ids_at_cell_1[0] != initial[0]         # cell 0 was replaced already
+        assert ids_at_cell_1[0] != initial[0]  # cell 0 was replaced already
         assert ids_at_cell_1[1:] == initial[1:]
     else:
         assert ids_at_cell_1 == initial
 
 
 def test_synchronous_serial_and_parallel_runs_are_identical(dataset, tmp_path):
-    config = tiny(update="synchronous", population_size=4, epochs=3, backend="numba",
-                  prune_method="random", save_all_centers=True)
+    config = tiny(
+        update="synchronous",
+        population_size=4,
+        epochs=3,
+        backend="numba",
+        prune_method="random",
+        save_all_centers=True,
+    )
     serial = co.train_coevolution(config, dataset, tmp_path / "serial", workers=1)
     parallel = co.train_coevolution(config, dataset, tmp_path / "parallel", workers=2)
     assert stable(read_stats(tmp_path / "serial")) == stable(read_stats(tmp_path / "parallel"))
@@ -247,6 +298,7 @@ def test_synchronous_serial_and_parallel_runs_are_identical(dataset, tmp_path):
 # Records, checkpoints, errors
 # ---------------------------------------------------------------------------
 
+
 def test_records_one_line_per_visit_with_the_published_keys(dataset, tmp_path):
     config = tiny(epochs=3, stats_every=2, prune_method="random")
     co.train_coevolution(config, dataset, tmp_path)
@@ -257,19 +309,35 @@ def test_records_one_line_per_visit_with_the_published_keys(dataset, tmp_path):
         cells = [r["node_idx"] for r in records if r["iteration"] == epoch]
         assert sorted(cells) == [0, 1, 2]
     for r in records:
-        for key in ("learning_rate", "min_selection_loss", "min_replacement_loss",
-                    "n_pruned_encoder", "n_pruned_decoder", "n_active_encoder",
-                    "n_active_decoder", "pruned", "test_loss", "timestamp", "wall_time"):
+        for key in (
+            "learning_rate",
+            "min_selection_loss",
+            "min_replacement_loss",
+            "n_pruned_encoder",
+            "n_pruned_decoder",
+            "n_active_encoder",
+            "n_active_decoder",
+            "pruned",
+            "test_loss",
+            "timestamp",
+            "wall_time",
+        ):
             assert key in r
-        assert ("mean_L1" in r) == (r["iteration"] in (0, 2))   # every 2 epochs and the last
+        assert ("mean_L1" in r) == (r["iteration"] in (0, 2))  # every 2 epochs and the last
         assert r["n_zero_encoder"] + r["n_active_encoder"] == 20 * 30 + 30 + 30 * 10 + 10
 
 
 @pytest.mark.parametrize("update", ["asynchronous", "synchronous"])
 def test_resume_equals_an_uninterrupted_run(dataset, tmp_path, monkeypatch, update):
-    config = tiny(epochs=4, update=update, prune_method="random", prune_probability=0.5,
-                  optimizer_state="persistent", save_all_centers=True,
-                  checkpoint_every=1)                       # a checkpoint after every epoch
+    config = tiny(
+        epochs=4,
+        update=update,
+        prune_method="random",
+        prune_probability=0.5,
+        optimizer_state="persistent",
+        save_all_centers=True,
+        checkpoint_every=1,
+    )  # a checkpoint after every epoch
     straight = co.train_coevolution(config, dataset, tmp_path / "straight")
 
     # kill the second run in its third epoch, after one visit of that epoch was recorded
@@ -311,18 +379,21 @@ def test_resume_refuses_a_checkpoint_of_another_run(dataset, tmp_path):
 def test_a_nan_loss_names_epoch_and_cell_and_keeps_the_records(dataset, tmp_path, monkeypatch):
     config = tiny(population_size=5)
     population = co.initial_population(config, dataset.n_dim)
-    population.centers[3].encoder.params[0] = np.nan          # first met by cell 2
+    population.centers[3].encoder.params[0] = np.nan  # first met by cell 2
     monkeypatch.setattr(co, "initial_population", lambda config, n_dim: population)
     with pytest.raises(NonFiniteLossError, match=r"epoch 0: cell 2 selection"):
         co.train_coevolution(config, dataset, tmp_path)
     assert [r["node_idx"] for r in read_stats(tmp_path)] == [0, 1]
 
 
-@pytest.mark.parametrize("changes, message", [
-    (dict(population_size=4, radius=3), "radius"),
-    (dict(population_size=0), "population_size"),
-    (dict(cell_evaluation="lipi_fancy"), "cell_evaluation"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(population_size=4, radius=3), "radius"),
+        (dict(population_size=0), "population_size"),
+        (dict(cell_evaluation="lipi_fancy"), "cell_evaluation"),
+    ],
+)
 def test_bad_configurations_are_refused_with_a_clear_message(changes, message):
     with pytest.raises(ConfigError, match=message):
         tiny(**changes)
@@ -337,14 +408,21 @@ def test_workers_must_be_positive(dataset):
 # Every variant, every prune method, both mask modes, end to end
 # ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("mask_mode", ["persistent", "regrow"])
 @pytest.mark.parametrize("method", [None, "random", "variance", "conjunctive"])
-@pytest.mark.parametrize("variant", ["lipi_simple", "lipi_simple_pte", "epoch-node",
-                                     "all_vs_all", "ann_canonical"])
+@pytest.mark.parametrize(
+    "variant", ["lipi_simple", "lipi_simple_pte", "epoch-node", "all_vs_all", "ann_canonical"]
+)
 def test_every_variant_runs_end_to_end(dataset, tmp_path, variant, method, mask_mode):
     population = 1 if variant == "ann_canonical" else 3
-    config = tiny(cell_evaluation=variant, population_size=population, prune_method=method,
-                  prune_probability=1.0, mask_mode=mask_mode)
+    config = tiny(
+        cell_evaluation=variant,
+        population_size=population,
+        prune_method=method,
+        prune_probability=1.0,
+        mask_mode=mask_mode,
+    )
     result = co.train_coevolution(config, dataset, tmp_path)
     records = read_stats(tmp_path)
     visits = {"all_vs_all": 2 * 9, "ann_canonical": 2}.get(variant, 2 * 3)
@@ -358,7 +436,7 @@ def test_every_variant_runs_end_to_end(dataset, tmp_path, variant, method, mask_
     elif method in ("random", "variance"):
         assert pruned > 0
     if method is not None and variant != "ann_canonical":
-        assert all(r["pruned"] for r in records)        # p = 1 with the fixed schedule
+        assert all(r["pruned"] for r in records)  # p = 1 with the fixed schedule
     if mask_mode == "persistent" and method is not None:
         assert result.best.encoder.n_pruned == np.count_nonzero(result.best.encoder.mask == 0)
         assert np.all(result.best.encoder.params[result.best.encoder.mask == 0] == 0)
@@ -382,13 +460,18 @@ def test_the_returned_pair_is_the_best_center_on_the_test_set(dataset, tmp_path)
     config = tiny(save_all_centers=True)
     result = co.train_coevolution(config, dataset, tmp_path)
     engine = Engine(result.best, 30, backend="numpy")
-    losses = [engine.reconstruction_l1(Autoencoder.load(tmp_path / "centers" / f"cell_{c:03d}.npz"),
-                                       dataset.test) for c in range(3)]
+    losses = [
+        engine.reconstruction_l1(
+            Autoencoder.load(tmp_path / "centers" / f"cell_{c:03d}.npz"), dataset.test
+        )
+        for c in range(3)
+    ]
     assert result.test_loss == pytest.approx(min(losses))
 
 
 def test_plot_coevolution_writes_figures(dataset, tmp_path):
     from minievo.experiments.coevolution_plots import plot_coevolution
+
     co.train_coevolution(tiny(prune_method="random"), dataset, tmp_path)
     paths = plot_coevolution(read_stats(tmp_path), tmp_path / "figures")
     assert len(paths) >= 4 and all(p.exists() and p.stat().st_size > 0 for p in paths)

@@ -53,6 +53,7 @@ PUBLISHED_PARAMS = {
 
 # -- defaults and aliases ----------------------------------------------------
 
+
 def test_defaults_are_valid_and_documented_values():
     config = Config()
     assert config.cell_evaluation == "lipi_simple"
@@ -72,12 +73,16 @@ def test_defaults_are_valid_and_documented_values():
     assert config.neighbourhood_size == 3
 
 
-@pytest.mark.parametrize("given, expected", [
-    ("canonical", "ann_canonical"),
-    ("ann_canonical", "ann_canonical"),
-    ("epoch_node", "epoch-node"),
-    ("EPOCH-NODE", "epoch-node"),
-] + [(c, c) for c in CELL_EVALUATIONS])
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        ("canonical", "ann_canonical"),
+        ("ann_canonical", "ann_canonical"),
+        ("epoch_node", "epoch-node"),
+        ("EPOCH-NODE", "epoch-node"),
+    ]
+    + [(c, c) for c in CELL_EVALUATIONS],
+)
 def test_cell_evaluation_aliases(given, expected):
     assert Config(cell_evaluation=given).cell_evaluation == expected
 
@@ -88,12 +93,19 @@ def test_environment_published_class_names(canonical, published):
     assert Config(environment=canonical).environment == canonical
 
 
-@pytest.mark.parametrize("given, expected", [
-    (None, None), ("None", None), ("none", None),
-    ("random", "random"),
-    ("activation", "variance"), ("variance", "variance"),
-    ("lexicase", "conjunctive"), ("conjunctive", "conjunctive"),
-])
+@pytest.mark.parametrize(
+    "given, expected",
+    [
+        (None, None),
+        ("None", None),
+        ("none", None),
+        ("random", "random"),
+        ("activation", "variance"),
+        ("variance", "variance"),
+        ("lexicase", "conjunctive"),
+        ("conjunctive", "conjunctive"),
+    ],
+)
 def test_prune_method_aliases(given, expected):
     config = Config(prune_method=given)
     assert config.prune_method == expected
@@ -119,6 +131,7 @@ def test_canonical_optimizer_is_persistent():
 
 # -- published dictionaries ----------------------------------------------------
 
+
 def test_published_params_load():
     config = Config.from_dict(PUBLISHED_PARAMS)
     assert config.seed == 7 and config.trials == 30 and config.trial_seeds[-1] == 36
@@ -136,8 +149,9 @@ def test_published_round_trip():
     assert Config.from_dict(config.to_published_dict()) == config
 
 
-@pytest.mark.parametrize("key", ["visualize", "log_level", "checkpoint_interval",
-                                 "timestamp", "ae_quality_measures"])
+@pytest.mark.parametrize(
+    "key", ["visualize", "log_level", "checkpoint_interval", "timestamp", "ae_quality_measures"]
+)
 def test_not_applicable_key_gives_notice(key):
     config = Config.from_dict({key: PUBLISHED_PARAMS[key]})
     # a published-only key makes the configuration one in the published format
@@ -146,18 +160,30 @@ def test_not_applicable_key_gives_notice(key):
     assert key not in config.to_dict()
 
 
-@pytest.mark.parametrize("key, value", [
-    ("sgd_optimizer", True), ("data_subsample", 0.5), ("identical_initial_ann", "True"),
-    ("ann_path", "checkpoints/nIDX_ae.pt"), ("solution_concept", "worst_case"),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("sgd_optimizer", True),
+        ("data_subsample", 0.5),
+        ("identical_initial_ann", "True"),
+        ("ann_path", "checkpoints/nIDX_ae.pt"),
+        ("solution_concept", "worst_case"),
+    ],
+)
 def test_not_applicable_key_that_changes_the_algorithm_is_refused(key, value):
     with pytest.raises(ConfigError, match=key):
         Config.from_dict({key: value})
 
 
 def test_harmless_values_of_not_applicable_keys_are_ignored():
-    config = Config.from_dict({"sgd_optimizer": False, "data_subsample": 0.0,
-                               "identical_initial_ann": False, "ann_path": ""})
+    config = Config.from_dict(
+        {
+            "sgd_optimizer": False,
+            "data_subsample": 0.0,
+            "identical_initial_ann": False,
+            "ann_path": "",
+        }
+    )
     # 4 ignored keys, and the published semantics their presence implies
     assert config == Config(semantics="published") and len(config.notices) == 6
 
@@ -182,47 +208,64 @@ def test_conflicting_published_and_canonical_keys():
 
 # -- errors ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("key, suggestion", [
-    ("epoch", "epochs"), ("learningrate", "learning_rate"), ("prune_shedule", "prune_schedule"),
-    ("rng_sed", "rng_seed"),
-])
+
+@pytest.mark.parametrize(
+    "key, suggestion",
+    [
+        ("epoch", "epochs"),
+        ("learningrate", "learning_rate"),
+        ("prune_shedule", "prune_schedule"),
+        ("rng_sed", "rng_seed"),
+    ],
+)
 def test_misspelled_key_suggests(key, suggestion):
     with pytest.raises(ConfigError) as info:
         Config.from_dict({key: 1})
     assert repr(key) in str(info.value) and repr(suggestion) in str(info.value)
 
 
-@pytest.mark.parametrize("changes, words", [
-    # unknown choice: key, value, allowed values, closest choice
-    ({"prune_schedule": "exponentail"}, ["prune_schedule", "exponentail", "final_n", "'exponential'"]),
-    ({"cell_evaluation": "lipi_simpel"}, ["cell_evaluation", "lipi_simpel", "all_vs_all", "'lipi_simple'"]),
-    ({"environment": "AutoencoderBinaryClustering_Tiny"}, ["environment", "small", "large"]),
-    ({"backend": "cpu"}, ["backend", "numba", "numpy"]),
-    ({"prune_method": "roulette"}, ["prune_method", "roulette", "conjunctive"]),
-    ({"mask_mode": 3}, ["mask_mode", "persistent", "regrow"]),
-    # wrong type
-    ({"epochs": 5.5}, ["epochs", "5.5", "integer"]),
-    ({"epochs": "400"}, ["epochs", "'400'", "integer"]),
-    ({"batch_size": True}, ["batch_size", "True", "integer"]),
-    ({"shuffle_data": 1}, ["shuffle_data", "1", "true or false"]),
-    ({"shuffle_data": "yes"}, ["shuffle_data", "'yes'", "true or false"]),
-    ({"learning_rate": "fast"}, ["learning_rate", "'fast'", "number"]),
-    # out of range
-    ({"prune_probability": 1.5}, ["prune_probability", "1.5", "[0, 1]"]),
-    ({"prune_amount": -0.1}, ["prune_amount", "-0.1", "[0, 1]"]),
-    ({"lexi_threshold": 2}, ["lexi_threshold", "2", "[0, 1]"]),
-    ({"noise_probability": math.nan}, ["noise_probability", "nan", "[0, 1]"]),
-    ({"learning_rate": 0.0}, ["learning_rate", "0.0", "(0, inf)"]),
-    ({"epochs": 0}, ["epochs", "0", ">= 1"]),
-    ({"population_size": 0}, ["population_size", "0", ">= 1"]),
-    ({"seed": -1}, ["seed", "-1", ">= 0"]),
-    ({"adam_betas": [0.5, 1.0]}, ["adam_betas", "1.0", "[0, 1)"]),
-    ({"adam_betas": [0.5]}, ["adam_betas", "two numbers"]),
-    ({"lr_min": 1.0, "lr_max": 0.1}, ["lr_min", "lr_max"]),
-    ({"dataset_name": "binary_clustering_10_0_1000"}, ["dataset_name", "binary_clustering_10_0_1000",
-                                                       "positive integers"]),
-    ({"dataset_name": "mnist"}, ["dataset_name", "mnist", "binary_clustering_"]),
-])
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        # unknown choice: key, value, allowed values, closest choice
+        (
+            {"prune_schedule": "exponentail"},
+            ["prune_schedule", "exponentail", "final_n", "'exponential'"],
+        ),
+        (
+            {"cell_evaluation": "lipi_simpel"},
+            ["cell_evaluation", "lipi_simpel", "all_vs_all", "'lipi_simple'"],
+        ),
+        ({"environment": "AutoencoderBinaryClustering_Tiny"}, ["environment", "small", "large"]),
+        ({"backend": "cpu"}, ["backend", "numba", "numpy"]),
+        ({"prune_method": "roulette"}, ["prune_method", "roulette", "conjunctive"]),
+        ({"mask_mode": 3}, ["mask_mode", "persistent", "regrow"]),
+        # wrong type
+        ({"epochs": 5.5}, ["epochs", "5.5", "integer"]),
+        ({"epochs": "400"}, ["epochs", "'400'", "integer"]),
+        ({"batch_size": True}, ["batch_size", "True", "integer"]),
+        ({"shuffle_data": 1}, ["shuffle_data", "1", "true or false"]),
+        ({"shuffle_data": "yes"}, ["shuffle_data", "'yes'", "true or false"]),
+        ({"learning_rate": "fast"}, ["learning_rate", "'fast'", "number"]),
+        # out of range
+        ({"prune_probability": 1.5}, ["prune_probability", "1.5", "[0, 1]"]),
+        ({"prune_amount": -0.1}, ["prune_amount", "-0.1", "[0, 1]"]),
+        ({"lexi_threshold": 2}, ["lexi_threshold", "2", "[0, 1]"]),
+        ({"noise_probability": math.nan}, ["noise_probability", "nan", "[0, 1]"]),
+        ({"learning_rate": 0.0}, ["learning_rate", "0.0", "(0, inf)"]),
+        ({"epochs": 0}, ["epochs", "0", ">= 1"]),
+        ({"population_size": 0}, ["population_size", "0", ">= 1"]),
+        ({"seed": -1}, ["seed", "-1", ">= 0"]),
+        ({"adam_betas": [0.5, 1.0]}, ["adam_betas", "1.0", "[0, 1)"]),
+        ({"adam_betas": [0.5]}, ["adam_betas", "two numbers"]),
+        ({"lr_min": 1.0, "lr_max": 0.1}, ["lr_min", "lr_max"]),
+        (
+            {"dataset_name": "binary_clustering_10_0_1000"},
+            ["dataset_name", "binary_clustering_10_0_1000", "positive integers"],
+        ),
+        ({"dataset_name": "mnist"}, ["dataset_name", "mnist", "binary_clustering_"]),
+    ],
+)
 def test_bad_values_name_key_value_and_allowed(changes, words):
     with pytest.raises(ConfigError) as info:
         Config.from_dict(changes)
@@ -257,6 +300,7 @@ def test_config_error_is_value_error():
 
 # -- files -------------------------------------------------------------------------
 
+
 def test_json_file(tmp_path):
     path = tmp_path / "params.json"
     path.write_text(json.dumps(PUBLISHED_PARAMS))
@@ -265,9 +309,11 @@ def test_json_file(tmp_path):
 
 def test_toml_file(tmp_path):
     path = tmp_path / "run.toml"
-    path.write_text('cell_evaluation = "lipi_simple_pte"\nepochs = 4\n'
-                    'prune_method = "activation"\nadam_betas = [0.9, 0.999]\n'
-                    'no_shuffle_data = true\n')
+    path.write_text(
+        'cell_evaluation = "lipi_simple_pte"\nepochs = 4\n'
+        'prune_method = "activation"\nadam_betas = [0.9, 0.999]\n'
+        "no_shuffle_data = true\n"
+    )
     config = Config.from_file(path)
     assert config.cell_evaluation == "lipi_simple_pte" and config.epochs == 4
     assert config.prune_method == "variance" and config.adam_betas == (0.9, 0.999)
@@ -303,9 +349,18 @@ def test_bad_toml_and_bad_values_in_files_name_the_file(tmp_path):
 
 
 def test_save_load_round_trip_is_atomic(tmp_path):
-    config = Config(cell_evaluation="epoch-node", environment="large", prune_method="lexicase",
-                    prune_schedule="final_n", seed=11, trials=3, data_seed=5,
-                    out_dir=str(tmp_path / "run"), adam_betas=(0.9, 0.99), progress=False)
+    config = Config(
+        cell_evaluation="epoch-node",
+        environment="large",
+        prune_method="lexicase",
+        prune_schedule="final_n",
+        seed=11,
+        trials=3,
+        data_seed=5,
+        out_dir=str(tmp_path / "run"),
+        adam_betas=(0.9, 0.99),
+        progress=False,
+    )
     path = config.save(tmp_path / "sub" / "config.json")
     assert Config.from_file(path) == config
     assert sorted(p.name for p in path.parent.iterdir()) == ["config.json"]
@@ -316,8 +371,11 @@ def test_save_load_round_trip_is_atomic(tmp_path):
 
 
 def test_dict_round_trip_and_serialisable():
-    for config in [Config(), Config(cell_evaluation="canonical", prune_method="random"),
-                   Config.from_dict(PUBLISHED_PARAMS)]:
+    for config in [
+        Config(),
+        Config(cell_evaluation="canonical", prune_method="random"),
+        Config.from_dict(PUBLISHED_PARAMS),
+    ]:
         data = config.to_dict()
         assert "notices" not in data
         assert Config.from_dict(json.loads(json.dumps(data))) == config
@@ -408,31 +466,43 @@ def test_preset_contents():
     base = expand_preset("base_pruning")
     assert all(c.is_canonical and c.epochs == 4000 and c.prune_probability == 0.5 for c in base)
     assert {(c.prune_method, c.prune_schedule) for c in base} == {
-        (m, s) for m in ("random", "conjunctive") for s in SIX_SCHEDULES}
+        (m, s) for m in ("random", "conjunctive") for s in SIX_SCHEDULES
+    }
     assert {c.population_size for c in expand_preset("population_size")} == {1, 2, 5, 20}
     assert [c.environment for c in expand_preset("environment")] == [
-        "default", "denoising", "variational", "small", "large"]
+        "default",
+        "denoising",
+        "variational",
+        "small",
+        "large",
+    ]
     cells = {c.cell_evaluation: c for c in expand_preset("cell_evaluations")}
     assert set(cells) == set(CELL_EVALUATIONS) - {"lipi_simple_pte"}
     assert cells["ann_canonical"].population_size == 1
     assert cells["epoch-node"].population_size == 5
     shuffle = expand_preset("no_shuffle_data")
     assert {(c.prune_method, c.shuffle_data) for c in shuffle} == {
-        (m, s) for m in (None, "variance") for s in (False, True)}
+        (m, s) for m in (None, "variance") for s in (False, True)
+    }
     assert [c.prune_probability for c in expand_preset("prune_after")] == [0.1, 0.9]
     assert expand_preset("dataset_name")[0].dataset_shape == (50, 100, 4000)
     assert expand_preset("capacity")[0].epochs == 4
     assert all(s in PRUNE_SCHEDULES for s in SIX_SCHEDULES)
-    assert all(c.environment in ENVIRONMENTS and c.backend in BACKENDS
-               for name in PRESETS for c in expand_preset(name))
+    assert all(
+        c.environment in ENVIRONMENTS and c.backend in BACKENDS
+        for name in PRESETS
+        for c in expand_preset(name)
+    )
 
 
 def test_preset_trials_and_overrides():
-    configs = expand_preset("lexi_prob", trials=2, overrides={"epochs": 3, "backend": "numpy",
-                                                             "rng_seed": 5})
+    configs = expand_preset(
+        "lexi_prob", trials=2, overrides={"epochs": 3, "backend": "numpy", "rng_seed": 5}
+    )
     assert len(configs) == 12
-    assert all(c.trials == 2 and c.epochs == 3 and c.backend == "numpy" and c.seed == 5
-               for c in configs)
+    assert all(
+        c.trials == 2 and c.epochs == 3 and c.backend == "numpy" and c.seed == 5 for c in configs
+    )
     # overriding a grid axis shrinks the grid
     only_random = expand_preset("lexi_prob", overrides={"prune_method": "random"})
     assert len(only_random) == 6 and {c.prune_method for c in only_random} == {"random"}

@@ -24,8 +24,9 @@ from minievo.data import (
 
 
 def make(n_clusters=3, n_examples_per_cluster=7, n_dim=20, seed=0, **kwargs):
-    return generate_binary_clustering(n_clusters, n_examples_per_cluster, n_dim,
-                                      rng=np.random.default_rng(seed), **kwargs)
+    return generate_binary_clustering(
+        n_clusters, n_examples_per_cluster, n_dim, rng=np.random.default_rng(seed), **kwargs
+    )
 
 
 def arrays_of(ds):
@@ -49,6 +50,7 @@ def within(observed, p, n, n_se=6.0):
 # Generation
 # --------------------------------------------------------------------------
 
+
 def test_shapes_dtypes_and_binary_values():
     ds = make(3, 7, 20)
     for split in data.SPLITS:
@@ -58,12 +60,18 @@ def test_shapes_dtypes_and_binary_values():
         assert x.dtype == np.float32
         assert set(np.unique(x)) <= {0.0, 1.0}
         assert labels.dtype == np.int64
-        np.testing.assert_array_equal(labels, np.tile(np.arange(3), 7))   # r mod K, published
+        np.testing.assert_array_equal(labels, np.tile(np.arange(3), 7))  # r mod K, published
     assert ds.centroids.shape == (3, 20) and ds.centroids.dtype == np.float32
     assert ds.n_dim == 20 and ds.n_clusters == 3
     assert ds.name == "binary_clustering_3_7_20"
-    assert ds.params == {"n_clusters": 3, "n_examples_per_cluster": 7, "n_dim": 20,
-                         "noise_probability": 0.05, "p_one": 0.75, "seed": None}
+    assert ds.params == {
+        "n_clusters": 3,
+        "n_examples_per_cluster": 7,
+        "n_dim": 20,
+        "noise_probability": 0.05,
+        "p_one": 0.75,
+        "seed": None,
+    }
 
 
 def test_centroid_bit_frequency_matches_p_one():
@@ -97,14 +105,15 @@ def test_labels_match_nearest_centroid_at_low_noise():
     for split in data.SPLITS:
         x = getattr(ds, split)
         hamming = np.abs(x[:, None, :] - ds.centroids[None, :, :]).sum(axis=2)  # (n, K)
-        np.testing.assert_array_equal(hamming.argmin(axis=1),
-                                      getattr(ds, f"{split}_labels"))
+        np.testing.assert_array_equal(hamming.argmin(axis=1), getattr(ds, f"{split}_labels"))
 
 
 def test_every_row_has_its_own_noise():
     ds = make(10, 10, 400)
-    masks = {split: getattr(ds, split) != ds.centroids[getattr(ds, f"{split}_labels")]
-             for split in data.SPLITS}
+    masks = {
+        split: getattr(ds, split) != ds.centroids[getattr(ds, f"{split}_labels")]
+        for split in data.SPLITS
+    }
     for split, mask in masks.items():
         # No repeated rows within a split (the published test set repeats each
         # of its n_examples_per_cluster noise masks over all clusters).
@@ -123,15 +132,18 @@ def test_same_seed_same_arrays_different_seed_different():
     assert not np.array_equal(a.train, c.train)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"n_clusters": 0}, "n_clusters"),
-    ({"n_examples_per_cluster": -3}, "n_examples_per_cluster"),
-    ({"n_dim": 2.5}, "n_dim"),
-    ({"n_dim": True}, "n_dim"),
-    ({"noise_probability": 1.5}, r"noise_probability.*\[0, 1\].*1\.5"),
-    ({"noise_probability": float("nan")}, "noise_probability"),
-    ({"p_one": -0.1}, r"p_one.*-0\.1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_clusters": 0}, "n_clusters"),
+        ({"n_examples_per_cluster": -3}, "n_examples_per_cluster"),
+        ({"n_dim": 2.5}, "n_dim"),
+        ({"n_dim": True}, "n_dim"),
+        ({"noise_probability": 1.5}, r"noise_probability.*\[0, 1\].*1\.5"),
+        ({"noise_probability": float("nan")}, "noise_probability"),
+        ({"p_one": -0.1}, r"p_one.*-0\.1"),
+    ],
+)
 def test_bad_arguments_are_named(kwargs, message):
     args = {"n_clusters": 2, "n_examples_per_cluster": 2, "n_dim": 4, **kwargs}
     with pytest.raises(ValueError, match=message):
@@ -154,21 +166,33 @@ def test_dataset_rejects_inconsistent_arrays():
 # Names
 # --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, sizes", [
-    ("binary_clustering_10_100_1000", (10, 100, 1000)),
-    ("binary_clustering_50_100_4000", (50, 100, 4000)),
-    ("binary_clustering_1_1_1", (1, 1, 1)),
-])
+
+@pytest.mark.parametrize(
+    "name, sizes",
+    [
+        ("binary_clustering_10_100_1000", (10, 100, 1000)),
+        ("binary_clustering_50_100_4000", (50, 100, 4000)),
+        ("binary_clustering_1_1_1", (1, 1, 1)),
+    ],
+)
 def test_parse_dataset_name(name, sizes):
     assert parse_dataset_name(name) == sizes
     assert data.dataset_name(*sizes) == name
 
 
-@pytest.mark.parametrize("name", [
-    "binary_clustering_10_100", "binary_clustering_10_100_1000_5",
-    "clustering_10_100_1000", "binary_clustering_a_100_1000",
-    "binary_clustering_0_100_1000", " binary_clustering_10_100_1000", "", None,
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "binary_clustering_10_100",
+        "binary_clustering_10_100_1000_5",
+        "clustering_10_100_1000",
+        "binary_clustering_a_100_1000",
+        "binary_clustering_0_100_1000",
+        " binary_clustering_10_100_1000",
+        "",
+        None,
+    ],
+)
 def test_parse_dataset_name_rejects(name):
     with pytest.raises(ValueError, match=r"binary_clustering_\{n_clusters\}.*e\.g\."):
         parse_dataset_name(name)
@@ -177,6 +201,7 @@ def test_parse_dataset_name_rejects(name):
 # --------------------------------------------------------------------------
 # Files
 # --------------------------------------------------------------------------
+
 
 def test_save_load_round_trip(tmp_path):
     ds = make(4, 5, 30, noise_probability=0.2, p_one=0.6)
@@ -236,15 +261,18 @@ def corrupt_params(arrays):
     return arrays
 
 
-@pytest.mark.parametrize("corrupt, message", [
-    (corrupt_non_binary, r"'train'.*1 other value.*0\.5.*\(2, 3\)"),
-    (corrupt_shape, r"'test'.*n_dim 7"),
-    (corrupt_missing, r"missing.*validation_labels.*required"),
-    (corrupt_labels_length, r"'train_labels'.*rows"),
-    (corrupt_label_range, r"'test_labels'.*outside \[0, 3\).*index 5"),
-    (corrupt_dtype, r"'train'.*float32.*float64"),
-    (corrupt_params, r"params unreadable"),
-])
+@pytest.mark.parametrize(
+    "corrupt, message",
+    [
+        (corrupt_non_binary, r"'train'.*1 other value.*0\.5.*\(2, 3\)"),
+        (corrupt_shape, r"'test'.*n_dim 7"),
+        (corrupt_missing, r"missing.*validation_labels.*required"),
+        (corrupt_labels_length, r"'train_labels'.*rows"),
+        (corrupt_label_range, r"'test_labels'.*outside \[0, 3\).*index 5"),
+        (corrupt_dtype, r"'train'.*float32.*float64"),
+        (corrupt_params, r"params unreadable"),
+    ],
+)
 def test_bad_contents_raise_data_file_error(tmp_path, corrupt, message):
     path = write_npz(tmp_path / "bad_contents.npz", corrupt(valid_arrays()))
     with pytest.raises(DataFileError, match=message) as info:
@@ -332,11 +360,13 @@ def test_load_or_generate_file_names_never_collide(tmp_path):
     noisy = load_or_generate(NAME, cache_dir=tmp_path, noise_probability=0.2)
     dense = load_or_generate(NAME, cache_dir=tmp_path, p_one=0.5)
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == sorted([
-        "binary_clustering_3_4_10_seed0.npz",
-        "binary_clustering_3_4_10_seed0_noise0.2.npz",
-        "binary_clustering_3_4_10_seed0_pone0.5.npz",
-    ])
+    assert names == sorted(
+        [
+            "binary_clustering_3_4_10_seed0.npz",
+            "binary_clustering_3_4_10_seed0_noise0.2.npz",
+            "binary_clustering_3_4_10_seed0_pone0.5.npz",
+        ]
+    )
     assert noisy.params["noise_probability"] == 0.2 and dense.params["p_one"] == 0.5
 
 
@@ -376,6 +406,7 @@ def test_load_or_generate_bad_arguments(tmp_path, kwargs):
 # --------------------------------------------------------------------------
 # Batches
 # --------------------------------------------------------------------------
+
 
 def row_ids(n_rows):
     return np.arange(n_rows, dtype=np.float32)[:, None] * np.ones(3, np.float32)  # (n, 3)

@@ -29,6 +29,7 @@ step, since an Adam step is nearly ``lr * sign(g)`` whatever the size of
 zero up to rounding, the backends may step in opposite directions; at most
 0.1% of the entries may do so, by at most two maximal Adam steps.
 """
+
 import numpy as np
 import pytest
 
@@ -47,8 +48,9 @@ def assert_close(actual, expected, rtol=1e-4, scaled_atol=1e-5, err_msg=""):
     """``|actual - expected| <= rtol |expected| + scaled_atol max|expected|``."""
     expected = np.asarray(expected)
     scale = float(np.max(np.abs(expected))) if expected.size else 0.0
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=scaled_atol * scale,
-                               err_msg=err_msg)
+    np.testing.assert_allclose(
+        actual, expected, rtol=rtol, atol=scaled_atol * scale, err_msg=err_msg
+    )
 
 
 def random_pair(environment="default", n_dim=40, seed=0, prune=0.25, record_rows=0):
@@ -88,16 +90,26 @@ def fresh_work(pair, rows):
 # --------------------------------------------------------------------------
 # (B, n_in, n_out): 1-row batches, B not a multiple of 4, short rows (< 64, taken
 # four terms at a time), long rows, a large short-row output (other loop order)
-DENSE_SHAPES = [(1, 1, 1), (1, 30, 1000), (5, 1000, 30), (5, 30, 1000), (3, 7, 13),
-                (4, 3, 70), (7, 65, 9), (13, 10, 30), (100, 50, 70), (2, 129, 3)]
+DENSE_SHAPES = [
+    (1, 1, 1),
+    (1, 30, 1000),
+    (5, 1000, 30),
+    (5, 30, 1000),
+    (3, 7, 13),
+    (4, 3, 70),
+    (7, 65, 9),
+    (13, 10, 30),
+    (100, 50, 70),
+    (2, 129, 3),
+]
 
 
 def dense_operands(B, n_in, n_out, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((B, n_in)).astype(f32)
-    x[rng.random(x.shape) < 0.4] = 0.0                     # ReLU outputs: many exact zeros
+    x[rng.random(x.shape) < 0.4] = 0.0  # ReLU outputs: many exact zeros
     W = rng.standard_normal((n_out, n_in)).astype(f32)
-    W[rng.random(W.shape) < 0.3] = 0.0                     # pruned weights
+    W[rng.random(W.shape) < 0.3] = 0.0  # pruned weights
     b = rng.standard_normal(n_out).astype(f32)
     d = rng.standard_normal((B, n_out)).astype(f32)
     d[rng.random(d.shape) < 0.4] = 0.0
@@ -111,7 +123,7 @@ def test_dense_layer_matches_reference(B, n_in, n_out):
     for mod in (ref, cpu):
         out = np.full((B, n_out), np.nan, f32)
         dW, db = np.full_like(W, np.nan), np.full_like(b, np.nan)
-        dx = np.full_like(x, np.nan)                       # outputs need no zeroing
+        dx = np.full_like(x, np.nan)  # outputs need no zeroing
         mod.dense_forward(x, W, b, out)
         mod.dense_backward_params(x, d, dW, db)
         mod.dense_backward_input(W, d, dx)
@@ -125,8 +137,12 @@ def test_transposed_layer_kernels_match_reference(B, n_in, n_out):
     """The forms train_epoch uses for short-row layers, weights stored (n_in, n_out)."""
     x, W, b, d = dense_operands(B, n_in, n_out, seed=1)
     Wt = np.ascontiguousarray(W.T)
-    out, dWt, db, dx = (np.full((B, n_out), np.nan, f32), np.full_like(Wt, np.nan),
-                        np.full_like(b, np.nan), np.full_like(x, np.nan))
+    out, dWt, db, dx = (
+        np.full((B, n_out), np.nan, f32),
+        np.full_like(Wt, np.nan),
+        np.full_like(b, np.nan),
+        np.full_like(x, np.nan),
+    )
     cpu._dense_forward_t(x, Wt, b, out)
     cpu._dense_backward_params_t(x, d, dWt, db)
     cpu._dense_backward_input_t(Wt, d, dx)
@@ -166,7 +182,7 @@ def test_l1_loss_value_and_gradient():
     rng = np.random.default_rng(4)
     y = rng.random((5, 1000)).astype(f32)
     target = (rng.random((5, 1000)) < 0.75).astype(f32)
-    y[0, :10] = target[0, :10]                             # exact ties: gradient 0
+    y[0, :10] = target[0, :10]  # exact ties: gradient 0
     grads = {}
     for mod in (ref, cpu):
         grads[mod] = np.full_like(y, np.nan)
@@ -179,17 +195,22 @@ def test_l1_loss_value_and_gradient():
 def test_bce_and_kl_match_reference():
     rng = np.random.default_rng(5)
     y = rng.random((3, 50)).astype(f32)
-    y[0, :2] = [0.0, 1.0]                                  # log clamped at -100
+    y[0, :2] = [0.0, 1.0]  # log clamped at -100
     target = (rng.random((3, 50)) < 0.5).astype(f32)
     mean, log_var = rng.standard_normal((2, 3, 10)).astype(f32)
     out = {}
     for mod in (ref, cpu):
         d_z = np.full_like(y, np.nan)
-        d_mean, d_log_var = np.ones_like(mean), np.ones_like(log_var)   # kl *adds*
-        with np.errstate(divide="ignore"):                 # log(0), clamped at -100
+        d_mean, d_log_var = np.ones_like(mean), np.ones_like(log_var)  # kl *adds*
+        with np.errstate(divide="ignore"):  # log(0), clamped at -100
             bce = mod.bce_sigmoid_loss(y, target, d_z)
-        out[mod] = (bce, d_z,
-                    mod.kl_divergence(mean, log_var, d_mean, d_log_var), d_mean, d_log_var)
+        out[mod] = (
+            bce,
+            d_z,
+            mod.kl_divergence(mean, log_var, d_mean, d_log_var),
+            d_mean,
+            d_log_var,
+        )
     assert out[cpu][0] == pytest.approx(out[ref][0], rel=1e-5)
     np.testing.assert_array_equal(out[cpu][1], out[ref][1])
     assert out[cpu][2] == pytest.approx(out[ref][2], rel=1e-5)
@@ -210,15 +231,16 @@ def adam_operands(P=1003, seed=6):
 
 def test_adam_update_several_steps_matches_reference():
     params, mask, grads = adam_operands()
-    state = {mod: [params.copy(), np.zeros_like(params), np.zeros_like(params)]
-             for mod in (ref, cpu)}
+    state = {
+        mod: [params.copy(), np.zeros_like(params), np.zeros_like(params)] for mod in (ref, cpu)
+    }
     for t, g in enumerate(grads, start=1):
         for mod, (p, m, v) in state.items():
             mod.adam_update(p, g, mask, m, v, t, 1e-3, *BETAS, EPS)
     for a, e in zip(state[cpu], state[ref]):
         np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-9)
     for array in state[cpu]:
-        assert not array[mask == 0].any()                  # pruned: exactly 0.0
+        assert not array[mask == 0].any()  # pruned: exactly 0.0
 
 
 def test_adam_fresh_update_matches_reference():
@@ -235,8 +257,10 @@ def test_adam_fresh_update_matches_reference():
 # --------------------------------------------------------------------------
 # Whole networks
 # --------------------------------------------------------------------------
-@pytest.mark.parametrize("environment, n_dim, B", [("default", 40, 5), ("large", 33, 1),
-                                                   ("small", 70, 3), ("variational", 17, 6)])
+@pytest.mark.parametrize(
+    "environment, n_dim, B",
+    [("default", 40, 5), ("large", 33, 1), ("small", 70, 3), ("variational", 17, 6)],
+)
 def test_mlp_forward_with_records_and_backward(environment, n_dim, B):
     pair = random_pair(environment, n_dim, record_rows=B + 2)
     x = binary_rows(B, n_dim)
@@ -244,7 +268,7 @@ def test_mlp_forward_with_records_and_backward(environment, n_dim, B):
     outs = {}
     for mod, net in nets.items():
         work = fresh_work(pair, B)
-        for _ in range(3):                                 # records accumulate
+        for _ in range(3):  # records accumulate
             y = mod.mlp_forward(net.arrays, x, work.enc_act, True).copy()
         delta = mod.rows_view(net.layout, work.enc_delta, B, net.spec.n_layers - 1)
         delta[...] = np.random.default_rng(8).standard_normal(delta.shape)
@@ -268,8 +292,9 @@ def test_pair_loss_and_gradients_matches_reference(kind, B):
     for mod in (ref, cpu):
         p, work = pair.copy(), fresh_work(pair, B)
         x_in, target, nz = step_inputs(kind, batch, noise, work)
-        loss = mod.pair_loss_and_gradients(p.encoder.arrays, p.decoder.arrays, x_in, target, nz,
-                                           KINDS[kind], work, True)
+        loss = mod.pair_loss_and_gradients(
+            p.encoder.arrays, p.decoder.arrays, x_in, target, nz, KINDS[kind], work, True
+        )
         results[mod] = (loss, p)
     assert results[cpu][0] == pytest.approx(results[ref][0], rel=1e-5)
     for part in ("encoder", "decoder"):
@@ -296,7 +321,7 @@ def assert_updates_close(before, after, expected_after, lr, n_steps=1):
 def test_train_step_matches_reference(kind, fresh):
     B, lr = 4, 1e-3
     pair = random_pair(ENV_OF_KIND[kind], 60, record_rows=B)
-    pair.encoder.adam_t[0] = pair.decoder.adam_t[0] = 3    # a persistent optimizer in flight
+    pair.encoder.adam_t[0] = pair.decoder.adam_t[0] = 3  # a persistent optimizer in flight
     for net in (pair.encoder, pair.decoder):
         net.adam_m[:] = 1e-3 * net.mask
         net.adam_v[:] = 1e-6 * net.mask
@@ -305,8 +330,20 @@ def test_train_step_matches_reference(kind, fresh):
     for mod in (ref, cpu):
         p, work = pair.copy(), fresh_work(pair, B)
         x_in, target, nz = step_inputs(kind, batch, noise, work)
-        loss = mod.train_step(p.encoder.arrays, p.decoder.arrays, x_in, target, nz, KINDS[kind],
-                              work, lr, *BETAS, EPS, fresh, True)
+        loss = mod.train_step(
+            p.encoder.arrays,
+            p.decoder.arrays,
+            x_in,
+            target,
+            nz,
+            KINDS[kind],
+            work,
+            lr,
+            *BETAS,
+            EPS,
+            fresh,
+            True,
+        )
         results[mod] = (loss, p)
     assert results[cpu][0] == pytest.approx(results[ref][0], rel=1e-5)
     for part in ("encoder", "decoder"):
@@ -328,16 +365,29 @@ def test_train_step_is_gradients_then_adam(fresh):
     batch = binary_rows(B, 100)
     fused, split = pair.copy(), pair.copy()
     work = fresh_work(pair, B)
-    loss_fused = cpu.train_step(fused.encoder.arrays, fused.decoder.arrays, batch, batch,
-                                work.no_dx, ref.PLAIN, work, lr, *BETAS, EPS, fresh, False)
-    loss_split = cpu.pair_loss_and_gradients(split.encoder.arrays, split.decoder.arrays, batch,
-                                             batch, work.no_dx, ref.PLAIN, work, False)
+    loss_fused = cpu.train_step(
+        fused.encoder.arrays,
+        fused.decoder.arrays,
+        batch,
+        batch,
+        work.no_dx,
+        ref.PLAIN,
+        work,
+        lr,
+        *BETAS,
+        EPS,
+        fresh,
+        False,
+    )
+    loss_split = cpu.pair_loss_and_gradients(
+        split.encoder.arrays, split.decoder.arrays, batch, batch, work.no_dx, ref.PLAIN, work, False
+    )
     for net in (split.encoder, split.decoder):
         ref.optimizer_step(net.arrays, lr, *BETAS, EPS, fresh)
     assert loss_fused == loss_split
     for part in ("encoder", "decoder"):
         a, e = getattr(fused, part), getattr(split, part)
-        np.testing.assert_array_equal(a.grad, e.grad)       # the same loops, the same bits
+        np.testing.assert_array_equal(a.grad, e.grad)  # the same loops, the same bits
         np.testing.assert_allclose(a.params, e.params, rtol=1e-6, atol=1e-6 * lr)
 
 
@@ -356,8 +406,11 @@ def test_evaluate_pair_and_reconstruction_l1_match_reference(kind):
     assert results[cpu][1] == pytest.approx(results[ref][1], rel=1e-5)
     for part in ("encoder", "decoder"):
         for name in ("rec_sum", "rec_sumsq", "rec_count"):
-            assert_close(getattr(getattr(results[cpu][2], part), name),
-                         getattr(getattr(results[ref][2], part), name), err_msg=f"{part}.{name}")
+            assert_close(
+                getattr(getattr(results[cpu][2], part), name),
+                getattr(getattr(results[ref][2], part), name),
+                err_msg=f"{part}.{name}",
+            )
 
 
 def run_epoch(mod, pair, data, order, batch_size, noise, kind, lr, fresh, record=True):
@@ -366,8 +419,22 @@ def run_epoch(mod, pair, data, order, batch_size, noise, kind, lr, fresh, record
     losses = np.full(n_batches, np.nan)
     if KINDS[kind] == ref.PLAIN:
         noise = work.no_dx
-    mod.train_epoch(pair.encoder.arrays, pair.decoder.arrays, data, order, batch_size, noise,
-                    KINDS[kind], work, lr, *BETAS, EPS, fresh, record, losses)
+    mod.train_epoch(
+        pair.encoder.arrays,
+        pair.decoder.arrays,
+        data,
+        order,
+        batch_size,
+        noise,
+        KINDS[kind],
+        work,
+        lr,
+        *BETAS,
+        EPS,
+        fresh,
+        record,
+        losses,
+    )
     return losses
 
 
@@ -412,8 +479,10 @@ def test_epoch_layout_and_single_batch_calls_agree():
     order = np.arange(n_rows, dtype=np.int64)
     whole, stepped = pair.copy(), pair.copy()
     losses = run_epoch(cpu, whole, data, order, B, None, "plain", lr, False)
-    single = [run_epoch(cpu, stepped, data, order[i:i + B], B, None, "plain", lr, False)[0]
-              for i in range(0, n_rows, B)]
+    single = [
+        run_epoch(cpu, stepped, data, order[i : i + B], B, None, "plain", lr, False)[0]
+        for i in range(0, n_rows, B)
+    ]
     assert_close(losses, single, rtol=1e-5)
     for part in ("encoder", "decoder"):
         before, a, e = (getattr(x, part) for x in (pair, whole, stepped))
@@ -430,8 +499,16 @@ def float64_copy(pair, rows):
     nets = []
     for net in (pair.encoder, pair.decoder):
         a = net.arrays
-        nets.append(MLPArrays(a.layout, *(b.astype(np.float64) for b in a[1:6]), a.adam_t.copy(),
-                              a.rec_count.copy(), a.rec_sum.copy(), a.rec_sumsq.copy()))
+        nets.append(
+            MLPArrays(
+                a.layout,
+                *(b.astype(np.float64) for b in a[1:6]),
+                a.adam_t.copy(),
+                a.rec_count.copy(),
+                a.rec_sum.copy(),
+                a.rec_sumsq.copy(),
+            )
+        )
     work = Workspace(*(np.zeros(w.shape, np.float64) for w in fresh_work(pair, rows)))
     return nets[0], nets[1], work
 
@@ -458,11 +535,13 @@ def test_reference_gradients_match_finite_differences(kind):
     rng = np.random.default_rng(13)
     for net, grad in zip((enc, dec), analytic):
         active = np.flatnonzero(net.mask)
-        bias_entries = np.concatenate([np.arange(o, o + n) for o, n in
-                                       zip(net.layout[:, 3], net.layout[:, 1])])
+        bias_entries = np.concatenate(
+            [np.arange(o, o + n) for o, n in zip(net.layout[:, 3], net.layout[:, 1])]
+        )
         active_biases = np.intersect1d(active, bias_entries)
-        entries = np.concatenate([rng.choice(active, 25, replace=False),
-                                  rng.choice(active_biases, 5, replace=False)])
+        entries = np.concatenate(
+            [rng.choice(active, 25, replace=False), rng.choice(active_biases, 5, replace=False)]
+        )
         for i in entries:
             saved = net.params[i]
             net.params[i] = saved + h
@@ -491,7 +570,7 @@ def test_numba_gradients_match_float64_gradients(kind):
         for l, (dW, db) in enumerate(layers):
             assert_close(dW, masked.weight(l, grad64), rtol=1e-4, err_msg=f"dW{l}")
             assert_close(db, masked.bias(l, grad64), rtol=1e-4, err_msg=f"db{l}")
-            assert not dW[masked.weight(l, masked.mask) == 0].any()       # pruned: no gradient
+            assert not dW[masked.weight(l, masked.mask) == 0].any()  # pruned: no gradient
 
 
 # --------------------------------------------------------------------------
@@ -504,14 +583,14 @@ def test_pruned_entries_stay_exactly_zero_for_200_steps(backend, fresh):
     data = binary_rows(200, 100)
     engine = Engine(pair, 5, backend)
     rng = np.random.default_rng(16)
-    for _ in range(5):                                     # 5 epochs x 40 batches
+    for _ in range(5):  # 5 epochs x 40 batches
         engine.train_epoch(pair, data, rng.permutation(200), 5, 1e-2, fresh=fresh, record=True)
     for net in (pair.encoder, pair.decoder):
         pruned = net.mask == 0
         assert pruned.sum() > 0.4 * net.n_params
         for name in ("params", "adam_m", "adam_v"):
             values = getattr(net, name)[pruned]
-            assert np.all(values == 0.0), name             # exactly 0.0, not merely small
+            assert np.all(values == 0.0), name  # exactly 0.0, not merely small
         assert np.all(np.isfinite(net.params)) and np.any(net.params[~pruned] != 0)
 
 
@@ -522,15 +601,18 @@ def test_same_seed_gives_bit_identical_numba_runs():
         data = binary_rows(50, 300, seed=18)
         engine = Engine(pair, 5, "numba")
         rng = np.random.default_rng(19)
-        losses = [engine.train_epoch(pair, data, rng.permutation(50), 5, 1e-3, fresh=fresh,
-                                     record=True) for fresh in (False, True, False)]
+        losses = [
+            engine.train_epoch(pair, data, rng.permutation(50), 5, 1e-3, fresh=fresh, record=True)
+            for fresh in (False, True, False)
+        ]
         losses.append([engine.evaluate(pair, data[:5], record=True)])
         runs.append((np.concatenate(losses), pair))
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     for part in ("encoder", "decoder"):
         for name in ("params", "grad", "adam_m", "adam_v", "rec_sum", "rec_sumsq"):
-            np.testing.assert_array_equal(getattr(getattr(runs[0][1], part), name),
-                                          getattr(getattr(runs[1][1], part), name))
+            np.testing.assert_array_equal(
+                getattr(getattr(runs[0][1], part), name), getattr(getattr(runs[1][1], part), name)
+            )
 
 
 @pytest.mark.parametrize("where", ["input", "weight"])
@@ -542,8 +624,9 @@ def test_non_finite_values_reach_the_loss(where):
         data[3, 5] = np.nan
     else:
         pair.encoder.params[np.flatnonzero(pair.encoder.mask)[0]] = np.inf
-    losses = Engine(pair, 5, "numba").train_epoch(pair, data, np.arange(20), 5, 1e-3,
-                                                  fresh=False, record=False)
+    losses = Engine(pair, 5, "numba").train_epoch(
+        pair, data, np.arange(20), 5, 1e-3, fresh=False, record=False
+    )
     assert not np.isfinite(losses[0])
 
 
@@ -557,25 +640,55 @@ def test_evaluate_pairs_and_dataset_l1_match_reference(kind):
     for mod in (ref, cpu):
         copies = [p.copy() for p in pairs]
         losses, rows = np.empty((3, 3)), np.empty(45)
-        mod.evaluate_pairs(tuple(p.encoder.arrays for p in copies),
-                           tuple(p.decoder.arrays for p in copies), batch, KINDS[kind],
-                           fresh_work(pairs[0], 5), True, losses)
-        mean = mod.dataset_l1(copies[0].encoder.arrays, copies[0].decoder.arrays, data,
-                              KINDS[kind], fresh_work(pairs[0], 7), rows)
+        mod.evaluate_pairs(
+            tuple(p.encoder.arrays for p in copies),
+            tuple(p.decoder.arrays for p in copies),
+            batch,
+            KINDS[kind],
+            fresh_work(pairs[0], 5),
+            True,
+            losses,
+        )
+        mean = mod.dataset_l1(
+            copies[0].encoder.arrays,
+            copies[0].decoder.arrays,
+            data,
+            KINDS[kind],
+            fresh_work(pairs[0], 7),
+            rows,
+        )
         results[mod] = (losses, mean, rows, copies)
-    expected = [[ref.evaluate_pair(e.encoder.arrays, d.decoder.arrays, batch, KINDS[kind],
-                                   fresh_work(pairs[0], 5), False) for d in pairs] for e in pairs]
+    expected = [
+        [
+            ref.evaluate_pair(
+                e.encoder.arrays,
+                d.decoder.arrays,
+                batch,
+                KINDS[kind],
+                fresh_work(pairs[0], 5),
+                False,
+            )
+            for d in pairs
+        ]
+        for e in pairs
+    ]
     np.testing.assert_allclose(results[ref][0], expected, rtol=1e-12)
     assert_close(results[cpu][0], results[ref][0], rtol=1e-5)
-    direct = ref.reconstruction_l1(pairs[0].encoder.arrays, pairs[0].decoder.arrays, data,
-                                   KINDS[kind], fresh_work(pairs[0], 45))
-    assert results[ref][1] == pytest.approx(direct, rel=1e-6)     # chunked float32 sums
+    direct = ref.reconstruction_l1(
+        pairs[0].encoder.arrays,
+        pairs[0].decoder.arrays,
+        data,
+        KINDS[kind],
+        fresh_work(pairs[0], 45),
+    )
+    assert results[ref][1] == pytest.approx(direct, rel=1e-6)  # chunked float32 sums
     assert results[cpu][1] == pytest.approx(results[ref][1], rel=1e-5)
     assert_close(results[cpu][2], results[ref][2], rtol=1e-5)
-    for k in range(3):                                           # records of every pass
+    for k in range(3):  # records of every pass
         for part in ("encoder", "decoder"):
-            assert_close(getattr(results[cpu][3][k], part).rec_sum,
-                         getattr(results[ref][3][k], part).rec_sum)
+            assert_close(
+                getattr(results[cpu][3][k], part).rec_sum, getattr(results[ref][3][k], part).rec_sum
+            )
 
 
 @pytest.mark.parametrize("kind", ["plain", "denoising"])
@@ -588,22 +701,37 @@ def test_partner_epoch_matches_reference(kind, fresh):
     data = binary_rows(n_rows, n_dim)
     order = np.random.default_rng(9).permutation(n_rows).astype(np.int64)
     noise = noise_for(kind, pairs[0], n_rows)
-    partners = np.random.default_rng(4).integers(0, 2, size=(9, 2))   # network 2: never drawn
+    partners = np.random.default_rng(4).integers(0, 2, size=(9, 2))  # network 2: never drawn
     results = {}
     for mod in (ref, cpu):
         copies = [p.copy() for p in pairs]
         work = fresh_work(pairs[0], B)
         losses = np.full(18, np.nan)
-        mod.partner_epoch(tuple(p.encoder.arrays for p in copies),
-                          tuple(p.decoder.arrays for p in copies), 1, partners, data, order, B,
-                          noise if KINDS[kind] != ref.PLAIN else work.no_dx, KINDS[kind], work,
-                          lr, *BETAS, EPS, fresh, True, losses)
+        mod.partner_epoch(
+            tuple(p.encoder.arrays for p in copies),
+            tuple(p.decoder.arrays for p in copies),
+            1,
+            partners,
+            data,
+            order,
+            B,
+            noise if KINDS[kind] != ref.PLAIN else work.no_dx,
+            KINDS[kind],
+            work,
+            lr,
+            *BETAS,
+            EPS,
+            fresh,
+            True,
+            losses,
+        )
         results[mod] = (losses, copies)
     assert_close(results[cpu][0], results[ref][0], rtol=1e-5)
     for k in range(3):
         for part in ("encoder", "decoder"):
-            before, a, e = (getattr(x, part) for x in (pairs[k], results[cpu][1][k],
-                                                       results[ref][1][k]))
+            before, a, e = (
+                getattr(x, part) for x in (pairs[k], results[cpu][1][k], results[ref][1][k])
+            )
             n_steps = max(1, int(e.adam_t[0])) if not fresh else 18
             assert_close(a.grad, e.grad, rtol=1e-3, scaled_atol=1e-4, err_msg=f"{k} {part}")
             assert_updates_close(before.params, a.params, e.params, lr, n_steps)

@@ -3,6 +3,7 @@
 kernels <- network (data beside) <- pruning <- training <- experiments <- cli:
 a training loop knows nothing of experiments, the kernels nothing of networks.
 """
+
 import os
 import shutil
 import subprocess
@@ -13,16 +14,21 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytest.importorskip("importlinter", reason="import-linter is not installed (pip install -e '.[dev]')")
+pytest.importorskip(
+    "importlinter", reason="import-linter is not installed (pip install -e '.[dev]')"
+)
 
 
 def _lint_imports(root: Path) -> subprocess.CompletedProcess:
     """``lint-imports`` on the package under ``root`` with the repository's contract."""
     env = dict(os.environ, PYTHONPATH=str(root))
-    code = ("import sys; from importlinter.cli import lint_imports; "
-            "sys.exit(lint_imports(config_filename='.importlinter', no_cache=True, no_logo=True))")
-    return subprocess.run([sys.executable, "-c", code], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys; from importlinter.cli import lint_imports; "
+        "sys.exit(lint_imports(config_filename='.importlinter', no_cache=True, no_logo=True))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_layers_only_import_downwards():
@@ -32,8 +38,9 @@ def test_layers_only_import_downwards():
 
 def test_an_upward_import_breaks_the_contract(tmp_path):
     """The contract is live: training importing experiments fails the check."""
-    shutil.copytree(ROOT / "minievo", tmp_path / "minievo",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "minievo", tmp_path / "minievo", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copy(ROOT / ".importlinter", tmp_path / ".importlinter")
     ring = tmp_path / "minievo" / "training" / "ring.py"
     ring.write_text(ring.read_text() + "\nfrom ..experiments import config  # noqa: E402,F401\n")

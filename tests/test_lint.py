@@ -1,4 +1,5 @@
-"""The tree passes ``ruff check`` with the rules of pyproject.toml, so CI fails on lint errors."""
+"""The tree passes ``ruff check`` and ``ruff format --check`` (pyproject.toml), so CI fails on lint."""
+
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,27 @@ def test_ruff_check_is_clean():
     cmd = _ruff_command()
     if cmd is None:
         pytest.skip("ruff is not installed (pip install -e '.[dev]')")
-    done = subprocess.run(cmd + ["check", "--no-cache", "--output-format", "concise", "."],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        cmd + ["check", "--no-cache", "--output-format", "concise", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, "ruff check found problems:\n" + done.stdout + done.stderr
+
+
+def test_ruff_format_is_clean():
+    cmd = _ruff_command()
+    if cmd is None:
+        pytest.skip("ruff is not installed (pip install -e '.[dev]')")
+    done = subprocess.run(
+        cmd + ["format", "--check", "--no-cache", "."],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, (
+        "ruff format would change files (run `ruff format .`):\n" + done.stdout + done.stderr
+    )

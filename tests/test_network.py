@@ -1,16 +1,20 @@
 """Networks: shapes, PyTorch-like initialisation, masks, copies, save/load."""
+
 import numpy as np
 import pytest
 
 from minievo.network import MLP, Autoencoder, MLPSpec, autoencoder_specs, init_mlp, make_autoencoder
 
 
-@pytest.mark.parametrize("env, enc_sizes, dec_sizes", [
-    ("default", (100, 30, 10), (10, 30, 100)),
-    ("small", (100, 30, 2), (2, 30, 100)),
-    ("large", (100, 60, 30, 10), (10, 30, 60, 100)),
-    ("variational", (100, 30, 20), (10, 30, 100)),
-])
+@pytest.mark.parametrize(
+    "env, enc_sizes, dec_sizes",
+    [
+        ("default", (100, 30, 10), (10, 30, 100)),
+        ("small", (100, 30, 2), (2, 30, 100)),
+        ("large", (100, 60, 30, 10), (10, 30, 60, 100)),
+        ("variational", (100, 30, 20), (10, 30, 100)),
+    ],
+)
 def test_environment_shapes(env, enc_sizes, dec_sizes):
     enc, dec = autoencoder_specs(env, 100)
     assert enc.sizes == enc_sizes and dec.sizes == dec_sizes
@@ -85,12 +89,15 @@ def test_load_rejects_truncated_and_missing_files(tmp_path):
         Autoencoder.load(tmp_path / "nothere.npz")
 
 
-@pytest.mark.parametrize("sizes, acts, match", [
-    ((10,), (), "at least"),
-    ((10, 0), ("relu",), "positive"),
-    ((10, 5), ("relu", "relu"), "one activation per layer"),
-    ((10, 5), ("tanh",), "unknown activation"),
-])
+@pytest.mark.parametrize(
+    "sizes, acts, match",
+    [
+        ((10,), (), "at least"),
+        ((10, 0), ("relu",), "positive"),
+        ((10, 5), ("relu", "relu"), "one activation per layer"),
+        ((10, 5), ("tanh",), "unknown activation"),
+    ],
+)
 def test_bad_specs_name_the_problem(sizes, acts, match):
     with pytest.raises(ValueError, match=match):
         MLPSpec(sizes, acts)

@@ -1,4 +1,5 @@
 """Operators and schedules as plug-ins: one registration reaches config, CLI, training and sweeps."""
+
 import json
 import textwrap
 
@@ -66,8 +67,15 @@ def test_the_published_operators_and_schedules_are_registered():
     assert get_operator("activation").name == "variance"
     assert get_operator("lexicase").published_name == "lexicase"
     assert get_operator("variance").needs_records and not get_operator("random").needs_records
-    assert schedule_names()[:7] == ("fixed", "increase", "decrease", "population",
-                                    "exponential", "final_n", "prune_after")
+    assert schedule_names()[:7] == (
+        "fixed",
+        "increase",
+        "decrease",
+        "population",
+        "exponential",
+        "final_n",
+        "prune_after",
+    )
 
 
 def test_an_operator_registered_after_import_is_accepted_by_the_config(clean_registry):
@@ -76,8 +84,10 @@ def test_an_operator_registered_after_import_is_accepted_by_the_config(clean_reg
 
     @register_operator("halve", aliases=("half",))
     def halve(pair, rng, settings):
-        return (np.where(rng.random(pair.encoder.n_params) < 0.5, 0, 1).astype(np.float32),
-                np.ones(pair.decoder.n_params, np.float32))
+        return (
+            np.where(rng.random(pair.encoder.n_params) < 0.5, 0, 1).astype(np.float32),
+            np.ones(pair.decoder.n_params, np.float32),
+        )
 
     assert Config(prune_method="half").prune_method == "halve"
     assert Config(prune_method="halve").to_published_dict()["prune_method"] == "halve"
@@ -107,14 +117,15 @@ def test_a_name_is_registered_once(clean_registry):
 
 def test_a_plugin_file_named_in_the_config_registers_its_operator(plugin_file):
     assert "test_magnitude" not in operator_names()
-    config = Config(prune_method="test_magnitude", prune_schedule="test_always",
-                    plugins=[str(plugin_file)])
+    config = Config(
+        prune_method="test_magnitude", prune_schedule="test_always", plugins=[str(plugin_file)]
+    )
     assert config.plugins == (str(plugin_file.resolve()),)
     assert config.to_dict()["plugins"] == [str(plugin_file.resolve())]
     assert Config.from_dict(config.to_dict()) == config
-    assert "plugins" not in Config().to_dict()          # no plug-ins: records unchanged
+    assert "plugins" not in Config().to_dict()  # no plug-ins: records unchanged
     pair = make_autoencoder("small", 8, np.random.default_rng(0))
-    smallest = np.sort(np.abs(pair.encoder.params))[:round(0.1 * pair.encoder.n_params)]
+    smallest = np.sort(np.abs(pair.encoder.params))[: round(0.1 * pair.encoder.n_params)]
     prune_pair(pair, "test_magnitude", np.random.default_rng(0), amount=0.1)
     pruned = pair.encoder.mask == 0
     assert pruned.sum() == smallest.size
@@ -122,8 +133,10 @@ def test_a_plugin_file_named_in_the_config_registers_its_operator(plugin_file):
 
 
 def test_a_bad_plugin_is_one_clear_error(tmp_path):
-    with pytest.raises(ConfigError, match="plugins: plugin 'no_such_module_xyz' cannot be "
-                                          "imported: ModuleNotFoundError"):
+    with pytest.raises(
+        ConfigError,
+        match="plugins: plugin 'no_such_module_xyz' cannot be imported: ModuleNotFoundError",
+    ):
         Config(plugins=["no_such_module_xyz"])
     with pytest.raises(ConfigError, match="plugin file .*missing.py' does not exist"):
         Config(plugins=[str(tmp_path / "missing.py")])
@@ -133,10 +146,30 @@ def test_a_bad_plugin_is_one_clear_error(tmp_path):
 
 def test_the_cli_takes_a_plugin_and_its_operator(plugin_file, data_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    code = main(["run", "--plugin", str(plugin_file), "--prune-method", "test_magnitude",
-                 "--prune-schedule", "test_always", "--epochs", "2", "--population-size", "2",
-                 "--dataset", TINY_DATASET, "--batch-size", "4", "--backend", "numpy",
-                 "--out", str(out), "--no-progress"])
+    code = main(
+        [
+            "run",
+            "--plugin",
+            str(plugin_file),
+            "--prune-method",
+            "test_magnitude",
+            "--prune-schedule",
+            "test_always",
+            "--epochs",
+            "2",
+            "--population-size",
+            "2",
+            "--dataset",
+            TINY_DATASET,
+            "--batch-size",
+            "4",
+            "--backend",
+            "numpy",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     saved = json.loads((out / "config.json").read_text())
     assert saved["prune_method"] == "test_magnitude"
@@ -147,15 +180,26 @@ def test_the_cli_takes_a_plugin_and_its_operator(plugin_file, data_dir, tmp_path
 
 def test_every_sweep_job_imports_the_plugins_of_its_config(plugin_file, data_dir, tmp_path):
     """Jobs run in fresh processes: the operator reaches them through ``plugins`` only."""
-    base = dict(dataset_name=TINY_DATASET, data_dir=str(data_dir), epochs=2, population_size=2,
-                batch_size=4, backend="numpy", progress=False, prune_schedule="test_always",
-                plugins=[str(plugin_file)])
+    base = dict(
+        dataset_name=TINY_DATASET,
+        data_dir=str(data_dir),
+        epochs=2,
+        population_size=2,
+        batch_size=4,
+        backend="numpy",
+        progress=False,
+        prune_schedule="test_always",
+        plugins=[str(plugin_file)],
+    )
     variants = [Config(prune_method=m, **base) for m in ("random", "test_magnitude")]
     outcome = run_sweep(variants, tmp_path / "sweep", figures=False)
     assert not outcome.failed, outcome
-    records = [json.loads(line) for line
-               in (tmp_path / "sweep" / "test_magnitude" / "seed-01" / "stats.jsonl")
-               .read_text().splitlines()]
+    records = [
+        json.loads(line)
+        for line in (tmp_path / "sweep" / "test_magnitude" / "seed-01" / "stats.jsonl")
+        .read_text()
+        .splitlines()
+    ]
     assert records and all(r["n_pruned_encoder"] > 0 for r in records)
 
 

@@ -5,6 +5,7 @@ CONJUNCTIVE lexicase filter (§5 What), the schedules (§5 When) and the
 configuration round trip. Each property is checked on generated inputs; the
 example counts are modest so the file runs in a few seconds.
 """
+
 import json
 import math
 import tempfile
@@ -38,6 +39,7 @@ FAST = settings(max_examples=60, deadline=None)
 # --------------------------------------------------------------------------
 # The ring: neighbourhood indices
 # --------------------------------------------------------------------------
+
 
 @st.composite
 def ring_and_cell(draw):
@@ -92,8 +94,9 @@ def test_neighbourhood_has_distinct_cells_when_the_ring_is_large_enough(args):
 # --------------------------------------------------------------------------
 
 # Few distinct values so that ties are frequent.
-losses_strategy = hnp.arrays(np.float64, st.integers(1, 9),
-                             elements=st.sampled_from([0.0, 0.25, 0.5, 1.0, 2.0]))
+losses_strategy = hnp.arrays(
+    np.float64, st.integers(1, 9), elements=st.sampled_from([0.0, 0.25, 0.5, 1.0, 2.0])
+)
 
 
 @FAST
@@ -115,7 +118,7 @@ def test_tournament_of_any_size_picks_a_best_contestant(losses, seed, size):
     drawn = np.random.default_rng(seed).integers(0, losses.shape[0], size=size)
     assert winner in drawn
     assert losses[winner] == losses[drawn].min()
-    assert winner == drawn[losses[drawn] == losses[drawn].min()][-1]   # ties: the last draw
+    assert winner == drawn[losses[drawn] == losses[drawn].min()][-1]  # ties: the last draw
 
 
 # --------------------------------------------------------------------------
@@ -130,7 +133,7 @@ passes_strategy = hnp.arrays(np.bool_, st.tuples(st.integers(1, 12), st.integers
 def test_lexicase_result_passes_every_row_it_considered(passes):
     result = lexicase_filter(passes)
     assert result.shape == (passes.shape[1],)
-    assert not (result & ~passes[0]).any()          # a subset of the first row's nodes
+    assert not (result & ~passes[0]).any()  # a subset of the first row's nodes
     # Either it stopped at <= 1 node, or it used every row: then it is their AND.
     if np.count_nonzero(result) > 1:
         assert (result == passes.all(axis=0)).all()
@@ -156,23 +159,27 @@ def test_lexicase_is_equivariant_under_node_permutations(passes, data):
 def test_lexicase_ignores_a_repeated_row_and_rows_after_it_stopped(passes, data):
     result = lexicase_filter(passes)
     k = data.draw(st.integers(0, passes.shape[0] - 1))
-    repeated = np.insert(passes, k + 1, passes[k], axis=0)   # row k twice in a row
+    repeated = np.insert(passes, k + 1, passes[k], axis=0)  # row k twice in a row
     assert (lexicase_filter(repeated) == result).all()
     if np.count_nonzero(result) <= 1:
         extra = data.draw(hnp.arrays(np.bool_, (3, passes.shape[1])))
         assert (lexicase_filter(np.vstack([passes, extra])) == result).all()
 
 
-small_ints = hnp.arrays(np.float64, st.tuples(st.integers(1, 8), st.integers(1, 8)),
-                        elements=st.integers(-20, 20).map(float))
+small_ints = hnp.arrays(
+    np.float64,
+    st.tuples(st.integers(1, 8), st.integers(1, 8)),
+    elements=st.integers(-20, 20).map(float),
+)
 
 
 @FAST
 @given(small_ints, st.floats(0.0, 1.0), st.integers(-3, 3), st.integers(-5, 5))
-def test_passing_nodes_is_invariant_under_positive_affine_maps_of_a_row(values, threshold,
-                                                                        log_scale, shift):
+def test_passing_nodes_is_invariant_under_positive_affine_maps_of_a_row(
+    values, threshold, log_scale, shift
+):
     # exact in float64: small integers, a power-of-two scale, an integer shift
-    scaled = values * 2.0 ** log_scale + shift
+    scaled = values * 2.0**log_scale + shift
     assert (passing_nodes(scaled, threshold) == passing_nodes(values, threshold)).all()
 
 
@@ -185,12 +192,13 @@ def test_passing_nodes_lowest_node_passes_unless_the_row_is_constant(values, thr
             assert not p.any()
         else:
             assert p[np.argmin(row)]
-            assert not p[np.argmax(row)]          # scaled to 1, never below threshold <= 1
+            assert not p[np.argmax(row)]  # scaled to 1, never below threshold <= 1
 
 
 # --------------------------------------------------------------------------
 # Schedules
 # --------------------------------------------------------------------------
+
 
 @st.composite
 def schedule_args(draw):
@@ -222,7 +230,7 @@ def test_schedules_are_monotone_in_the_epoch(schedule, args):
     later = prune_probability(schedule, p, t + 1, T, n)
     if schedule in INCREASING:
         assert later >= now
-    else:                                    # decrease
+    else:  # decrease
         assert later <= now
 
 
@@ -232,8 +240,9 @@ def test_prune_after_and_final_n_rules(args):
     p, t, T, n = args
     assert prune_probability("prune_after", p, t, T, n) == (p if t >= T else 0.0)
     assert prune_probability("final_n", p, t, T, n) == (p if t >= 0.75 * T else 0.0)
-    assert math.isclose(prune_probability("population", p, t, T, n),
-                        prune_probability("increase", p, t, T, n) / n)
+    assert math.isclose(
+        prune_probability("population", p, t, T, n), prune_probability("increase", p, t, T, n) / n
+    )
 
 
 @FAST
@@ -251,7 +260,7 @@ def test_should_prune_draws_exactly_one_number(schedule, args, seed):
     decided = should_prune(schedule, p, t, T, n, rng)
     u = twin.random()
     assert decided == (u < prune_probability(schedule, p, t, T, n))
-    assert rng.random() == twin.random()      # both streams advanced by one draw
+    assert rng.random() == twin.random()  # both streams advanced by one draw
 
 
 # --------------------------------------------------------------------------
@@ -270,8 +279,9 @@ def configs(draw):
     radius = draw(st.integers(1, max(1, (population - 1) // 2)))
     lr_min = draw(st.floats(1e-12, 1e-3, **finite))
     lr_max = draw(st.floats(max(lr_min, 1e-9), 100.0, **finite))
-    clusters, per_cluster, n_dim = draw(st.tuples(st.integers(1, 60), st.integers(1, 200),
-                                                  st.integers(1, 5000)))
+    clusters, per_cluster, n_dim = draw(
+        st.tuples(st.integers(1, 60), st.integers(1, 200), st.integers(1, 5000))
+    )
     values = {
         "cell_evaluation": cell_evaluation,
         "environment": draw(st.sampled_from(ENVIRONMENTS)),

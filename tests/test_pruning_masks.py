@@ -4,6 +4,7 @@ persistent: a pruned entry stays exactly 0.0, and so do its Adam moments,
 whatever happens next; regrow (published): entries are zeroed once and
 training brings them back.
 """
+
 import numpy as np
 import pytest
 
@@ -43,13 +44,13 @@ def assert_pruned_entries_are_zero(pair, masks):
 @pytest.mark.parametrize("method", ["random", "variance"])
 def test_persistent_masks_survive_training(backend, fresh, method):
     pair, data, rng = setup()
-    train(pair, data, backend, 1, fresh)                          # records for VARIANCE, Adam state
+    train(pair, data, backend, 1, fresh)  # records for VARIANCE, Adam state
     prune_pair(pair, method, rng, amount=0.3, mask_mode="persistent")
     masks = (pair.encoder.mask.copy(), pair.decoder.mask.copy())
     before = (pair.encoder.params.copy(), pair.decoder.params.copy())
-    train(pair, data, backend, 5, fresh)                          # 40 steps at a large lr
+    train(pair, data, backend, 5, fresh)  # 40 steps at a large lr
     assert_pruned_entries_are_zero(pair, masks)
-    assert not np.array_equal(pair.encoder.params, before[0])   # the rest did train
+    assert not np.array_equal(pair.encoder.params, before[0])  # the rest did train
 
 
 def test_persistent_masks_survive_copy_and_save_load(tmp_path):
@@ -63,7 +64,7 @@ def test_persistent_masks_survive_copy_and_save_load(tmp_path):
     assert_pruned_entries_are_zero(copy, masks)
     train(copy, data, "numba", 3, False)
     assert_pruned_entries_are_zero(copy, masks)
-    assert_pruned_entries_are_zero(pair, masks)                 # the original is independent
+    assert_pruned_entries_are_zero(pair, masks)  # the original is independent
 
     path = tmp_path / "pruned.npz"
     copy.save(path)
@@ -85,5 +86,5 @@ def test_regrow_entries_come_back_after_training(backend):
     assert np.all(pair.encoder.mask == 1.0) and pair.encoder.n_pruned == 0
     train(pair, data, backend, 2, False)
     regrown = np.count_nonzero(pair.encoder.params[zeroed])
-    assert regrown > 0.5 * zeroed.sum()          # most moved off zero (dead ReLUs get no gradient)
+    assert regrown > 0.5 * zeroed.sum()  # most moved off zero (dead ReLUs get no gradient)
     assert pair.encoder.n_zero < result.n_pruned_encoder

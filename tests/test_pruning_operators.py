@@ -1,4 +1,5 @@
 """Tests of minievo.pruning.operators: random, VARIANCE, CONJUNCTIVE (docs/algorithm.md §5 "What")."""
+
 import math
 
 import numpy as np
@@ -30,17 +31,22 @@ def tensors(net, buf):
 # names
 # --------------------------------------------------------------------------
 def test_resolve_method_names_and_aliases():
-    assert [resolve_method(m) for m in ("random", "variance", "conjunctive")] == \
-        ["random", "variance", "conjunctive"]
+    assert [resolve_method(m) for m in ("random", "variance", "conjunctive")] == [
+        "random",
+        "variance",
+        "conjunctive",
+    ]
     assert resolve_method("activation") == "variance"
     assert resolve_method("lexicase") == "conjunctive"
 
 
-@pytest.mark.parametrize("bad, hint", [("lexicas", "lexicase"), ("Random", "random"),
-                                       ("magnitude", None), (None, None)])
+@pytest.mark.parametrize(
+    "bad, hint", [("lexicas", "lexicase"), ("Random", "random"), ("magnitude", None), (None, None)]
+)
 def test_unknown_method_lists_allowed_names_and_suggests(bad, hint):
-    with pytest.raises(ValueError, match="allowed: random, variance, conjunctive, activation, "
-                                         "lexicase") as info:
+    with pytest.raises(
+        ValueError, match="allowed: random, variance, conjunctive, activation, lexicase"
+    ) as info:
         resolve_method(bad)
     assert repr(bad) in str(info.value)
     if hint:
@@ -61,16 +67,16 @@ def test_random_masks_round_amount_times_n_per_tensor(amount):
     for tensor in tensors(net, mask):
         # Python round halves to even like PyTorch: 0.25 * 10 = 2.5 -> 2, 0.25 * 6 = 1.5 -> 2
         assert tensor.size - np.count_nonzero(tensor) == round(amount * tensor.size)
-    np.testing.assert_array_equal(net.params, before)            # the network is untouched
+    np.testing.assert_array_equal(net.params, before)  # the network is untouched
 
 
 def test_random_persistent_draws_among_active_entries_only():
     rng = np.random.default_rng(1)
     net = init_mlp(MLPSpec((40, 10, 6), ("relu", "relu")), rng)
-    old = (rng.random(net.n_params) < 0.6).astype(np.float32)     # 40% already pruned
+    old = (rng.random(net.n_params) < 0.6).astype(np.float32)  # 40% already pruned
     net.apply_mask(old)
     mask = random_mask(net, 0.3, rng, mask_mode="persistent")
-    assert np.all(mask[old == 0.0] == 1.0)                        # never draws a pruned entry
+    assert np.all(mask[old == 0.0] == 1.0)  # never draws a pruned entry
     for active, drawn in zip(tensors(net, net.mask.copy()), tensors(net, mask)):
         n_active = int(active.sum())
         assert drawn.size - np.count_nonzero(drawn) == round(0.3 * n_active)
@@ -79,9 +85,9 @@ def test_random_persistent_draws_among_active_entries_only():
 def test_random_regrow_may_draw_already_zero_entries():
     rng = np.random.default_rng(2)
     net = init_mlp(MLPSpec((40, 10, 6), ("relu", "relu")), rng)
-    net.params[: net.n_params // 2] = 0.0                         # first half already zero
+    net.params[: net.n_params // 2] = 0.0  # first half already zero
     mask = random_mask(net, 0.5, rng, mask_mode="regrow")
-    w0 = net.weight(0, mask)                                      # 400 entries, 200 drawn
+    w0 = net.weight(0, mask)  # 400 entries, 200 drawn
     assert w0.size - np.count_nonzero(w0) == 200
     assert np.count_nonzero(mask[: net.n_params // 2] == 0.0) > 0
 
@@ -132,33 +138,35 @@ def net_with_scores(scores, n_in=50, rows=3):
 
 def test_hand_made_records_give_the_intended_scores():
     from minievo.pruning import variance_scores
-    np.testing.assert_allclose(variance_scores(net_with_scores([0.0, 1.0, 2.0, 4.0]), 0),
-                               [0.0, 1.0, 2.0, 4.0], atol=1e-12)
+
+    np.testing.assert_allclose(
+        variance_scores(net_with_scores([0.0, 1.0, 2.0, 4.0]), 0), [0.0, 1.0, 2.0, 4.0], atol=1e-12
+    )
 
 
 def test_variance_prunes_high_variance_nodes_more_often():
-    scores = [0.0, 1.0, 2.0, 3.0, 4.0]                            # t = 1, .75, .5, .25, 0
+    scores = [0.0, 1.0, 2.0, 3.0, 4.0]  # t = 1, .75, .5, .25, 0
     keep = np.array([1.0, 0.75, 0.5, 0.25, 0.0])
     net = net_with_scores(scores)
     rng = np.random.default_rng(4)
     n_draws = 200
-    kept = np.zeros((5, 51))                                      # 50 weights + bias per node
+    kept = np.zeros((5, 51))  # 50 weights + bias per node
     for _ in range(n_draws):
         mask = variance_mask(net, rng)
         kept += np.hstack([net.weight(0, mask), net.bias(0, mask)[:, None]])
     freq = kept.sum(axis=1) / (n_draws * 51)
     se = np.sqrt(keep * (1 - keep) / (n_draws * 51))
     assert np.all(np.abs(freq - keep) <= 6 * se + 1e-12), freq
-    assert np.all(kept[0] == n_draws)                             # t = 1: never touched
-    assert np.all(kept[4] == 0)                                   # t = 0: always pruned
-    assert np.all(np.diff(freq) < 0)                              # more variance, more pruning
+    assert np.all(kept[0] == n_draws)  # t = 1: never touched
+    assert np.all(kept[4] == 0)  # t = 0: always pruned
+    assert np.all(np.diff(freq) < 0)  # more variance, more pruning
 
 
 def test_variance_draws_per_entry_not_per_node():
-    net = net_with_scores([0.0, 2.0, 4.0], n_in=200)              # middle node: t = 0.5
+    net = net_with_scores([0.0, 2.0, 4.0], n_in=200)  # middle node: t = 0.5
     mask = variance_mask(net, np.random.default_rng(5))
     row = net.weight(0, mask)[1]
-    assert 0 < np.count_nonzero(row) < row.size                   # thinned, not removed whole
+    assert 0 < np.count_nonzero(row) < row.size  # thinned, not removed whole
 
 
 def test_variance_all_equal_scores_prune_nothing_when_zero():
@@ -183,16 +191,24 @@ def test_variance_needs_records_and_leaves_the_network_alone():
 # CONJUNCTIVE: the pieces
 # --------------------------------------------------------------------------
 def test_passing_nodes_scale_each_row_and_compare_with_the_threshold():
-    values = np.array([[0.0, 5.0, 10.0, 1.0],      # scaled 0, .5, 1, .1
-                       [3.0, 3.0, 3.0, 3.0],       # all equal: passes no node
-                       [-2.0, -1.0, 0.0, 6.0]])    # scaled 0, .125, .25, 1
-    np.testing.assert_array_equal(passing_nodes(values, 0.15),
-                                  [[1, 0, 0, 1], [0, 0, 0, 0], [1, 1, 0, 0]])
-    np.testing.assert_array_equal(passing_nodes(values, 0.05),   # a lower threshold passes fewer
-                                  [[1, 0, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0]])
-    np.testing.assert_array_equal(passing_nodes(values, 0.3),
-                                  [[1, 0, 0, 1], [0, 0, 0, 0], [1, 1, 1, 0]])
-    assert not passing_nodes(values, 0.0).any()                  # scaled < 0 never holds
+    values = np.array(
+        [
+            [0.0, 5.0, 10.0, 1.0],  # scaled 0, .5, 1, .1
+            [3.0, 3.0, 3.0, 3.0],  # all equal: passes no node
+            [-2.0, -1.0, 0.0, 6.0],
+        ]
+    )  # scaled 0, .125, .25, 1
+    np.testing.assert_array_equal(
+        passing_nodes(values, 0.15), [[1, 0, 0, 1], [0, 0, 0, 0], [1, 1, 0, 0]]
+    )
+    np.testing.assert_array_equal(
+        passing_nodes(values, 0.05),  # a lower threshold passes fewer
+        [[1, 0, 0, 0], [0, 0, 0, 0], [1, 0, 0, 0]],
+    )
+    np.testing.assert_array_equal(
+        passing_nodes(values, 0.3), [[1, 0, 0, 1], [0, 0, 0, 0], [1, 1, 1, 0]]
+    )
+    assert not passing_nodes(values, 0.0).any()  # scaled < 0 never holds
 
 
 def rows_passing(*sets, n=5):
@@ -203,15 +219,18 @@ def rows_passing(*sets, n=5):
     return out
 
 
-@pytest.mark.parametrize("sets, left", [
-    (({0, 1, 2}, {0, 1, 3}, {1}, {4}), {1}),       # filtered down to one node: stop there
-    (({0, 1}, {0}, {1, 2}), {0}),                  # early stop: never reaches {} after {0}
-    (({0, 1, 2}, {0, 1, 4}), {0, 1}),              # runs out of rows: the remaining set
-    (({0, 1}, {2, 3}, {0}), set()),                # can end empty: nothing pruned
-    (({3}, {0, 1}), {3}),                          # first row passes one node: that node
-    ((set(), {0, 1}), set()),                      # first row equal values: nothing
-    (({0, 1, 2, 3, 4},), {0, 1, 2, 3, 4}),         # one row: all its nodes
-])
+@pytest.mark.parametrize(
+    "sets, left",
+    [
+        (({0, 1, 2}, {0, 1, 3}, {1}, {4}), {1}),  # filtered down to one node: stop there
+        (({0, 1}, {0}, {1, 2}), {0}),  # early stop: never reaches {} after {0}
+        (({0, 1, 2}, {0, 1, 4}), {0, 1}),  # runs out of rows: the remaining set
+        (({0, 1}, {2, 3}, {0}), set()),  # can end empty: nothing pruned
+        (({3}, {0, 1}), {3}),  # first row passes one node: that node
+        ((set(), {0, 1}), set()),  # first row equal values: nothing
+        (({0, 1, 2, 3, 4},), {0, 1, 2, 3, 4}),  # one row: all its nodes
+    ],
+)
 def test_lexicase_filter(sets, left):
     assert set(np.flatnonzero(lexicase_filter(rows_passing(*sets)))) == left
 
@@ -236,20 +255,27 @@ def hand_made_pair():
 
 def test_conjunctive_prunes_the_nodes_left_by_the_filter():
     pair = hand_made_pair()
-    rows = np.array([[0, 0, 1, 1],          # encoder layer 0 passes nodes {0, 1}
-                     [0, 1, 1, 1],          # {0}: one node left, stop
-                     [1, 0, 1, 1]], dtype=np.float32)
+    rows = np.array(
+        [
+            [0, 0, 1, 1],  # encoder layer 0 passes nodes {0, 1}
+            [0, 1, 1, 1],  # {0}: one node left, stop
+            [1, 0, 1, 1],
+        ],
+        dtype=np.float32,
+    )
     enc_mask, dec_mask = conjunctive_masks(pair, rows, 0.1)
     w, b = pair.encoder.weight(0, enc_mask), pair.encoder.bias(0, enc_mask)
-    np.testing.assert_array_equal(w[0], 0.0)                      # node 0: whole row ...
-    assert b[0] == 0.0                                            # ... and its bias
+    np.testing.assert_array_equal(w[0], 0.0)  # node 0: whole row ...
+    assert b[0] == 0.0  # ... and its bias
     np.testing.assert_array_equal(w[1:], 1.0)
     np.testing.assert_array_equal(b[1:], 1.0)
     # the other layers follow the same rule on their own values
     enc_values, code = layer_signals(pair.encoder, rows)
     dec_values, _ = layer_signals(pair.decoder, code)
-    for net, values, mask in ((pair.encoder, enc_values, enc_mask),
-                              (pair.decoder, dec_values, dec_mask)):
+    for net, values, mask in (
+        (pair.encoder, enc_values, enc_mask),
+        (pair.decoder, dec_values, dec_mask),
+    ):
         for l, v in enumerate(values):
             chosen = lexicase_filter(passing_nodes(v, 0.1))
             np.testing.assert_array_equal(net.bias(l, mask) == 0.0, chosen)
@@ -258,14 +284,14 @@ def test_conjunctive_prunes_the_nodes_left_by_the_filter():
 
 def test_conjunctive_rows_with_equal_activations_pass_no_node():
     pair = hand_made_pair()
-    rows = np.array([[1, 1, 1, 1], [0, 0, 1, 1]], dtype=np.float32)   # first row: all equal
+    rows = np.array([[1, 1, 1, 1], [0, 0, 1, 1]], dtype=np.float32)  # first row: all equal
     enc_mask, _ = conjunctive_masks(pair, rows, 0.1)
     assert np.all(pair.encoder.weight(0, enc_mask) == 1.0)
 
 
 def test_conjunctive_threshold_effect():
     pair = hand_made_pair()
-    rows = np.array([[0.0, 0.2, 0.5, 1.0]], dtype=np.float32)   # scaled 0, .2, .5, 1
+    rows = np.array([[0.0, 0.2, 0.5, 1.0]], dtype=np.float32)  # scaled 0, .2, .5, 1
     counts = []
     for threshold in (0.1, 0.3, 0.6, 1.0):
         enc_mask, _ = conjunctive_masks(pair, rows, threshold)
@@ -275,8 +301,8 @@ def test_conjunctive_threshold_effect():
 
 def test_conjunctive_hook_output_sees_relu_outputs():
     pair = hand_made_pair()
-    pair.encoder.weight(0)[...] = -np.eye(4)                      # z = -x, mostly negative
-    rows = np.array([[0.0, 0.5, 1.0, 2.0]], dtype=np.float32)   # z = 0, -.5, -1, -2
+    pair.encoder.weight(0)[...] = -np.eye(4)  # z = -x, mostly negative
+    rows = np.array([[0.0, 0.5, 1.0, 2.0]], dtype=np.float32)  # z = 0, -.5, -1, -2
     pre, _ = conjunctive_masks(pair, rows, 0.3, signal="pre_activation")
     hook, _ = conjunctive_masks(pair, rows, 0.3, signal="hook_output")
     # pre-activations scaled: 1, .75, .5, 0 -> only node 3 passes;
@@ -304,11 +330,11 @@ def test_conjunctive_variational_decoder_sees_the_posterior_mean():
     _, dec_before = conjunctive_masks(pair, rows, 0.2)
     z = pair.latent
     last = pair.encoder.spec.n_layers - 1
-    pair.encoder.weight(last)[z:] *= -3.0               # change only the log-variance head
+    pair.encoder.weight(last)[z:] *= -3.0  # change only the log-variance head
     pair.encoder.bias(last)[z:] += 1.0
     _, dec_after = conjunctive_masks(pair, rows, 0.2)
     np.testing.assert_array_equal(dec_before, dec_after)
-    pair.encoder.weight(last)[:z] *= -3.0                         # the mean head does matter
+    pair.encoder.weight(last)[:z] *= -3.0  # the mean head does matter
     _, dec_mean_changed = conjunctive_masks(pair, rows, 0.2)
     assert not np.array_equal(dec_before, dec_mean_changed)
 
@@ -326,11 +352,13 @@ def test_conjunctive_rejects_bad_rows_and_thresholds():
 # --------------------------------------------------------------------------
 def recorded_pair(seed=12):
     from minievo.engine import Engine
+
     rng = np.random.default_rng(seed)
     pair = make_autoencoder("default", 20, rng, record_rows=5)
     data = (rng.random((30, 20)) < 0.7).astype(np.float32)
-    Engine(pair, 5, backend="numpy").train_epoch(pair, data, np.arange(30), 5, 1e-3,
-                                                 fresh=False, record=True)
+    Engine(pair, 5, backend="numpy").train_epoch(
+        pair, data, np.arange(30), 5, 1e-3, fresh=False, record=True
+    )
     return pair, data
 
 
@@ -341,11 +369,12 @@ def test_prune_pair_persistent_counts_only_grow(method):
     previous = {"encoder": pair.encoder.mask.copy(), "decoder": pair.decoder.mask.copy()}
     counts = []
     for _ in range(3):
-        result = prune_pair(pair, method, rng, amount=0.2, test_data=data, lexi_rows=20,
-                            lexi_threshold=0.3)
+        result = prune_pair(
+            pair, method, rng, amount=0.2, test_data=data, lexi_rows=20, lexi_threshold=0.3
+        )
         for name in ("encoder", "decoder"):
             net = getattr(pair, name)
-            assert np.all(net.mask <= previous[name])                # masked stays masked
+            assert np.all(net.mask <= previous[name])  # masked stays masked
             assert np.all(net.params[net.mask == 0.0] == 0.0)
             assert np.all(net.adam_m[net.mask == 0.0] == 0.0)
             previous[name] = net.mask.copy()
@@ -353,8 +382,10 @@ def test_prune_pair_persistent_counts_only_grow(method):
         assert result.n_pruned_decoder == pair.decoder.n_pruned
         assert result.n_active_encoder == pair.encoder.n_active
         assert result.n_active_decoder == pair.decoder.n_active
-        assert sum(r["pruned_weights"] + r["pruned_biases"] for r in result.encoder_layers) == \
-            result.n_pruned_encoder
+        assert (
+            sum(r["pruned_weights"] + r["pruned_biases"] for r in result.encoder_layers)
+            == result.n_pruned_encoder
+        )
         counts.append(result.n_pruned_encoder + result.n_pruned_decoder)
     assert counts == sorted(counts) and counts[-1] > 0
 
@@ -363,11 +394,13 @@ def test_prune_pair_regrow_zeroes_params_only_and_reports_zeros():
     pair, data = recorded_pair()
     pair.encoder.adam_m[:] = 0.5
     result = prune_pair(pair, "random", np.random.default_rng(14), amount=0.1, mask_mode="regrow")
-    for net, reported in ((pair.encoder, result.n_pruned_encoder),
-                          (pair.decoder, result.n_pruned_decoder)):
-        assert np.all(net.mask == 1.0)                          # no mask: entries may regrow
+    for net, reported in (
+        (pair.encoder, result.n_pruned_encoder),
+        (pair.decoder, result.n_pruned_decoder),
+    ):
+        assert np.all(net.mask == 1.0)  # no mask: entries may regrow
         assert reported == net.n_zero and net.n_zero > 0
-    assert np.all(pair.encoder.adam_m == 0.5)                   # Adam moments left alone
+    assert np.all(pair.encoder.adam_m == 0.5)  # Adam moments left alone
 
 
 def test_prune_pair_argument_errors():
@@ -382,4 +415,4 @@ def test_prune_pair_argument_errors():
     with pytest.raises(ValueError, match="mask_mode"):
         prune_pair(pair, "random", rng, mask_mode="sticky")
     with pytest.raises(NoRecordsError):
-        prune_pair(pair.copy(), "variance", rng)                   # copies start without records
+        prune_pair(pair.copy(), "variance", rng)  # copies start without records

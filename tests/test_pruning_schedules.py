@@ -1,4 +1,5 @@
 """Tests of minievo.pruning.schedules: when to prune (docs/algorithm.md §5 "When")."""
+
 import math
 
 import numpy as np
@@ -24,8 +25,9 @@ def expected(schedule, t, T, n=1, p=P):
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
-@pytest.mark.parametrize("T", [EPOCHS, EPOCHS - 1],
-                         ids=["canonical_T=epochs", "coevolution_T=epochs-1"])
+@pytest.mark.parametrize(
+    "T", [EPOCHS, EPOCHS - 1], ids=["canonical_T=epochs", "coevolution_T=epochs-1"]
+)
 def test_every_schedule_at_start_middle_and_end(schedule, T):
     for t in (0, T // 2, T):
         got = prune_probability(schedule, P, t, T, n_solutions=3)
@@ -35,8 +37,8 @@ def test_every_schedule_at_start_middle_and_end(schedule, T):
 def test_hand_computed_values():
     assert prune_probability("fixed", 0.3, 7, 10) == 0.3
     assert prune_probability("increase", 0.5, 5, 10) == 0.25
-    assert prune_probability("decrease", 0.5, 0, 10) == 1.0      # decrease starts at 1
-    assert prune_probability("decrease", 0.5, 10, 10) == 0.5     # 1 - p at the end
+    assert prune_probability("decrease", 0.5, 0, 10) == 1.0  # decrease starts at 1
+    assert prune_probability("decrease", 0.5, 10, 10) == 0.5  # 1 - p at the end
     assert prune_probability("population", 0.6, 5, 10, n_solutions=3) == pytest.approx(0.1)
     assert prune_probability("exponential", 0.5, 10, 10) == pytest.approx(0.5 * (1 - math.exp(-2)))
     assert prune_probability("exponential", 0.5, 0, 10) == 0.0
@@ -63,8 +65,9 @@ def test_population_divides_by_the_number_of_solutions():
     assert prune_probability("population", 0.9, 5, 10, n_solutions=3) == pytest.approx(one / 3)
     # no other schedule depends on n_solutions
     for schedule in set(SCHEDULES) - {"population"}:
-        assert prune_probability(schedule, 0.9, 5, 10, 1) == \
-            prune_probability(schedule, 0.9, 5, 10, 7)
+        assert prune_probability(schedule, 0.9, 5, 10, 1) == prune_probability(
+            schedule, 0.9, 5, 10, 7
+        )
 
 
 def test_final_epoch_zero_reads_progress_as_one():
@@ -93,9 +96,15 @@ def test_invalid_probability_raises(bad):
     assert repr(bad) in str(info.value)
 
 
-@pytest.mark.parametrize("kwargs, word", [({"t": -1}, "epoch t"), ({"T": -2}, "final epoch T"),
-                                          ({"n_solutions": 0}, "n_solutions"),
-                                          ({"t": 1.5}, "epoch t")])
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        ({"t": -1}, "epoch t"),
+        ({"T": -2}, "final epoch T"),
+        ({"n_solutions": 0}, "n_solutions"),
+        ({"t": 1.5}, "epoch t"),
+    ],
+)
 def test_invalid_epochs_and_counts_raise(kwargs, word):
     args = {"t": 0, "T": 10, "n_solutions": 1, **kwargs}
     with pytest.raises(ValueError, match=word):
@@ -105,7 +114,7 @@ def test_invalid_epochs_and_counts_raise(kwargs, word):
 def test_should_prune_frequency_and_one_draw_per_call():
     rng = np.random.default_rng(1)
     n = 4000
-    hits = sum(should_prune("increase", 0.6, 5, 10, 1, rng) for _ in range(n))   # p = 0.3
+    hits = sum(should_prune("increase", 0.6, 5, 10, 1, rng) for _ in range(n))  # p = 0.3
     se = math.sqrt(0.3 * 0.7 / n)
     assert abs(hits / n - 0.3) < 6 * se
     # exactly one uniform draw per call, whatever the probability

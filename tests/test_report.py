@@ -1,4 +1,5 @@
 """Study statistics on fixtures with known answers; the report recomputed by hand."""
+
 import json
 import math
 
@@ -23,15 +24,15 @@ def test_mann_whitney_separated_samples_exact_p():
 
 
 def test_mann_whitney_counts_ties_as_half():
-    u, p = mann_whitney([1, 2, 2], [2, 3, 4])   # 0 + 0.5 + 0.5
+    u, p = mann_whitney([1, 2, 2], [2, 3, 4])  # 0 + 0.5 + 0.5
     assert u == 1.0 and 0 < p <= 1
 
 
 def test_holm_on_known_answers():
     assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert holm([0.5, 0.01]) == pytest.approx([0.5, 0.02])
-    assert holm([0.02, 0.021, 0.9]) == pytest.approx([0.06, 0.06, 0.9])   # monotone
-    assert holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])                  # capped at 1
+    assert holm([0.02, 0.021, 0.9]) == pytest.approx([0.06, 0.06, 0.9])  # monotone
+    assert holm([0.6, 0.7]) == pytest.approx([1.0, 1.0])  # capped at 1
     assert holm([]) == []
 
 
@@ -47,11 +48,13 @@ def test_a12_on_known_answers():
 def test_summarize_and_compare():
     s = summarize([0.3, 0.2, 0.5])
     assert s["n"] == 3 and s["median"] == pytest.approx(0.3)
-    assert s["std"] == pytest.approx(math.sqrt(0.07 / 3))   # sample std of .2 .3 .5
+    assert s["std"] == pytest.approx(math.sqrt(0.07 / 3))  # sample std of .2 .3 .5
     assert s["iqr"] == pytest.approx(0.4 - 0.25)
     assert summarize([])["n"] == 0 and summarize([1.0])["std"] is None
-    tests = compare([("k", "a", "b"), ("k", "a", "c"), ("k", "a", "short")],
-                    {"a": [1, 2, 3], "b": [4, 5, 6], "c": [4, 5, 6], "short": [1]})
+    tests = compare(
+        [("k", "a", "b"), ("k", "a", "c"), ("k", "a", "short")],
+        {"a": [1, 2, 3], "b": [4, 5, 6], "c": [4, 5, 6], "short": [1]},
+    )
     assert [t.p_holm for t in tests[:2]] == pytest.approx([0.2, 0.2])
     assert tests[2].p is None and tests[2].p_holm is None and tests[2].n_b == 1
 
@@ -70,41 +73,66 @@ def _write_job(root, name, config, cells):
     (folder / "config.json").write_text(json.dumps(config))
     records = []
     for cell, _last in enumerate(cells):
-        records.append({"iteration": 0, "node_idx": cell, "mean_L1": 0.5,
-                        "n_pruned_encoder": 0, "n_pruned_decoder": 0,
-                        "n_active_encoder": N_ENC, "n_active_decoder": N_DEC})
+        records.append(
+            {
+                "iteration": 0,
+                "node_idx": cell,
+                "mean_L1": 0.5,
+                "n_pruned_encoder": 0,
+                "n_pruned_decoder": 0,
+                "n_active_encoder": N_ENC,
+                "n_active_decoder": N_DEC,
+            }
+        )
     for cell, last in enumerate(cells):
         records.append({"iteration": 1, "node_idx": cell, **last})
     (folder / "stats.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    (folder / "summary.json").write_text(json.dumps({
-        "test_loss": 0.01 * config["seed"], "wall_time_s": 2.0 * config["seed"],
-        "n_params_encoder": N_ENC, "n_params_decoder": N_DEC}))
+    (folder / "summary.json").write_text(
+        json.dumps(
+            {
+                "test_loss": 0.01 * config["seed"],
+                "wall_time_s": 2.0 * config["seed"],
+                "n_params_encoder": N_ENC,
+                "n_params_decoder": N_DEC,
+            }
+        )
+    )
 
 
 @pytest.fixture
 def sweep_folder(tmp_path):
     root = tmp_path / "study"
     base = Config(cell_evaluation="lipi_simple", population_size=2, epochs=2)
-    pruned = base.replace(prune_method="random", prune_schedule="exponential",
-                          prune_probability=0.5)
-    jobs, full = {}, {"n_active_encoder": N_ENC, "n_active_decoder": N_DEC,
-                      "n_pruned_encoder": 0, "n_pruned_decoder": 0}
+    pruned = base.replace(
+        prune_method="random", prune_schedule="exponential", prune_probability=0.5
+    )
+    jobs, full = (
+        {},
+        {
+            "n_active_encoder": N_ENC,
+            "n_active_decoder": N_DEC,
+            "n_pruned_encoder": 0,
+            "n_pruned_decoder": 0,
+        },
+    )
     for seed, (a, b) in zip((1, 2, 3), ((0.2, 0.4), (0.1, 0.3), (0.5, 0.5))):
         name = f"none/seed-0{seed}"
         jobs[name] = base.replace(seed=seed).to_dict()
         _write_job(root, name, jobs[name], [{"mean_L1": a, **full}, {"mean_L1": b, **full}])
-    cells = {1: {"mean_L1": 0.1, "n_active_encoder": 80, "n_active_decoder": 40},
-             2: {"mean_L1": 0.15, "n_active_encoder": 70, "n_active_decoder": 40},
-             3: {"mean_L1": 0.05, "n_zero_encoder": 30, "n_zero_decoder": 10}}  # fallback
+    cells = {
+        1: {"mean_L1": 0.1, "n_active_encoder": 80, "n_active_decoder": 40},
+        2: {"mean_L1": 0.15, "n_active_encoder": 70, "n_active_decoder": 40},
+        3: {"mean_L1": 0.05, "n_zero_encoder": 30, "n_zero_decoder": 10},
+    }  # fallback
     for seed, last in cells.items():
         name = f"random/seed-0{seed}"
         jobs[name] = pruned.replace(seed=seed).to_dict()
         last = {**last, "n_pruned_encoder": 10, "n_pruned_decoder": 5}
         _write_job(root, name, jobs[name], [last, last])
-    jobs["random/seed-04"] = pruned.replace(seed=4).to_dict()       # failed
+    jobs["random/seed-04"] = pruned.replace(seed=4).to_dict()  # failed
     (root / "random/seed-04").mkdir()
     (root / "random/seed-04/failed.json").write_text(json.dumps({"error": "boom"}))
-    jobs["random/seed-05"] = pruned.replace(seed=5).to_dict()       # running
+    jobs["random/seed-05"] = pruned.replace(seed=5).to_dict()  # running
     (root / "random/seed-05").mkdir()
     (root / "random/seed-05/config.json").write_text("{}")
     (root / "random/seed-05/stats.jsonl").write_text("")
@@ -122,8 +150,7 @@ def test_report_numbers_recomputed_by_hand(sweep_folder):
     assert random.values("capacity_published") == pytest.approx([0.9, 0.9, 0.9])
     assert random.values("active_encoder") == [80, 70, 70]
     assert random.values("test_L1") == pytest.approx([0.01, 0.02, 0.03])
-    assert [s for _, _, s, _ in random.jobs] == ["done"] * 3 + ["failed",
-                                                               "running or interrupted"]
+    assert [s for _, _, s, _ in random.jobs] == ["done"] * 3 + ["failed", "running or interrupted"]
 
     report = write_report(sweep_folder)
     text = report.path.read_text()
@@ -141,9 +168,15 @@ def test_report_numbers_recomputed_by_hand(sweep_folder):
     assert float(fields[9]) == pytest.approx(0.1) and float(fields[10]) == 0
     pooled = (report.path.parent / "pooled_cells.csv").read_text().splitlines()
     assert len(pooled) == 1 + 12
-    assert all((report.path.parent / f).stat().st_size > 2000 for f in
-               ("loss_over_epochs.png", "boxplots.png", "active_parameters.png",
-                "loss_vs_parameters.png"))
+    assert all(
+        (report.path.parent / f).stat().st_size > 2000
+        for f in (
+            "loss_over_epochs.png",
+            "boxplots.png",
+            "active_parameters.png",
+            "loss_vs_parameters.png",
+        )
+    )
 
 
 def test_report_is_the_same_every_time(sweep_folder, tmp_path):

@@ -1,23 +1,27 @@
 """The ring topology, best-case fitness and tournament selection (docs/algorithm.md §4 steps 1-3)."""
+
 import numpy as np
 import pytest
 
 from minievo.training.ring import best_case_fitness, neighbourhood_indices, select_by_tournament
 
 
-@pytest.mark.parametrize("cell, population, radius, expected", [
-    (0, 1, 1, [0, 0, 0]),              # population 1: the cell itself 2r+1 times
-    (0, 1, 2, [0, 0, 0, 0, 0]),
-    (0, 2, 1, [0, 1, 1]),              # both neighbours are the other cell
-    (1, 2, 1, [1, 0, 0]),
-    (0, 3, 1, [0, 1, 2]),
-    (2, 3, 1, [2, 0, 1]),
-    (1, 3, 2, [1, 2, 0, 0, 2]),        # beyond what Config allows; the function still wraps
-    (0, 10, 1, [0, 1, 9]),
-    (5, 10, 1, [5, 6, 4]),
-    (0, 10, 2, [0, 1, 9, 2, 8]),
-    (9, 10, 2, [9, 0, 8, 1, 7]),
-])
+@pytest.mark.parametrize(
+    "cell, population, radius, expected",
+    [
+        (0, 1, 1, [0, 0, 0]),  # population 1: the cell itself 2r+1 times
+        (0, 1, 2, [0, 0, 0, 0, 0]),
+        (0, 2, 1, [0, 1, 1]),  # both neighbours are the other cell
+        (1, 2, 1, [1, 0, 0]),
+        (0, 3, 1, [0, 1, 2]),
+        (2, 3, 1, [2, 0, 1]),
+        (1, 3, 2, [1, 2, 0, 0, 2]),  # beyond what Config allows; the function still wraps
+        (0, 10, 1, [0, 1, 9]),
+        (5, 10, 1, [5, 6, 4]),
+        (0, 10, 2, [0, 1, 9, 2, 8]),
+        (9, 10, 2, [9, 0, 8, 1, 7]),
+    ],
+)
 def test_neighbourhood_indices_follow_the_published_order(cell, population, radius, expected):
     got = neighbourhood_indices(cell, population, radius)
     assert got.tolist() == expected
@@ -26,26 +30,28 @@ def test_neighbourhood_indices_follow_the_published_order(cell, population, radi
 
 def test_every_cell_appears_in_as_many_neighbourhoods_as_it_has_entries():
     # on a ring of 10 with radius 2 each cell is in exactly 5 neighbourhoods
-    counts = np.bincount(np.concatenate([neighbourhood_indices(c, 10, 2) for c in range(10)]),
-                         minlength=10)
+    counts = np.bincount(
+        np.concatenate([neighbourhood_indices(c, 10, 2) for c in range(10)]), minlength=10
+    )
     assert counts.tolist() == [5] * 10
 
 
-@pytest.mark.parametrize("cell, population, radius, message", [
-    (3, 3, 1, "not on a ring"),
-    (-1, 3, 1, "not on a ring"),
-    (0, 0, 1, "population_size"),
-    (0, 3, 0, "radius"),
-])
+@pytest.mark.parametrize(
+    "cell, population, radius, message",
+    [
+        (3, 3, 1, "not on a ring"),
+        (-1, 3, 1, "not on a ring"),
+        (0, 0, 1, "population_size"),
+        (0, 3, 0, "radius"),
+    ],
+)
 def test_neighbourhood_indices_reject_bad_arguments(cell, population, radius, message):
     with pytest.raises(ValueError, match=message):
         neighbourhood_indices(cell, population, radius)
 
 
 def test_best_case_fitness_is_the_best_partner():
-    losses = np.array([[0.5, 0.2, 0.9],
-                       [0.4, 0.8, 0.7],
-                       [0.6, 0.3, 0.1]])
+    losses = np.array([[0.5, 0.2, 0.9], [0.4, 0.8, 0.7], [0.6, 0.3, 0.1]])
     encoder, decoder = best_case_fitness(losses)
     np.testing.assert_array_equal(encoder, [0.2, 0.4, 0.1])
     np.testing.assert_array_equal(decoder, [0.4, 0.2, 0.1])
@@ -88,7 +94,7 @@ def test_tournament_with_a_seeded_generator_draws_two_indices_with_replacement()
     expected_draws = np.random.default_rng(3)
     for _ in range(50):
         a, b = expected_draws.integers(0, 4, size=2)
-        expected = a if losses[a] < losses[b] else b         # the published rule
+        expected = a if losses[a] < losses[b] else b  # the published rule
         assert select_by_tournament(losses, rng) == expected
 
 

@@ -1,4 +1,5 @@
 """Sweeps: job naming and seeds, never-stale folders, isolated failures, resume."""
+
 import json
 import os
 import shutil
@@ -24,9 +25,19 @@ from minievo.experiments.sweep import (
 
 
 def _variants(data_dir, trials=2, epochs=2, **extra):
-    return expand_preset("lexi_threshold", trials=trials, overrides={
-        "epochs": epochs, "dataset_name": TINY_DATASET, "data_dir": str(data_dir),
-        "batch_size": 4, "population_size": 2, "progress": False, **extra})[:2]
+    return expand_preset(
+        "lexi_threshold",
+        trials=trials,
+        overrides={
+            "epochs": epochs,
+            "dataset_name": TINY_DATASET,
+            "data_dir": str(data_dir),
+            "batch_size": 4,
+            "population_size": 2,
+            "progress": False,
+            **extra,
+        },
+    )[:2]
 
 
 def _lines(root):
@@ -35,10 +46,12 @@ def _lines(root):
 
 def test_jobs_are_named_after_what_differs_with_their_seeds(data_dir):
     jobs = expand_trials(_variants(data_dir, trials=3))
-    assert [j.name for j in jobs] == [f"{m}/seed-0{s}" for m in ("random", "conjunctive")
-                                      for s in (1, 2, 3)]
-    assert [j.config.seed for j in jobs[:3]] == [1, 2, 3] and all(j.config.trials == 1
-                                                                for j in jobs)
+    assert [j.name for j in jobs] == [
+        f"{m}/seed-0{s}" for m in ("random", "conjunctive") for s in (1, 2, 3)
+    ]
+    assert [j.config.seed for j in jobs[:3]] == [1, 2, 3] and all(
+        j.config.trials == 1 for j in jobs
+    )
     assert jobs[0].settings == {"prune_method": "random"}
     many = expand_preset("lexi_prob", trials=12)
     names = [j.name for j in expand_trials(many)]
@@ -56,52 +69,81 @@ def test_variant_names_are_unique_and_filesystem_safe(data_dir):
 
 def test_workers_are_pinned_to_one_thread():
     env = worker_environment()
-    assert all(env[name] == "1" for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS",
-                                             "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"))
+    assert all(
+        env[name] == "1"
+        for name in (
+            "NUMBA_NUM_THREADS",
+            "OMP_NUM_THREADS",
+            "OPENBLAS_NUM_THREADS",
+            "MKL_NUM_THREADS",
+        )
+    )
 
 
 def test_two_by_two_sweep_on_processes_matches_in_process_and_has_one_line_per_job(
-        data_dir, tmp_path):
+    data_dir, tmp_path
+):
     variants = _variants(data_dir)
     local = run_sweep(variants, tmp_path / "a", workers=2)
     serial = run_sweep(variants, tmp_path / "b", in_process=True, figures=False)
     assert local.ran == 4 and not local.failed
-    assert ({ln["job"]: ln["test_loss"] for ln in local.lines}
-            == {ln["job"]: ln["test_loss"] for ln in serial.lines})
+    assert {ln["job"]: ln["test_loss"] for ln in local.lines} == {
+        ln["job"]: ln["test_loss"] for ln in serial.lines
+    }
     lines = _lines(tmp_path / "a")
     assert len(lines) == 4 and {ln["status"] for ln in lines} == {"done"}
     assert lines[0]["settings"] == {"prune_method": "random"}
     # every finished trial has the papers' metric at its last epoch (stats_every aside)
     from minievo.experiments.report import read_sweep
+
     trials = [t for v in read_sweep(tmp_path / "a") for t in v.trials]
     assert len(trials) == 4 and all(t.metrics["final_L1"] is not None for t in trials)
-    assert all(len(t.cells_final_L1) == 2 for t in trials)   # both cells, last epoch
-    again = run_sweep(variants, tmp_path / "a", workers=2)   # all done: nothing runs
+    assert all(len(t.cells_final_L1) == 2 for t in trials)  # both cells, last epoch
+    again = run_sweep(variants, tmp_path / "a", workers=2)  # all done: nothing runs
     assert again.ran == 0 and again.skipped == 4 and len(_lines(tmp_path / "a")) == 4
 
 
 def test_rerun_with_changed_settings_is_refused(data_dir, tmp_path):
     run_sweep(_variants(data_dir, trials=1), tmp_path / "s", in_process=True, figures=False)
     # more trials of the same settings extend the sweep: only the new seeds run
-    grown = run_sweep(_variants(data_dir, trials=2), tmp_path / "s", in_process=True,
-                      figures=False)
+    grown = run_sweep(_variants(data_dir, trials=2), tmp_path / "s", in_process=True, figures=False)
     assert grown.ran == 2 and grown.skipped == 2
-    with pytest.raises(SweepMismatchError, match="other jobs"):   # fewer: refused
+    with pytest.raises(SweepMismatchError, match="other jobs"):  # fewer: refused
         run_sweep(_variants(data_dir, trials=1), tmp_path / "s", in_process=True)
     before = (tmp_path / "s" / "jobs.json").read_text()
     with pytest.raises(SweepMismatchError, match=r"epochs: 2 -> 3"):
-        run_sweep(_variants(data_dir, trials=1, epochs=3), tmp_path / "s", in_process=True, figures=False)
+        run_sweep(
+            _variants(data_dir, trials=1, epochs=3), tmp_path / "s", in_process=True, figures=False
+        )
     assert (tmp_path / "s" / "jobs.json").read_text() == before
     # from the command line: exit 2 naming the key; --new-folder writes beside it
-    args = ["sweep", "--preset", "lexi_threshold", "--trials", "2", "--set", "epochs=3",
-            "--set", f"dataset_name={TINY_DATASET}", "--set", "batch_size=4",
-            "--set", "population_size=2", "--set", "prune_method=random",
-            "--out", str(tmp_path / "s"), "--no-progress"]
+    args = [
+        "sweep",
+        "--preset",
+        "lexi_threshold",
+        "--trials",
+        "2",
+        "--set",
+        "epochs=3",
+        "--set",
+        f"dataset_name={TINY_DATASET}",
+        "--set",
+        "batch_size=4",
+        "--set",
+        "population_size=2",
+        "--set",
+        "prune_method=random",
+        "--out",
+        str(tmp_path / "s"),
+        "--no-progress",
+    ]
     assert main(args) == 2
     assert main(args + ["--new-folder"]) == 0
     jobs = json.loads((tmp_path / "s-2" / "jobs.json").read_text())
-    assert sorted(jobs) == ["lipi_simple-random-prune_after/seed-01",
-                            "lipi_simple-random-prune_after/seed-02"]
+    assert sorted(jobs) == [
+        "lipi_simple-random-prune_after/seed-01",
+        "lipi_simple-random-prune_after/seed-02",
+    ]
     assert jobs["lipi_simple-random-prune_after/seed-01"]["epochs"] == 3
 
 
@@ -109,12 +151,12 @@ def test_a_failing_trial_is_isolated_and_redone_on_rerun(data_dir, tmp_path):
     good, bad = _variants(data_dir, trials=1)
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("x")
-    bad = bad.replace(data_dir=str(blocker))   # the dataset cannot be written there
+    bad = bad.replace(data_dir=str(blocker))  # the dataset cannot be written there
     outcome = run_sweep([good, bad], tmp_path / "s", workers=2)
     assert [ln["status"] for ln in outcome.lines] == ["done", "failed"]
     assert outcome.failed[0]["error"] and "FAILED" in outcome.summary()
     assert (tmp_path / "s" / outcome.failed[0]["job"] / "failed.json").exists()
-    blocker.unlink()                                            # fix the cause, rerun
+    blocker.unlink()  # fix the cause, rerun
     again = run_sweep([good, bad], tmp_path / "s", workers=2)
     assert again.ran == 1 and not again.failed
 
@@ -131,7 +173,7 @@ def _children(pid):
                 command = (stat.parent / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"run_job" in command:   # a sweep's job process, nothing else
+            if b"run_job" in command:  # a sweep's job process, nothing else
                 out.append(int(stat.parent.name))
     return out
 
@@ -171,8 +213,9 @@ def test_an_interrupted_sweep_resumes_what_is_missing(data_dir, tmp_path):
     shutil.rmtree(tmp_path / "cut" / jobs[3])
     resumed = run_sweep(variants, tmp_path / "cut", in_process=True, figures=False)
     assert resumed.ran == 2 and resumed.skipped == 2
-    assert ({ln["job"]: ln["test_loss"] for ln in resumed.lines}
-            == {ln["job"]: ln["test_loss"] for ln in full.lines})
+    assert {ln["job"]: ln["test_loss"] for ln in resumed.lines} == {
+        ln["job"]: ln["test_loss"] for ln in full.lines
+    }
 
 
 def test_sweep_over_an_executor_gives_the_same_numbers(data_dir, tmp_path):
@@ -180,30 +223,49 @@ def test_sweep_over_an_executor_gives_the_same_numbers(data_dir, tmp_path):
     serial = run_sweep(variants, tmp_path / "a", in_process=True, figures=False)
     with ThreadPoolExecutor(2) as pool:
         threaded = run_sweep(variants, tmp_path / "b", executor=pool)
-    assert ([ln["test_loss"] for ln in serial.lines]
-            == [ln["test_loss"] for ln in threaded.lines])
+    assert [ln["test_loss"] for ln in serial.lines] == [ln["test_loss"] for ln in threaded.lines]
 
 
 def test_sweep_command_reports_failures_with_a_nonzero_exit(data_dir, tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    code = main(["sweep", "--preset", "prune_after_base", "--trials", "1", "--set", "epochs=1",
-                 "--set", f"dataset_name={TINY_DATASET}", "--set", "batch_size=4",
-                 "--set", f"data_dir={blocker}", "--out", str(tmp_path / "s"),
-                 "--no-progress"])
+    code = main(
+        [
+            "sweep",
+            "--preset",
+            "prune_after_base",
+            "--trials",
+            "1",
+            "--set",
+            "epochs=1",
+            "--set",
+            f"dataset_name={TINY_DATASET}",
+            "--set",
+            "batch_size=4",
+            "--set",
+            f"data_dir={blocker}",
+            "--out",
+            str(tmp_path / "s"),
+            "--no-progress",
+        ]
+    )
     assert code == 1
     err = capsys.readouterr().err
     assert "0/3 jobs done" in err and "FAILED random/seed-01" in err
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--trials", "0"], "trials"),
-    (["--workers", "0"], "--workers"),
-    (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], "do not apply"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--trials", "0"], "trials"),
+        (["--workers", "0"], "--workers"),
+        (["--scheduler", "tcp://127.0.0.1:1", "--workers", "2"], "do not apply"),
+    ],
+)
 def test_sweep_command_refuses_bad_options(flags, message, tmp_path, capsys):
-    assert main(["sweep", "--preset", "prune_after_base", "--out", str(tmp_path / "s")]
-                + flags) == 2
+    assert (
+        main(["sweep", "--preset", "prune_after_base", "--out", str(tmp_path / "s")] + flags) == 2
+    )
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and not (tmp_path / "s").exists()
 
@@ -212,8 +274,22 @@ def test_reproduce_uses_the_main_comparison(data_dir, tmp_path, capsys):
     # every job fails fast (the data folder is a file): the command still reports
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    code = main(["reproduce", "--trials", "1", "--epochs", "1", "--set", f"data_dir={blocker}",
-                 "--out", str(tmp_path / "r"), "--workers", "2", "--no-progress"])
+    code = main(
+        [
+            "reproduce",
+            "--trials",
+            "1",
+            "--epochs",
+            "1",
+            "--set",
+            f"data_dir={blocker}",
+            "--out",
+            str(tmp_path / "r"),
+            "--workers",
+            "2",
+            "--no-progress",
+        ]
+    )
     assert code == 1
     lines = _lines(tmp_path / "r")
     assert len(lines) == 9 and lines[0]["job"] == "ann_canonical-none/seed-01"
@@ -226,12 +302,18 @@ def test_main_comparison_is_the_papers_nine_variants():
         PUBLISHED_MAIN_COMPARISON,
         preset_variant_names,
     )
+
     variants = expand_preset("main_comparison")
     names = preset_variant_names("main_comparison", variants)
     assert names == list(PUBLISHED_MAIN_COMPARISON)
     by_name = dict(zip(names, variants))
-    assert all(v.epochs == 400 and v.trials == 30 and v.mask_mode == "regrow"
-               and v.activation_signal == "hook_output" for v in variants)
+    assert all(
+        v.epochs == 400
+        and v.trials == 30
+        and v.mask_mode == "regrow"
+        and v.activation_signal == "hook_output"
+        for v in variants
+    )
     assert sum(v.is_canonical for v in variants) == 4
     assert all(v.population_size == 10 for v in variants if not v.is_canonical)
     assert by_name["small-lipi_simple-random-exponential-p0.5"].environment == "small"

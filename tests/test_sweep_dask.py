@@ -1,4 +1,5 @@
 """Sweeps on a Dask LocalCluster bound to 127.0.0.1, including a worker killed mid-sweep."""
+
 import faulthandler
 import os
 import signal
@@ -18,7 +19,9 @@ from minievo.experiments.sweep import dask_client, run_sweep
 
 @pytest.fixture
 def client():
-    faulthandler.dump_traceback_later(120, exit=True, file=sys.__stderr__)   # a hang fails instead of blocking CI
+    faulthandler.dump_traceback_later(
+        120, exit=True, file=sys.__stderr__
+    )  # a hang fails instead of blocking CI
     client = dask_client("local", workers=2)
     try:
         yield client
@@ -30,14 +33,24 @@ def client():
 
 
 def _variants(data_dir, epochs=2):
-    return expand_preset("lexi_threshold", trials=2, overrides={
-        "epochs": epochs, "dataset_name": TINY_DATASET, "data_dir": str(data_dir),
-        "batch_size": 4, "population_size": 2, "progress": False})[:2]
+    return expand_preset(
+        "lexi_threshold",
+        trials=2,
+        overrides={
+            "epochs": epochs,
+            "dataset_name": TINY_DATASET,
+            "data_dir": str(data_dir),
+            "batch_size": 4,
+            "population_size": 2,
+            "progress": False,
+        },
+    )[:2]
 
 
 def test_cluster_is_local_and_pinned(client):
-    assert all(address.startswith("tcp://127.0.0.1:") for address in
-               client.scheduler_info()["workers"])
+    assert all(
+        address.startswith("tcp://127.0.0.1:") for address in client.scheduler_info()["workers"]
+    )
     threads = client.run(lambda: os.environ.get("OMP_NUM_THREADS"))
     assert set(threads.values()) == {"1"}
 
@@ -47,8 +60,9 @@ def test_two_by_two_sweep_on_dask_gives_the_local_numbers(client, data_dir, tmp_
     remote = run_sweep(variants, tmp_path / "dask", executor=client.get_executor())
     local = run_sweep(variants, tmp_path / "local", in_process=True, figures=False)
     assert not remote.failed and remote.ran == 4
-    assert ({ln["job"]: ln["test_loss"] for ln in remote.lines}
-            == {ln["job"]: ln["test_loss"] for ln in local.lines})
+    assert {ln["job"]: ln["test_loss"] for ln in remote.lines} == {
+        ln["job"]: ln["test_loss"] for ln in local.lines
+    }
 
 
 def test_a_worker_killed_mid_sweep_costs_at_most_its_job(client, data_dir, tmp_path):
@@ -74,7 +88,7 @@ def test_a_worker_killed_mid_sweep_costs_at_most_its_job(client, data_dir, tmp_p
     assert killed
     assert len(outcome.lines) == 4
     done = [ln for ln in outcome.lines if ln["status"] == "done"]
-    assert len(done) >= 3   # the lost job was retried elsewhere, or recorded as failed
+    assert len(done) >= 3  # the lost job was retried elsewhere, or recorded as failed
     for line in outcome.failed:
         assert line["error"]
     again = run_sweep(variants, root, in_process=True, figures=False)
@@ -84,10 +98,28 @@ def test_a_worker_killed_mid_sweep_costs_at_most_its_job(client, data_dir, tmp_p
 def test_sweep_command_with_a_local_scheduler(data_dir, tmp_path, capsys):
     faulthandler.dump_traceback_later(120, exit=True, file=sys.__stderr__)
     try:
-        code = main(["sweep", "--preset", "prune_after_base", "--trials", "1",
-                     "--set", "epochs=1", "--set", f"dataset_name={TINY_DATASET}",
-                     "--set", "batch_size=4", "--scheduler", "local", "--workers", "2",
-                     "--out", str(tmp_path / "s"), "--no-progress"])
+        code = main(
+            [
+                "sweep",
+                "--preset",
+                "prune_after_base",
+                "--trials",
+                "1",
+                "--set",
+                "epochs=1",
+                "--set",
+                f"dataset_name={TINY_DATASET}",
+                "--set",
+                "batch_size=4",
+                "--scheduler",
+                "local",
+                "--workers",
+                "2",
+                "--out",
+                str(tmp_path / "s"),
+                "--no-progress",
+            ]
+        )
     finally:
         faulthandler.cancel_dump_traceback_later()
     assert code == 0
@@ -97,8 +129,24 @@ def test_sweep_command_with_a_local_scheduler(data_dir, tmp_path, capsys):
 
 def test_sweep_command_with_a_scheduler_address(client, data_dir, tmp_path, capsys):
     address = client.scheduler.address
-    code = main(["sweep", "--preset", "prune_after_base", "--trials", "1",
-                 "--set", "epochs=1", "--set", f"dataset_name={TINY_DATASET}",
-                 "--set", "batch_size=4", "--scheduler", address,
-                 "--out", str(tmp_path / "s"), "--no-progress"])
+    code = main(
+        [
+            "sweep",
+            "--preset",
+            "prune_after_base",
+            "--trials",
+            "1",
+            "--set",
+            "epochs=1",
+            "--set",
+            f"dataset_name={TINY_DATASET}",
+            "--set",
+            "batch_size=4",
+            "--scheduler",
+            address,
+            "--out",
+            str(tmp_path / "s"),
+            "--no-progress",
+        ]
+    )
     assert code == 0 and "3/3 jobs done" in capsys.readouterr().err

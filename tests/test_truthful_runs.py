@@ -5,6 +5,7 @@ message and exit status 2, or checks the behaviour chosen instead (extending a
 run, restarting a folder without a checkpoint, cleaning stale temporaries,
 progress lines off a terminal).
 """
+
 import errno
 import io
 import json
@@ -50,6 +51,7 @@ def _records(out):
 
 # --- silent ignores --------------------------------------------------------
 
+
 def test_resume_with_more_epochs_extends_the_run(data_dir, tmp_path, capsys):
     out = tmp_path / "r"
     assert _run(["run", *CANONICAL, "--epochs", "2", "--out", str(out)], capsys)[0] == 0
@@ -78,12 +80,15 @@ def test_resume_refuses_fewer_epochs_than_done(data_dir, tmp_path, capsys):
     _one_line_error(code, err, "--epochs 3", "already done 3 epochs", "more than 3")
 
 
-@pytest.mark.parametrize("extra, named", [
-    (["--out", "elsewhere"], "--out"),
-    (["--set", "lexi_threshold=0.2"], "--set lexi_threshold=0.2"),
-    (["--learning-rate", "0.01"], "--learning-rate"),
-    (["--force"], "--force"),
-])
+@pytest.mark.parametrize(
+    "extra, named",
+    [
+        (["--out", "elsewhere"], "--out"),
+        (["--set", "lexi_threshold=0.2"], "--set lexi_threshold=0.2"),
+        (["--learning-rate", "0.01"], "--learning-rate"),
+        (["--force"], "--force"),
+    ],
+)
 def test_resume_refuses_options_that_change_the_run(extra, named, data_dir, tmp_path, capsys):
     out = tmp_path / "r"
     _run(["run", *CANONICAL, "--epochs", "1", "--out", str(out)], capsys)
@@ -92,18 +97,23 @@ def test_resume_refuses_options_that_change_the_run(extra, named, data_dir, tmp_
 
 
 def test_workers_with_the_asynchronous_update_is_refused(data_dir, tmp_path, capsys):
-    code, _, err = _run(["run", *COEVOLUTION, "--epochs", "1", "--workers", "2",
-                         "--out", str(tmp_path / "w")], capsys)
+    code, _, err = _run(
+        ["run", *COEVOLUTION, "--epochs", "1", "--workers", "2", "--out", str(tmp_path / "w")],
+        capsys,
+    )
     _one_line_error(code, err, "workers=2", "asynchronous", "--update synchronous")
     assert not (tmp_path / "w").exists()
 
 
-@pytest.mark.parametrize("args, needles", [
-    (["--learning-rate", "20"], ["learning_rate", "lr_max = 10.0"]),
-    (["--batch-size", "31"], ["batch_size: 31", "30 training rows"]),
-    (["--population-size", "4", "--radius", "2"], ["radius: 2", "population_size=4"]),
-    (["--learning-rate", "-1e-5"], ["learning_rate: -1e-05", "out of range"]),
-])
+@pytest.mark.parametrize(
+    "args, needles",
+    [
+        (["--learning-rate", "20"], ["learning_rate", "lr_max = 10.0"]),
+        (["--batch-size", "31"], ["batch_size: 31", "30 training rows"]),
+        (["--population-size", "4", "--radius", "2"], ["radius: 2", "population_size=4"]),
+        (["--learning-rate", "-1e-5"], ["learning_rate: -1e-05", "out of range"]),
+    ],
+)
 def test_values_training_would_change_are_refused(args, needles, data_dir, tmp_path, capsys):
     flags = ["--dataset", TINY_DATASET, "--no-progress", "--epochs", "1"]
     if "--batch-size" not in args:
@@ -114,19 +124,23 @@ def test_values_training_would_change_are_refused(args, needles, data_dir, tmp_p
 
 def test_small_ring_repeats_cells_with_a_notice_in_config_json(data_dir, tmp_path, capsys):
     out = tmp_path / "p2"
-    code, _, err = _run(["run", *TINY, "--population-size", "2", "--epochs", "1",
-                         "--out", str(out)], capsys)
+    code, _, err = _run(
+        ["run", *TINY, "--population-size", "2", "--epochs", "1", "--out", str(out)], capsys
+    )
     assert code == 0, err
     assert "repeats cells" in err
-    assert any("repeats cells" in n for n in json.loads((out / "config.json").read_text())
-               ["notices"])
+    assert any(
+        "repeats cells" in n for n in json.loads((out / "config.json").read_text())["notices"]
+    )
 
 
-def test_run_and_run_with_a_partial_config_start_from_the_default_job(data_dir, tmp_path,
-                                                                      capsys):
+def test_run_and_run_with_a_partial_config_start_from_the_default_job(data_dir, tmp_path, capsys):
     partial = tmp_path / "partial.json"
-    partial.write_text(json.dumps({"epochs": 1, "dataset_name": TINY_DATASET, "batch_size": 4,
-                                   "population_size": 3}))
+    partial.write_text(
+        json.dumps(
+            {"epochs": 1, "dataset_name": TINY_DATASET, "batch_size": 4, "population_size": 3}
+        )
+    )
     _run(["run", "--config", str(partial), "--no-progress", "--out", str(tmp_path / "a")], capsys)
     _run(["run", *COEVOLUTION, "--epochs", "1", "--out", str(tmp_path / "b")], capsys)
     a = json.loads((tmp_path / "a" / "config.json").read_text())
@@ -139,16 +153,26 @@ def test_run_and_run_with_a_partial_config_start_from_the_default_job(data_dir, 
 
 def test_partial_canonical_config_gets_the_canonical_population(data_dir, tmp_path, capsys):
     partial = tmp_path / "canon.json"
-    partial.write_text(json.dumps({"cell_evaluation": "ann_canonical", "epochs": 1,
-                                   "dataset_name": TINY_DATASET, "batch_size": 4}))
-    code, _, err = _run(["run", "--config", str(partial), "--no-progress",
-                         "--out", str(tmp_path / "c")], capsys)
+    partial.write_text(
+        json.dumps(
+            {
+                "cell_evaluation": "ann_canonical",
+                "epochs": 1,
+                "dataset_name": TINY_DATASET,
+                "batch_size": 4,
+            }
+        )
+    )
+    code, _, err = _run(
+        ["run", "--config", str(partial), "--no-progress", "--out", str(tmp_path / "c")], capsys
+    )
     assert code == 0 and "replaced by" not in err  # no notice about values nobody gave
     saved = json.loads((tmp_path / "c" / "config.json").read_text())
     assert saved["population_size"] == 1 and saved["optimizer_state"] == "persistent"
 
 
 # --- dead ends --------------------------------------------------------------
+
 
 def test_folder_without_checkpoint_or_summary_starts_again(data_dir, tmp_path, capsys):
     out = tmp_path / "dead"
@@ -168,8 +192,7 @@ def test_folder_with_a_checkpoint_needs_resume_or_force(data_dir, tmp_path, caps
     _run(["run", *CANONICAL, "--epochs", "2", "--out", str(out)], capsys)
     code, _, err = _run(["run", *CANONICAL, "--epochs", "3", "--out", str(out)], capsys)
     _one_line_error(code, err, "finished run", f"--resume {out}", "--force")
-    code, _, err = _run(["run", *CANONICAL, "--epochs", "3", "--out", str(out), "--force"],
-                        capsys)
+    code, _, err = _run(["run", *CANONICAL, "--epochs", "3", "--out", str(out), "--force"], capsys)
     assert code == 0 and "--force" in err
     assert [r["iteration"] for r in _records(out)] == [0, 1, 2]
 
@@ -188,10 +211,12 @@ def test_resume_removes_stale_temporary_files(data_dir, tmp_path, capsys):
 
 # --- one-line errors instead of tracebacks ---------------------------------
 
+
 def test_out_through_a_file(data_dir, tmp_path, capsys):
     (tmp_path / "file.json").write_text("{}")
-    code, _, err = _run(["run", *CANONICAL, "--epochs", "1",
-                         "--out", str(tmp_path / "file.json" / "run")], capsys)
+    code, _, err = _run(
+        ["run", *CANONICAL, "--epochs", "1", "--out", str(tmp_path / "file.json" / "run")], capsys
+    )
     _one_line_error(code, err, "file.json", "not a folder")
 
 
@@ -206,8 +231,7 @@ def test_out_on_a_read_only_file_system(data_dir, tmp_path, capsys, monkeypatch)
     _one_line_error(code, err, str(target), "Read-only file system")
 
 
-def test_disk_full_names_the_file_and_leaves_no_temporary(data_dir, tmp_path, capsys,
-                                                          monkeypatch):
+def test_disk_full_names_the_file_and_leaves_no_temporary(data_dir, tmp_path, capsys, monkeypatch):
     out = tmp_path / "full"
     import minievo.io as mio
 
@@ -220,29 +244,46 @@ def test_disk_full_names_the_file_and_leaves_no_temporary(data_dir, tmp_path, ca
     assert not list(out.glob(".*.tmp"))
 
 
-def test_population_too_large_for_memory_is_refused_before_allocating(data_dir, tmp_path,
-                                                                      capsys, monkeypatch):
-    monkeypatch.setattr(runner, "available_memory", lambda: 2 ** 30)
-    code, _, err = _run(["run", "--population-size", "100000", "--no-progress",
-                         "--out", str(tmp_path / "big")], capsys)
+def test_population_too_large_for_memory_is_refused_before_allocating(
+    data_dir, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(runner, "available_memory", lambda: 2**30)
+    code, _, err = _run(
+        ["run", "--population-size", "100000", "--no-progress", "--out", str(tmp_path / "big")],
+        capsys,
+    )
     line = _one_line_error(code, err, "population_size=100000", "GiB", "1.0 GiB")
-    need = runner.estimate_memory(Config(population_size=100000)) / 2 ** 30
+    need = runner.estimate_memory(Config(population_size=100000)) / 2**30
     assert f"{need:.1f} GiB" in line
     assert not (tmp_path / "big").exists()
 
 
 def test_data_dir_pointing_at_a_file(data_dir, tmp_path, capsys):
     (tmp_path / "afile").write_text("x")
-    code, _, err = _run(["run", *CANONICAL, "--epochs", "1", "--data-dir", str(tmp_path / "afile"),
-                         "--out", str(tmp_path / "r")], capsys)
+    code, _, err = _run(
+        [
+            "run",
+            *CANONICAL,
+            "--epochs",
+            "1",
+            "--data-dir",
+            str(tmp_path / "afile"),
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capsys,
+    )
     _one_line_error(code, err, "afile")
 
 
-@pytest.mark.parametrize("make, what", [
-    (lambda p: p / "checkpoint.npz", "a checkpoint"),
-    (lambda p: p / "config.json", "a JSON file"),
-    (lambda p: p / "stats.jsonl", "a JSON-lines file"),
-])
+@pytest.mark.parametrize(
+    "make, what",
+    [
+        (lambda p: p / "checkpoint.npz", "a checkpoint"),
+        (lambda p: p / "config.json", "a JSON file"),
+        (lambda p: p / "stats.jsonl", "a JSON-lines file"),
+    ],
+)
 def test_inspect_says_what_a_file_is(make, what, data_dir, tmp_path, capsys):
     out = tmp_path / "r"
     _run(["run", *CANONICAL, "--epochs", "1", "--out", str(out)], capsys)
@@ -283,11 +324,13 @@ def test_internal_errors_keep_their_traceback(data_dir, tmp_path, capsys, monkey
 
 # --- the command explains itself -------------------------------------------
 
+
 def test_version_and_plain_help(capsys):
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0
     import minievo
+
     assert capsys.readouterr().out.strip() == f"minievo {minievo.__version__}"
     text = cli.build_parser().format_help()
     assert "``" not in text and "::" not in text
@@ -307,24 +350,47 @@ def test_canonical_saves_final_and_coevolution_best(data_dir, tmp_path, capsys):
 
 # --- progress off a terminal ------------------------------------------------
 
+
 def test_progress_lines_when_stderr_is_not_a_terminal(data_dir, tmp_path):
     env = {**os.environ, "MINIEVO_PROGRESS_SECONDS": "0"}
-    proc = subprocess.run([sys.executable, "-m", "minievo", "run", "--dataset", TINY_DATASET,
-                           "--batch-size", "4", "--population-size", "3", "--epochs", "2",
-                           "--out", str(tmp_path / "p")], capture_output=True, text=True,
-                          env=env, timeout=600, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "minievo",
+            "run",
+            "--dataset",
+            TINY_DATASET,
+            "--batch-size",
+            "4",
+            "--population-size",
+            "3",
+            "--epochs",
+            "2",
+            "--out",
+            str(tmp_path / "p"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if line.startswith("lipi_simple: epoch")]
-    assert [line.split(",")[0] for line in lines] == ["lipi_simple: epoch 1/2 (50.0%)",
-                                                     "lipi_simple: epoch 2/2 (100.0%)"]
+    assert [line.split(",")[0] for line in lines] == [
+        "lipi_simple: epoch 1/2 (50.0%)",
+        "lipi_simple: epoch 2/2 (100.0%)",
+    ]
     assert all("visits/s" in line and "best_loss=" in line for line in lines)
     assert "ETA" in lines[0]
 
 
 def test_progress_lines_at_an_interval_end_with_the_last_epoch():
     stream = io.StringIO()
-    lines = progress.ProgressLines(range(3, 10), total=10, initial=3, desc="x", stream=stream,
-                                   interval=3600)
+    lines = progress.ProgressLines(
+        range(3, 10), total=10, initial=3, desc="x", stream=stream, interval=3600
+    )
     for _ in lines:
         lines.set_postfix(train_L1="0.1")
     out = stream.getvalue().splitlines()
@@ -364,16 +430,20 @@ def test_extension_changes_only_the_schedules_from_the_checkpoint(data_dir, tmp_
     _run(["run", "--resume", str(b), "--epochs", "4"], capsys)
     keep = ("iteration", "mean_L1", "learning_rate")
     assert [{k: r[k] for k in keep} for r in _records(b)[:2]] == [
-        {k: r[k] for k in keep} for r in _records(a)]
+        {k: r[k] for k in keep} for r in _records(a)
+    ]
     assert np.isfinite([r["mean_L1"] for r in _records(b)]).all()
 
 
-@pytest.mark.parametrize("args, needle", [
-    (["--name", "foo"], "dataset_name: 'foo'"),
-    (["--noise-probability", "2"], "noise_probability: 2.0"),
-    (["--p-one", "-0.5"], "p_one: -0.5"),
-    (["--seed", "-3"], "data_seed: -3"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--name", "foo"], "dataset_name: 'foo'"),
+        (["--noise-probability", "2"], "noise_probability: 2.0"),
+        (["--p-one", "-0.5"], "p_one: -0.5"),
+        (["--seed", "-3"], "data_seed: -3"),
+    ],
+)
 def test_data_command_checks_its_arguments(args, needle, tmp_path, capsys):
     code, _, err = _run(["data", *args, "--cache-dir", str(tmp_path)], capsys)
     _one_line_error(code, err, needle)
@@ -389,11 +459,15 @@ def test_inspect_on_a_damaged_network_names_the_file(tmp_path, capsys):
 def test_extended_run_follows_the_new_total_from_the_checkpoint(data_dir, tmp_path, capsys):
     """Learning-rate steps use T = old epochs before the checkpoint, the new T after it."""
     from minievo.training.canonical import step_learning_rate
+
     out = tmp_path / "r"
-    _run(["run", *CANONICAL, "--set", "learning_rate=0.001", "--epochs", "4",
-          "--out", str(out)], capsys)
+    _run(
+        ["run", *CANONICAL, "--set", "learning_rate=0.001", "--epochs", "4", "--out", str(out)],
+        capsys,
+    )
     _run(["run", "--resume", str(out), "--epochs", "8"], capsys)
     rates = [r["learning_rate"] for r in _records(out)]
-    expected = ([step_learning_rate(1e-3, t, 4) for t in range(4)]
-                + [step_learning_rate(1e-3, t, 8) for t in range(4, 8)])
+    expected = [step_learning_rate(1e-3, t, 4) for t in range(4)] + [
+        step_learning_rate(1e-3, t, 8) for t in range(4, 8)
+    ]
     assert rates == pytest.approx(expected, rel=1e-12)

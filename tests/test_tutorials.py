@@ -1,4 +1,5 @@
 """Every tutorial runs in its quick mode and ends with a figure."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,12 @@ def test_tutorials_are_numbered_and_present():
 
 @pytest.mark.parametrize("script", TUTORIALS, ids=lambda p: p.stem)
 def test_tutorial_runs_quick_and_draws_a_figure(script, tmp_path, data_dir):
-    proc = subprocess.run([sys.executable, str(script), "--quick", "--out", str(tmp_path)],
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, str(script), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     figures = list(tmp_path.glob("*.png"))
     assert figures, f"{script.name} wrote no figure"

@@ -44,6 +44,7 @@ The figure shows the data sorted by cluster, the centroids, and an
 untrained reconstruction next to one after the short training; the title
 gives the test L1 before and after and the majority baseline.
 """
+
 import argparse
 from pathlib import Path
 
@@ -84,33 +85,47 @@ def main(quick: bool, out: Path) -> Path:
         order = batch_order(data.train.shape[0], rng)
         engine.train_epoch(pair, data.train, order, 5, 3e-3, fresh=True, record=False)
     after = engine.reconstruction_l1(pair, data.test)
-    majority = data.train.mean(axis=0) > 0.5                      # (n_dim,) the commoner bit
-    baseline = float(np.mean(np.abs(majority - data.test)))      # L1 of predicting it everywhere
-    print(f"test L1: untrained {before:.4f}, after {epochs} epochs {after:.4f} "
-          f"(per-bit majority {baseline:.4f}, noise floor 0.05)")
+    majority = data.train.mean(axis=0) > 0.5  # (n_dim,) the commoner bit
+    baseline = float(np.mean(np.abs(majority - data.test)))  # L1 of predicting it everywhere
+    print(
+        f"test L1: untrained {before:.4f}, after {epochs} epochs {after:.4f} "
+        f"(per-bit majority {baseline:.4f}, noise floor 0.05)"
+    )
 
     # 4. The figure.
     # rows are interleaved by cluster (row r: cluster r mod n_clusters); sort
     # them by cluster so that the picture shows one block per cluster
-    by_cluster = np.argsort(data.test_labels, kind="stable")          # (N,)
+    by_cluster = np.argsort(data.test_labels, kind="stable")  # (N,)
     picks = by_cluster[np.linspace(0, data.test.shape[0] - 1, 40).astype(int)]
-    rows = data.test[picks]                                          # (40, n_dim)
-    recon = {"untrained": engine.reconstruct(untrained, rows),   # (40, n_dim) in [0, 1]
-             "trained": engine.reconstruct(pair, rows)}
+    rows = data.test[picks]  # (40, n_dim)
+    recon = {
+        "untrained": engine.reconstruct(untrained, rows),  # (40, n_dim) in [0, 1]
+        "trained": engine.reconstruct(pair, rows),
+    }
     order = np.argsort(data.train_labels, kind="stable")
     width = min(n_dim, 200)
     fig, axes = plt.subplots(1, 4, figsize=(14, 4))
-    axes[0].imshow(data.train[order][:, :width], aspect="auto", cmap="gray_r", interpolation="nearest")
+    axes[0].imshow(
+        data.train[order][:, :width], aspect="auto", cmap="gray_r", interpolation="nearest"
+    )
     axes[0].set(title="train rows by cluster", xlabel=f"bit (first {width})", ylabel="row")
     axes[1].imshow(data.centroids[:, :width], aspect="auto", cmap="gray_r", interpolation="nearest")
     axes[1].set(title="centroids", xlabel="bit", ylabel="cluster")
     for ax, name in zip(axes[2:], ("untrained", "trained")):
-        ax.imshow(recon[name][:, :width], aspect="auto", cmap="gray_r", vmin=0, vmax=1,
-                  interpolation="nearest")
+        ax.imshow(
+            recon[name][:, :width],
+            aspect="auto",
+            cmap="gray_r",
+            vmin=0,
+            vmax=1,
+            interpolation="nearest",
+        )
         ax.set(title=f"{name} reconstruction", xlabel="bit", ylabel="test row")
-    fig.suptitle(f"binary_clustering_{clusters}_{per_cluster}_{n_dim}: "
-                 f"test L1 {before:.3f} -> {after:.3f} (per-bit majority {baseline:.3f}, "
-                 "noise floor 0.05)")
+    fig.suptitle(
+        f"binary_clustering_{clusters}_{per_cluster}_{n_dim}: "
+        f"test L1 {before:.3f} -> {after:.3f} (per-bit majority {baseline:.3f}, "
+        "noise floor 0.05)"
+    )
     fig.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
     path = out / "01_data_and_autoencoder.png"

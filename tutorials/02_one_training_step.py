@@ -35,6 +35,7 @@ checks it against ``minievo.kernels.reference`` (the readable oracle), the
 Numba kernels (``minievo.kernels.cpu``) and central finite differences, times
 both backends, and draws the gradients and the two backends' training curves.
 """
+
 import argparse
 import time
 from pathlib import Path
@@ -64,17 +65,17 @@ def step_by_hand(pair, x):
     W = [enc.weight(0), enc.weight(1), dec.weight(0), dec.weight(1)]
     b = [enc.bias(0), enc.bias(1), dec.bias(0), dec.bias(1)]
     # forward
-    a0 = x                                          # (B, D)
-    a1 = relu(a0 @ W[0].T + b[0])                   # (B, 30)
-    a2 = relu(a1 @ W[1].T + b[1])                   # (B, 10)
-    a3 = relu(a2 @ W[2].T + b[2])                   # (B, 30)
-    y = sigmoid(a3 @ W[3].T + b[3])                 # (B, D)
+    a0 = x  # (B, D)
+    a1 = relu(a0 @ W[0].T + b[0])  # (B, 30)
+    a2 = relu(a1 @ W[1].T + b[1])  # (B, 10)
+    a3 = relu(a2 @ W[2].T + b[2])  # (B, 30)
+    y = sigmoid(a3 @ W[3].T + b[3])  # (B, D)
     loss = np.abs(y - x).mean()
     # backward
-    d4 = np.sign(y - x) / y.size * y * (1 - y)      # (B, D)    dL/dz4
-    d3 = (d4 @ W[3]) * (a3 > 0)                     # (B, 30)   dL/dz3
-    d2 = (d3 @ W[2]) * (a2 > 0)                     # (B, 10)
-    d1 = (d2 @ W[1]) * (a1 > 0)                     # (B, 30)
+    d4 = np.sign(y - x) / y.size * y * (1 - y)  # (B, D)    dL/dz4
+    d3 = (d4 @ W[3]) * (a3 > 0)  # (B, 30)   dL/dz3
+    d2 = (d3 @ W[2]) * (a2 > 0)  # (B, 10)
+    d1 = (d2 @ W[1]) * (a1 > 0)  # (B, 30)
     grads = [(d.T @ a, d.sum(0)) for d, a in ((d1, a0), (d2, a1), (d3, a2), (d4, a3))]
     return loss, grads
 
@@ -85,12 +86,14 @@ def finite_difference(pair, x, net, index, h=1e-3):
     The network is float32; the loss is accumulated in float64, and ``h`` is
     large enough that float32 rounding of the parameter does not dominate.
     """
+
     def loss_at(value):
         saved = net.params[index]
         net.params[index] = value
         loss = loss_and_gradients(pair, x, backend="numpy").loss
         net.params[index] = saved
         return loss
+
     p = float(net.params[index])
     return (loss_at(p + h) - loss_at(p - h)) / (2 * h)
 
@@ -100,20 +103,23 @@ def main(quick: bool, out: Path) -> Path:
     rng = np.random.default_rng(2)
     data = generate_binary_clustering(4, 20, n_dim, rng=rng)
     pair = make_autoencoder("default", n_dim, rng)
-    x = data.train[:rows]                                            # (5, D)
+    x = data.train[:rows]  # (5, D)
 
     # 1. by hand vs the reference vs the Numba kernels
     loss, grads = step_by_hand(pair, x)
     ref = loss_and_gradients(pair, x, backend="numpy")
     fast = loss_and_gradients(pair, x, backend="numba")
     print(f"L1 by hand {loss:.7f}, reference {ref.loss:.7f}, numba {fast.loss:.7f}")
-    for l, ((gw, _gb), (rw, _rb), (nw, _nb)) in enumerate(zip(grads, ref.encoder + ref.decoder,
-                                                         fast.encoder + fast.decoder)):
-        print(f"layer {l}: dW {gw.shape} max |hand - ref| {np.abs(gw - rw).max():.2e}, "
-              f"max |numba - ref| {np.abs(nw - rw).max():.2e}, |dW| max {np.abs(rw).max():.2e}")
+    for l, ((gw, _gb), (rw, _rb), (nw, _nb)) in enumerate(
+        zip(grads, ref.encoder + ref.decoder, fast.encoder + fast.decoder)
+    ):
+        print(
+            f"layer {l}: dW {gw.shape} max |hand - ref| {np.abs(gw - rw).max():.2e}, "
+            f"max |numba - ref| {np.abs(nw - rw).max():.2e}, |dW| max {np.abs(rw).max():.2e}"
+        )
 
     # 2. finite differences on a few decoder biases (smooth enough away from ties)
-    last_bias = ref.decoder[-1][1]                                   # (D,) dL/db4
+    last_bias = ref.decoder[-1][1]  # (D,) dL/db4
     bias_offset = pair.decoder.layout[-1, 3]
     for k in range(3):
         numeric = finite_difference(pair, x, pair.decoder, bias_offset + k)
@@ -131,14 +137,18 @@ def main(quick: bool, out: Path) -> Path:
         engine.train_epoch(net, data.train, order, rows, 1e-3, fresh=True, record=False)  # warm-up
         net = pair.copy()
         start = time.perf_counter()
-        losses = [engine.train_epoch(net, data.train, order, rows, 1e-3, fresh=True,
-                                     record=False).mean() for _ in range(5 if quick else 20)]
+        losses = [
+            engine.train_epoch(net, data.train, order, rows, 1e-3, fresh=True, record=False).mean()
+            for _ in range(5 if quick else 20)
+        ]
         n_steps = len(losses) * -(-data.train.shape[0] // rows)
         timings[backend] = (time.perf_counter() - start) / n_steps * 1e6
         curves[backend] = losses
         print(f"{backend}: {timings[backend]:.1f} µs per training step")
-    print(f"numba is {timings['numpy'] / timings['numba']:.1f}x faster than the reference here "
-          f"(benchmarks/ measures this properly)")
+    print(
+        f"numba is {timings['numpy'] / timings['numba']:.1f}x faster than the reference here "
+        f"(benchmarks/ measures this properly)"
+    )
 
     # 4. figure: gradient magnitudes per layer, and the two backends' curves
     fig, (ax_g, ax_c) = plt.subplots(1, 2, figsize=(11, 4))

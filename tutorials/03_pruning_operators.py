@@ -43,6 +43,7 @@ what is left. Figures: the VARIANCE statistics per node (``03_activation_statist
 the masks of every layer (``03_masks.png``) and the seven schedules
 (``03_schedules.png``).
 """
+
 import argparse
 from pathlib import Path
 
@@ -74,17 +75,21 @@ OPERATORS = ("random", "variance", "conjunctive")
 
 def layers(pair):
     """``(label, net, l)`` of every linear layer, encoder first."""
-    return [(f"{name} {l}", net, l)
-            for name, net in (("enc", pair.encoder), ("dec", pair.decoder))
-            for l in range(net.spec.n_layers)]
+    return [
+        (f"{name} {l}", net, l)
+        for name, net in (("enc", pair.encoder), ("dec", pair.decoder))
+        for l in range(net.spec.n_layers)
+    ]
 
 
 def operator_masks(pair, test_rows, rng):
     """Every operator's (encoder mask, decoder mask), computed from the same trained pair."""
     return {
         # round(0.1 * n) entries of every tensor; persistent: drawn among active entries
-        "random": (random_mask(pair.encoder, 0.1, rng, mask_mode="persistent"),
-                   random_mask(pair.decoder, 0.1, rng, mask_mode="persistent")),
+        "random": (
+            random_mask(pair.encoder, 0.1, rng, mask_mode="persistent"),
+            random_mask(pair.decoder, 0.1, rng, mask_mode="persistent"),
+        ),
         # one Uniform(0, 1) coin per entry against its node's t_j (needs the records)
         "variance": (variance_mask(pair.encoder, rng), variance_mask(pair.decoder, rng)),
         # 100 test rows drawn with replacement, lexicase filter per layer
@@ -96,8 +101,8 @@ def plot_statistics(pair, out):
     """s_j and t_j of every node of every layer: which nodes VARIANCE goes after."""
     fig, axes = plt.subplots(2, 4, figsize=(15, 5.5))
     for col, (label, net, l) in enumerate(layers(pair)):
-        s = variance_scores(net, l)                                  # (n_out,)
-        t = node_keep_probabilities(s)                               # (n_out,)
+        s = variance_scores(net, l)  # (n_out,)
+        t = node_keep_probabilities(s)  # (n_out,)
         nodes = np.arange(s.size)
         kind = "bar" if s.size <= 60 else "plot"
         getattr(axes[0, col], kind)(nodes, s, color="tab:blue")
@@ -124,19 +129,28 @@ def plot_masks(pair, masks, out):
     for row, name in enumerate(OPERATORS):
         for col, (label, net, l) in enumerate(layers(pair)):
             mask = masks[name][0 if label.startswith("enc") else 1]
-            image = np.hstack([net.weight(l, mask),
-                               net.bias(l, mask)[:, None]])           # (n_out, n_in + 1)
+            image = np.hstack(
+                [net.weight(l, mask), net.bias(l, mask)[:, None]]
+            )  # (n_out, n_in + 1)
             transposed = image.shape[1] > image.shape[0]
             ax = axes[row, col]
-            ax.imshow(image.T if transposed else image, cmap="gray", vmin=0, vmax=1,
-                      aspect="auto", interpolation="nearest")
+            ax.imshow(
+                image.T if transposed else image,
+                cmap="gray",
+                vmin=0,
+                vmax=1,
+                aspect="auto",
+                interpolation="nearest",
+            )
             kept = image.mean()
             ax.set_title(f"{name}: {label}, {1 - kept:.0%} pruned", fontsize=9)
             ax.set_xlabel("node j" if transposed else "input (+ bias)", fontsize=8)
             ax.set_ylabel("input (+ bias)" if transposed else "node j", fontsize=8)
             ax.tick_params(labelsize=7)
-    fig.suptitle("masks of one pruning step (black = pruned): random thins evenly, "
-                 "variance thins whole rows by t_j, conjunctive removes whole nodes")
+    fig.suptitle(
+        "masks of one pruning step (black = pruned): random thins evenly, "
+        "variance thins whole rows by t_j, conjunctive removes whole nodes"
+    )
     fig.tight_layout()
     path = out / "03_masks.png"
     fig.savefig(path, dpi=90)
@@ -150,11 +164,18 @@ def plot_schedules(epochs, out):
     fig, ax = plt.subplots(figsize=(7, 4))
     t = np.arange(epochs)
     for schedule in SCHEDULES:
-        ax.plot(t, [prune_probability(schedule, 0.5, int(e), T, n_solutions=3) for e in t],
-                label=schedule, drawstyle="steps-post" if "_" in schedule else "default",
-                linestyle="--" if "_" in schedule else "-")
-    ax.set(xlabel="epoch t", ylabel="probability of pruning",
-           title=f"schedules, p = 0.5, T = {T}, 3 solutions (decrease starts at 1)")
+        ax.plot(
+            t,
+            [prune_probability(schedule, 0.5, int(e), T, n_solutions=3) for e in t],
+            label=schedule,
+            drawstyle="steps-post" if "_" in schedule else "default",
+            linestyle="--" if "_" in schedule else "-",
+        )
+    ax.set(
+        xlabel="epoch t",
+        ylabel="probability of pruning",
+        title=f"schedules, p = 0.5, T = {T}, 3 solutions (decrease starts at 1)",
+    )
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = out / "03_schedules.png"
@@ -183,8 +204,9 @@ def main(quick: bool, out: Path) -> list:
             pair.decoder.clear_records()
         # fresh=True: the published update, a new Adam for every step (docs/algorithm.md §4),
         # at a larger learning rate than the paper's 1e-5 so a few epochs suffice
-        losses = engine.train_epoch(pair, data.train, batch_order(n_rows, rng), batch_size,
-                                    1e-3, fresh=True, record=True)
+        losses = engine.train_epoch(
+            pair, data.train, batch_order(n_rows, rng), batch_size, 1e-3, fresh=True, record=True
+        )
         print(f"epoch {epoch}: mean batch L1 {losses.mean():.4f}")
     print(f"records: {int(pair.encoder.rec_count.max())} passes per batch position")
 
@@ -193,15 +215,18 @@ def main(quick: bool, out: Path) -> list:
     base_l1 = engine.reconstruction_l1(pair, data.test)
     print(f"\ntest L1 before pruning: {base_l1:.4f}")
     for name in OPERATORS:
-        pruned = pair.copy()                  # copies keep params, masks and Adam state
+        pruned = pair.copy()  # copies keep params, masks and Adam state
         apply_prune_mask(pruned.encoder, masks[name][0], "persistent")
         apply_prune_mask(pruned.decoder, masks[name][1], "persistent")
         l1 = engine.reconstruction_l1(pruned, data.test)
         share = (pruned.encoder.n_pruned + pruned.decoder.n_pruned) / (
-            pruned.encoder.n_params + pruned.decoder.n_params)
-        print(f"\n== {name}: {share:.1%} of the parameters pruned, test L1 {l1:.4f} "
-              f"(+{l1 - base_l1:.4f}), {structurally_removable(pruned)} parameters "
-              f"structurally removable")
+            pruned.encoder.n_params + pruned.decoder.n_params
+        )
+        print(
+            f"\n== {name}: {share:.1%} of the parameters pruned, test L1 {l1:.4f} "
+            f"(+{l1 - base_l1:.4f}), {structurally_removable(pruned)} parameters "
+            f"structurally removable"
+        )
         print(format_report(pruned))
 
     # Note the nodes CONJUNCTIVE removes at almost no cost: ReLU nodes whose
@@ -215,17 +240,22 @@ def main(quick: bool, out: Path) -> list:
     cases = data.test[rng.integers(0, data.test.shape[0], size=100)]
     for signal in ("pre_activation", "hook_output"):
         enc_mask, dec_mask = conjunctive_masks(pair, cases, 0.1, signal=signal)
-        nodes = [int(np.count_nonzero(net.bias(l, m) == 0.0))
-                 for net, m in ((pair.encoder, enc_mask), (pair.decoder, dec_mask))
-                 for l in range(net.spec.n_layers)]
+        nodes = [
+            int(np.count_nonzero(net.bias(l, m) == 0.0))
+            for net, m in ((pair.encoder, enc_mask), (pair.decoder, dec_mask))
+            for l in range(net.spec.n_layers)
+        ]
         print(f"conjunctive on {signal:>14}: nodes pruned per layer {nodes}")
 
     out.mkdir(parents=True, exist_ok=True)
     paths = [plot_statistics(pair, out), plot_masks(pair, masks, out), plot_schedules(epochs, out)]
-    untouched = [r["sparsity"]
-                 for r in sparsity_report(pair.encoder) + sparsity_report(pair.decoder)]
-    print(f"\nthe trained pair itself is untouched (operators return masks): "
-          f"sparsity per layer {untouched}")
+    untouched = [
+        r["sparsity"] for r in sparsity_report(pair.encoder) + sparsity_report(pair.decoder)
+    ]
+    print(
+        f"\nthe trained pair itself is untouched (operators return masks): "
+        f"sparsity per layer {untouched}"
+    )
     for path in paths:
         print(f"figure: {path}")
     return paths

@@ -41,6 +41,7 @@ neighbours differ), walks through one visit with the building blocks of
 ``04_run/coevolution_*.png`` (selection and replacement loss per cell, learning
 rates, pruned counts, test loss).
 """
+
 import argparse
 import copy
 from pathlib import Path
@@ -85,20 +86,28 @@ def plot_visit(losses, cells, selected, batch_losses, out):
     image = left.imshow(losses, cmap="viridis_r")
     for k in range(losses.shape[0]):
         for j in range(losses.shape[1]):
-            left.text(j, k, f"{losses[k, j]:.3f}", ha="center", va="center",
-                      color="black" if losses[k, j] < np.median(losses) else "white",
-                      fontweight="bold" if k == selected else "normal")
+            left.text(
+                j,
+                k,
+                f"{losses[k, j]:.3f}",
+                ha="center",
+                va="center",
+                color="black" if losses[k, j] < np.median(losses) else "white",
+                fontweight="bold" if k == selected else "normal",
+            )
     left.set_xticks(range(len(cells)), [f"D{c}" for c in cells])
     left.set_yticks(range(len(cells)), [f"E{c}" for c in cells])
     left.set_xlabel("decoder (from cell)")
     left.set_ylabel("encoder (from cell)")
-    left.set_title(f"L1 of every pair on one batch\n(selected: row {selected}, cell {cells[selected]})")
+    left.set_title(
+        f"L1 of every pair on one batch\n(selected: row {selected}, cell {cells[selected]})"
+    )
     fig.colorbar(image, ax=left, shrink=0.8)
     steps = np.arange(1, batch_losses.shape[0] + 1)
     right.plot(steps, batch_losses, lw=0.6, alpha=0.5, label="batch loss (before its step)")
     window = max(1, batch_losses.shape[0] // 20)
     smooth = np.convolve(batch_losses, np.ones(window) / window, mode="valid")
-    right.plot(steps[window - 1:], smooth, lw=2, label=f"moving mean ({window} batches)")
+    right.plot(steps[window - 1 :], smooth, lw=2, label=f"moving mean ({window} batches)")
     right.set_xlabel("Adam step (one per batch)")
     right.set_ylabel("L1 loss")
     right.set_title("training the selected pair for one pass")
@@ -112,7 +121,7 @@ def plot_visit(losses, cells, selected, batch_losses, out):
 
 def walk_through_one_visit(config, data, population, engine, epoch, cell):
     """Steps 1-8 of the module docstring, printed, with the generators ``visit_cell`` uses."""
-    streams = co.visit_streams(config.seed, epoch, cell)     # every draw of this visit
+    streams = co.visit_streams(config.seed, epoch, cell)  # every draw of this visit
     n, r, rows = config.population_size, config.radius, config.batch_size
     lr = population.learning_rates[cell]
     print(f"\n=== visiting cell {cell} in epoch {epoch} (learning rate {lr:.2e}) ===")
@@ -124,54 +133,74 @@ def walk_through_one_visit(config, data, population, engine, epoch, cell):
 
     # 2. every encoder with every decoder on one random batch
     batch = co.evaluation_batch(data.train, rows, streams["data"], config.shuffle_data)
-    losses = co.evaluate_neighbourhood(engine, neighbourhood, batch, record=False)   # (K, K)
+    losses = co.evaluate_neighbourhood(engine, neighbourhood, batch, record=False)  # (K, K)
     encoder_fitness, decoder_fitness = best_case_fitness(losses)
     print("2. loss matrix (rows: encoders, columns: decoders)")
     for k, c in enumerate(cells):
-        print(f"   E{c}: " + "  ".join(f"{v:.4f}" for v in losses[k])
-              + f"   -> best case {encoder_fitness[k]:.4f}")
+        print(
+            f"   E{c}: "
+            + "  ".join(f"{v:.4f}" for v in losses[k])
+            + f"   -> best case {encoder_fitness[k]:.4f}"
+        )
 
     # 3. tournament of size 2 on the encoder fitness (peek at the two draws first)
     contestants = copy.deepcopy(streams["select"]).integers(0, len(cells), size=2)
     selected = select_by_tournament(encoder_fitness, streams["select"])
     pair = neighbourhood[selected]
-    print(f"3. tournament between rows {contestants.tolist()} "
-          f"(fitness {encoder_fitness[contestants[0]]:.4f} vs "
-          f"{encoder_fitness[contestants[1]]:.4f}): row {selected}, "
-          f"the pair of cell {cells[selected]}")
+    print(
+        f"3. tournament between rows {contestants.tolist()} "
+        f"(fitness {encoder_fitness[contestants[0]]:.4f} vs "
+        f"{encoder_fitness[contestants[1]]:.4f}): row {selected}, "
+        f"the pair of cell {cells[selected]}"
+    )
 
     # 4. one Adam step per batch of a fresh shuffle, one compiled call
     order = batch_order(data.train.shape[0], streams["data"], config.shuffle_data)
     noise = engine.draw_noise(streams["noise"], data.train.shape[0])
-    batch_losses = co.train_pair(engine, pair, data.train, order, rows, lr,
-                                 fresh=config.optimizer_state == "fresh", record=False,
-                                 noise=noise)
-    print(f"4. trained on {batch_losses.shape[0]} batches: loss {batch_losses[0]:.4f} "
-          f"-> {batch_losses[-1]:.4f}")
+    batch_losses = co.train_pair(
+        engine,
+        pair,
+        data.train,
+        order,
+        rows,
+        lr,
+        fresh=config.optimizer_state == "fresh",
+        record=False,
+        noise=noise,
+    )
+    print(
+        f"4. trained on {batch_losses.shape[0]} batches: loss {batch_losses[0]:.4f} "
+        f"-> {batch_losses[-1]:.4f}"
+    )
 
     # 5. replacement loss on a new batch
-    replacement_batch = co.evaluation_batch(data.train, rows, streams["data"],
-                                            config.shuffle_data)
+    replacement_batch = co.evaluation_batch(data.train, rows, streams["data"], config.shuffle_data)
     replacement = co.evaluate_replacement(engine, pair, replacement_batch, record=False)
     print(f"5. replacement loss {replacement:.4f} (selection: {losses.min():.4f})")
 
     # 6. prune with the schedule's probability
-    p = prune_probability(config.prune_schedule, config.prune_probability, epoch,
-                          config.epochs - 1, len(cells))
+    p = prune_probability(
+        config.prune_schedule, config.prune_probability, epoch, config.epochs - 1, len(cells)
+    )
     pruned = co.prune_cell(pair, config, epoch, len(cells), streams["prune"], data.test)
-    print(f"6. {config.prune_schedule} schedule: p = {p:.3f} -> "
-          f"{'pruned' if pruned else 'not pruned'}; "
-          f"{pair.encoder.n_pruned + pair.decoder.n_pruned} parameters pruned in all")
+    print(
+        f"6. {config.prune_schedule} schedule: p = {p:.3f} -> "
+        f"{'pruned' if pruned else 'not pruned'}; "
+        f"{pair.encoder.n_pruned + pair.decoder.n_pruned} parameters pruned in all"
+    )
     co.clear_records(pair)
 
     # 7-8. replace (always) and mutate the learning rate
     old_center = population.centers[cell]
-    next_lr = co.mutate_learning_rate(lr, streams["mutate"], config.lr_mutation_std,
-                                      config.lr_min, config.lr_max)
+    next_lr = co.mutate_learning_rate(
+        lr, streams["mutate"], config.lr_mutation_std, config.lr_min, config.lr_max
+    )
     co.replace_center(population, cell, pair, next_lr)
-    print(f"7. cell {cell}'s center replaced: test L1 "
-          f"{engine.reconstruction_l1(old_center, data.test):.4f} -> "
-          f"{engine.reconstruction_l1(pair, data.test):.4f}")
+    print(
+        f"7. cell {cell}'s center replaced: test L1 "
+        f"{engine.reconstruction_l1(old_center, data.test):.4f} -> "
+        f"{engine.reconstruction_l1(pair, data.test):.4f}"
+    )
     print(f"8. learning rate {lr:.3e} -> {next_lr:.3e}")
     return losses, cells, selected, batch_losses
 
@@ -179,9 +208,17 @@ def walk_through_one_visit(config, data, population, engine, epoch, cell):
 def main(quick: bool, out: Path) -> list:
     sizes, run = settings(quick)
     data = generate_binary_clustering(*sizes, rng=np.random.default_rng(4))
-    config = Config(dataset_name=dataset_name(*sizes), radius=1, batch_size=5,
-                    prune_method="random", prune_schedule="exponential", prune_probability=0.5,
-                    progress=False, seed=4, **run)
+    config = Config(
+        dataset_name=dataset_name(*sizes),
+        radius=1,
+        batch_size=5,
+        prune_method="random",
+        prune_schedule="exponential",
+        prune_probability=0.5,
+        progress=False,
+        seed=4,
+        **run,
+    )
     out.mkdir(parents=True, exist_ok=True)
 
     # Part 1: one visit, step by step, in a population trained a little
@@ -190,13 +227,26 @@ def main(quick: bool, out: Path) -> list:
     rates_before = list(population.learning_rates)
     epoch, cell = 2, 1
     losses, cells, selected, batch_losses = walk_through_one_visit(
-        config, data, population, engine, epoch, cell)
+        config, data, population, engine, epoch, cell
+    )
     # The same visit through visit_cell gives the same center, bit for bit.
-    visit = co.visit_cell(config, data, centers_before, cell, rates_before[cell], epoch, engine,
-                          co.visit_streams(config.seed, epoch, cell))
-    same = all(np.array_equal(a, b) for a, b in (
-        (visit.center.encoder.params, population.centers[cell].encoder.params),
-        (visit.center.decoder.params, population.centers[cell].decoder.params)))
+    visit = co.visit_cell(
+        config,
+        data,
+        centers_before,
+        cell,
+        rates_before[cell],
+        epoch,
+        engine,
+        co.visit_streams(config.seed, epoch, cell),
+    )
+    same = all(
+        np.array_equal(a, b)
+        for a, b in (
+            (visit.center.encoder.params, population.centers[cell].encoder.params),
+            (visit.center.decoder.params, population.centers[cell].decoder.params),
+        )
+    )
     print(f"   visit_cell reproduces these steps exactly: {same}")
     paths = [plot_visit(losses, cells, selected, batch_losses, out)]
 
@@ -207,9 +257,11 @@ def main(quick: bool, out: Path) -> list:
     records = read_stats(run_dir)
     last = [r for r in records if r["iteration"] == config.epochs - 1]
     for r in sorted(last, key=lambda r: r["node_idx"]):
-        print(f"cell {r['node_idx']}: selected cell {r['selected_cell']}, replacement "
-              f"{r['min_replacement_loss']:.4f}, test {r['test_loss']:.4f}, "
-              f"lr {r['learning_rate']:.2e}, pruned {r['n_pruned_encoder'] + r['n_pruned_decoder']}")
+        print(
+            f"cell {r['node_idx']}: selected cell {r['selected_cell']}, replacement "
+            f"{r['min_replacement_loss']:.4f}, test {r['test_loss']:.4f}, "
+            f"lr {r['learning_rate']:.2e}, pruned {r['n_pruned_encoder'] + r['n_pruned_decoder']}"
+        )
     print(f"best center: test L1 {result.test_loss:.4f} ({result.wall_time:.1f} s)")
     paths += plot_coevolution(records, run_dir)
     for path in paths:

@@ -41,6 +41,7 @@ minievo's; with a few epochs the two are not comparable (the report says so):
 the point here is the workflow. Figures: ``05_boxplots.png`` (final loss and
 capacity per variant) and ``05_loss_over_epochs.png`` (median and IQR band).
 """
+
 import argparse
 import shutil
 from pathlib import Path
@@ -53,10 +54,15 @@ from minievo.experiments.sweep import run_sweep
 
 def study_settings(quick: bool, out: Path) -> tuple[int, dict]:
     """Trials and overrides: tiny data (written into ``out``) for --quick."""
-    if quick:   # 3 clusters x 10 rows x 40 bits, generated into out/05_data on first use
-        return 2, {"epochs": 3, "dataset_name": "binary_clustering_3_10_40",
-                   "data_dir": str(out / "05_data"),
-                   "batch_size": 4, "stats_every": 1, "progress": False}
+    if quick:  # 3 clusters x 10 rows x 40 bits, generated into out/05_data on first use
+        return 2, {
+            "epochs": 3,
+            "dataset_name": "binary_clustering_3_10_40",
+            "data_dir": str(out / "05_data"),
+            "batch_size": 4,
+            "stats_every": 1,
+            "progress": False,
+        }
     return 2, {"epochs": 40, "stats_every": 5, "progress": False}
 
 
@@ -67,28 +73,37 @@ def main(quick: bool, out: Path) -> list:
     names = preset_variant_names("main_comparison", variants)
     root = out / "05_study"
     if root.exists():
-        shutil.rmtree(root)   # a tutorial starts afresh; a real study resumes instead
+        shutil.rmtree(root)  # a tutorial starts afresh; a real study resumes instead
     print(f"=== {len(variants)} variants x {trials} trials -> {root} ===")
     # quick: jobs in this process (the kernels are compiled once); otherwise one
     # process per job, two at a time
     # (figures=False: no per-trial figures; the report draws the study's)
-    outcome = run_sweep(variants, root, names=names, in_process=quick,
-                        workers=1 if quick else 2, progress=True, figures=not quick)
+    outcome = run_sweep(
+        variants,
+        root,
+        names=names,
+        in_process=quick,
+        workers=1 if quick else 2,
+        progress=True,
+        figures=not quick,
+    )
     print(outcome.summary())
 
     report = write_report(root)
     print(f"\n{report.summary_line()}\nreport: {report.path}")
     rows = [line for line in report.path.read_text().splitlines() if line.startswith("| `")]
-    print("\n".join(rows[:len(variants)]))
+    print("\n".join(rows[: len(variants)]))
 
     # The statistics by hand, for one pair: Lipi-AE RANDOM-exponential vs no pruning
     by_name = {v.name: v for v in read_sweep(root)}
     pruned = by_name["lipi_simple-random-exponential-p0.5"].values("final_L1")
     baseline = by_name["lipi_simple-none"].values("final_L1")
     u, p = mann_whitney(pruned, baseline)
-    print(f"\nlipi random-exp vs none: final L1 {pruned} vs {baseline}\n"
-          f"  Mann-Whitney U = {u:.1f}, p = {p:.3f} (n = {len(pruned)} / {len(baseline)}: "
-          f"with 2 trials per side no p can fall below 1/3), A12 = {a12(pruned, baseline):.2f}")
+    print(
+        f"\nlipi random-exp vs none: final L1 {pruned} vs {baseline}\n"
+        f"  Mann-Whitney U = {u:.1f}, p = {p:.3f} (n = {len(pruned)} / {len(baseline)}: "
+        f"with 2 trials per side no p can fall below 1/3), A12 = {a12(pruned, baseline):.2f}"
+    )
 
     paths = []
     for figure in ("boxplots", "loss_over_epochs"):

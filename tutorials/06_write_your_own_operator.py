@@ -45,6 +45,7 @@ quarter to a third of the parameters gone, RANDOM loses some loss for about
 40% gone, and VARIANCE, which thins whole layers at once, leaves ~15% of the
 parameters and the fit with them.
 """
+
 import argparse
 import shutil
 from pathlib import Path
@@ -83,24 +84,26 @@ def magnitude_mask(net: MLP, amount: float, mask_mode: str) -> np.ndarray:
     ndarray, shape (n_params,), float32
         0 where the entry is pruned, 1 elsewhere.
     """
-    mask = np.ones(net.n_params, dtype=np.float32)                      # (P,)
+    mask = np.ones(net.n_params, dtype=np.float32)  # (P,)
     for l in range(net.spec.n_layers):
         n_in, n_out, w_off, b_off = (int(v) for v in net.layout[l, :4])
         for start, stop in ((w_off, w_off + n_out * n_in), (b_off, b_off + n_out)):
-            candidates = np.arange(start, stop)                          # one tensor
+            candidates = np.arange(start, stop)  # one tensor
             if mask_mode == "persistent":
-                candidates = candidates[net.mask[start:stop] != 0]       # active entries
+                candidates = candidates[net.mask[start:stop] != 0]  # active entries
             k = round(amount * candidates.size)
             order = np.argsort(np.abs(net.params[candidates]), kind="stable")
-            mask[candidates[order[:k]]] = 0.0                           # k smallest |w|
+            mask[candidates[order[:k]]] = 0.0  # k smallest |w|
     return mask
 
 
 @register_operator("magnitude")
 def magnitude_masks(pair: Autoencoder, rng: np.random.Generator, settings: PruneSettings):
     """MAGNITUDE operator: :func:`magnitude_mask` on the encoder and the decoder (no draws)."""
-    return (magnitude_mask(pair.encoder, settings.amount, settings.mask_mode),
-            magnitude_mask(pair.decoder, settings.amount, settings.mask_mode))
+    return (
+        magnitude_mask(pair.encoder, settings.amount, settings.mask_mode),
+        magnitude_mask(pair.decoder, settings.amount, settings.mask_mode),
+    )
 
 
 OPERATORS = (None, "random", "variance", "conjunctive", "magnitude")
@@ -108,16 +111,33 @@ OPERATORS = (None, "random", "variance", "conjunctive", "magnitude")
 
 def study(quick: bool, out: Path) -> tuple[list[Config], list[str]]:
     """One canonical variant per operator (None: no pruning), all else equal."""
-    if quick:   # 3 clusters x 10 rows x 40 bits, generated into out/06_data; prune every epoch
-        base = {"epochs": 3, "trials": 2, "dataset_name": "binary_clustering_3_10_40",
-                "data_dir": str(out / "06_data"), "batch_size": 4, "stats_every": 1,
-                "prune_schedule": "fixed", "prune_probability": 1.0}
-    else:       # about four pruning events per run, late in training
-        base = {"epochs": 60, "trials": 3, "stats_every": 5,
-                "prune_schedule": "exponential", "prune_probability": 0.1}
-    base.update(cell_evaluation="ann_canonical", prune_amount=0.1, learning_rate=1e-3,
-                mask_mode="persistent", progress=False,
-                plugins=[str(Path(__file__).resolve())])   # every job imports this file
+    if quick:  # 3 clusters x 10 rows x 40 bits, generated into out/06_data; prune every epoch
+        base = {
+            "epochs": 3,
+            "trials": 2,
+            "dataset_name": "binary_clustering_3_10_40",
+            "data_dir": str(out / "06_data"),
+            "batch_size": 4,
+            "stats_every": 1,
+            "prune_schedule": "fixed",
+            "prune_probability": 1.0,
+        }
+    else:  # about four pruning events per run, late in training
+        base = {
+            "epochs": 60,
+            "trials": 3,
+            "stats_every": 5,
+            "prune_schedule": "exponential",
+            "prune_probability": 0.1,
+        }
+    base.update(
+        cell_evaluation="ann_canonical",
+        prune_amount=0.1,
+        learning_rate=1e-3,
+        mask_mode="persistent",
+        progress=False,
+        plugins=[str(Path(__file__).resolve())],
+    )  # every job imports this file
     variants = [Config(prune_method=method, **base) for method in OPERATORS]
     names = [f"canonical-{method or 'none'}" for method in OPERATORS]
     return variants, names
@@ -127,8 +147,14 @@ def draw(root: Path, target: Path) -> Path:
     """Final training L1 against the share of parameters left, one point per trial."""
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     for variant, marker in zip(read_sweep(root), "osD^v"):
-        ax.scatter(variant.values("capacity"), variant.values("final_L1"), marker=marker,
-                   s=50, alpha=0.8, label=variant.name.removeprefix("canonical-"))
+        ax.scatter(
+            variant.values("capacity"),
+            variant.values("final_L1"),
+            marker=marker,
+            s=50,
+            alpha=0.8,
+            label=variant.name.removeprefix("canonical-"),
+        )
     ax.set_xlabel("parameters left (non-zero share)")
     ax.set_ylabel("final training L1")
     ax.set_title("Canonical training: four pruning operators")
@@ -144,12 +170,13 @@ def main(quick: bool, out: Path) -> list[Path]:
     variants, names = study(quick, out)
     root = out / "06_study"
     if root.exists():
-        shutil.rmtree(root)   # a tutorial starts afresh; a real study resumes instead
+        shutil.rmtree(root)  # a tutorial starts afresh; a real study resumes instead
     print(f"=== {len(variants)} variants x {variants[0].trials} trials -> {root} ===")
     # quick: jobs in this process; otherwise one process per job, each importing
     # this file through plugins, two at a time
-    outcome = run_sweep(variants, root, names=names, in_process=quick,
-                        workers=1 if quick else 2, figures=False)
+    outcome = run_sweep(
+        variants, root, names=names, in_process=quick, workers=1 if quick else 2, figures=False
+    )
     print(outcome.summary())
     report = write_report(root)
     print(f"{report.summary_line()}\nreport: {report.path}")

@@ -41,6 +41,7 @@ step, checking each against the reference. Section 3 runs whole trials in
 lockstep and lays their records next to the CPU trials of the same seeds.
 The figure ``08_many_trials_on_the_gpu.png`` shows both.
 """
+
 import argparse
 import os
 import subprocess
@@ -52,8 +53,9 @@ def gpu_present() -> bool:
     """Ask a child process (so this one has not imported numba.cuda yet)."""
     code = "from numba import cuda; print(cuda.is_available())"
     try:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             timeout=120, check=False)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     return out.stdout.strip() == "True"
@@ -64,7 +66,7 @@ def choose_device() -> str:
         return "the CUDA simulator (NUMBA_ENABLE_CUDASIM is set)"
     if gpu_present():
         return "the GPU"
-    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"            # before numba.cuda is imported
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"  # before numba.cuda is imported
     return "the CUDA simulator: no GPU found, so NUMBA_ENABLE_CUDASIM=1 was set (slow)"
 
 
@@ -74,10 +76,26 @@ def section_1_one_step_on_the_cpu(pair, data, rows):
 
     from minievo.kernels import make_workspace
     from minievo.kernels import reference as ref
+
     work = make_workspace(pair.encoder.spec, pair.decoder.spec, rows.shape[0])
     losses = np.empty(1)
-    ref.train_epoch(pair.encoder.arrays, pair.decoder.arrays, data, rows, rows.shape[0],
-                    work.no_dx, 0, work, 1e-2, 0.5, 0.999, 1e-8, True, False, losses)
+    ref.train_epoch(
+        pair.encoder.arrays,
+        pair.decoder.arrays,
+        data,
+        rows,
+        rows.shape[0],
+        work.no_dx,
+        0,
+        work,
+        1e-2,
+        0.5,
+        0.999,
+        1e-8,
+        True,
+        False,
+        losses,
+    )
     return float(losses[0])
 
 
@@ -87,27 +105,45 @@ def section_2_many_pairs_in_slots(P, quick):
 
     from minievo.kernels.cuda import DevicePairs
     from minievo.network import Autoencoder, custom_autoencoder_specs, init_mlp
+
     rng = np.random.default_rng(0)
     n_dim, hidden, latent, rows, B = (12, 6, 3, 8, 4) if quick else (100, 30, 10, 40, 5)
     enc_spec, dec_spec = custom_autoencoder_specs(n_dim, (hidden,), latent)
     pairs = [Autoencoder(init_mlp(enc_spec, rng), init_mlp(dec_spec, rng)) for _ in range(P)]
     data = (rng.random((rows, n_dim)) < 0.5).astype(np.float32)
     # one stacked buffer per kind and kind of state: slot p holds pair p
-    dev = DevicePairs(enc_spec.layout(), dec_spec.layout(), n_slots=P, max_lanes=P,
-                      max_rows=B, record_rows=0, datasets={"train": data})
+    dev = DevicePairs(
+        enc_spec.layout(),
+        dec_spec.layout(),
+        n_slots=P,
+        max_lanes=P,
+        max_rows=B,
+        record_rows=0,
+        datasets={"train": data},
+    )
     dev.upload_many(range(P), [p.encoder for p in pairs], [p.decoder for p in pairs])
-    orders = np.stack([rng.permutation(rows) for _ in range(P)])          # (P, N)
+    orders = np.stack([rng.permutation(rows) for _ in range(P)])  # (P, N)
     slots = np.arange(P)
-    gpu = dev.train_pass(slots, slots, orders, B, [1e-2] * P, np.zeros(P, np.int64),
-                         np.ones(P, bool), np.zeros(P, bool))             # (P, n_batches)
+    gpu = dev.train_pass(
+        slots,
+        slots,
+        orders,
+        B,
+        [1e-2] * P,
+        np.zeros(P, np.int64),
+        np.ones(P, bool),
+        np.zeros(P, bool),
+    )  # (P, n_batches)
     cpu = np.empty_like(gpu)
-    for p, pair in enumerate(pairs):       # the CPU does the same P passes one after another
+    for p, pair in enumerate(pairs):  # the CPU does the same P passes one after another
         for b in range(gpu.shape[1]):
-            cpu[p, b] = section_1_one_step_on_the_cpu(pair, data, orders[p, b * B:(b + 1) * B])
-    after = dev.download(slots)["enc"]["params"]                             # (P, n_params)
+            cpu[p, b] = section_1_one_step_on_the_cpu(pair, data, orders[p, b * B : (b + 1) * B])
+    after = dev.download(slots)["enc"]["params"]  # (P, n_params)
     gap = float(np.abs(after - np.stack([p.encoder.params for p in pairs])).max())
-    print(f"  {P} pairs x {gpu.shape[1]} steps: largest loss difference "
-          f"{np.abs(gpu - cpu).max():.2e}, largest weight difference {gap:.2e}")
+    print(
+        f"  {P} pairs x {gpu.shape[1]} steps: largest loss difference "
+        f"{np.abs(gpu - cpu).max():.2e}, largest weight difference {gap:.2e}"
+    )
     assert np.allclose(gpu, cpu, rtol=1e-5, atol=1e-6) and gap < 1e-5
     return gpu, cpu
 
@@ -121,17 +157,29 @@ def section_3_trials_in_lockstep(out, quick):
     from minievo.training.coevolution import train_coevolution
     from minievo.training.lockstep import train_lockstep
     from minievo.training.records import read_stats
-    dataset = generate_binary_clustering(2, 4 if quick else 10, 12 if quick else 40,
-                                         rng=np.random.default_rng(0))
-    settings = {"population_size": 3 if quick else 5, "epochs": 1 if quick else 4,
-                "batch_size": 3, "environment": "small", "learning_rate": 1e-2,
-                "stats_every": 1, "progress": False, "prune_method": "random",
-                "prune_probability": 0.5, "mask_mode": "regrow"}
+
+    dataset = generate_binary_clustering(
+        2, 4 if quick else 10, 12 if quick else 40, rng=np.random.default_rng(0)
+    )
+    settings = {
+        "population_size": 3 if quick else 5,
+        "epochs": 1 if quick else 4,
+        "batch_size": 3,
+        "environment": "small",
+        "learning_rate": 1e-2,
+        "stats_every": 1,
+        "progress": False,
+        "prune_method": "random",
+        "prune_probability": 0.5,
+        "mask_mode": "regrow",
+    }
     seeds = (1, 2) if quick else (1, 2, 3, 4)
     configs = [Config(**settings, seed=s) for s in seeds]
     gpu = train_lockstep([(c, out / f"gpu_trial{s}") for c, s in zip(configs, seeds)], dataset)
-    cpu = [train_coevolution(c.replace(backend="numpy"), dataset, out / f"cpu_trial{s}")
-           for c, s in zip(configs, seeds)]
+    cpu = [
+        train_coevolution(c.replace(backend="numpy"), dataset, out / f"cpu_trial{s}")
+        for c, s in zip(configs, seeds)
+    ]
     curves = {}
     for s, g, c in zip(seeds, gpu, cpu):
         a, b = read_stats(out / f"gpu_trial{s}"), read_stats(out / f"cpu_trial{s}")
@@ -139,33 +187,45 @@ def section_3_trials_in_lockstep(out, quick):
         # n_pruned_* (regrow masks): zeros at the pair's last pruning event; n_zero_*: now.
         # A pruned weight whose gradient is exactly 0 in one float order and ~1e-9 in the
         # other stays 0 on one side only, so these counts can differ by a few, as losses do.
-        gap = max(abs(x[k] - y[k]) for x, y in zip(a, b)
-                  for k in ("n_pruned_encoder", "n_zero_encoder", "n_pruned_decoder",
-                            "n_zero_decoder"))
-        print(f"  seed {s}: test L1 GPU {g.test_loss:.6f}  CPU {c.test_loss:.6f}; "
-              f"same selections and pruning draws in all {len(a)} visits: {same}; "
-              f"largest pruned/zero count difference: {gap}")
+        gap = max(
+            abs(x[k] - y[k])
+            for x, y in zip(a, b)
+            for k in ("n_pruned_encoder", "n_zero_encoder", "n_pruned_decoder", "n_zero_decoder")
+        )
+        print(
+            f"  seed {s}: test L1 GPU {g.test_loss:.6f}  CPU {c.test_loss:.6f}; "
+            f"same selections and pruning draws in all {len(a)} visits: {same}; "
+            f"largest pruned/zero count difference: {gap}"
+        )
         curves[s] = ([r["test_loss"] for r in a], [r["test_loss"] for r in b])
     return curves
 
 
 def draw(out, section2, curves):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+
     gpu, cpu = section2
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     ax1.scatter(cpu.ravel(), gpu.ravel(), s=12)
     lo, hi = float(cpu.min()), float(cpu.max())
     ax1.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-    ax1.set(xlabel="loss, CPU reference (pair by pair)", ylabel="loss, device (all pairs at once)",
-            title="2: P pairs, one call per step")
+    ax1.set(
+        xlabel="loss, CPU reference (pair by pair)",
+        ylabel="loss, device (all pairs at once)",
+        title="2: P pairs, one call per step",
+    )
     for s, (g, c) in curves.items():
         ax2.plot(np.arange(len(c)), c, "-", label=f"CPU seed {s}")
         ax2.plot(np.arange(len(g)), g, "x", label=f"GPU seed {s}")
-    ax2.set(xlabel="cell visit", ylabel="test L1 of the new center",
-            title="3: trials in lockstep vs the CPU")
+    ax2.set(
+        xlabel="cell visit",
+        ylabel="test L1 of the new center",
+        title="3: trials in lockstep vs the CPU",
+    )
     ax2.legend(fontsize=7)
     fig.tight_layout()
     path = out / "08_many_trials_on_the_gpu.png"

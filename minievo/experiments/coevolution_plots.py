@@ -13,6 +13,7 @@ pair, ``node_idx`` = encoder), is averaged per (epoch, cell).
 Figures are drawn on :class:`matplotlib.figure.Figure` objects directly, so
 importing this module does not choose or change a global matplotlib backend.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -42,8 +43,8 @@ def per_cell_series(records, key: str) -> dict[int, tuple[np.ndarray, np.ndarray
         sums[int(record["node_idx"])][int(record["iteration"])].append(float(value))
     series = {}
     for cell in sorted(sums):
-        epochs = np.array(sorted(sums[cell]), dtype=np.int64)             # (T,)
-        values = np.array([np.mean(sums[cell][t]) for t in epochs])        # (T,)
+        epochs = np.array(sorted(sums[cell]), dtype=np.int64)  # (T,)
+        values = np.array([np.mean(sums[cell][t]) for t in epochs])  # (T,)
         series[cell] = (epochs, values)
     return series
 
@@ -53,13 +54,22 @@ def _draw(axes, series, ylabel: str, log: bool = False) -> None:
     n = max(len(series), 1)
     long_run = any(len(epochs) > LONG_RUN_EPOCHS for epochs, _ in series.values())
     for i, (cell, (epochs, values)) in enumerate(series.items()):
-        axes.plot(epochs, values, color=_cell_colour(i, n), linewidth=0.6 if long_run else 1,
-                  alpha=0.45 if long_run else 1.0, marker=None if len(epochs) >= 20 else "o",
-                  markersize=3, label=f"cell {cell}")
+        axes.plot(
+            epochs,
+            values,
+            color=_cell_colour(i, n),
+            linewidth=0.6 if long_run else 1,
+            alpha=0.45 if long_run else 1.0,
+            marker=None if len(epochs) >= 20 else "o",
+            markersize=3,
+            label=f"cell {cell}",
+        )
     if long_run and len(series) > 1:
         all_epochs = np.unique(np.concatenate([epochs for epochs, _ in series.values()]))
-        mean = [np.mean([v[e == t][0] for e, v in series.values() if np.any(e == t)])
-                for t in all_epochs]
+        mean = [
+            np.mean([v[e == t][0] for e, v in series.values() if np.any(e == t)])
+            for t in all_epochs
+        ]
         axes.plot(all_epochs, mean, color="black", linewidth=1.8, label="mean over cells")
     if log and any(np.all(v > 0) for _, v in series.values()):
         axes.set_yscale("log")
@@ -72,8 +82,7 @@ def _draw(axes, series, ylabel: str, log: bool = False) -> None:
 
 def _legend_outside(axes) -> None:
     """The legend to the right of the axes, where it cannot hide data."""
-    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                borderaxespad=0.0)
+    axes.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
 
 
 def median_band(records, key: str):
@@ -91,7 +100,7 @@ def median_band(records, key: str):
     for epochs, values in per_cell_series(records, key).values():
         for t, v in zip(epochs, values):
             per_epoch[int(t)].append(v)
-    epochs = np.array(sorted(per_epoch), dtype=np.int64)                 # (T,)
+    epochs = np.array(sorted(per_epoch), dtype=np.int64)  # (T,)
     if not epochs.size:
         empty = np.zeros(0)
         return epochs, empty, empty, empty
@@ -101,13 +110,22 @@ def median_band(records, key: str):
 
 def _draw_pruning(axes, records, network: str, mask_mode=None) -> None:
     """Median over cells with its IQR band: published pruned count and current zeros."""
-    for key, label, colour in ((f"n_pruned_{network}", PRUNED_LABELS[mask_mode], "C3"),
-                               (f"n_zero_{network}", "n_zero (exact zeros now)", "C0")):
+    for key, label, colour in (
+        (f"n_pruned_{network}", PRUNED_LABELS[mask_mode], "C3"),
+        (f"n_zero_{network}", "n_zero (exact zeros now)", "C0"),
+    ):
         epochs, q25, median, q75 = median_band(records, key)
         if not epochs.size:
             continue
-        axes.fill_between(epochs, q25, q75, color=colour, alpha=0.25, linewidth=0,
-                          label=f"{label}: IQR over cells")
+        axes.fill_between(
+            epochs,
+            q25,
+            q75,
+            color=colour,
+            alpha=0.25,
+            linewidth=0,
+            label=f"{label}: IQR over cells",
+        )
         axes.plot(epochs, median, color=colour, linewidth=1.5, label=f"{label}: median")
     axes.set_xlabel("epoch")
     axes.set_ylabel("parameters")
@@ -118,12 +136,13 @@ def _draw_pruning(axes, records, network: str, mask_mode=None) -> None:
 
 def _cell_colour(i: int, n: int):
     from matplotlib import colormaps
+
     return colormaps["viridis"](i / max(n - 1, 1))
 
 
 def _save(figure: Figure, path: Path) -> Path:
     figure.tight_layout()
-    figure.savefig(path, dpi=110, bbox_inches="tight")   # keeps the outside legends
+    figure.savefig(path, dpi=110, bbox_inches="tight")  # keeps the outside legends
     return path
 
 

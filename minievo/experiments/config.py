@@ -47,9 +47,10 @@ import dataclasses
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from ..data import DATASET_NAME_FORMAT, parse_dataset_name
 from ..errors import ConfigError, suggest
@@ -133,14 +134,19 @@ RUN_NOTES = ("notices", "defaults")
 _as_bool = Boolean()
 
 
-def _as_prune_method(value: Any) -> Optional[str]:
+def _as_prune_method(value: Any) -> str | None:
     if value is None or (isinstance(value, str) and value.strip().lower() in _PRUNE_METHOD_NONE):
         return None
     methods = operator_names()
-    if isinstance(value, str) and value.strip().lower() in _PRUNE_METHODS_NOT_IMPLEMENTED \
-            and value.strip().lower() not in methods:
-        raise ConfigError(f"prune_method: {value!r} (a later published method) is not "
-                          f"implemented in minievo; allowed: none, " + ", ".join(methods))
+    if (
+        isinstance(value, str)
+        and value.strip().lower() in _PRUNE_METHODS_NOT_IMPLEMENTED
+        and value.strip().lower() not in methods
+    ):
+        raise ConfigError(
+            f"prune_method: {value!r} (a later published method) is not "
+            f"implemented in minievo; allowed: none, " + ", ".join(methods)
+        )
     return _PRUNE_METHOD_RULE("prune_method", value)
 
 
@@ -152,8 +158,9 @@ def _parse_dataset_name(name: str) -> tuple[int, int, int]:
     try:
         return parse_dataset_name(name)
     except ValueError:
-        raise ConfigError(f"dataset_name: {name!r} is not allowed; allowed: "
-                          f"{DATASET_NAME_FORMAT}") from None
+        raise ConfigError(
+            f"dataset_name: {name!r} is not allowed; allowed: {DATASET_NAME_FORMAT}"
+        ) from None
 
 
 def _as_plugins(value: Any) -> tuple[str, ...]:
@@ -161,9 +168,11 @@ def _as_plugins(value: Any) -> tuple[str, ...]:
     if isinstance(value, (str, os.PathLike)):
         value = [value]
     if not isinstance(value, (list, tuple)) or not all(
-            isinstance(v, (str, os.PathLike)) and os.fspath(v) for v in value):
-        raise ConfigError(f"plugins: {value!r} is not allowed; allowed: a list of module "
-                          "names or .py files")
+        isinstance(v, (str, os.PathLike)) and os.fspath(v) for v in value
+    ):
+        raise ConfigError(
+            f"plugins: {value!r} is not allowed; allowed: a list of module names or .py files"
+        )
     names = tuple(os.fspath(v) for v in value)
     names = tuple(str(Path(n).expanduser().resolve()) if n.endswith(".py") else n for n in names)
     try:
@@ -201,7 +210,7 @@ FIELD_RULES = {
     "stats_every": Integer(1),
     "test_loss_every": Integer(1),
     "optimizer_state": Choice(OPTIMIZER_STATES),
-    "adam_betas": Number(0.0, 1.0, high_open=True),        # each of the two
+    "adam_betas": Number(0.0, 1.0, high_open=True),  # each of the two
     "adam_eps": _POSITIVE,
     "lr_mutation_std": Number(0.0),
     "lr_min": _POSITIVE,
@@ -233,7 +242,7 @@ FIELD_RULES = {
 #: with the field's allowed values and default; the class docstring says more).
 FIELD_HELP = {
     "cell_evaluation": "training algorithm: a coevolution variant or ann_canonical "
-                       "(one autoencoder)",
+    "(one autoencoder)",
     "environment": "network architecture (docs/algorithm.md §2)",
     "dataset_name": "the generated dataset",
     "data_dir": "folder of generated datasets (default: minievo's cache)",
@@ -252,7 +261,7 @@ FIELD_HELP = {
     "stats_every": "rows of the full-set losses every this many epochs",
     "test_loss_every": "compute the test L1 every this many epochs",
     "optimizer_state": "Adam state: a fresh one per step (published) or kept per "
-                       "individual (default: fresh, persistent for ann_canonical)",
+    "individual (default: fresh, persistent for ann_canonical)",
     "adam_betas": "Adam's beta1 and beta2",
     "adam_eps": "Adam's epsilon",
     "lr_mutation_std": "standard deviation of the learning-rate mutation",
@@ -266,12 +275,11 @@ FIELD_HELP = {
     "lexi_threshold": "threshold of the conjunctive operator's filter",
     "lexi_rows": "test rows drawn by the conjunctive operator",
     "mask_mode": "pruned entries stay zero (persistent) or may regrow (published) "
-                 "(default: from the semantics)",
-    "activation_signal": "values the activation operators compare (default: from the "
-                         "semantics)",
+    "(default: from the semantics)",
+    "activation_signal": "values the activation operators compare (default: from the semantics)",
     "semantics": "minievo's defaults or the published code's (default: minievo)",
     "denoising_noise_std": "input noise of the denoising environment (default: 0.4, "
-                           "0 under published semantics)",
+    "0 under published semantics)",
     "backend": "kernels: numba (compiled), numpy (reference) or cuda (GPU trials)",
     "out_dir": "run folder",
     "checkpoint_every": "also checkpoint every this many epochs (0: by time only)",
@@ -286,6 +294,7 @@ FIELD_HELP = {
 # ---------------------------------------------------------------------------
 # The configuration
 # ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Config:
@@ -475,12 +484,12 @@ class Config:
     environment: str = "default"
     # data (docs/algorithm.md §1)
     dataset_name: str = "binary_clustering_10_100_1000"
-    data_dir: Optional[str] = None
+    data_dir: str | None = None
     noise_probability: float = 0.05
     p_one: float = 0.75
-    data_seed: Optional[int] = None
+    data_seed: int | None = None
     # population and training (docs/algorithm.md §3, §4)
-    population_size: Optional[int] = None
+    population_size: int | None = None
     radius: int = 1
     epochs: int = 400
     learning_rate: float = 1e-5
@@ -491,7 +500,7 @@ class Config:
     calculate_test_loss: bool = True
     stats_every: int = 100
     test_loss_every: int = 1
-    optimizer_state: Optional[str] = None
+    optimizer_state: str | None = None
     adam_betas: tuple[float, float] = (0.5, 0.999)
     adam_eps: float = 1e-8
     lr_mutation_std: float = 1e-5
@@ -499,20 +508,20 @@ class Config:
     lr_max: float = 10.0
     update: str = "asynchronous"
     # pruning (docs/algorithm.md §5)
-    prune_method: Optional[str] = None
+    prune_method: str | None = None
     prune_schedule: str = "fixed"
     prune_probability: float = 0.5
     prune_amount: float = 0.1
     lexi_threshold: float = 0.1
     lexi_rows: int = 100
-    mask_mode: Optional[str] = None
-    activation_signal: Optional[str] = None
+    mask_mode: str | None = None
+    activation_signal: str | None = None
     # semantics: minievo's or the published code's (see _resolve_semantics)
-    semantics: Optional[str] = None
-    denoising_noise_std: Optional[float] = None
+    semantics: str | None = None
+    denoising_noise_std: float | None = None
     # run control
     backend: str = "numba"
-    out_dir: Optional[str] = None
+    out_dir: str | None = None
     checkpoint_every: int = 0
     checkpoint_seconds: float = 60.0
     keep_checkpoint: bool = True
@@ -553,7 +562,7 @@ class Config:
         return tuple(f.name for f in dataclasses.fields(cls) if f.name not in RUN_NOTES)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Config":
+    def from_dict(cls, d: Mapping[str, Any]) -> Config:
         """Build a validated ``Config`` from canonical or published keys.
 
         Parameters
@@ -578,8 +587,12 @@ class Config:
         return cls(**values, notices=tuple(notices))
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike, defaults: Optional[Mapping[str, Any]] = None,
-                  label: str = "default job") -> "Config":
+    def from_file(
+        cls,
+        path: str | os.PathLike,
+        defaults: Mapping[str, Any] | None = None,
+        label: str = "default job",
+    ) -> Config:
         """Read a ``Config`` from a ``.json`` or ``.toml`` file.
 
         Every error message starts with the file's path; a JSON syntax error
@@ -595,7 +608,7 @@ class Config:
         except ConfigError as error:
             raise ConfigError(f"{Path(path)}: {error}") from error
 
-    def replace(self, **changes: Any) -> "Config":
+    def replace(self, **changes: Any) -> Config:
         """A validated copy with ``changes`` applied (canonical or published keys).
 
         Values resolved from a default (``population_size``,
@@ -679,56 +692,64 @@ class Config:
 # Fields whose check depends on other fields (called by Config.__post_init__)
 # ---------------------------------------------------------------------------
 
-def _check_population(config: "Config", put, notices: list) -> None:
+
+def _check_population(config: Config, put, notices: list) -> None:
     """``population_size``: 1 for ann_canonical, which trains one autoencoder (docs/algorithm.md §3)."""
     canonical = config.cell_evaluation == CANONICAL
     if config.population_size is None:
         put("population_size", 1 if canonical else 10)
     population = FIELD_RULES["population_size"]("population_size", config.population_size)
     if canonical and population != 1:
-        notices.append(f"population_size={population} replaced by 1: ann_canonical "
-                       "trains one autoencoder")
+        notices.append(
+            f"population_size={population} replaced by 1: ann_canonical trains one autoencoder"
+        )
         population = 1
     put("population_size", population)
 
 
-def _check_optimizer_state(config: "Config", put, notices: list) -> None:
+def _check_optimizer_state(config: Config, put, notices: list) -> None:
     """``optimizer_state``: canonical training keeps one Adam for the whole run (docs/algorithm.md §3)."""
     canonical = config.cell_evaluation == CANONICAL
     if config.optimizer_state is None:
         put("optimizer_state", "persistent" if canonical else "fresh")
     state = FIELD_RULES["optimizer_state"]("optimizer_state", config.optimizer_state)
     if canonical and state != "persistent":
-        notices.append(f"optimizer_state={state!r} replaced by 'persistent': "
-                       "ann_canonical uses one Adam optimizer for the whole run")
+        notices.append(
+            f"optimizer_state={state!r} replaced by 'persistent': "
+            "ann_canonical uses one Adam optimizer for the whole run"
+        )
         state = "persistent"
     put("optimizer_state", state)
 
 
-def _check_adam_betas(config: "Config", put, notices: list) -> None:
+def _check_adam_betas(config: Config, put, notices: list) -> None:
     """``adam_betas``: two numbers, each checked by the field's rule."""
     betas = config.adam_betas
     if isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2:
-        raise ConfigError(f"adam_betas: {betas!r} is not allowed; allowed: "
-                          "two numbers (beta1, beta2), each in [0, 1)")
+        raise ConfigError(
+            f"adam_betas: {betas!r} is not allowed; allowed: "
+            "two numbers (beta1, beta2), each in [0, 1)"
+        )
     put("adam_betas", tuple(FIELD_RULES["adam_betas"]("adam_betas", b) for b in betas))
 
 
-def _check_lr_max(config: "Config", put, notices: list) -> None:
+def _check_lr_max(config: Config, put, notices: list) -> None:
     """``lr_max``: its rule, then ``lr_min <= lr_max``."""
     put("lr_max", FIELD_RULES["lr_max"]("lr_max", config.lr_max))
     if config.lr_min > config.lr_max:
-        raise ConfigError(f"lr_min: {config.lr_min!r} is out of range; allowed: "
-                          f"lr_min <= lr_max = {config.lr_max!r}")
+        raise ConfigError(
+            f"lr_min: {config.lr_min!r} is out of range; allowed: "
+            f"lr_min <= lr_max = {config.lr_max!r}"
+        )
 
 
-def _check_mask_mode(config: "Config", put, notices: list) -> None:
+def _check_mask_mode(config: Config, put, notices: list) -> None:
     """The fields that follow the semantics are filled (:func:`_resolve_semantics`), then checked."""
     _resolve_semantics(config, put, notices)
     put("mask_mode", FIELD_RULES["mask_mode"]("mask_mode", config.mask_mode))
 
 
-def _done_with_mask_mode(config: "Config", put, notices: list) -> None:
+def _done_with_mask_mode(config: Config, put, notices: list) -> None:
     """``semantics`` and ``denoising_noise_std``: checked by :func:`_resolve_semantics`."""
 
 
@@ -747,7 +768,8 @@ _DEPENDENT_FIELDS = {
 # Checks between fields: nothing is clamped or repeated without a word
 # ---------------------------------------------------------------------------
 
-def _check_consistency(config: "Config", notices: list[str]) -> None:
+
+def _check_consistency(config: Config, notices: list[str]) -> None:
     """Refuse values that training would silently change; note the tolerated ones.
 
     - ``learning_rate`` above ``lr_max``: the coevolution's learning-rate
@@ -761,32 +783,43 @@ def _check_consistency(config: "Config", notices: list[str]) -> None:
       it is what the published ring does, and is recorded as a notice.
     """
     if config.learning_rate > config.lr_max:
-        raise ConfigError(f"learning_rate: {config.learning_rate!r} is above lr_max = "
-                          f"{config.lr_max!r}; allowed: learning_rate <= lr_max (raise lr_max "
-                          "too, or lower learning_rate)")
+        raise ConfigError(
+            f"learning_rate: {config.learning_rate!r} is above lr_max = "
+            f"{config.lr_max!r}; allowed: learning_rate <= lr_max (raise lr_max "
+            "too, or lower learning_rate)"
+        )
     n_clusters, per_cluster, _ = _parse_dataset_name(config.dataset_name)
     n_train = n_clusters * per_cluster
     if config.batch_size > n_train:
-        raise ConfigError(f"batch_size: {config.batch_size} is larger than the {n_train} "
-                          f"training rows of {config.dataset_name}; allowed: batch_size <= "
-                          f"{n_train}")
+        raise ConfigError(
+            f"batch_size: {config.batch_size} is larger than the {n_train} "
+            f"training rows of {config.dataset_name}; allowed: batch_size <= "
+            f"{n_train}"
+        )
     if config.cell_evaluation == CANONICAL:
         return
     population, radius = config.population_size, config.radius
     if 2 * radius + 1 <= population:
         return
     if population >= 3:
-        raise ConfigError(f"radius: {radius} needs 2*radius+1 = {2 * radius + 1} cells but "
-                          f"population_size={population}; allowed: radius <= "
-                          f"(population_size - 1) // 2 = {(population - 1) // 2}")
-    notices.append(f"radius={radius} with population_size={population}: the neighbourhood "
-                   f"of 2*radius+1 = {2 * radius + 1} entries repeats cells, as the published "
-                   "ring does")
+        raise ConfigError(
+            f"radius: {radius} needs 2*radius+1 = {2 * radius + 1} cells but "
+            f"population_size={population}; allowed: radius <= "
+            f"(population_size - 1) // 2 = {(population - 1) // 2}"
+        )
+    notices.append(
+        f"radius={radius} with population_size={population}: the neighbourhood "
+        f"of 2*radius+1 = {2 * radius + 1} entries repeats cells, as the published "
+        "ring does"
+    )
 
 
 def _as_notes(value: Any) -> list[str]:
-    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(
-            isinstance(v, str) for v in value):
+    if (
+        isinstance(value, str)
+        or not isinstance(value, (list, tuple))
+        or not all(isinstance(v, str) for v in value)
+    ):
         raise ConfigError(f"notices: {value!r} is not allowed; allowed: a list of strings")
     return list(value)
 
@@ -800,8 +833,9 @@ def read_config_file(path: str | os.PathLike) -> dict:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".json", ".toml"):
-        raise ConfigError(f"{path}: unknown configuration file type {path.suffix!r}; "
-                          "allowed: .json, .toml")
+        raise ConfigError(
+            f"{path}: unknown configuration file type {path.suffix!r}; allowed: .json, .toml"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -813,19 +847,21 @@ def read_config_file(path: str | os.PathLike) -> dict:
         else:
             data = tomllib.loads(text)
     except json.JSONDecodeError as error:
-        raise ConfigError(f"{path}: invalid JSON at line {error.lineno}, column "
-                          f"{error.colno}: {error.msg}") from error
+        raise ConfigError(
+            f"{path}: invalid JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from error
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: invalid TOML: {error}") from error
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be an object of key/value pairs, "
-                          f"not {type(data).__name__}")
+        raise ConfigError(
+            f"{path}: the top level must be an object of key/value pairs, not {type(data).__name__}"
+        )
     return data
 
 
-def merge_with_defaults(defaults: Mapping[str, Any],
-                        given: Mapping[str, Any] | list[Mapping[str, Any]],
-                        label: str) -> "Config":
+def merge_with_defaults(
+    defaults: Mapping[str, Any], given: Mapping[str, Any] | list[Mapping[str, Any]], label: str
+) -> Config:
     """``given`` (canonical or published keys) on top of ``defaults``.
 
     ``given`` may be one mapping or a list of them, later ones winning (the
@@ -847,8 +883,10 @@ def merge_with_defaults(defaults: Mapping[str, Any],
         values.update(layer_values)
         notices += layer_notices
     if "cell_evaluation" in values:
-        given_canonical = FIELD_RULES["cell_evaluation"](
-            "cell_evaluation", values["cell_evaluation"]) == CANONICAL
+        given_canonical = (
+            FIELD_RULES["cell_evaluation"]("cell_evaluation", values["cell_evaluation"])
+            == CANONICAL
+        )
         base_canonical = base.get("cell_evaluation", "lipi_simple") == CANONICAL
         if given_canonical != base_canonical:
             base.pop("population_size", None)
@@ -861,6 +899,7 @@ def merge_with_defaults(defaults: Mapping[str, Any],
 # Key normalisation shared by from_dict and replace
 # ---------------------------------------------------------------------------
 
+
 def _normalise_keys(d: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Map canonical and published keys to canonical field names.
 
@@ -868,8 +907,9 @@ def _normalise_keys(d: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     ignored published keys. Raises ConfigError for unknown keys and conflicts.
     """
     if not isinstance(d, Mapping):
-        raise ConfigError(f"a configuration must be a mapping of keys to values, "
-                          f"not {type(d).__name__}")
+        raise ConfigError(
+            f"a configuration must be a mapping of keys to values, not {type(d).__name__}"
+        )
     fields = Config.field_names()
     known = list(fields) + list(_PUBLISHED_RENAMES) + list(NOT_APPLICABLE_KEYS) + list(RUN_NOTES)
     values: dict[str, Any] = {}
@@ -895,8 +935,10 @@ def _normalise_keys(d: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
         else:
             raise ConfigError(f"unknown configuration key {key!r}" + suggest(key, known))
         if target in values and values[target] != converted:
-            raise ConfigError(f"{key}: {value!r} conflicts with {given_as[target]}: "
-                              f"{d[given_as[target]]!r}; both set {target}")
+            raise ConfigError(
+                f"{key}: {value!r} conflicts with {given_as[target]}: "
+                f"{d[given_as[target]]!r}; both set {target}"
+            )
         values[target] = converted
         given_as[target] = key
     return values, notices
@@ -907,8 +949,10 @@ def _normalise_keys(d: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
 # ---------------------------------------------------------------------------
 
 #: Field -> (minievo default, published default) when the field is not given.
-_SEMANTIC_DEFAULTS = {"mask_mode": ("persistent", "regrow"),
-                      "activation_signal": ("pre_activation", "hook_output")}
+_SEMANTIC_DEFAULTS = {
+    "mask_mode": ("persistent", "regrow"),
+    "activation_signal": ("pre_activation", "hook_output"),
+}
 #: minievo's input noise of the denoising environment (docs/algorithm.md §2).
 DEFAULT_DENOISING_NOISE_STD = 0.4
 
@@ -934,9 +978,11 @@ def _resolve_semantics(config, put, notices: list) -> None:
             applied.append("denoising_noise_std=0.0 (the published denoising class adds no noise)")
     std = FIELD_RULES["denoising_noise_std"]("denoising_noise_std", std)
     if std != DEFAULT_DENOISING_NOISE_STD and not denoising:
-        raise ConfigError(f"denoising_noise_std: {std!r} applies only to environment "
-                          f"'denoising', not {config.environment!r}; leave it at "
-                          f"{DEFAULT_DENOISING_NOISE_STD} or use environment 'denoising'")
+        raise ConfigError(
+            f"denoising_noise_std: {std!r} applies only to environment "
+            f"'denoising', not {config.environment!r}; leave it at "
+            f"{DEFAULT_DENOISING_NOISE_STD} or use environment 'denoising'"
+        )
     put("denoising_noise_std", std)
     if published and applied:
         notices.append("published semantics applied: " + ", ".join(applied))
@@ -948,6 +994,9 @@ def _without_stale_semantic_fields(merged: dict, changes: dict) -> dict:
     A change of ``semantics`` re-resolves every such field not changed too, a
     change of ``environment`` the denoising noise.
     """
-    stale = list(_SEMANTIC_DEFAULTS) + ["denoising_noise_std"] if "semantics" in changes else (
-        ["denoising_noise_std"] if "environment" in changes else [])
+    stale = (
+        list(_SEMANTIC_DEFAULTS) + ["denoising_noise_std"]
+        if "semantics" in changes
+        else (["denoising_noise_std"] if "environment" in changes else [])
+    )
     return {k: v for k, v in merged.items() if k not in stale or k in changes}

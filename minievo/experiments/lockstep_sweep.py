@@ -15,6 +15,7 @@ Resumable like the CPU sweep: a folder with ``summary.json`` is done and
 skipped, one with ``checkpoint.npz`` resumes (with the trials that stopped at
 the same epoch), any other starts afresh.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,6 +57,7 @@ def group_jobs(jobs) -> list[tuple[bool, list]]:
     and their start epoch (0, or the checkpoint's next epoch).
     """
     from ..training.lockstep import lockstep_group_key
+
     groups: dict = {}
     for config, out in jobs:
         state = job_state(out)
@@ -91,6 +93,7 @@ def run_lockstep_sweep(jobs, on_result=None, *, figures: bool = True) -> list[di
     """
     from ..kernels.cuda import cuda_problem
     from ..training.lockstep import check_lockstep_config, train_lockstep
+
     problem = cuda_problem()
     if problem is not None:
         raise ConfigError(f"backend 'cuda': {problem}")
@@ -107,20 +110,33 @@ def run_lockstep_sweep(jobs, on_result=None, *, figures: bool = True) -> list[di
     for _config, out in jobs:
         if job_state(out) == "done":
             summary = json.loads((out / SUMMARY_FILE).read_text())
-            emit({"folder": out.name, "out": str(out), "test_loss": summary["test_loss"],
-                  "wall_time_s": summary["wall_time_s"], "skipped": True})
+            emit(
+                {
+                    "folder": out.name,
+                    "out": str(out),
+                    "test_loss": summary["test_loss"],
+                    "wall_time_s": summary["wall_time_s"],
+                    "skipped": True,
+                }
+            )
     for resume, members in group_jobs(jobs):
         if not resume:
             for config, out in members:
                 _prepare_new(config, out)
         dataset = load_dataset_for(members[0][0])
-        for (config, out), result in zip(members, train_lockstep(members, dataset,
-                                                                 resume=resume)):
+        for (config, out), result in zip(members, train_lockstep(members, dataset, resume=resume)):
             write_outputs(config, result, out, figures=figures)
-            if not config.keep_checkpoint:          # finished: the results are written
+            if not config.keep_checkpoint:  # finished: the results are written
                 drop_checkpoint(out)
-            emit({"folder": out.name, "out": str(out), "test_loss": result.test_loss,
-                  "wall_time_s": result.wall_time, "skipped": False})
+            emit(
+                {
+                    "folder": out.name,
+                    "out": str(out),
+                    "test_loss": result.test_loss,
+                    "wall_time_s": result.wall_time,
+                    "skipped": False,
+                }
+            )
     return results
 
 
@@ -145,10 +161,13 @@ class LockstepRunner:
                 on_done(job, line, None)
 
         try:
-            run_lockstep_sweep([(job.config, Path(root) / job.name) for job in jobs],
-                               on_result=finished, figures=self.figures)
+            run_lockstep_sweep(
+                [(job.config, Path(root) / job.name) for job in jobs],
+                on_result=finished,
+                figures=self.figures,
+            )
         except ConfigError:
-            raise                                  # before any training: the sweep's error
-        except Exception as error:                 # noqa: BLE001 - recorded per job
+            raise  # before any training: the sweep's error
+        except Exception as error:  # noqa: BLE001 - recorded per job
             for job in list(pending.values()):
                 on_done(job, None, f"{type(error).__name__}: {error}"[:500])

@@ -1,4 +1,5 @@
 """Figures of a run, drawn from its records (matplotlib, Agg backend: no screen needed)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,21 +29,28 @@ def plot_canonical(records: list[dict], out_dir, mask_mode=None) -> list[Path]:
     out = Path(out_dir) / "figures"
     out.mkdir(parents=True, exist_ok=True)
     fig, (ax_loss, ax_prune) = plt.subplots(1, 2, figsize=(13, 3.8))
-    for key, label in (("min_batch_loss", "min batch loss"), ("train_L1", "train L1"),
-                       ("test_loss", "test L1")):
+    for key, label in (
+        ("min_batch_loss", "min batch loss"),
+        ("train_L1", "train L1"),
+        ("test_loss", "test L1"),
+    ):
         x, y = _series(records, key)
         if x:
             ax_loss.plot(x, y, label=label)
     ax_loss.set(xlabel="epoch", ylabel="L1", yscale="log", title="canonical training")
     ax_loss.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
-    for key, label in (("n_pruned_encoder", "encoder n_pruned"), ("n_pruned_decoder",
-                                                                   "decoder n_pruned"),
-                       ("n_zero_encoder", "encoder n_zero"), ("n_zero_decoder", "decoder n_zero")):
+    for key, label in (
+        ("n_pruned_encoder", "encoder n_pruned"),
+        ("n_pruned_decoder", "decoder n_pruned"),
+        ("n_zero_encoder", "encoder n_zero"),
+        ("n_zero_decoder", "decoder n_zero"),
+    ):
         x, y = _series(records, key)
         if x:
             ax_prune.plot(x, y, label=label, linestyle="-" if "pruned" in key else "--")
-    ax_prune.set(xlabel="epoch", ylabel="parameters",
-                 title=f"{PRUNED_LABELS[mask_mode]}, n_zero (zeros now)")
+    ax_prune.set(
+        xlabel="epoch", ylabel="parameters", title=f"{PRUNED_LABELS[mask_mode]}, n_zero (zeros now)"
+    )
     ax_prune.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
     fig.tight_layout()
     path = out / "loss.png"

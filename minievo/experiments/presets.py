@@ -53,8 +53,15 @@ from typing import Any
 from ..errors import suggest
 from .config import CANONICAL, Config, ConfigError, _normalise_keys
 
-__all__ = ["PRESET_DEFAULTS", "PRESETS", "SIX_SCHEDULES", "expand_preset", "list_presets",
-           "preset_variant_names", "PUBLISHED_MAIN_COMPARISON"]
+__all__ = [
+    "PRESET_DEFAULTS",
+    "PRESETS",
+    "SIX_SCHEDULES",
+    "expand_preset",
+    "list_presets",
+    "preset_variant_names",
+    "PUBLISHED_MAIN_COMPARISON",
+]
 
 #: Settings shared by every preset (docs/algorithm.md §7 "Defaults of every experiment").
 PRESET_DEFAULTS: dict[str, Any] = {
@@ -72,7 +79,7 @@ PRESET_DEFAULTS: dict[str, Any] = {
     "optimizer_state": "fresh",
     "mask_mode": "regrow",
     "activation_signal": "hook_output",
-    "semantics": "published",       # also: the denoising environment adds no noise
+    "semantics": "published",  # also: the denoising environment adds no noise
 }
 
 #: The six schedules of the base_pruning study (all but prune_after), published order.
@@ -81,95 +88,149 @@ SIX_SCHEDULES = ["fixed", "increase", "population", "decrease", "exponential", "
 PRESETS: dict[str, dict[str, Any]] = {
     "base_pruning": {
         "description": "canonical training, 4000 epochs: random vs conjunctive "
-                       "pruning under the six schedules",
-        "settings": {"cell_evaluation": CANONICAL, "population_size": 1, "epochs": 4000,
-                     "prune_probability": 0.5, "prune_amount": 0.1},
-        "grid": {"prune_method": ["random", "conjunctive"],
-                 "prune_schedule": SIX_SCHEDULES},
+        "pruning under the six schedules",
+        "settings": {
+            "cell_evaluation": CANONICAL,
+            "population_size": 1,
+            "epochs": 4000,
+            "prune_probability": 0.5,
+            "prune_amount": 0.1,
+        },
+        "grid": {"prune_method": ["random", "conjunctive"], "prune_schedule": SIX_SCHEDULES},
     },
     "best_base_activation": {
         "description": "canonical training with variance pruning on the exponential schedule",
-        "settings": {"cell_evaluation": CANONICAL, "population_size": 1,
-                     "prune_method": "variance", "prune_schedule": "exponential",
-                     "prune_probability": 0.1, "prune_amount": 0.1},
+        "settings": {
+            "cell_evaluation": CANONICAL,
+            "population_size": 1,
+            "prune_method": "variance",
+            "prune_schedule": "exponential",
+            "prune_probability": 0.1,
+            "prune_amount": 0.1,
+        },
         "grid": {},
     },
     "prune_after_base": {
         "description": "canonical training, each operator with the prune_after schedule",
-        "settings": {"cell_evaluation": CANONICAL, "population_size": 1,
-                     "prune_schedule": "prune_after", "prune_probability": 1.0,
-                     "prune_amount": 0.1},
+        "settings": {
+            "cell_evaluation": CANONICAL,
+            "population_size": 1,
+            "prune_schedule": "prune_after",
+            "prune_probability": 1.0,
+            "prune_amount": 0.1,
+        },
         "grid": {"prune_method": ["random", "conjunctive", "variance"]},
     },
     "activation_sched": {
         "description": "Lipi-AE (population 10) with variance pruning under the six schedules",
-        "settings": {"cell_evaluation": "lipi_simple", "population_size": 10,
-                     "prune_method": "variance", "prune_probability": 0.1,
-                     "prune_amount": 0.1},
+        "settings": {
+            "cell_evaluation": "lipi_simple",
+            "population_size": 10,
+            "prune_method": "variance",
+            "prune_probability": 0.1,
+            "prune_amount": 0.1,
+        },
         "grid": {"prune_schedule": SIX_SCHEDULES},
     },
     "lexi_prob": {
         "description": "Lipi-AE (population 5): random vs conjunctive pruning under "
-                       "the six schedules",
-        "settings": {"cell_evaluation": "lipi_simple", "population_size": 5,
-                     "prune_probability": 0.5, "prune_amount": 0.1},
-        "grid": {"prune_method": ["random", "conjunctive"],
-                 "prune_schedule": SIX_SCHEDULES},
+        "the six schedules",
+        "settings": {
+            "cell_evaluation": "lipi_simple",
+            "population_size": 5,
+            "prune_probability": 0.5,
+            "prune_amount": 0.1,
+        },
+        "grid": {"prune_method": ["random", "conjunctive"], "prune_schedule": SIX_SCHEDULES},
     },
     "lexi_threshold": {
         "description": "Lipi-AE (population 5), each operator with the prune_after schedule",
-        "settings": {"cell_evaluation": "lipi_simple", "population_size": 5,
-                     "prune_schedule": "prune_after", "prune_probability": 1.0,
-                     "prune_amount": 0.1},
+        "settings": {
+            "cell_evaluation": "lipi_simple",
+            "population_size": 5,
+            "prune_schedule": "prune_after",
+            "prune_probability": 1.0,
+            "prune_amount": 0.1,
+        },
         "grid": {"prune_method": ["random", "conjunctive", "variance"]},
     },
     "prune_after": {
         "description": "Lipi-AE (population 10), conjunctive pruning in the final quarter, "
-                       "probability 0.1 vs 0.9",
-        "settings": {"cell_evaluation": "lipi_simple", "population_size": 10,
-                     "prune_method": "conjunctive", "prune_schedule": "final_n",
-                     "prune_amount": 0.1},
+        "probability 0.1 vs 0.9",
+        "settings": {
+            "cell_evaluation": "lipi_simple",
+            "population_size": 10,
+            "prune_method": "conjunctive",
+            "prune_schedule": "final_n",
+            "prune_amount": 0.1,
+        },
         "grid": {"prune_probability": [0.1, 0.9]},
     },
     "dataset_name": {
         "description": "Lipi-AE on the larger dataset 50_100_4000, conjunctive pruning, "
-                       "exponential vs final_n",
-        "settings": {"cell_evaluation": "lipi_simple", "population_size": 10,
-                     "dataset_name": "binary_clustering_50_100_4000",
-                     "prune_method": "conjunctive", "prune_probability": 0.5,
-                     "prune_amount": 0.1},
+        "exponential vs final_n",
+        "settings": {
+            "cell_evaluation": "lipi_simple",
+            "population_size": 10,
+            "dataset_name": "binary_clustering_50_100_4000",
+            "prune_method": "conjunctive",
+            "prune_probability": 0.5,
+            "prune_amount": 0.1,
+        },
         "grid": {"prune_schedule": ["exponential", "final_n"]},
     },
     "lipi_small_4000": {
         "description": "Lipi-AE, small network on 10_100_4000, random pruning, exponential",
-        "settings": {"cell_evaluation": "lipi_simple", "population_size": 10,
-                     "environment": "small", "dataset_name": "binary_clustering_10_100_4000",
-                     "prune_method": "random", "prune_schedule": "exponential",
-                     "prune_probability": 0.5, "prune_amount": 0.1},
+        "settings": {
+            "cell_evaluation": "lipi_simple",
+            "population_size": 10,
+            "environment": "small",
+            "dataset_name": "binary_clustering_10_100_4000",
+            "prune_method": "random",
+            "prune_schedule": "exponential",
+            "prune_probability": 0.5,
+            "prune_amount": 0.1,
+        },
         "grid": {},
     },
     "act_pop_small": {
         "description": "Lipi-AE, small network, variance pruning on the population schedule",
-        "settings": {"cell_evaluation": "lipi_simple", "population_size": 10,
-                     "environment": "small", "prune_method": "variance",
-                     "prune_schedule": "population", "prune_probability": 0.1,
-                     "prune_amount": 0.1},
+        "settings": {
+            "cell_evaluation": "lipi_simple",
+            "population_size": 10,
+            "environment": "small",
+            "prune_method": "variance",
+            "prune_schedule": "population",
+            "prune_probability": 0.1,
+            "prune_amount": 0.1,
+        },
         "grid": {},
     },
     "lex_final_n_small": {
         "description": "Lipi-AE, small network, conjunctive pruning on the final_n schedule",
-        "settings": {"cell_evaluation": "lipi_simple", "population_size": 10,
-                     "environment": "small", "prune_method": "conjunctive",
-                     "prune_schedule": "final_n", "prune_probability": 0.5,
-                     "prune_amount": 0.1},
+        "settings": {
+            "cell_evaluation": "lipi_simple",
+            "population_size": 10,
+            "environment": "small",
+            "prune_method": "conjunctive",
+            "prune_schedule": "final_n",
+            "prune_probability": 0.5,
+            "prune_amount": 0.1,
+        },
         "grid": {},
     },
     "capacity": {
         "description": "4-epoch, 1-trial smoke run of prune-then-evaluate Lipi-AE, "
-                       "random vs conjunctive",
-        "settings": {"cell_evaluation": "lipi_simple_pte", "population_size": 10,
-                     "epochs": 4, "trials": 1, "prune_schedule": "exponential",
-                     "prune_probability": 0.5, "prune_amount": 0.1},
+        "random vs conjunctive",
+        "settings": {
+            "cell_evaluation": "lipi_simple_pte",
+            "population_size": 10,
+            "epochs": 4,
+            "trials": 1,
+            "prune_schedule": "exponential",
+            "prune_probability": 0.5,
+            "prune_amount": 0.1,
+        },
         "grid": {"prune_method": ["random", "conjunctive"]},
     },
     "cell_evaluations": {
@@ -189,45 +250,84 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "no_shuffle_data": {
         "description": "Lipi-AE (population 5), no pruning vs variance pruning, "
-                       "with and without shuffling",
-        "settings": {"cell_evaluation": "lipi_simple", "population_size": 5,
-                     "prune_schedule": "fixed", "prune_probability": 0.5,
-                     "prune_amount": 0.1},
+        "with and without shuffling",
+        "settings": {
+            "cell_evaluation": "lipi_simple",
+            "population_size": 5,
+            "prune_schedule": "fixed",
+            "prune_probability": 0.5,
+            "prune_amount": 0.1,
+        },
         "grid": {"prune_method": [None, "variance"], "shuffle_data": [False, True]},
     },
     # not a published grid: the papers' main comparison, as one study
     "main_comparison": {
         "description": "the papers' main comparison: canonical and Lipi-AE (population 10), "
-                       "no pruning vs the best operator/schedule pairs, and the small AE",
+        "no pruning vs the best operator/schedule pairs, and the small AE",
         "settings": {"prune_amount": 0.1, "stats_every": 10},
         # explicit variants (not a grid); "name" is the variant's folder
         "variants": [
-            {"name": "ann_canonical-none", "cell_evaluation": CANONICAL,
-             "prune_method": None},
-            {"name": "ann_canonical-conjunctive-exponential-p0.5", "cell_evaluation": CANONICAL,
-             "prune_method": "conjunctive", "prune_schedule": "exponential",
-             "prune_probability": 0.5},
-            {"name": "ann_canonical-random-exponential-p0.5", "cell_evaluation": CANONICAL,
-             "prune_method": "random", "prune_schedule": "exponential",
-             "prune_probability": 0.5},
-            {"name": "ann_canonical-variance-exponential-p0.1", "cell_evaluation": CANONICAL,
-             "prune_method": "variance", "prune_schedule": "exponential",
-             "prune_probability": 0.1},
-            {"name": "lipi_simple-none", "cell_evaluation": "lipi_simple",
-             "population_size": 10, "prune_method": None},
-            {"name": "lipi_simple-random-exponential-p0.5", "cell_evaluation": "lipi_simple",
-             "population_size": 10, "prune_method": "random",
-             "prune_schedule": "exponential", "prune_probability": 0.5},
-            {"name": "lipi_simple-conjunctive-final_n-p0.5", "cell_evaluation": "lipi_simple",
-             "population_size": 10, "prune_method": "conjunctive",
-             "prune_schedule": "final_n", "prune_probability": 0.5},
-            {"name": "lipi_simple-variance-population-p0.1", "cell_evaluation": "lipi_simple",
-             "population_size": 10, "prune_method": "variance",
-             "prune_schedule": "population", "prune_probability": 0.1},
-            {"name": "small-lipi_simple-random-exponential-p0.5",
-             "cell_evaluation": "lipi_simple", "population_size": 10, "environment": "small",
-             "prune_method": "random", "prune_schedule": "exponential",
-             "prune_probability": 0.5},
+            {"name": "ann_canonical-none", "cell_evaluation": CANONICAL, "prune_method": None},
+            {
+                "name": "ann_canonical-conjunctive-exponential-p0.5",
+                "cell_evaluation": CANONICAL,
+                "prune_method": "conjunctive",
+                "prune_schedule": "exponential",
+                "prune_probability": 0.5,
+            },
+            {
+                "name": "ann_canonical-random-exponential-p0.5",
+                "cell_evaluation": CANONICAL,
+                "prune_method": "random",
+                "prune_schedule": "exponential",
+                "prune_probability": 0.5,
+            },
+            {
+                "name": "ann_canonical-variance-exponential-p0.1",
+                "cell_evaluation": CANONICAL,
+                "prune_method": "variance",
+                "prune_schedule": "exponential",
+                "prune_probability": 0.1,
+            },
+            {
+                "name": "lipi_simple-none",
+                "cell_evaluation": "lipi_simple",
+                "population_size": 10,
+                "prune_method": None,
+            },
+            {
+                "name": "lipi_simple-random-exponential-p0.5",
+                "cell_evaluation": "lipi_simple",
+                "population_size": 10,
+                "prune_method": "random",
+                "prune_schedule": "exponential",
+                "prune_probability": 0.5,
+            },
+            {
+                "name": "lipi_simple-conjunctive-final_n-p0.5",
+                "cell_evaluation": "lipi_simple",
+                "population_size": 10,
+                "prune_method": "conjunctive",
+                "prune_schedule": "final_n",
+                "prune_probability": 0.5,
+            },
+            {
+                "name": "lipi_simple-variance-population-p0.1",
+                "cell_evaluation": "lipi_simple",
+                "population_size": 10,
+                "prune_method": "variance",
+                "prune_schedule": "population",
+                "prune_probability": 0.1,
+            },
+            {
+                "name": "small-lipi_simple-random-exponential-p0.5",
+                "cell_evaluation": "lipi_simple",
+                "population_size": 10,
+                "environment": "small",
+                "prune_method": "random",
+                "prune_schedule": "exponential",
+                "prune_probability": 0.5,
+            },
         ],
     },
 }
@@ -245,8 +345,11 @@ PUBLISHED_MAIN_COMPARISON: dict[str, dict[str, float | None]] = {
     "ann_canonical-random-exponential-p0.5": {"final_L1": 0.50, "capacity_median": 0.790},
     "ann_canonical-variance-exponential-p0.1": {"final_L1": 0.50, "capacity_median": 0.434},
     "lipi_simple-none": {"final_L1": 0.145, "capacity_median": None},
-    "lipi_simple-random-exponential-p0.5": {"final_L1": 0.104, "final_L1_median": 0.084,
-                                            "capacity_median": 0.871},
+    "lipi_simple-random-exponential-p0.5": {
+        "final_L1": 0.104,
+        "final_L1_median": 0.084,
+        "capacity_median": 0.871,
+    },
     "lipi_simple-conjunctive-final_n-p0.5": {"final_L1": 0.152, "capacity_median": 0.801},
     "lipi_simple-variance-population-p0.1": {"final_L1": 0.157, "capacity_median": None},
     "small-lipi_simple-random-exponential-p0.5": {"final_L1": 0.238, "capacity_median": None},
@@ -270,8 +373,9 @@ def list_presets() -> dict[str, str]:
     return {name: preset["description"] for name, preset in PRESETS.items()}
 
 
-def expand_preset(name: str, *, trials: int | None = None,
-                  overrides: Mapping[str, Any] | None = None) -> list[Config]:
+def expand_preset(
+    name: str, *, trials: int | None = None, overrides: Mapping[str, Any] | None = None
+) -> list[Config]:
     """Every variant of a preset, as validated configurations.
 
     Parameters
@@ -298,21 +402,26 @@ def expand_preset(name: str, *, trials: int | None = None,
         override key or a bad value.
     """
     if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r}; allowed: " + ", ".join(PRESETS)
-                          + suggest(name, PRESETS))
+        raise ConfigError(
+            f"unknown preset {name!r}; allowed: " + ", ".join(PRESETS) + suggest(name, PRESETS)
+        )
     preset = PRESETS[name]
     extra, notices = _normalise_keys(overrides or {})
     if trials is not None:
         extra["trials"] = trials
 
-    if "variants" in preset:   # explicit variants, each with its own settings
-        combinations = [{k: v for k, v in variant.items() if k != "name"}
-                        for variant in preset["variants"]]
+    if "variants" in preset:  # explicit variants, each with its own settings
+        combinations = [
+            {k: v for k, v in variant.items() if k != "name"} for variant in preset["variants"]
+        ]
     else:
-        grid = {axis: ([extra[axis]] if axis in extra else list(values))
-                for axis, values in preset["grid"].items()}
-        combinations = [dict(zip(grid.keys(), combination))
-                        for combination in itertools.product(*grid.values())]
+        grid = {
+            axis: ([extra[axis]] if axis in extra else list(values))
+            for axis, values in preset["grid"].items()
+        }
+        combinations = [
+            dict(zip(grid.keys(), combination)) for combination in itertools.product(*grid.values())
+        ]
     configs: list[Config] = []
     for combination in combinations:
         settings = {**PRESET_DEFAULTS, **preset["settings"], **combination, **extra}
@@ -323,7 +432,7 @@ def expand_preset(name: str, *, trials: int | None = None,
             if "optimizer_state" not in extra:
                 settings.pop("optimizer_state", None)
         if settings.get("environment") == "denoising":
-            settings.setdefault("denoising_noise_std", 0.0)   # published: no noise
+            settings.setdefault("denoising_noise_std", 0.0)  # published: no noise
         try:
             config = Config(**settings, notices=tuple(notices))
         except ConfigError as error:

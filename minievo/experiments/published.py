@@ -55,6 +55,7 @@ published environment class name, is *in the published format*
 (:func:`_published_format_reason`) and runs with the published semantics
 unless it says otherwise (:class:`~minievo.experiments.config.Config`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -79,6 +80,7 @@ _ENVIRONMENT_ALIASES = {v: k for k, v in PUBLISHED_ENVIRONMENT_NAMES.items()}
 # ---------------------------------------------------------------------------
 # Published keys: renamed ones, and ones that do not apply to minievo
 # ---------------------------------------------------------------------------
+
 
 def _identity(value: Any) -> Any:
     return value
@@ -123,14 +125,15 @@ NOT_APPLICABLE_KEYS: dict[str, tuple[str, Callable[[Any], bool] | None]] = {
     "no_execution": ("a flag of the published CLI", None),
     "no_output_dir_timestamp": ("out_dir is used as given", None),
     "original_learning_rate": ("set internally by the published code", None),
-    "solution_concept": ("minievo uses best_case only",
-                         lambda v: str(v).strip().lower() != "best_case"),
+    "solution_concept": (
+        "minievo uses best_case only",
+        lambda v: str(v).strip().lower() != "best_case",
+    ),
     "sgd_optimizer": ("minievo uses Adam only", _truthy),
     "data_subsample": ("per-cell data subsampling is not implemented", _truthy),
     "identical_initial_ann": ("identical initial networks are not implemented", _truthy),
     "ann_path": ("loading initial networks is not implemented", _truthy),
-    "constant_learning_rate": ("canonical training always uses the step schedule",
-                               _truthy),
+    "constant_learning_rate": ("canonical training always uses the step schedule", _truthy),
 }
 
 
@@ -161,8 +164,10 @@ def _detect_published_format(d: Mapping[str, Any], values: dict, notices: list) 
     if reason is None or "semantics" in values:
         return
     values["semantics"] = "published"
-    notices.append(f"published-format configuration ({reason}): it runs with the published "
-                   "semantics; set semantics='minievo' or the fields themselves to override")
+    notices.append(
+        f"published-format configuration ({reason}): it runs with the published "
+        "semantics; set semantics='minievo' or the fields themselves to override"
+    )
 
 
 def to_published_dict(config) -> dict[str, Any]:
@@ -184,8 +189,9 @@ def to_published_dict(config) -> dict[str, Any]:
         "trials": config.trials,
         "calculate_test_loss": config.calculate_test_loss,
         "no_shuffle_data": not config.shuffle_data,
-        "prune_method": (get_operator(config.prune_method).published_name
-                         if config.prune_method else "None"),
+        "prune_method": (
+            get_operator(config.prune_method).published_name if config.prune_method else "None"
+        ),
         "prune_schedule": config.prune_schedule,
         "prune_probability": config.prune_probability,
         "prune_amount": config.prune_amount,

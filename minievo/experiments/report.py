@@ -33,6 +33,7 @@ of one mode, all Holm-corrected together, with the Vargha-Delaney
 cell of every trial as one value, as the papers' boxplots) is given
 separately and labelled: its values are not independent.
 """
+
 from __future__ import annotations
 
 import csv
@@ -49,20 +50,42 @@ from .stats import Comparison, a12_magnitude, compare, summarize
 from .sweep import FAILED_FILE, JOBS_FILE, VARIANTS_FILE, job_status
 
 REPORT_DIR = "report"
-METRICS = ("final_L1", "test_L1", "capacity", "capacity_published", "active_encoder",
-           "active_decoder", "wall_time_s")
+METRICS = (
+    "final_L1",
+    "test_L1",
+    "capacity",
+    "capacity_published",
+    "active_encoder",
+    "active_decoder",
+    "wall_time_s",
+)
 #: Settings that make up a variant's pruning; the rest is its training mode.
-PRUNING_KEYS = ("prune_method", "prune_schedule", "prune_probability", "prune_amount",
-                "lexi_threshold", "activation_signal")
+PRUNING_KEYS = (
+    "prune_method",
+    "prune_schedule",
+    "prune_probability",
+    "prune_amount",
+    "lexi_threshold",
+    "activation_signal",
+)
 METHOD_ORDER = ("none", "random", "conjunctive", "variance")
-SCHEDULE_ORDER = ("–", "fixed", "increase", "population", "decrease", "exponential", "final_n",
-                  "prune_after")
+SCHEDULE_ORDER = (
+    "–",
+    "fixed",
+    "increase",
+    "population",
+    "decrease",
+    "exponential",
+    "final_n",
+    "prune_after",
+)
 NOT_MODE_KEYS = PRUNING_KEYS + ("seed", "trials", "progress", "out_dir", "data_dir")
 
 
 # ---------------------------------------------------------------------------
 # Reading one trial
 # ---------------------------------------------------------------------------
+
 
 @dataclass
 class Trial:
@@ -71,8 +94,8 @@ class Trial:
     job: str
     seed: int
     metrics: dict
-    cells_final_L1: list            # one value per cell at the last epoch
-    curves: dict                    # key -> {epoch: mean over cells}
+    cells_final_L1: list  # one value per cell at the last epoch
+    curves: dict  # key -> {epoch: mean over cells}
 
 
 def _last_epoch_records(records: list[dict]) -> list[dict]:
@@ -102,8 +125,9 @@ def _curves(records: list[dict], keys) -> dict:
         for key in keys:
             if r.get(key) is not None:
                 per_epoch[key][r["iteration"]].append(r[key])
-    return {key: {epoch: sum(v) / len(v) for epoch, v in sorted(per_epoch[key].items())}
-            for key in keys}
+    return {
+        key: {epoch: sum(v) / len(v) for epoch, v in sorted(per_epoch[key].items())} for key in keys
+    }
 
 
 def read_trial(job_dir: Path, job: str, seed: int) -> Trial:
@@ -116,17 +140,26 @@ def read_trial(job_dir: Path, job: str, seed: int) -> Trial:
     cells_l1 = [r["mean_L1"] for r in last if r.get("mean_L1") is not None]
     active_enc = _mean(_active(r, "encoder", n_enc) for r in last)
     active_dec = _mean(_active(r, "decoder", n_dec) for r in last)
-    published = _mean(1 - (r["n_pruned_encoder"] + r["n_pruned_decoder"]) / total
-                      for r in last if r.get("n_pruned_encoder") is not None)
-    capacity = (None if active_enc is None or active_dec is None
-                else (active_enc + active_dec) / total)
-    for r in records:   # non-zero counts for the curves
+    published = _mean(
+        1 - (r["n_pruned_encoder"] + r["n_pruned_decoder"]) / total
+        for r in last
+        if r.get("n_pruned_encoder") is not None
+    )
+    capacity = (
+        None if active_enc is None or active_dec is None else (active_enc + active_dec) / total
+    )
+    for r in records:  # non-zero counts for the curves
         r["_active_encoder"] = _active(r, "encoder", n_enc)
         r["_active_decoder"] = _active(r, "decoder", n_dec)
-    metrics = {"final_L1": _mean(cells_l1), "test_L1": summary.get("test_loss"),
-               "capacity": capacity, "capacity_published": published,
-               "active_encoder": active_enc, "active_decoder": active_dec,
-               "wall_time_s": summary.get("wall_time_s")}
+    metrics = {
+        "final_L1": _mean(cells_l1),
+        "test_L1": summary.get("test_loss"),
+        "capacity": capacity,
+        "capacity_published": published,
+        "active_encoder": active_enc,
+        "active_decoder": active_dec,
+        "wall_time_s": summary.get("wall_time_s"),
+    }
     curves = _curves(records, ("mean_L1", "_active_encoder", "_active_decoder"))
     return Trial(job, seed, metrics, cells_l1, curves)
 
@@ -135,12 +168,13 @@ def read_trial(job_dir: Path, job: str, seed: int) -> Trial:
 # The sweep
 # ---------------------------------------------------------------------------
 
+
 @dataclass
 class Variant:
     name: str
-    config: dict                    # the config of its first job (seed aside)
-    jobs: list = field(default_factory=list)      # (job, seed, status, error)
-    trials: list = field(default_factory=list)    # Trial, finished ones, by seed
+    config: dict  # the config of its first job (seed aside)
+    jobs: list = field(default_factory=list)  # (job, seed, status, error)
+    trials: list = field(default_factory=list)  # Trial, finished ones, by seed
 
     @property
     def is_baseline(self) -> bool:
@@ -151,12 +185,16 @@ class Variant:
         """Training mode: what the variant shares with its unpruned baseline."""
         c = self.config
         text = f"{c['cell_evaluation']}, {c['environment']}"
-        return text + (f", population {c['population_size']}"
-                       if c["cell_evaluation"] != "ann_canonical" else "")
+        return text + (
+            f", population {c['population_size']}"
+            if c["cell_evaluation"] != "ann_canonical"
+            else ""
+        )
 
     def mode_key(self) -> str:
-        return json.dumps({k: v for k, v in sorted(self.config.items())
-                           if k not in NOT_MODE_KEYS}, sort_keys=True)
+        return json.dumps(
+            {k: v for k, v in sorted(self.config.items()) if k not in NOT_MODE_KEYS}, sort_keys=True
+        )
 
     def values(self, metric: str) -> list:
         return [t.metrics[metric] for t in self.trials]
@@ -170,7 +208,7 @@ def read_sweep(root) -> list[Variant]:
         raise FileNotFoundError(f"{root}: not a sweep folder ({JOBS_FILE} is missing)")
     jobs = json.loads(path.read_text())
     variants: dict[str, Variant] = {}
-    for job, config in jobs.items():   # jobs.json keeps the sweep's order
+    for job, config in jobs.items():  # jobs.json keeps the sweep's order
         name = job.rsplit("/", 1)[0]
         variant = variants.setdefault(name, Variant(name, config))
         job_dir = root / job
@@ -190,7 +228,7 @@ def read_sweep(root) -> list[Variant]:
         variant.trials.sort(key=lambda t: t.seed)
         variant.jobs.sort(key=lambda j: j[1])
     order = sorted(variants)
-    if (root / VARIANTS_FILE).exists():   # the sweep's own order
+    if (root / VARIANTS_FILE).exists():  # the sweep's own order
         listed = [v["name"] for v in json.loads((root / VARIANTS_FILE).read_text())]
         order = [n for n in listed if n in variants] + [n for n in order if n not in listed]
     return [variants[name] for name in order]
@@ -210,14 +248,18 @@ def comparison_pairs(variants: list[Variant]) -> list[tuple[str, str, str]]:
             pairs += [("vs baseline", v.name, baselines[0].name) for v in pruned]
     for group in by_mode.values():
         pruned = [v for v in group if not v.is_baseline]
-        pairs += [("between operators", a.name, b.name)
-                  for i, a in enumerate(pruned) for b in pruned[i + 1:]]
+        pairs += [
+            ("between operators", a.name, b.name)
+            for i, a in enumerate(pruned)
+            for b in pruned[i + 1 :]
+        ]
     return pairs
 
 
 # ---------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------
+
 
 def _fmt(value, digits=4) -> str:
     if value is None:
@@ -245,8 +287,12 @@ def _csv(header: list[str], rows: list[list]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows([["" if c is None else (repr(c) if isinstance(c, float) else c)
-                       for c in row] for row in rows])
+    writer.writerows(
+        [
+            ["" if c is None else (repr(c) if isinstance(c, float) else c) for c in row]
+            for row in rows
+        ]
+    )
     return buffer.getvalue().encode()
 
 
@@ -258,12 +304,14 @@ class Report:
     n_jobs: int
 
     def summary_line(self) -> str:
-        return (f"{self.n_done}/{self.n_jobs} trials finished in {self.n_variants} variant(s)"
-                + ("" if self.n_done == self.n_jobs else "; the report lists what is missing"))
+        return f"{self.n_done}/{self.n_jobs} trials finished in {self.n_variants} variant(s)" + (
+            "" if self.n_done == self.n_jobs else "; the report lists what is missing"
+        )
 
 
 def _published_table(variants: list[Variant]) -> dict | None:
     from .presets import PUBLISHED_VALUES
+
     names = {v.name for v in variants}
     for table in PUBLISHED_VALUES.values():
         if names & set(table):
@@ -288,9 +336,11 @@ def write_report(root, out=None) -> Report:
     md = [f"# Study report: `{root.name}`\n"]
     n_jobs = sum(len(v.jobs) for v in variants)
     n_done = sum(len(v.trials) for v in variants)
-    md.append(f"{len(variants)} variants, {n_done} of {n_jobs} trials finished. "
-              "Every statistic below is over **trials** (one seed = one value); "
-              "n is stated with each.\n")
+    md.append(
+        f"{len(variants)} variants, {n_done} of {n_jobs} trials finished. "
+        "Every statistic below is over **trials** (one seed = one value); "
+        "n is stated with each.\n"
+    )
     md += _section_missing(variants)
     md += _section_variants(variants, out)
     md += _section_published(variants)
@@ -306,44 +356,84 @@ def write_report(root, out=None) -> Report:
 
 
 def _section_missing(variants) -> list[str]:
-    missing = [(job, status, error) for v in variants for job, _, status, error in v.jobs
-               if status != "done"]
+    missing = [
+        (job, status, error)
+        for v in variants
+        for job, _, status, error in v.jobs
+        if status != "done"
+    ]
     if not missing:
         return ["All trials finished.\n"]
     rows = [[f"`{job}`", status, (error or "").replace("|", "/")] for job, status, error in missing]
-    return ["## Missing trials\n",
-            (f"{len(missing)} trial(s) not in the numbers below "
-            "(rerun the same `minievo sweep` command to run them):\n"),
-            _table(["job", "status", "error"], rows)]
+    return [
+        "## Missing trials\n",
+        (
+            f"{len(missing)} trial(s) not in the numbers below "
+            "(rerun the same `minievo sweep` command to run them):\n"
+        ),
+        _table(["job", "status", "error"], rows),
+    ]
 
 
 def _section_variants(variants, out) -> list[str]:
-    header = ["variant", "trials", "final L1 median", "mean", "std", "IQR",
-              "test L1 median", "capacity median", "published-count capacity median",
-              "active enc median", "active dec median", "wall time s median"]
+    header = [
+        "variant",
+        "trials",
+        "final L1 median",
+        "mean",
+        "std",
+        "IQR",
+        "test L1 median",
+        "capacity median",
+        "published-count capacity median",
+        "active enc median",
+        "active dec median",
+        "wall time s median",
+    ]
     rows, csv_rows = [], []
     for v in variants:
         s = {m: summarize(v.values(m)) for m in METRICS}
-        rows.append([f"`{v.name}`", f"{len(v.trials)}/{len(v.jobs)}",
-                     _fmt(s["final_L1"]["median"]), _fmt(s["final_L1"]["mean"]),
-                     _fmt(s["final_L1"]["std"]), _fmt(s["final_L1"]["iqr"]),
-                     _fmt(s["test_L1"]["median"]), _fmt(s["capacity"]["median"], 3),
-                     _fmt(s["capacity_published"]["median"], 3),
-                     _fmt(s["active_encoder"]["median"], 0),
-                     _fmt(s["active_decoder"]["median"], 0),
-                     _fmt(s["wall_time_s"]["median"], 1)])
+        rows.append(
+            [
+                f"`{v.name}`",
+                f"{len(v.trials)}/{len(v.jobs)}",
+                _fmt(s["final_L1"]["median"]),
+                _fmt(s["final_L1"]["mean"]),
+                _fmt(s["final_L1"]["std"]),
+                _fmt(s["final_L1"]["iqr"]),
+                _fmt(s["test_L1"]["median"]),
+                _fmt(s["capacity"]["median"], 3),
+                _fmt(s["capacity_published"]["median"], 3),
+                _fmt(s["active_encoder"]["median"], 0),
+                _fmt(s["active_decoder"]["median"], 0),
+                _fmt(s["wall_time_s"]["median"], 1),
+            ]
+        )
         for metric in METRICS:
-            csv_rows.append([v.name, metric] + [s[metric][k] for k in
-                            ("n", "median", "mean", "std", "q25", "q75", "iqr", "min", "max")])
-    atomic_write_bytes(out / "variants.csv", _csv(
-        ["variant", "metric", "n", "median", "mean", "std", "q25", "q75", "iqr", "min", "max"],
-        csv_rows))
-    return ["## Variants\n",
-            ("Final L1: mean L1 over the training batches at the last epoch, averaged over "
+            csv_rows.append(
+                [v.name, metric]
+                + [
+                    s[metric][k]
+                    for k in ("n", "median", "mean", "std", "q25", "q75", "iqr", "min", "max")
+                ]
+            )
+    atomic_write_bytes(
+        out / "variants.csv",
+        _csv(
+            ["variant", "metric", "n", "median", "mean", "std", "q25", "q75", "iqr", "min", "max"],
+            csv_rows,
+        ),
+    )
+    return [
+        "## Variants\n",
+        (
+            "Final L1: mean L1 over the training batches at the last epoch, averaged over "
             "the cells of a trial. Capacity: non-zero share of all parameters at the end; "
             "published-count capacity: from the published pruned count (see Definitions). "
-            "All statistics across trials (`variants.csv` has every quartile).\n"),
-            _table(header, rows)]
+            "All statistics across trials (`variants.csv` has every quartile).\n"
+        ),
+        _table(header, rows),
+    ]
 
 
 def _section_published(variants) -> list[str]:
@@ -359,51 +449,104 @@ def _section_published(variants) -> list[str]:
         paper_l1 = _fmt(paper["final_L1"], 3)
         if paper.get("final_L1_median") is not None:
             paper_l1 += f" (median {paper['final_L1_median']:.3f})"
-        rows.append([f"`{v.name}`", str(l1["n"]), paper_l1, _fmt(l1["mean"]),
-                     _fmt(l1["median"]), _fmt(l1["iqr"]), _fmt(paper["capacity_median"], 3),
-                     _fmt(cap["median"], 3)])
+        rows.append(
+            [
+                f"`{v.name}`",
+                str(l1["n"]),
+                paper_l1,
+                _fmt(l1["mean"]),
+                _fmt(l1["median"]),
+                _fmt(l1["iqr"]),
+                _fmt(paper["capacity_median"], 3),
+                _fmt(cap["median"], 3),
+            ]
+        )
     epochs = sorted({v.config["epochs"] for v in variants})
-    note = ("" if epochs == [400] else
-            f" **This sweep ran {', '.join(map(str, epochs))} epochs, the papers 400: "
-            "the numbers are not comparable.**")
-    return ["## Beside the papers\n",
-            "Papers' values read off the published figures (Jorgensen et al., GECCO 2025; "
-            "±0.002; mean across trials unless marked median). Capacity here is the "
-            "published-count capacity, as the papers plot it." + note + "\n",
-            _table(["variant", "n", "papers final L1", "minievo mean", "minievo median",
-                    "minievo IQR", "papers capacity (median)", "minievo capacity (median)"],
-                   rows)]
+    note = (
+        ""
+        if epochs == [400]
+        else f" **This sweep ran {', '.join(map(str, epochs))} epochs, the papers 400: "
+        "the numbers are not comparable.**"
+    )
+    return [
+        "## Beside the papers\n",
+        "Papers' values read off the published figures (Jorgensen et al., GECCO 2025; "
+        "±0.002; mean across trials unless marked median). Capacity here is the "
+        "published-count capacity, as the papers plot it." + note + "\n",
+        _table(
+            [
+                "variant",
+                "n",
+                "papers final L1",
+                "minievo mean",
+                "minievo median",
+                "minievo IQR",
+                "papers capacity (median)",
+                "minievo capacity (median)",
+            ],
+            rows,
+        ),
+    ]
 
 
 def _section_grid(variants, out) -> list[str]:
     by_mode = defaultdict(list)
     for v in variants:
         by_mode[v.mode].append(v)
-    md = ["## Operator × schedule\n",
-          ("Median final L1 across trials (median published-count capacity in brackets), "
-          "one table per training mode; rows are operators, columns schedules.\n")]
+    md = [
+        "## Operator × schedule\n",
+        (
+            "Median final L1 across trials (median published-count capacity in brackets), "
+            "one table per training mode; rows are operators, columns schedules.\n"
+        ),
+    ]
     csv_rows = []
     for mode, group in by_mode.items():
-        methods = sorted({v.config["prune_method"] or "none" for v in group},
-                         key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else 99, m))
-        schedules = sorted({"–" if v.is_baseline else v.config["prune_schedule"] for v in group},
-                           key=lambda s: (SCHEDULE_ORDER.index(s) if s in SCHEDULE_ORDER
-                                          else 99, s))
+        methods = sorted(
+            {v.config["prune_method"] or "none" for v in group},
+            key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else 99, m),
+        )
+        schedules = sorted(
+            {"–" if v.is_baseline else v.config["prune_schedule"] for v in group},
+            key=lambda s: (SCHEDULE_ORDER.index(s) if s in SCHEDULE_ORDER else 99, s),
+        )
         cells = defaultdict(list)
         for v in group:
-            key = (v.config["prune_method"] or "none",
-                   "–" if v.is_baseline else v.config["prune_schedule"])
+            key = (
+                v.config["prune_method"] or "none",
+                "–" if v.is_baseline else v.config["prune_schedule"],
+            )
             l1 = summarize(v.values("final_L1"))["median"]
             cap = summarize(v.values("capacity_published"))["median"]
             cells[key].append(f"{_fmt(l1)} ({_fmt(cap, 2)})")
-            csv_rows.append([mode, key[0], key[1], v.config.get("prune_probability")
-                             if not v.is_baseline else None, v.name, l1, cap])
-        rows = [[m] + [" / ".join(cells.get((m, s), [])) or "" for s in schedules]
-                for m in methods]
+            csv_rows.append(
+                [
+                    mode,
+                    key[0],
+                    key[1],
+                    v.config.get("prune_probability") if not v.is_baseline else None,
+                    v.name,
+                    l1,
+                    cap,
+                ]
+            )
+        rows = [[m] + [" / ".join(cells.get((m, s), [])) or "" for s in schedules] for m in methods]
         md += [f"**{mode}**\n", _table(["operator"] + schedules, rows)]
-    atomic_write_bytes(out / "grid.csv", _csv(
-        ["mode", "operator", "schedule", "probability", "variant", "final_L1_median",
-         "capacity_published_median"], csv_rows))
+    atomic_write_bytes(
+        out / "grid.csv",
+        _csv(
+            [
+                "mode",
+                "operator",
+                "schedule",
+                "probability",
+                "variant",
+                "final_L1_median",
+                "capacity_published_median",
+            ],
+            csv_rows,
+        ),
+    )
     return md
 
 
@@ -412,24 +555,46 @@ def _section_tests(variants, out) -> list[str]:
     comparisons: list[Comparison] = compare(comparison_pairs(variants), samples)
     rows, csv_rows = [], []
     for c in comparisons:
-        rows.append([c.kind, f"`{c.a}`", f"`{c.b}`", f"{c.n_a} / {c.n_b}",
-                     f"{_fmt(c.median_a)} / {_fmt(c.median_b)}", _fmt(c.u, 1), _p(c.p),
-                     _p(c.p_holm), "–" if c.a12 is None else
-                     f"{c.a12:.3f} ({a12_magnitude(c.a12)})"])
-        csv_rows.append([c.kind, c.a, c.b, c.n_a, c.n_b, c.median_a, c.median_b, c.u, c.p,
-                         c.p_holm, c.a12])
-    atomic_write_bytes(out / "tests.csv", _csv(
-        ["kind", "a", "b", "n_a", "n_b", "median_a", "median_b", "U", "p", "p_holm", "A12"],
-        csv_rows))
+        rows.append(
+            [
+                c.kind,
+                f"`{c.a}`",
+                f"`{c.b}`",
+                f"{c.n_a} / {c.n_b}",
+                f"{_fmt(c.median_a)} / {_fmt(c.median_b)}",
+                _fmt(c.u, 1),
+                _p(c.p),
+                _p(c.p_holm),
+                "–" if c.a12 is None else f"{c.a12:.3f} ({a12_magnitude(c.a12)})",
+            ]
+        )
+        csv_rows.append(
+            [c.kind, c.a, c.b, c.n_a, c.n_b, c.median_a, c.median_b, c.u, c.p, c.p_holm, c.a12]
+        )
+    atomic_write_bytes(
+        out / "tests.csv",
+        _csv(
+            ["kind", "a", "b", "n_a", "n_b", "median_a", "median_b", "U", "p", "p_holm", "A12"],
+            csv_rows,
+        ),
+    )
     if not comparisons:
-        return ["## Tests\n", ("No pairs to compare (no unpruned baseline and at most one "
-                "pruning variant per training mode).\n")]
-    return ["## Tests\n",
-            (f"Two-sided Mann–Whitney U of the final L1, trial as unit, {len(comparisons)} "
+        return [
+            "## Tests\n",
+            (
+                "No pairs to compare (no unpruned baseline and at most one "
+                "pruning variant per training mode).\n"
+            ),
+        ]
+    return [
+        "## Tests\n",
+        (
+            f"Two-sided Mann–Whitney U of the final L1, trial as unit, {len(comparisons)} "
             "comparisons Holm-corrected together (tests need n ≥ 2 per side). "
-            "Â12 = P(a > b) + ½ P(a = b): below 0.5, a's loss tends to be lower.\n"),
-            _table(["kind", "a", "b", "n a / b", "median a / b", "U", "p", "p (Holm)", "Â12"],
-                   rows)]
+            "Â12 = P(a > b) + ½ P(a = b): below 0.5, a's loss tends to be lower.\n"
+        ),
+        _table(["kind", "a", "b", "n a / b", "median a / b", "U", "p", "p (Holm)", "Â12"], rows),
+    ]
 
 
 def _section_pooled(variants, out) -> list[str]:
@@ -437,28 +602,38 @@ def _section_pooled(variants, out) -> list[str]:
     for v in variants:
         pooled = [x for t in v.trials for x in t.cells_final_L1]
         s = summarize(pooled)
-        rows.append([f"`{v.name}`", str(s["n"]), _fmt(s["median"]), _fmt(s["mean"]),
-                     _fmt(s["iqr"])])
-        csv_rows += [[v.name, t.seed, i, x] for t in v.trials
-                     for i, x in enumerate(t.cells_final_L1)]
-    atomic_write_bytes(out / "pooled_cells.csv",
-                       _csv(["variant", "seed", "cell", "final_L1"], csv_rows))
-    return ["## Pooled cells (the papers' boxplot view)\n",
-            ("Every cell of every trial as one value (n = trials × cells). The cells of a "
+        rows.append(
+            [f"`{v.name}`", str(s["n"]), _fmt(s["median"]), _fmt(s["mean"]), _fmt(s["iqr"])]
+        )
+        csv_rows += [
+            [v.name, t.seed, i, x] for t in v.trials for i, x in enumerate(t.cells_final_L1)
+        ]
+    atomic_write_bytes(
+        out / "pooled_cells.csv", _csv(["variant", "seed", "cell", "final_L1"], csv_rows)
+    )
+    return [
+        "## Pooled cells (the papers' boxplot view)\n",
+        (
+            "Every cell of every trial as one value (n = trials × cells). The cells of a "
             "trial are **not independent**; shown for comparison with the papers' "
-            "boxplots, not for testing.\n"),
-            _table(["variant", "n cells", "final L1 median", "mean", "IQR"], rows)]
+            "boxplots, not for testing.\n"
+        ),
+        _table(["variant", "n cells", "final L1 median", "mean", "IQR"], rows),
+    ]
 
 
 def _section_figures(variants, out) -> list[str]:
     from .report_plots import draw_report_figures
+
     paths = draw_report_figures(variants, out)
     return ["## Figures\n"] + [f"![{p.stem}]({p.name})\n" for p in paths]
 
 
 def _section_definitions() -> list[str]:
-    return ["## Definitions\n",
-            ("- **final L1**: `mean_L1` records (mean L1 over the training batches) at the "
+    return [
+        "## Definitions\n",
+        (
+            "- **final L1**: `mean_L1` records (mean L1 over the training batches) at the "
             "last epoch, averaged over the cells; written every `stats_every` epochs and "
             "always at the last one.\n"
             "- **test L1**: the returned network (best center on the test set), "
@@ -469,11 +644,15 @@ def _section_definitions() -> list[str]:
             "- **published-count capacity**: 1 − (`n_pruned_encoder` + `n_pruned_decoder`) / "
             "all parameters, the papers' capacity.\n"
             "- CSV files: `trials.csv` (one row per finished trial), `variants.csv`, "
-            "`grid.csv`, `tests.csv`, `pooled_cells.csv`.\n")]
+            "`grid.csv`, `tests.csv`, `pooled_cells.csv`.\n"
+        ),
+    ]
 
 
 def _write_trials_csv(variants, out) -> None:
-    rows = [[v.name, t.seed, t.job] + [t.metrics[m] for m in METRICS]
-            for v in variants for t in v.trials]
-    atomic_write_bytes(out / "trials.csv", _csv(["variant", "seed", "job"] + list(METRICS),
-                                                rows))
+    rows = [
+        [v.name, t.seed, t.job] + [t.metrics[m] for m in METRICS]
+        for v in variants
+        for t in v.trials
+    ]
+    atomic_write_bytes(out / "trials.csv", _csv(["variant", "seed", "job"] + list(METRICS), rows))

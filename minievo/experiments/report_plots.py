@@ -4,6 +4,7 @@ Importing this module changes nothing in matplotlib; every figure is its own
 ``Figure`` saved with its Agg canvas. Variants are drawn in the sweep's order
 with one colour each, the same in every figure.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,6 +18,7 @@ _METADATA = {"Software": None}
 
 def _colours(n: int):
     from matplotlib import colormaps
+
     cmap = colormaps["tab10" if n <= 10 else "tab20"]
     return [cmap(i % cmap.N) for i in range(n)]
 
@@ -29,7 +31,7 @@ def _band(trials, key):
     epochs = sorted(set.intersection(*(set(c) for c in curves)))
     if not epochs:
         return None
-    values = np.array([[c[e] for e in epochs] for c in curves])   # (trials, epochs)
+    values = np.array([[c[e] for e in epochs] for c in curves])  # (trials, epochs)
     q25, q50, q75 = np.percentile(values, [25, 50, 75], axis=0)
     return np.array(epochs), q25, q50, q75
 
@@ -51,8 +53,11 @@ def plot_loss_curves(variants, out: Path) -> Path:
         epochs, q25, q50, q75 = band
         ax.plot(epochs, q50, color=colour, label=f"{v.name} (n={len(v.trials)})")
         ax.fill_between(epochs, q25, q75, color=colour, alpha=0.2, linewidth=0)
-    ax.set(xlabel="epoch", ylabel="mean training L1 (mean over cells)",
-           title="training loss: median and IQR across trials")
+    ax.set(
+        xlabel="epoch",
+        ylabel="mean training L1 (mean over cells)",
+        title="training loss: median and IQR across trials",
+    )
     if ax.has_data():
         ax.legend(fontsize=7)
     return _save(fig, out / "loss_over_epochs.png")
@@ -62,8 +67,9 @@ def plot_boxplots(variants, out: Path) -> Path:
     """Boxplots across trials of the final L1 and the published-count capacity."""
     fig = Figure(figsize=(max(7, 1.0 * len(variants) + 2), 6.5), layout="constrained")
     names = [v.name for v in variants]
-    for row, (metric, label) in enumerate((("final_L1", "final training L1"),
-                                           ("capacity_published", "capacity (published count)"))):
+    for row, (metric, label) in enumerate(
+        (("final_L1", "final training L1"), ("capacity_published", "capacity (published count)"))
+    ):
         ax = fig.add_subplot(2, 1, row + 1)
         data = [[x for x in v.values(metric) if x is not None] for v in variants]
         positions = [i for i, d in enumerate(data) if d]
@@ -101,16 +107,20 @@ def plot_loss_vs_parameters(variants, out: Path) -> Path:
     fig = Figure(figsize=(7, 4.5), layout="constrained")
     ax = fig.add_subplot()
     for v, colour in zip(variants, _colours(len(variants))):
-        points = [(t.metrics["active_encoder"] + t.metrics["active_decoder"],
-                   t.metrics["final_L1"]) for t in v.trials
-                  if None not in (t.metrics["active_encoder"], t.metrics["active_decoder"],
-                                  t.metrics["final_L1"])]
+        points = [
+            (t.metrics["active_encoder"] + t.metrics["active_decoder"], t.metrics["final_L1"])
+            for t in v.trials
+            if None
+            not in (t.metrics["active_encoder"], t.metrics["active_decoder"], t.metrics["final_L1"])
+        ]
         if points:
             x, y = zip(*points)
             ax.scatter(x, y, color=colour, s=18, label=v.name)
-    ax.set(xlabel="non-zero parameters at the end (encoder + decoder)",
-           ylabel="final training L1", title="loss against active parameters (one point "
-                                             "per trial)")
+    ax.set(
+        xlabel="non-zero parameters at the end (encoder + decoder)",
+        ylabel="final training L1",
+        title="loss against active parameters (one point per trial)",
+    )
     if ax.has_data():
         ax.legend(fontsize=7)
     return _save(fig, out / "loss_vs_parameters.png")
@@ -119,5 +129,9 @@ def plot_loss_vs_parameters(variants, out: Path) -> Path:
 def draw_report_figures(variants, out) -> list[Path]:
     """Every figure of the report into ``out``; returns their paths."""
     out = Path(out)
-    return [plot_loss_curves(variants, out), plot_boxplots(variants, out),
-            plot_active_parameters(variants, out), plot_loss_vs_parameters(variants, out)]
+    return [
+        plot_loss_curves(variants, out),
+        plot_boxplots(variants, out),
+        plot_active_parameters(variants, out),
+        plot_loss_vs_parameters(variants, out),
+    ]

@@ -19,6 +19,7 @@ checkpoint nor a summary (a run killed before its first checkpoint, or run with
 ``checkpoint_every=0``) is started again by :func:`run`; ``force=True``
 starts again over a checkpoint or a finished run too.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,8 +46,8 @@ from .config import Config, ConfigError
 
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
-BEST_FILE = "best_autoencoder.npz"      # coevolution: best final center on the test set
-FINAL_FILE = "final_autoencoder.npz"    # canonical: the one network after the last epoch
+BEST_FILE = "best_autoencoder.npz"  # coevolution: best final center on the test set
+FINAL_FILE = "final_autoencoder.npz"  # canonical: the one network after the last epoch
 #: Bytes held per parameter of every center: parameters, mask, gradient and
 #: two Adam moments, float32 each (minievo.network.MLP).
 BYTES_PER_PARAM = 5 * 4
@@ -63,9 +64,13 @@ def default_out_dir() -> Path:
 
 def load_dataset_for(config: Config):
     """The dataset a config names, generated into the cache on first use."""
-    return load_or_generate(config.dataset_name, cache_dir=config.data_dir,
-                            seed=config.effective_data_seed,
-                            noise_probability=config.noise_probability, p_one=config.p_one)
+    return load_or_generate(
+        config.dataset_name,
+        cache_dir=config.data_dir,
+        seed=config.effective_data_seed,
+        noise_probability=config.noise_probability,
+        p_one=config.p_one,
+    )
 
 
 def network_file(config: Config) -> str:
@@ -73,8 +78,16 @@ def network_file(config: Config) -> str:
     return FINAL_FILE if config.is_canonical else BEST_FILE
 
 
-def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1,
-        force: bool = False, notify=None, figures: bool = True):
+def run(
+    config: Config,
+    out_dir=None,
+    *,
+    resume: bool = False,
+    workers: int = 1,
+    force: bool = False,
+    notify=None,
+    figures: bool = True,
+):
     """Train as ``config`` says and write the run folder; returns a ``RunResult``.
 
     Parameters
@@ -110,7 +123,7 @@ def run(config: Config, out_dir=None, *, resume: bool = False, workers: int = 1,
     result = train(config, dataset, out_dir, resume=resume, workers=workers, notify=notify)
     if out_dir is not None:
         write_outputs(config, result, out_dir, figures=figures)
-        if not config.keep_checkpoint:          # finished: the results are written
+        if not config.keep_checkpoint:  # finished: the results are written
             drop_checkpoint(out_dir)
     return result
 
@@ -119,8 +132,9 @@ def train(config: Config, dataset, out_dir, *, resume: bool, workers: int, notif
     """Hand the run to its training loop: lockstep on the GPU, canonical or coevolution."""
     if config.backend == "cuda":  # trials on the device: training/lockstep.py
         if workers != 1:
-            raise ConfigError(f"workers={workers}: backend 'cuda' runs the cells on the GPU; "
-                              "allowed: workers=1")
+            raise ConfigError(
+                f"workers={workers}: backend 'cuda' runs the cells on the GPU; allowed: workers=1"
+            )
         return train_lockstep([(config, out_dir)], dataset, resume=resume)[0]
     compiling = compile_notice(config.backend)
     if compiling:
@@ -137,15 +151,21 @@ def check_workers(config: Config, workers: int) -> None:
     if workers == 1:
         return
     if config.is_canonical:
-        raise ConfigError(f"workers={workers} with cell_evaluation=ann_canonical: canonical "
-                          "training has one network; allowed: workers=1")
+        raise ConfigError(
+            f"workers={workers} with cell_evaluation=ann_canonical: canonical "
+            "training has one network; allowed: workers=1"
+        )
     if config.update != "synchronous":
-        raise ConfigError(f"workers={workers} with update={config.update!r}: the cells of an "
-                          "asynchronous epoch depend on each other; --update synchronous "
-                          "uses workers")
+        raise ConfigError(
+            f"workers={workers} with update={config.update!r}: the cells of an "
+            "asynchronous epoch depend on each other; --update synchronous "
+            "uses workers"
+        )
     if config.cell_evaluation == "all_vs_all":
-        raise ConfigError(f"workers={workers} with cell_evaluation=all_vs_all: its visits "
-                          "train shared networks; allowed: workers=1")
+        raise ConfigError(
+            f"workers={workers} with cell_evaluation=all_vs_all: its visits "
+            "train shared networks; allowed: workers=1"
+        )
 
 
 def estimate_memory(config: Config) -> int:
@@ -177,7 +197,8 @@ def check_memory(config: Config) -> None:
         raise ConfigError(
             f"population_size={config.population_size}: the networks alone need about "
             f"{need / 2**30:.1f} GiB and {have / 2**30:.1f} GiB of memory is available; "
-            "use a smaller population_size or dataset")
+            "use a smaller population_size or dataset"
+        )
 
 
 def prepare_new_folder(out_dir: Path, force: bool, notify) -> None:
@@ -198,9 +219,11 @@ def prepare_new_folder(out_dir: Path, force: bool, notify) -> None:
     if (finished or resumable) and not force:
         what = "a finished run" if finished else "a run with a checkpoint"
         extend = " --epochs N (more epochs)" if finished else ""
-        raise FileExistsError(f"{out_dir} already holds {what}; continue it with "
-                              f"`minievo run --resume {out_dir}{extend}`, start it again with "
-                              f"--force, or choose another --out")
+        raise FileExistsError(
+            f"{out_dir} already holds {what}; continue it with "
+            f"`minievo run --resume {out_dir}{extend}`, start it again with "
+            f"--force, or choose another --out"
+        )
     why = "--force" if (finished or resumable) else "it has no checkpoint and no summary"
     notify(f"{out_dir}: starting the run again in this folder ({why})")
     clear_run_folder(out_dir)
@@ -215,8 +238,15 @@ def clear_run_folder(out_dir: Path) -> None:
     remove_stale_temporaries(out_dir)
 
 
-def resume(run_dir, *, workers: int = 1, epochs: int | None = None, notify=None,
-           progress: bool | None = None, figures: bool = True):
+def resume(
+    run_dir,
+    *,
+    workers: int = 1,
+    epochs: int | None = None,
+    notify=None,
+    progress: bool | None = None,
+    figures: bool = True,
+):
     """Continue the interrupted run in ``run_dir`` with the configuration saved there.
 
     Parameters
@@ -241,7 +271,8 @@ def resume(run_dir, *, workers: int = 1, epochs: int | None = None, notify=None,
         raise ConfigError(
             f"{run_dir} has no checkpoint (killed before its first one, or checkpoint_every=0): "
             f"nothing to resume; `minievo run --config {path} --out {run_dir}` starts it again "
-            "in the same folder")
+            "in the same folder"
+        )
     check_checkpoint_matches(config, run_dir)
     removed = remove_stale_temporaries(run_dir)
     if removed:
@@ -254,47 +285,67 @@ def resume(run_dir, *, workers: int = 1, epochs: int | None = None, notify=None,
             config.save(path)
             notify(config.notices[-1])
     elif checkpoint_progress(run_dir) >= config.epochs:
-        notify(f"{run_dir}: the run has done all its {config.epochs} epochs; nothing to "
-               "train (extend it with --epochs N); writing its outputs again")
+        notify(
+            f"{run_dir}: the run has done all its {config.epochs} epochs; nothing to "
+            "train (extend it with --epochs N); writing its outputs again"
+        )
     if progress is not None:
         config = config.replace(progress=progress)
-    return run(config, run_dir, resume=True, workers=workers, notify=notify,
-               figures=figures)
+    return run(config, run_dir, resume=True, workers=workers, notify=notify, figures=figures)
 
 
 def check_checkpoint_matches(config: Config, run_dir: Path) -> None:
     """Refuse a checkpoint written by another variant, seed or population than ``config.json``."""
     path = run_dir / CHECKPOINT_FILE
     state = checkpoint_state(run_dir)
-    for key, expected in (("variant", config.cell_evaluation), ("seed", config.seed),
-                          ("population_size", config.population_size)):
+    for key, expected in (
+        ("variant", config.cell_evaluation),
+        ("seed", config.seed),
+        ("population_size", config.population_size),
+    ):
         if key in state and state[key] != expected:
-            raise ConfigError(f"{path}: checkpoint has {key}={state[key]!r} but "
-                              f"{run_dir / CONFIG_FILE} has {expected!r}; cannot resume")
+            raise ConfigError(
+                f"{path}: checkpoint has {key}={state[key]!r} but "
+                f"{run_dir / CONFIG_FILE} has {expected!r}; cannot resume"
+            )
 
 
 def extend_config(config: Config, run_dir: Path, epochs: int) -> Config:
     """``config`` with a new total of ``epochs``, checked against the epochs already done."""
     done = checkpoint_progress(run_dir)
     if not isinstance(epochs, int) or epochs <= done:
-        raise ConfigError(f"--epochs {epochs}: {run_dir} has already done {done} epochs; "
-                          f"allowed: more than {done} (its config has {config.epochs})")
+        raise ConfigError(
+            f"--epochs {epochs}: {run_dir} has already done {done} epochs; "
+            f"allowed: more than {done} (its config has {config.epochs})"
+        )
     if epochs == config.epochs:
         return config
-    notice = (f"epochs changed from {config.epochs} to {epochs} on resume at epoch {done}: "
-              f"from there the pruning schedule and the learning-rate steps follow "
-              f"T = {epochs}, so the result differs from a fresh {epochs}-epoch run")
+    notice = (
+        f"epochs changed from {config.epochs} to {epochs} on resume at epoch {done}: "
+        f"from there the pruning schedule and the learning-rate steps follow "
+        f"T = {epochs}, so the result differs from a fresh {epochs}-epoch run"
+    )
     changed = config.replace(epochs=epochs)
-    return Config.from_dict({**changed.to_dict(), "defaults": config.defaults,
-                             "notices": list(config.notices) + [notice]})
+    return Config.from_dict(
+        {
+            **changed.to_dict(),
+            "defaults": config.defaults,
+            "notices": list(config.notices) + [notice],
+        }
+    )
 
 
 def pruned_summary(best, mask_mode: str) -> dict:
     """The returned pair's pruning counts under the records' names (``records.pruned_counts``)."""
-    return {"mask_mode": mask_mode, **pruned_counts(best, mask_mode),
-            "n_pruned_definition": ("zeros at the network's last pruning event (regrow masks, "
-                                    "as published)" if mask_mode == "regrow" else
-                                    "entries whose mask is 0 (persistent masks)")}
+    return {
+        "mask_mode": mask_mode,
+        **pruned_counts(best, mask_mode),
+        "n_pruned_definition": (
+            "zeros at the network's last pruning event (regrow masks, as published)"
+            if mask_mode == "regrow"
+            else "entries whose mask is 0 (persistent masks)"
+        ),
+    }
 
 
 def write_outputs(config: Config, result, out_dir: Path, *, figures: bool = True) -> dict:
@@ -307,22 +358,35 @@ def write_outputs(config: Config, result, out_dir: Path, *, figures: bool = True
             drawn = []
         elif config.is_canonical:
             from .plots import plot_canonical
+
             drawn = plot_canonical(records, out_dir, config.mask_mode)
         else:
             from .coevolution_plots import plot_coevolution
+
             drawn = plot_coevolution(records, out_dir / "figures", config.mask_mode)
     best = result.best
     summary = {
-        "cell_evaluation": config.cell_evaluation, "epochs": result.epochs,
-        "network": ("final network (after the last epoch)" if config.is_canonical
-                    else "best center (the final center with the lowest test L1)"),
-        "defaults": config.defaults, "notices": list(config.notices),
-        "test_loss": result.test_loss, "wall_time_s": result.wall_time,
+        "cell_evaluation": config.cell_evaluation,
+        "epochs": result.epochs,
+        "network": (
+            "final network (after the last epoch)"
+            if config.is_canonical
+            else "best center (the final center with the lowest test L1)"
+        ),
+        "defaults": config.defaults,
+        "notices": list(config.notices),
+        "test_loss": result.test_loss,
+        "wall_time_s": result.wall_time,
         "n_records": len(records),
         **pruned_summary(best, config.mask_mode),
-        "n_params_encoder": best.encoder.n_params, "n_params_decoder": best.decoder.n_params,
-        "files": {"config": CONFIG_FILE, "stats": "stats.jsonl", "network": network,
-                  "figures": [str(Path(f).relative_to(out_dir)) for f in drawn]},
+        "n_params_encoder": best.encoder.n_params,
+        "n_params_decoder": best.decoder.n_params,
+        "files": {
+            "config": CONFIG_FILE,
+            "stats": "stats.jsonl",
+            "network": network,
+            "figures": [str(Path(f).relative_to(out_dir)) for f in drawn],
+        },
     }
     atomic_write_json(out_dir / SUMMARY_FILE, summary)
     return summary

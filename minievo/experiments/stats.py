@@ -4,6 +4,7 @@ The unit of every test is the *trial* (one seed of one variant): the cells of
 one coevolutionary trial share ancestors and data, so they are not
 independent samples.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -22,13 +23,29 @@ def summarize(values: Sequence[float]) -> dict:
     """
     x = np.asarray([v for v in values if v is not None], dtype=float)
     if x.size == 0:
-        return {"n": 0, "median": None, "mean": None, "std": None, "q25": None, "q75": None,
-                "iqr": None, "min": None, "max": None}
+        return {
+            "n": 0,
+            "median": None,
+            "mean": None,
+            "std": None,
+            "q25": None,
+            "q75": None,
+            "iqr": None,
+            "min": None,
+            "max": None,
+        }
     q25, q50, q75 = np.percentile(x, [25, 50, 75])
-    return {"n": int(x.size), "median": float(q50), "mean": float(x.mean()),
-            "std": float(x.std(ddof=1)) if x.size > 1 else None,
-            "q25": float(q25), "q75": float(q75), "iqr": float(q75 - q25),
-            "min": float(x.min()), "max": float(x.max())}
+    return {
+        "n": int(x.size),
+        "median": float(q50),
+        "mean": float(x.mean()),
+        "std": float(x.std(ddof=1)) if x.size > 1 else None,
+        "q25": float(q25),
+        "q75": float(q75),
+        "iqr": float(q75 - q25),
+        "min": float(x.min()),
+        "max": float(x.max()),
+    }
 
 
 def mann_whitney(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
@@ -40,9 +57,10 @@ def mann_whitney(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     approximation with tie and continuity correction).
     """
     from scipy.stats import mannwhitneyu
+
     result = mannwhitneyu(np.asarray(x, float), np.asarray(y, float), alternative="two-sided")
     p = float(result.pvalue)
-    return float(result.statistic), (p if np.isfinite(p) else 1.0)   # all tied: no evidence
+    return float(result.statistic), (p if np.isfinite(p) else 1.0)  # all tied: no evidence
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
@@ -75,8 +93,8 @@ def a12(x: Sequence[float], y: Sequence[float]) -> float:
     :math:`|\\hat A_{12} - 0.5|` negligible below 0.06, small below 0.14,
     medium below 0.21, large above.
     """
-    x = np.asarray(x, dtype=float)[:, None]   # (n_x, 1)
-    y = np.asarray(y, dtype=float)[None, :]   # (1, n_y)
+    x = np.asarray(x, dtype=float)[:, None]  # (n_x, 1)
+    y = np.asarray(y, dtype=float)[None, :]  # (1, n_y)
     if x.size == 0 or y.size == 0:
         raise ValueError("a12 needs two non-empty samples")
     return float(((x > y).sum() + 0.5 * (x == y).sum()) / (x.size * y.size))
@@ -85,8 +103,7 @@ def a12(x: Sequence[float], y: Sequence[float]) -> float:
 def a12_magnitude(value: float) -> str:
     """Vargha and Delaney's label for :math:`|\\hat A_{12} - 0.5|`."""
     d = abs(value - 0.5)
-    return ("negligible" if d < 0.06 else "small" if d < 0.14 else
-            "medium" if d < 0.21 else "large")
+    return "negligible" if d < 0.06 else "small" if d < 0.14 else "medium" if d < 0.21 else "large"
 
 
 @dataclass
@@ -119,8 +136,20 @@ def compare(pairs: list[tuple[str, str, str]], samples: dict[str, list[float]]) 
         if len(xa) >= 2 and len(xb) >= 2:
             u, p = mann_whitney(xa, xb)
             effect = a12(xa, xb)
-        out.append(Comparison(kind, a, b, len(xa), len(xb), summarize(xa)["median"],
-                              summarize(xb)["median"], u, p, effect))
+        out.append(
+            Comparison(
+                kind,
+                a,
+                b,
+                len(xa),
+                len(xb),
+                summarize(xa)["median"],
+                summarize(xb)["median"],
+                u,
+                p,
+                effect,
+            )
+        )
     tested = [c for c in out if c.p is not None]
     for comparison, adjusted in zip(tested, holm([c.p for c in tested])):
         comparison.p_holm = adjusted

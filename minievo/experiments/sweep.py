@@ -34,6 +34,7 @@ What a sweep guarantees
 The job execution is one function, :func:`execute_jobs`, which hands each job
 to a *runner*; another executor plugs in there.
 """
+
 from __future__ import annotations
 
 import json
@@ -63,17 +64,35 @@ WORKER_LOG = "worker.log"
 NOT_COMPARED = ("progress", "out_dir", "notices", "defaults")
 
 #: Environment variables that pin a worker to one thread per library.
-THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-                    "MKL_NUM_THREADS")
+THREAD_VARIABLES = (
+    "NUMBA_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+)
 
 #: Order in which differing settings appear in a variant's folder name.
-LABEL_ORDER = ("cell_evaluation", "environment", "population_size", "prune_method",
-               "prune_schedule", "prune_probability", "prune_amount")
+LABEL_ORDER = (
+    "cell_evaluation",
+    "environment",
+    "population_size",
+    "prune_method",
+    "prune_schedule",
+    "prune_probability",
+    "prune_amount",
+)
 
 #: Short prefixes for numeric settings in variant names.
-LABEL_PREFIX = {"population_size": "pop", "prune_probability": "p", "prune_amount": "amount",
-                "learning_rate": "lr", "epochs": "epochs", "radius": "r",
-                "batch_size": "batch", "lexi_threshold": "lexi"}
+LABEL_PREFIX = {
+    "population_size": "pop",
+    "prune_probability": "p",
+    "prune_amount": "amount",
+    "learning_rate": "lr",
+    "epochs": "epochs",
+    "radius": "r",
+    "batch_size": "batch",
+    "lexi_threshold": "lexi",
+}
 
 
 class SweepMismatchError(ConfigError):
@@ -88,12 +107,13 @@ class Job:
     variant: str
     seed: int
     config: Config
-    settings: dict = field(default_factory=dict)   # the variant's differing settings
+    settings: dict = field(default_factory=dict)  # the variant's differing settings
 
 
 # ---------------------------------------------------------------------------
 # Naming
 # ---------------------------------------------------------------------------
+
 
 def _comparable(config_dict: dict) -> dict:
     return {k: v for k, v in config_dict.items() if k not in NOT_COMPARED}
@@ -120,8 +140,12 @@ def differing_settings(variants: list[Config]) -> list[str]:
     """Config keys whose values differ between ``variants`` (seed, trials excluded),
     in :data:`LABEL_ORDER` first, then alphabetically."""
     dicts = [_comparable(v.to_dict()) for v in variants]
-    keys = {k for k in dicts[0] if k not in ("seed", "trials")
-            and any(json.dumps(d.get(k)) != json.dumps(dicts[0].get(k)) for d in dicts)}
+    keys = {
+        k
+        for k in dicts[0]
+        if k not in ("seed", "trials")
+        and any(json.dumps(d.get(k)) != json.dumps(dicts[0].get(k)) for d in dicts)
+    }
     ordered = [k for k in LABEL_ORDER if k in keys]
     return ordered + sorted(keys - set(ordered))
 
@@ -171,8 +195,15 @@ def expand_trials(variants: list[Config], names: list[str] | None = None) -> lis
     for label, variant in zip(labels, variants):
         settings = {k: variant.to_dict()[k] for k in keys}
         for seed in variant.trial_seeds:
-            jobs.append(Job(f"{label}/seed-{seed:0{width}d}", label, seed,
-                            variant.replace(seed=seed, trials=1), settings))
+            jobs.append(
+                Job(
+                    f"{label}/seed-{seed:0{width}d}",
+                    label,
+                    seed,
+                    variant.replace(seed=seed, trials=1),
+                    settings,
+                )
+            )
     return jobs
 
 
@@ -180,12 +211,15 @@ def expand_trials(variants: list[Config], names: list[str] | None = None) -> lis
 # Never stale: compare with what the folder holds
 # ---------------------------------------------------------------------------
 
+
 def config_differences(held: dict, wanted: dict) -> list[str]:
     """``"key: held -> wanted"`` for every key whose value differs (sorted)."""
     held, wanted = _comparable(held), _comparable(wanted)
-    return [f"{k}: {held.get(k)!r} -> {wanted.get(k)!r}"
-            for k in sorted(set(held) | set(wanted))
-            if json.dumps(held.get(k)) != json.dumps(wanted.get(k))]
+    return [
+        f"{k}: {held.get(k)!r} -> {wanted.get(k)!r}"
+        for k in sorted(set(held) | set(wanted))
+        if json.dumps(held.get(k)) != json.dumps(wanted.get(k))
+    ]
 
 
 def check_folder(jobs: list[Job], root: Path) -> None:
@@ -206,8 +240,9 @@ def check_folder(jobs: list[Job], root: Path) -> None:
                 break
         extra = sorted(set(held) - set(wanted))
         if extra:
-            problems.append(f"it holds other jobs ({', '.join(extra[:3])}"
-                            f"{', ...' if len(extra) > 3 else ''})")
+            problems.append(
+                f"it holds other jobs ({', '.join(extra[:3])}{', ...' if len(extra) > 3 else ''})"
+            )
     for job in jobs:
         path = root / job.name / CONFIG_FILE
         if path.exists():
@@ -219,7 +254,8 @@ def check_folder(jobs: list[Job], root: Path) -> None:
         raise SweepMismatchError(
             f"{root} already holds a sweep with other settings ({problems[0]}); "
             f"results of other settings are never reused: choose another --out, "
-            f"or pass --new-folder")
+            f"or pass --new-folder"
+        )
 
 
 def next_free_folder(root) -> Path:
@@ -235,6 +271,7 @@ def next_free_folder(root) -> Path:
 # ---------------------------------------------------------------------------
 # One job
 # ---------------------------------------------------------------------------
+
 
 def job_status(out: Path) -> str:
     """``done`` (summary.json), ``failed`` (failed.json), ``partial`` (started) or ``missing``."""
@@ -257,8 +294,11 @@ def run_job(config_dict: dict, out_dir: str, figures: bool = True) -> dict:
     out = Path(out_dir)
     if (out / SUMMARY_FILE).exists():
         summary = json.loads((out / SUMMARY_FILE).read_text())
-        return {"test_loss": summary["test_loss"], "wall_time_s": summary["wall_time_s"],
-                "skipped": True}
+        return {
+            "test_loss": summary["test_loss"],
+            "wall_time_s": summary["wall_time_s"],
+            "skipped": True,
+        }
     (out / FAILED_FILE).unlink(missing_ok=True)
     config = Config.from_dict(config_dict)
     if (out / CHECKPOINT_FILE).exists():
@@ -287,14 +327,17 @@ def worker_environment(threads: int = 1) -> dict:
     return env
 
 
-_WORKER_CODE = ("import json, sys; from minievo.experiments.sweep import run_job; "
-                "print(json.dumps(run_job(json.loads(sys.argv[1]), sys.argv[2], "
-                "sys.argv[3] == '1')))")
+_WORKER_CODE = (
+    "import json, sys; from minievo.experiments.sweep import run_job; "
+    "print(json.dumps(run_job(json.loads(sys.argv[1]), sys.argv[2], "
+    "sys.argv[3] == '1')))"
+)
 
 
 # ---------------------------------------------------------------------------
 # Runners: where jobs execute
 # ---------------------------------------------------------------------------
+
 
 class SubprocessRunner:
     """Each job in its own ``python`` process, at most ``workers`` at a time.
@@ -304,12 +347,15 @@ class SubprocessRunner:
     ``j`` goes to ``<j>/worker.log``.
     """
 
-    def __init__(self, workers: int = 1, threads: int = 1, poll_s: float = 0.05,
-                 figures: bool = True):
+    def __init__(
+        self, workers: int = 1, threads: int = 1, poll_s: float = 0.05, figures: bool = True
+    ):
         self.workers, self.env, self.poll_s = max(1, workers), worker_environment(threads), poll_s
         self.figures = figures
 
-    def run(self, jobs: list[Job], root: Path, on_done: Callable[[Job, dict | None, str | None], None]):
+    def run(
+        self, jobs: list[Job], root: Path, on_done: Callable[[Job, dict | None, str | None], None]
+    ):
         pending, running = list(jobs), {}
         try:
             while pending or running:
@@ -319,10 +365,18 @@ class SubprocessRunner:
                     out.mkdir(parents=True, exist_ok=True)
                     log = open(out / WORKER_LOG, "wb")  # noqa: SIM115 - open while the job runs
                     proc = subprocess.Popen(
-                        [sys.executable, "-c", _WORKER_CODE,
-                         json.dumps(job.config.replace(progress=False).to_dict()), str(out),
-                         "1" if self.figures else "0"],
-                        stdout=log, stderr=subprocess.STDOUT, env=self.env)
+                        [
+                            sys.executable,
+                            "-c",
+                            _WORKER_CODE,
+                            json.dumps(job.config.replace(progress=False).to_dict()),
+                            str(out),
+                            "1" if self.figures else "0",
+                        ],
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=self.env,
+                    )
                     running[proc] = (job, log)
                 for proc in [p for p in running if p.poll() is not None]:
                     job, log = running.pop(proc)
@@ -333,7 +387,7 @@ class SubprocessRunner:
                         on_done(job, None, self._error(proc.returncode, root / job.name))
                 time.sleep(self.poll_s)
         finally:
-            for proc, (_job, log) in running.items():   # interrupted: stop our children
+            for proc, (_job, log) in running.items():  # interrupted: stop our children
                 proc.kill()
                 proc.wait()
                 log.close()
@@ -346,8 +400,9 @@ class SubprocessRunner:
             except ValueError:
                 name = "?"
             return f"worker process killed by signal {-code} ({name})"
-        lines = [ln for ln in (out / WORKER_LOG).read_text(errors="replace").splitlines()
-                 if ln.strip()]
+        lines = [
+            ln for ln in (out / WORKER_LOG).read_text(errors="replace").splitlines() if ln.strip()
+        ]
         return (lines[-1] if lines else f"worker process exited with status {code}")[:500]
 
 
@@ -362,14 +417,20 @@ class ExecutorRunner:
         self.executor, self.figures = executor, figures
 
     def run(self, jobs, root, on_done):
-        futures = {self.executor.submit(run_job, job.config.replace(progress=False).to_dict(),
-                                        str(root / job.name), self.figures): job
-                   for job in jobs}
+        futures = {
+            self.executor.submit(
+                run_job,
+                job.config.replace(progress=False).to_dict(),
+                str(root / job.name),
+                self.figures,
+            ): job
+            for job in jobs
+        }
         for future in as_completed(futures):
             job = futures[future]
             try:
                 result = future.result()
-            except Exception as error:   # noqa: BLE001 - any failure of one job is recorded
+            except Exception as error:  # noqa: BLE001 - any failure of one job is recorded
                 on_done(job, None, f"{type(error).__name__}: {error}"[:500])
             else:
                 on_done(job, result, None)
@@ -385,7 +446,7 @@ class InProcessRunner:
         for job in jobs:
             try:
                 result = run_job(job.config.to_dict(), str(root / job.name), self.figures)
-            except Exception as error:   # noqa: BLE001
+            except Exception as error:  # noqa: BLE001
                 on_done(job, None, f"{type(error).__name__}: {error}"[:500])
             else:
                 on_done(job, result, None)
@@ -395,12 +456,20 @@ class InProcessRunner:
 # Results
 # ---------------------------------------------------------------------------
 
+
 def result_line(job: Job, root: Path) -> dict:
     """The line of ``results.jsonl`` for ``job``, read from its folder."""
     out = root / job.name
-    line = {"job": job.name, "variant": job.variant, "seed": job.seed,
-            "status": job_status(out), "settings": job.settings,
-            "test_loss": None, "wall_time_s": None, "error": None}
+    line = {
+        "job": job.name,
+        "variant": job.variant,
+        "seed": job.seed,
+        "status": job_status(out),
+        "settings": job.settings,
+        "test_loss": None,
+        "wall_time_s": None,
+        "error": None,
+    }
     if line["status"] == "done":
         summary = json.loads((out / SUMMARY_FILE).read_text())
         line.update(test_loss=summary["test_loss"], wall_time_s=summary["wall_time_s"])
@@ -412,8 +481,9 @@ def result_line(job: Job, root: Path) -> dict:
 def write_results(jobs: list[Job], root: Path) -> list[dict]:
     """Rewrite ``root/results.jsonl`` atomically: one line per job, in job order."""
     lines = [result_line(job, root) for job in jobs]
-    atomic_write_bytes(root / RESULTS_FILE,
-                       "".join(json.dumps(ln, sort_keys=True) + "\n" for ln in lines).encode())
+    atomic_write_bytes(
+        root / RESULTS_FILE, "".join(json.dumps(ln, sort_keys=True) + "\n" for ln in lines).encode()
+    )
     return lines
 
 
@@ -424,14 +494,16 @@ def write_jobs(jobs: list[Job], root: Path) -> None:
     atomic_write_json(root / JOBS_FILE, {job.name: job.config.to_dict() for job in jobs})
     variants: dict[str, dict] = {}
     for job in jobs:
-        variants.setdefault(job.variant, {"name": job.variant, "settings": job.settings,
-                                          "seeds": []})["seeds"].append(job.seed)
+        variants.setdefault(
+            job.variant, {"name": job.variant, "settings": job.settings, "seeds": []}
+        )["seeds"].append(job.seed)
     atomic_write_json(root / VARIANTS_FILE, list(variants.values()))
 
 
 # ---------------------------------------------------------------------------
 # The sweep
 # ---------------------------------------------------------------------------
+
 
 @dataclass
 class SweepOutcome:
@@ -448,8 +520,10 @@ class SweepOutcome:
 
     def summary(self) -> str:
         done = sum(ln["status"] == "done" for ln in self.lines)
-        text = (f"{done}/{len(self.lines)} jobs done ({self.ran} run now, "
-                f"{self.skipped} done earlier), {len(self.failed)} failed")
+        text = (
+            f"{done}/{len(self.lines)} jobs done ({self.ran} run now, "
+            f"{self.skipped} done earlier), {len(self.failed)} failed"
+        )
         for ln in self.failed:
             text += f"\n  FAILED {ln['job']}: {ln['error']}"
         if self.failed:
@@ -457,8 +531,14 @@ class SweepOutcome:
         return text
 
 
-def execute_jobs(jobs: list[Job], root: Path, runner, *, progress: bool = True,
-                 on_result: Callable[[dict], None] | None = None) -> int:
+def execute_jobs(
+    jobs: list[Job],
+    root: Path,
+    runner,
+    *,
+    progress: bool = True,
+    on_result: Callable[[dict], None] | None = None,
+) -> int:
     """Hand every job to ``runner``; record each outcome as it arrives.
 
     ``runner.run(jobs, root, on_done)`` calls ``on_done(job, result, error)``
@@ -466,10 +546,18 @@ def execute_jobs(jobs: list[Job], root: Path, runner, *, progress: bool = True,
     rewritten after each job. Returns how many jobs ran.
     """
     from tqdm import tqdm
+
     all_jobs = list(jobs)
     todo = [job for job in all_jobs if job_status(root / job.name) != "done"]
-    bar = tqdm(total=len(all_jobs), initial=len(all_jobs) - len(todo), unit="job",
-               desc="sweep", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(all_jobs),
+        initial=len(all_jobs) - len(todo),
+        unit="job",
+        desc="sweep",
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
     failures = [0]
 
     def on_done(job, result, error):
@@ -489,8 +577,14 @@ def execute_jobs(jobs: list[Job], root: Path, runner, *, progress: bool = True,
     return len(todo)
 
 
-def make_runner(*, executor: Executor | None = None, workers: int = 1, threads: int = 1,
-                in_process: bool = False, figures: bool = True):
+def make_runner(
+    *,
+    executor: Executor | None = None,
+    workers: int = 1,
+    threads: int = 1,
+    in_process: bool = False,
+    figures: bool = True,
+):
     """The runner for a sweep: an executor's, this process, or one process per job."""
     if executor is not None:
         return ExecutorRunner(executor, figures)
@@ -499,10 +593,19 @@ def make_runner(*, executor: Executor | None = None, workers: int = 1, threads: 
     return SubprocessRunner(workers, threads, figures=figures)
 
 
-def run_sweep(variants: list[Config], root, *, names: list[str] | None = None,
-              executor: Executor | None = None, workers: int = 1, threads: int = 1,
-              in_process: bool = False, progress: bool = False, figures: bool = True,
-              on_result=None) -> SweepOutcome:
+def run_sweep(
+    variants: list[Config],
+    root,
+    *,
+    names: list[str] | None = None,
+    executor: Executor | None = None,
+    workers: int = 1,
+    threads: int = 1,
+    in_process: bool = False,
+    progress: bool = False,
+    figures: bool = True,
+    on_result=None,
+) -> SweepOutcome:
     """Run every (variant, seed) job of ``variants`` into ``root``.
 
     Parameters
@@ -545,15 +648,23 @@ def run_sweep(variants: list[Config], root, *, names: list[str] | None = None,
     skipped = sum(job_status(root / job.name) == "done" for job in jobs)
     write_results(jobs, root)
     backends = {job.config.backend for job in jobs}
-    if "cuda" in backends:          # every trial of every variant in lockstep on one GPU
+    if "cuda" in backends:  # every trial of every variant in lockstep on one GPU
         if len(backends) > 1 or executor is not None or workers > 1 or in_process:
-            raise ConfigError("backend 'cuda' runs the whole sweep in one process: use it for "
-                              "every variant, without --workers, --scheduler or an executor")
+            raise ConfigError(
+                "backend 'cuda' runs the whole sweep in one process: use it for "
+                "every variant, without --workers, --scheduler or an executor"
+            )
         from .lockstep_sweep import LockstepRunner
+
         runner = LockstepRunner(figures)
     else:
-        runner = make_runner(executor=executor, workers=workers, threads=threads,
-                             in_process=in_process, figures=figures)
+        runner = make_runner(
+            executor=executor,
+            workers=workers,
+            threads=threads,
+            in_process=in_process,
+            figures=figures,
+        )
     ran = execute_jobs(jobs, root, runner, progress=progress, on_result=on_result)
     return SweepOutcome(root, write_results(jobs, root), ran, skipped)
 
@@ -561,6 +672,7 @@ def run_sweep(variants: list[Config], root, *, names: list[str] | None = None,
 # ---------------------------------------------------------------------------
 # Dask
 # ---------------------------------------------------------------------------
+
 
 def dask_client(scheduler: str, workers: int = 1, threads: int = 1):
     """A ``dask.distributed`` client: ``"local"`` starts a ``LocalCluster`` on 127.0.0.1.
@@ -573,11 +685,18 @@ def dask_client(scheduler: str, workers: int = 1, threads: int = 1):
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
-        raise ConfigError("--scheduler needs dask.distributed: pip install "
-                          "'minievo[distributed]'") from None
+        raise ConfigError(
+            "--scheduler needs dask.distributed: pip install 'minievo[distributed]'"
+        ) from None
     if scheduler == "local":
         env = {name: str(threads) for name in THREAD_VARIABLES}
-        cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None, env=env)
+        cluster = LocalCluster(
+            n_workers=max(1, workers),
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+            env=env,
+        )
         return Client(cluster)
     return Client(scheduler, timeout="10s")

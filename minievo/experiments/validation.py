@@ -7,6 +7,7 @@ field, the value and what is allowed; :meth:`Rule.describe` gives the same
 configuration (:mod:`minievo.experiments.config`) keeps one table of them,
 ``FIELD_RULES``; no field repeats a hand-written type check.
 """
+
 from __future__ import annotations
 
 import math
@@ -66,8 +67,7 @@ class Integer(Rule):
                 raise ConfigError(f"{name}: {value!r} is not an integer")
         result = int(value)
         if self.minimum is not None and result < self.minimum:
-            raise ConfigError(f"{name}: {value!r} is out of range; "
-                              f"allowed: {self.describe()}")
+            raise ConfigError(f"{name}: {value!r} is out of range; allowed: {self.describe()}")
         return result
 
     def describe(self):
@@ -80,8 +80,9 @@ class Number(Rule):
 
     cli_type = float
 
-    def __init__(self, low: float, high: float = math.inf, *, low_open: bool = False,
-                 high_open: bool = False):
+    def __init__(
+        self, low: float, high: float = math.inf, *, low_open: bool = False, high_open: bool = False
+    ):
         self.low, self.high, self.low_open, self.high_open = low, high, low_open, high_open
 
     def __call__(self, name, value):
@@ -107,8 +108,12 @@ class Choice(Rule):
     names registered after import (pruning operators, schedules) count.
     """
 
-    def __init__(self, choices, aliases: Mapping[str, str] | Callable | None = None,
-                 extra: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        choices,
+        aliases: Mapping[str, str] | Callable | None = None,
+        extra: tuple[str, ...] = (),
+    ):
         self._choices, self._aliases, self.extra = choices, aliases or {}, extra
 
     @property
@@ -129,8 +134,10 @@ class Choice(Rule):
         key = value.strip().lower()
         if key in lookup:
             return lookup[key]
-        raise ConfigError(f"{name}: {value!r} is not allowed; allowed: {self.describe()}"
-                          + suggest(value, list(choices) + list(aliases)))
+        raise ConfigError(
+            f"{name}: {value!r} is not allowed; allowed: {self.describe()}"
+            + suggest(value, list(choices) + list(aliases))
+        )
 
     def describe(self):
         allowed = ", ".join(self.choices)

@@ -3,6 +3,7 @@
 ``reference`` is the oracle, written for reading; ``cpu`` holds the same
 functions compiled with Numba. Pick one with :func:`get_backend`.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -30,16 +31,16 @@ class Workspace(NamedTuple):
     Allocated once and reused by every step, so a step allocates nothing.
     """
 
-    enc_act: np.ndarray       # (max_rows * encoder nodes,) float32, layer outputs
-    enc_delta: np.ndarray     # same, dL/d(output) then dL/dz per layer
-    dec_act: np.ndarray       # (max_rows * decoder nodes,) float32
+    enc_act: np.ndarray  # (max_rows * encoder nodes,) float32, layer outputs
+    enc_delta: np.ndarray  # same, dL/d(output) then dL/dz per layer
+    dec_act: np.ndarray  # (max_rows * decoder nodes,) float32
     dec_delta: np.ndarray
-    code: np.ndarray          # (max_rows * latent,) variational sample / mean
-    d_code: np.ndarray        # (max_rows * latent,) dL/d(code)
-    no_dx: np.ndarray         # (0, n_dim) float32: "no input gradient wanted"
-    batch_in: np.ndarray      # (max_rows * n_dim,) gathered encoder input
+    code: np.ndarray  # (max_rows * latent,) variational sample / mean
+    d_code: np.ndarray  # (max_rows * latent,) dL/d(code)
+    no_dx: np.ndarray  # (0, n_dim) float32: "no input gradient wanted"
+    batch_in: np.ndarray  # (max_rows * n_dim,) gathered encoder input
     batch_target: np.ndarray  # (max_rows * n_dim,) gathered target
-    batch_noise: np.ndarray   # (max_rows * latent,) gathered reparameterisation noise
+    batch_noise: np.ndarray  # (max_rows * latent,) gathered reparameterisation noise
 
 
 def make_workspace(enc_spec, dec_spec, max_rows: int) -> Workspace:
@@ -47,9 +48,14 @@ def make_workspace(enc_spec, dec_spec, max_rows: int) -> Workspace:
     f32 = np.float32
     n_dim, latent = enc_spec.n_in, dec_spec.n_in
     return Workspace(
-        np.zeros(max_rows * enc_spec.n_nodes, f32), np.zeros(max_rows * enc_spec.n_nodes, f32),
-        np.zeros(max_rows * dec_spec.n_nodes, f32), np.zeros(max_rows * dec_spec.n_nodes, f32),
-        np.zeros(max_rows * latent, f32), np.zeros(max_rows * latent, f32),
+        np.zeros(max_rows * enc_spec.n_nodes, f32),
+        np.zeros(max_rows * enc_spec.n_nodes, f32),
+        np.zeros(max_rows * dec_spec.n_nodes, f32),
+        np.zeros(max_rows * dec_spec.n_nodes, f32),
+        np.zeros(max_rows * latent, f32),
+        np.zeros(max_rows * latent, f32),
         np.zeros((0, n_dim), f32),
-        np.zeros(max_rows * n_dim, f32), np.zeros(max_rows * n_dim, f32),
-        np.zeros(max_rows * latent, f32))
+        np.zeros(max_rows * n_dim, f32),
+        np.zeros(max_rows * n_dim, f32),
+        np.zeros(max_rows * latent, f32),
+    )

@@ -75,14 +75,15 @@ equations. What differs is *how*:
 
 ``benchmarks/profile_step.py`` prints what each piece costs at paper size.
 """
+
 import numpy as np
 from llvmlite import ir
 from numba import config, njit, types
 from numba.extending import intrinsic
 
-from .layout import RELU, SIGMOID, N_IN, N_OUT, W_OFF, B_OFF, ACT, OUT_OFF, REC_POST
 from . import reference
-from .reference import PLAIN, DENOISING, VARIATIONAL  # noqa: F401
+from .layout import ACT, B_OFF, N_IN, N_OUT, OUT_OFF, REC_POST, RELU, SIGMOID, W_OFF
+from .reference import DENOISING, PLAIN, VARIATIONAL  # noqa: F401
 
 FASTMATH = {"reassoc", "contract", "nsz"}
 jit = njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH)
@@ -130,7 +131,7 @@ _rows_view = jit_glue(reference.rows_view)
 def _transposed_view(layout, buf, l):
     """Layer ``l``'s weight block stored transposed, ``(n_in, n_out)`` (inside train_epoch)."""
     n_in, n_out, w_off = layout[l, N_IN], layout[l, N_OUT], layout[l, W_OFF]
-    return buf[w_off:w_off + n_out * n_in].reshape((n_in, n_out))
+    return buf[w_off : w_off + n_out * n_in].reshape((n_in, n_out))
 
 
 @jit_glue
@@ -161,7 +162,7 @@ def _dot_rows(a, b, bias, out):
     while i + 4 <= n_i:
         for j in range(n_j):
             s0 = s1 = s2 = s3 = _f32(0.0)
-            for k in range(n_k):               # four dots over contiguous rows (K,)
+            for k in range(n_k):  # four dots over contiguous rows (K,)
                 w = b[j, k]
                 s0 += a[i, k] * w
                 s1 += a[i + 1, k] * w
@@ -198,18 +199,27 @@ def _combine_row(coef, i, rows, bias, out_row):
     if n < 64 and n_k >= 4:
         c0, c1, c2, c3 = coef[i, 0], coef[i, 1], coef[i, 2], coef[i, 3]
         for t in range(n):
-            out_row[t] = ((bias[t] if has_bias else _f32(0.0)) + c0 * rows[0, t]
-                          + c1 * rows[1, t] + c2 * rows[2, t] + c3 * rows[3, t])
+            out_row[t] = (
+                (bias[t] if has_bias else _f32(0.0))
+                + c0 * rows[0, t]
+                + c1 * rows[1, t]
+                + c2 * rows[2, t]
+                + c3 * rows[3, t]
+            )
         first = False
         k = 4
         while k + 4 <= n_k:
             c0, c1, c2, c3 = coef[i, k], coef[i, k + 1], coef[i, k + 2], coef[i, k + 3]
             if c0 != 0.0 or c1 != 0.0 or c2 != 0.0 or c3 != 0.0:
                 for t in range(n):
-                    out_row[t] += (c0 * rows[k, t] + c1 * rows[k + 1, t]
-                                   + c2 * rows[k + 2, t] + c3 * rows[k + 3, t])
+                    out_row[t] += (
+                        c0 * rows[k, t]
+                        + c1 * rows[k + 1, t]
+                        + c2 * rows[k + 2, t]
+                        + c3 * rows[k + 3, t]
+                    )
             k += 4
-    for k in range(k, n_k):
+    for k in range(k, n_k):  # noqa: B020 (the tail after the unrolled loop)
         c = coef[i, k]
         if c != 0.0:
             if first:
@@ -248,15 +258,19 @@ def _combine_rows(coef, rows, bias, out):
         for t in range(n):
             out[i, t] = bias[t] if has_bias else _f32(0.0)
     k = 0
-    while k + 4 <= n_k:                        # four rows per pass, as in _combine_row
+    while k + 4 <= n_k:  # four rows per pass, as in _combine_row
         for i in range(n_i):
             c0, c1, c2, c3 = coef[i, k], coef[i, k + 1], coef[i, k + 2], coef[i, k + 3]
             if c0 != 0.0 or c1 != 0.0 or c2 != 0.0 or c3 != 0.0:
                 for t in range(n):
-                    out[i, t] += (c0 * rows[k, t] + c1 * rows[k + 1, t]
-                                  + c2 * rows[k + 2, t] + c3 * rows[k + 3, t])
+                    out[i, t] += (
+                        c0 * rows[k, t]
+                        + c1 * rows[k + 1, t]
+                        + c2 * rows[k + 2, t]
+                        + c3 * rows[k + 3, t]
+                    )
         k += 4
-    for k in range(k, n_k):
+    for k in range(k, n_k):  # noqa: B020 (the tail after the unrolled loop)
         for i in range(n_i):
             c = coef[i, k]
             if c != 0.0:
@@ -278,8 +292,8 @@ def _column_sums(d, out):
 @jit
 def _transpose_block(buf, off, n_rows, n_cols, tmp):
     """Transpose the ``(n_rows, n_cols)`` block of ``buf`` at ``off`` in place (via ``tmp``)."""
-    block = buf[off:off + n_rows * n_cols]
-    src = tmp[:n_rows * n_cols]
+    block = buf[off : off + n_rows * n_cols]
+    src = tmp[: n_rows * n_cols]
     src[:] = block
     for r in range(n_rows):
         for c in range(n_cols):
@@ -291,45 +305,47 @@ def _transpose_block(buf, off, n_rows, n_cols, tmp):
 # --------------------------------------------------------------------------
 @jit
 def dense_forward(x, weight, bias, out):
-    _dot_rows(x, weight, bias, out)                      # dots over n_in
+    _dot_rows(x, weight, bias, out)  # dots over n_in
 
 
 @jit
 def dense_backward_params(x, d_out, d_weight, d_bias):
-    _combine_rows(d_out.T, x, _NO_BIAS, d_weight)        # dW[j] = sum_b d[b, j] x[b]
+    _combine_rows(d_out.T, x, _NO_BIAS, d_weight)  # dW[j] = sum_b d[b, j] x[b]
     _column_sums(d_out, d_bias)
 
 
 @jit
 def dense_backward_input(weight, d_out, d_x):
-    _combine_rows(d_out, weight, _NO_BIAS, d_x)          # dx[b] = sum_j d[b, j] W[j]
+    _combine_rows(d_out, weight, _NO_BIAS, d_x)  # dx[b] = sum_j d[b, j] W[j]
 
 
 # The same three, with the weights stored transposed, ``weight_t (n_in, n_out)``:
 # the loops swap roles so that the long dimension stays innermost.
 @jit
 def _dense_forward_t(x, weight_t, bias, out):
-    _combine_rows(x, weight_t, bias, out)                # out[b] = b + sum_k x[b, k] Wt[k]
+    _combine_rows(x, weight_t, bias, out)  # out[b] = b + sum_k x[b, k] Wt[k]
 
 
 @jit
 def _dense_backward_params_t(x, d_out, d_weight_t, d_bias):
-    _combine_rows(x.T, d_out, _NO_BIAS, d_weight_t)      # dWt[k] = sum_b x[b, k] d[b]
+    _combine_rows(x.T, d_out, _NO_BIAS, d_weight_t)  # dWt[k] = sum_b x[b, k] d[b]
     _column_sums(d_out, d_bias)
 
 
 @jit
 def _dense_backward_input_t(weight_t, d_out, d_x):
-    _dot_rows(d_out, weight_t, _NO_BIAS, d_x)            # dots over n_out
+    _dot_rows(d_out, weight_t, _NO_BIAS, d_x)  # dots over n_out
 
 
 # --------------------------------------------------------------------------
 # Activations
 # --------------------------------------------------------------------------
-if config.DISABLE_JIT:                   # plain Python, for debugging
+if config.DISABLE_JIT:  # plain Python, for debugging
+
     def _float32_from_bits(bits):
         return np.array(bits, dtype=np.int32).view(np.float32)[()]
 else:
+
     @intrinsic
     def _float32_from_bits(typingctx, bits):
         """Reinterpret an int32 bit pattern as a float32 (a free register move)."""
@@ -337,6 +353,7 @@ else:
 
         def codegen(context, builder, signature, args):
             return builder.bitcast(args[0], ir.FloatType())
+
         return sig, codegen
 
 
@@ -351,7 +368,7 @@ def _exp32(x):
     """
     x = x if x < _f32(88.0) else _f32(88.0)
     x = x if x > _f32(-87.3365447504) else _f32(-87.3365447504)
-    n = np.floor(x * _f32(1.44269504088896341) + _f32(0.5))          # round(x / ln2)
+    n = np.floor(x * _f32(1.44269504088896341) + _f32(0.5))  # round(x / ln2)
     r = x - n * _f32(0.693359375)
     r = r + n * _f32(2.12194440e-4)
     p = _f32(1.9875691500e-4)
@@ -377,7 +394,7 @@ def activate(z, act):
             for j in range(n):
                 v = z[b, j]
                 s = _f32(1.0) / (_f32(1.0) + _exp32(-v))
-                z[b, j] = s if v == v else v                       # NaN stays NaN
+                z[b, j] = s if v == v else v  # NaN stays NaN
 
 
 @jit
@@ -462,7 +479,7 @@ def _adam_slice(params, grad, mask, m, v, consts, fresh):
             g = grad[i] * keep
             params[i] = (params[i] - step_size * g / (abs(g) + eps32)) * keep
     else:
-        for i in range(params.shape[0]):      # one pass, vectorised
+        for i in range(params.shape[0]):  # one pass, vectorised
             keep = _f32(mask[i])
             g = grad[i] * keep
             mi = m[i] * b1 + one_minus_b1 * g
@@ -481,9 +498,16 @@ def _adam_constants(t, lr, beta1, beta2, eps, fresh):
     if fresh:
         step_size, bc2_sqrt = _f32(lr), _f32(1.0)
     else:
-        step_size, bc2_sqrt = _f32(lr / (1.0 - beta1 ** t)), _f32(np.sqrt(1.0 - beta2 ** t))
-    return (step_size, bc2_sqrt, _f32(beta1), _f32(1.0 - beta1), _f32(beta2), _f32(1.0 - beta2),
-            _f32(eps))
+        step_size, bc2_sqrt = _f32(lr / (1.0 - beta1**t)), _f32(np.sqrt(1.0 - beta2**t))
+    return (
+        step_size,
+        bc2_sqrt,
+        _f32(beta1),
+        _f32(1.0 - beta1),
+        _f32(beta2),
+        _f32(1.0 - beta2),
+        _f32(eps),
+    )
 
 
 @jit
@@ -503,8 +527,18 @@ def optimizer_step(net, lr, beta1, beta2, eps, fresh):
         adam_fresh_update(net.params, net.grad, net.mask, lr, beta1, beta2, eps)
     else:
         net.adam_t[0] += 1
-        adam_update(net.params, net.grad, net.mask, net.adam_m, net.adam_v,
-                    net.adam_t[0], lr, beta1, beta2, eps)
+        adam_update(
+            net.params,
+            net.grad,
+            net.mask,
+            net.adam_m,
+            net.adam_v,
+            net.adam_t[0],
+            lr,
+            beta1,
+            beta2,
+            eps,
+        )
 
 
 #: Adam runs over blocks of about this many weights of freshly computed gradient
@@ -514,8 +548,9 @@ ADAM_BLOCK = 4096
 
 
 @jit_glue
-def _layer_gradient_and_adam(net, l, coef, rows, mask, scratch, store_grad,
-                             lr, beta1, beta2, eps, fresh):
+def _layer_gradient_and_adam(
+    net, l, coef, rows, mask, scratch, store_grad, lr, beta1, beta2, eps, fresh
+):
     """Layer ``l``'s weight gradient a block of stored rows at a time, each
     block's Adam step right after it while the block is in cache, then the bias's.
 
@@ -533,9 +568,9 @@ def _layer_gradient_and_adam(net, l, coef, rows, mask, scratch, store_grad,
     for i0 in range(0, n_stored, rows_per_block):
         i1 = min(i0 + rows_per_block, n_stored)
         lo, hi = w_off + i0 * n, w_off + i1 * n
-        g = net.grad[lo:hi] if store_grad else scratch[:hi - lo]
+        g = net.grad[lo:hi] if store_grad else scratch[: hi - lo]
         for i in range(i0, i1):
-            _combine_row(coef, i, rows, _NO_BIAS, g[(i - i0) * n:(i - i0 + 1) * n])
+            _combine_row(coef, i, rows, _NO_BIAS, g[(i - i0) * n : (i - i0 + 1) * n])
         _adam_slice(p[lo:hi], g, mask[lo:hi], m[lo:hi], v[lo:hi], consts, fresh)
     lo, hi = b_off, b_off + n_out
     _adam_slice(p[lo:hi], net.grad[lo:hi], mask[lo:hi], m[lo:hi], v[lo:hi], consts, fresh)
@@ -562,12 +597,12 @@ def _mlp_forward(net, x, act_work, record, epoch_layout):
     n_layers = layout.shape[0]
     for l in range(n_layers):
         inp = x if l == 0 else _rows_view(layout, act_work, n_rows, l - 1)
-        z = _rows_view(layout, act_work, n_rows, l)                # (B, n_out)
+        z = _rows_view(layout, act_work, n_rows, l)  # (B, n_out)
         bias = _bias_view(layout, net.params, l)
         if _stored_transposed(layout, l, epoch_layout):
             _combine_rows(inp, _transposed_view(layout, net.params, l), bias, z)  # _dense_forward_t
         else:
-            _dot_rows(inp, _weight_view(layout, net.params, l), bias, z)         # dense_forward
+            _dot_rows(inp, _weight_view(layout, net.params, l), bias, z)  # dense_forward
         if record and not layout[l, REC_POST]:
             record_rows(net, layout, l, z)
         activate(z, layout[l, ACT])
@@ -585,8 +620,24 @@ def mlp_forward(net, x, act_work, record):
 
 
 @jit
-def _mlp_backward(net, x, act_work, delta_work, d_x, last_is_pre, epoch_layout,
-                  update, mask, scratch, store_grad, lr, beta1, beta2, eps, fresh):
+def _mlp_backward(
+    net,
+    x,
+    act_work,
+    delta_work,
+    d_x,
+    last_is_pre,
+    epoch_layout,
+    update,
+    mask,
+    scratch,
+    store_grad,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    fresh,
+):
     """Backpropagation, and with ``update`` the Adam step, layer by layer.
 
     A layer's gradient is computed after the gradient flowing to the layer
@@ -601,9 +652,9 @@ def _mlp_backward(net, x, act_work, delta_work, d_x, last_is_pre, epoch_layout,
         net.adam_t[0] += 1
     for l in range(n_layers - 1, -1, -1):
         a = _rows_view(layout, act_work, n_rows, l)
-        d = _rows_view(layout, delta_work, n_rows, l)              # (B, n_out)
+        d = _rows_view(layout, delta_work, n_rows, l)  # (B, n_out)
         if not (last_is_pre and l == n_layers - 1):
-            activation_backward(a, d, layout[l, ACT])             # now dL/dz
+            activation_backward(a, d, layout[l, ACT])  # now dL/dz
         inp = x if l == 0 else _rows_view(layout, act_work, n_rows, l - 1)
         transposed = _stored_transposed(layout, l, epoch_layout)
         # "no bias", writable like a real bias, so that the products need one signature
@@ -619,20 +670,39 @@ def _mlp_backward(net, x, act_work, delta_work, d_x, last_is_pre, epoch_layout,
         # dW[j] = sum_b d[b, j] inp[b], or transposed dWt[k] = sum_b inp[b, k] d[b]
         coef, rows = (inp.T, d) if transposed else (d.T, inp)
         if update:
-            _layer_gradient_and_adam(net, l, coef, rows, mask, scratch, store_grad,
-                                     lr, beta1, beta2, eps, fresh)
-        elif transposed:   # (gradients only: a C copy of coef, one signature of the loop)
-            _combine_rows(np.ascontiguousarray(coef), rows, no_bias,
-                          _transposed_view(layout, net.grad, l))
+            _layer_gradient_and_adam(
+                net, l, coef, rows, mask, scratch, store_grad, lr, beta1, beta2, eps, fresh
+            )
+        elif transposed:  # (gradients only: a C copy of coef, one signature of the loop)
+            _combine_rows(
+                np.ascontiguousarray(coef), rows, no_bias, _transposed_view(layout, net.grad, l)
+            )
         else:
-            _combine_rows(np.ascontiguousarray(coef), rows, no_bias,
-                          _weight_view(layout, net.grad, l))
+            _combine_rows(
+                np.ascontiguousarray(coef), rows, no_bias, _weight_view(layout, net.grad, l)
+            )
 
 
 @jit
 def mlp_backward(net, x, act_work, delta_work, d_x, last_is_pre):
-    _mlp_backward(net, x, act_work, delta_work, d_x, last_is_pre, _FALSE,
-                  _FALSE, net.mask, net.grad[:0], _TRUE, 0.0, 0.0, 0.0, 0.0, _TRUE)
+    _mlp_backward(
+        net,
+        x,
+        act_work,
+        delta_work,
+        d_x,
+        last_is_pre,
+        _FALSE,
+        _FALSE,
+        net.mask,
+        net.grad[:0],
+        _TRUE,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        _TRUE,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -644,8 +714,27 @@ def _output_rows(net, work, n_rows):
 
 
 @jit_glue
-def _pair_pass(enc, dec, x_in, target, noise, kind, work, record, epoch_layout,
-               update, enc_mask, dec_mask, scratch, store_grad, lr, beta1, beta2, eps, fresh):
+def _pair_pass(
+    enc,
+    dec,
+    x_in,
+    target,
+    noise,
+    kind,
+    work,
+    record,
+    epoch_layout,
+    update,
+    enc_mask,
+    dec_mask,
+    scratch,
+    store_grad,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    fresh,
+):
     """Forward, loss, backward of a pair; with ``update`` also the Adam steps
     (see :func:`_mlp_backward` for the arguments)."""
     n_rows = x_in.shape[0]
@@ -653,42 +742,133 @@ def _pair_pass(enc, dec, x_in, target, noise, kind, work, record, epoch_layout,
     d_enc_out = _output_rows(enc, work.enc_delta, n_rows)
     if kind == VARIATIONAL:
         z_dim = dec.layout[0, N_IN]
-        code = work.code[:n_rows * z_dim].reshape((n_rows, z_dim))
-        for b in range(n_rows):                                   # reparameterisation
+        code = work.code[: n_rows * z_dim].reshape((n_rows, z_dim))
+        for b in range(n_rows):  # reparameterisation
             for k in range(z_dim):
                 code[b, k] = enc_out[b, k] + np.exp(_f32(0.5) * enc_out[b, z_dim + k]) * noise[b, k]
         y = _mlp_forward(dec, code, work.dec_act, record, epoch_layout)
         loss = bce_sigmoid_loss(y, target, _output_rows(dec, work.dec_delta, n_rows))
-        d_code = work.d_code[:n_rows * z_dim].reshape((n_rows, z_dim))
-        _mlp_backward(dec, code, work.dec_act, work.dec_delta, d_code, _TRUE, epoch_layout,
-                      update, dec_mask, scratch, store_grad, lr, beta1, beta2, eps, fresh)
+        d_code = work.d_code[: n_rows * z_dim].reshape((n_rows, z_dim))
+        _mlp_backward(
+            dec,
+            code,
+            work.dec_act,
+            work.dec_delta,
+            d_code,
+            _TRUE,
+            epoch_layout,
+            update,
+            dec_mask,
+            scratch,
+            store_grad,
+            lr,
+            beta1,
+            beta2,
+            eps,
+            fresh,
+        )
         for b in range(n_rows):
             for k in range(z_dim):
                 d_enc_out[b, k] = d_code[b, k]
-                d_enc_out[b, z_dim + k] = (d_code[b, k] * noise[b, k] * _f32(0.5)
-                                           * np.exp(_f32(0.5) * enc_out[b, z_dim + k]))
-        loss += kl_divergence(enc_out[:, :z_dim], enc_out[:, z_dim:],
-                              d_enc_out[:, :z_dim], d_enc_out[:, z_dim:])
+                d_enc_out[b, z_dim + k] = (
+                    d_code[b, k]
+                    * noise[b, k]
+                    * _f32(0.5)
+                    * np.exp(_f32(0.5) * enc_out[b, z_dim + k])
+                )
+        loss += kl_divergence(
+            enc_out[:, :z_dim], enc_out[:, z_dim:], d_enc_out[:, :z_dim], d_enc_out[:, z_dim:]
+        )
     else:
         y = _mlp_forward(dec, enc_out, work.dec_act, record, epoch_layout)
         loss = l1_loss(y, target, _output_rows(dec, work.dec_delta, n_rows))
-        _mlp_backward(dec, enc_out, work.dec_act, work.dec_delta, d_enc_out, _FALSE, epoch_layout,
-                      update, dec_mask, scratch, store_grad, lr, beta1, beta2, eps, fresh)
-    _mlp_backward(enc, x_in, work.enc_act, work.enc_delta, work.no_dx, _FALSE, epoch_layout,
-                  update, enc_mask, scratch, store_grad, lr, beta1, beta2, eps, fresh)
+        _mlp_backward(
+            dec,
+            enc_out,
+            work.dec_act,
+            work.dec_delta,
+            d_enc_out,
+            _FALSE,
+            epoch_layout,
+            update,
+            dec_mask,
+            scratch,
+            store_grad,
+            lr,
+            beta1,
+            beta2,
+            eps,
+            fresh,
+        )
+    _mlp_backward(
+        enc,
+        x_in,
+        work.enc_act,
+        work.enc_delta,
+        work.no_dx,
+        _FALSE,
+        epoch_layout,
+        update,
+        enc_mask,
+        scratch,
+        store_grad,
+        lr,
+        beta1,
+        beta2,
+        eps,
+        fresh,
+    )
     return loss
 
 
 @jit
 def pair_loss_and_gradients(enc, dec, x_in, target, noise, kind, work, record):
-    return _pair_pass(enc, dec, x_in, target, noise, kind, work, record, _FALSE,
-                      _FALSE, enc.mask, dec.mask, enc.grad[:0], _TRUE, 0.0, 0.0, 0.0, 0.0, _TRUE)
+    return _pair_pass(
+        enc,
+        dec,
+        x_in,
+        target,
+        noise,
+        kind,
+        work,
+        record,
+        _FALSE,
+        _FALSE,
+        enc.mask,
+        dec.mask,
+        enc.grad[:0],
+        _TRUE,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        _TRUE,
+    )
 
 
 @jit
 def train_step(enc, dec, x_in, target, noise, kind, work, lr, beta1, beta2, eps, fresh, record):
-    return _pair_pass(enc, dec, x_in, target, noise, kind, work, record, _FALSE,
-                      _TRUE, enc.mask, dec.mask, enc.grad[:0], _TRUE, lr, beta1, beta2, eps, fresh)
+    return _pair_pass(
+        enc,
+        dec,
+        x_in,
+        target,
+        noise,
+        kind,
+        work,
+        record,
+        _FALSE,
+        _TRUE,
+        enc.mask,
+        dec.mask,
+        enc.grad[:0],
+        _TRUE,
+        lr,
+        beta1,
+        beta2,
+        eps,
+        fresh,
+    )
 
 
 @jit_glue
@@ -698,15 +878,16 @@ def _evaluate_pair(enc, dec, x, kind, work, record):
     enc_out = _mlp_forward(enc, x, work.enc_act, record, _FALSE)
     if kind == VARIATIONAL:
         z_dim = dec.layout[0, N_IN]
-        code = work.code[:n_rows * z_dim].reshape((n_rows, z_dim))
+        code = work.code[: n_rows * z_dim].reshape((n_rows, z_dim))
         for b in range(n_rows):
             for k in range(z_dim):
                 code[b, k] = enc_out[b, k]
         y = _mlp_forward(dec, code, work.dec_act, record, _FALSE)
         d_enc = _output_rows(enc, work.enc_delta, n_rows)
         loss = bce_sigmoid_loss(y, x, _output_rows(dec, work.dec_delta, n_rows))
-        return loss + kl_divergence(enc_out[:, :z_dim], enc_out[:, z_dim:],
-                                    d_enc[:, :z_dim], d_enc[:, z_dim:])
+        return loss + kl_divergence(
+            enc_out[:, :z_dim], enc_out[:, z_dim:], d_enc[:, :z_dim], d_enc[:, z_dim:]
+        )
     y = _mlp_forward(dec, enc_out, work.dec_act, record, _FALSE)
     return l1_loss(y, x, _output_rows(dec, work.dec_delta, n_rows))
 
@@ -721,7 +902,7 @@ def reconstruction_l1(enc, dec, x, kind, work):
     n_rows, n_dim = x.shape
     enc_out = _mlp_forward(enc, x, work.enc_act, _FALSE, _FALSE)
     z_dim = dec.layout[0, N_IN]
-    code = work.code[:n_rows * z_dim].reshape((n_rows, z_dim))
+    code = work.code[: n_rows * z_dim].reshape((n_rows, z_dim))
     for b in range(n_rows):
         for k in range(z_dim):
             code[b, k] = enc_out[b, k]
@@ -766,12 +947,12 @@ def _evaluation_forward(net, transposed, x, act_work):
     layout = net.layout
     for l in range(layout.shape[0]):
         inp = x if l == 0 else _rows_view(layout, act_work, n_rows, l - 1)
-        z = _rows_view(layout, act_work, n_rows, l)                # (B, n_out)
+        z = _rows_view(layout, act_work, n_rows, l)  # (B, n_out)
         bias = _bias_view(layout, net.params, l)
         if _stored_transposed(layout, l, _TRUE):
             _combine_rows(inp, _transposed_view(layout, transposed, l), bias, z)  # _dense_forward_t
         else:
-            _dot_rows(inp, _weight_view(layout, net.params, l), bias, z)         # dense_forward
+            _dot_rows(inp, _weight_view(layout, net.params, l), bias, z)  # dense_forward
         activate(z, layout[l, ACT])
     return _rows_view(layout, act_work, n_rows, layout.shape[0] - 1)
 
@@ -789,13 +970,13 @@ def dataset_l1(enc, dec, data, kind, work, row_l1):
     total = 0.0
     for start in range(0, n_rows, chunk):
         stop = min(start + chunk, n_rows)
-        x = data[start:stop]                                      # (m, n_dim)
+        x = data[start:stop]  # (m, n_dim)
         m = stop - start
         enc_out = _evaluation_forward(enc, enc_t, x, work.enc_act)
-        code = work.code[:m * z_dim].reshape((m, z_dim))
+        code = work.code[: m * z_dim].reshape((m, z_dim))
         for b in range(m):
             for k in range(z_dim):
-                code[b, k] = enc_out[b, k]                        # the mean of a variational code
+                code[b, k] = enc_out[b, k]  # the mean of a variational code
         y = _evaluation_forward(dec, dec_t, code, work.dec_act)
         for b in range(m):
             row_sum = 0.0
@@ -844,13 +1025,13 @@ def _gather_batch(data, order, start, rows, noise, kind, work):
     """Rows ``order[start:start + rows]`` of ``data`` into the workspace: returns the
     encoder input, the target and the batch's noise (see the reference's train_epoch)."""
     n_dim = data.shape[1]
-    target = work.batch_target[:rows * n_dim].reshape((rows, n_dim))
+    target = work.batch_target[: rows * n_dim].reshape((rows, n_dim))
     for b in range(rows):
         r = order[start + b]
         for k in range(n_dim):
             target[b, k] = data[r, k]
     if kind == DENOISING:
-        x_in = work.batch_in[:rows * n_dim].reshape((rows, n_dim))
+        x_in = work.batch_in[: rows * n_dim].reshape((rows, n_dim))
         for b in range(rows):
             r = order[start + b]
             for k in range(n_dim):
@@ -859,7 +1040,7 @@ def _gather_batch(data, order, start, rows, noise, kind, work):
         x_in = target
     if kind == VARIATIONAL:
         z_dim = noise.shape[1]
-        batch_noise = work.batch_noise[:rows * z_dim].reshape((rows, z_dim))
+        batch_noise = work.batch_noise[: rows * z_dim].reshape((rows, z_dim))
         for b in range(rows):
             for k in range(z_dim):
                 batch_noise[b, k] = noise[order[start + b], k]
@@ -869,25 +1050,76 @@ def _gather_batch(data, order, start, rows, noise, kind, work):
 
 
 @jit_glue
-def _epoch_steps(enc, dec, data, order, batch_size, noise, kind, work, lr, beta1, beta2, eps,
-                 fresh, record, losses, epoch_layout, enc_mask, dec_mask, scratch):
+def _epoch_steps(
+    enc,
+    dec,
+    data,
+    order,
+    batch_size,
+    noise,
+    kind,
+    work,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    fresh,
+    record,
+    losses,
+    epoch_layout,
+    enc_mask,
+    dec_mask,
+    scratch,
+):
     """The loop of :func:`train_epoch`: gather each batch, one fused step on it."""
     n_rows = order.shape[0]
     n_batches = losses.shape[0]
     for i in range(n_batches):
         start = i * batch_size
-        x_in, target, batch_noise = _gather_batch(data, order, start,
-                                                  min(batch_size, n_rows - start), noise, kind,
-                                                  work)
-        losses[i] = _pair_pass(enc, dec, x_in, target, batch_noise, kind, work, record,
-                               epoch_layout, _TRUE, enc_mask, dec_mask, scratch,
-                               not epoch_layout or i == n_batches - 1,
-                               lr, beta1, beta2, eps, fresh)
+        x_in, target, batch_noise = _gather_batch(
+            data, order, start, min(batch_size, n_rows - start), noise, kind, work
+        )
+        losses[i] = _pair_pass(
+            enc,
+            dec,
+            x_in,
+            target,
+            batch_noise,
+            kind,
+            work,
+            record,
+            epoch_layout,
+            _TRUE,
+            enc_mask,
+            dec_mask,
+            scratch,
+            not epoch_layout or i == n_batches - 1,
+            lr,
+            beta1,
+            beta2,
+            eps,
+            fresh,
+        )
 
 
 @jit
-def train_epoch(enc, dec, data, order, batch_size, noise, kind, work,
-                lr, beta1, beta2, eps, fresh, record, losses):
+def train_epoch(
+    enc,
+    dec,
+    data,
+    order,
+    batch_size,
+    noise,
+    kind,
+    work,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    fresh,
+    record,
+    losses,
+):
     # with enough batches: short-row layers transposed, gradients through a scratch
     # block (module docstring); else row-major steps. One call site of the
     # (inlined) step loop, so that it is compiled once.
@@ -898,8 +1130,27 @@ def train_epoch(enc, dec, data, order, batch_size, noise, kind, work,
         dec_mask = _enter_epoch_layout(dec, fresh, scratch)
     else:
         scratch, enc_mask, dec_mask = enc.grad[:0], enc.mask, dec.mask
-    _epoch_steps(enc, dec, data, order, batch_size, noise, kind, work, lr, beta1, beta2,
-                 eps, fresh, record, losses, epoch_layout, enc_mask, dec_mask, scratch)
+    _epoch_steps(
+        enc,
+        dec,
+        data,
+        order,
+        batch_size,
+        noise,
+        kind,
+        work,
+        lr,
+        beta1,
+        beta2,
+        eps,
+        fresh,
+        record,
+        losses,
+        epoch_layout,
+        enc_mask,
+        dec_mask,
+        scratch,
+    )
     if epoch_layout:
         _leave_epoch_layout(enc, fresh, scratch)
         _leave_epoch_layout(dec, fresh, scratch)
@@ -916,15 +1167,33 @@ def _transpose_gradient(net, tmp):
 
 
 @jit
-def partner_epoch(encoders, decoders, selected, partners, data, order, batch_size, noise, kind,
-                  work, lr, beta1, beta2, eps, fresh, record, losses):
+def partner_epoch(
+    encoders,
+    decoders,
+    selected,
+    partners,
+    data,
+    order,
+    batch_size,
+    noise,
+    kind,
+    work,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    fresh,
+    record,
+    losses,
+):
     """``epoch-node``'s pass: per batch a step of ``(E_s, D_partners[b, 0])``, then one of
     ``(E_partners[b, 1], D_s)``, with every network of the neighbourhood in the epoch
     layout for the whole pass (module docstring), so each step costs what a step of
     :func:`train_epoch` does. ``encoders``, ``decoders``: tuples of ``K`` networks."""
     n_nets = len(encoders)
-    scratch = np.empty(max(encoders[0].params.shape[0], decoders[0].params.shape[0]),
-                       dtype=np.float32)
+    scratch = np.empty(
+        max(encoders[0].params.shape[0], decoders[0].params.shape[0]), dtype=np.float32
+    )
     enc_masks = np.empty((n_nets, encoders[0].params.shape[0]), dtype=np.float32)
     dec_masks = np.empty((n_nets, decoders[0].params.shape[0]), dtype=np.float32)
     for k in range(n_nets):
@@ -935,16 +1204,33 @@ def partner_epoch(encoders, decoders, selected, partners, data, order, batch_siz
     n_rows = order.shape[0]
     for i in range(partners.shape[0]):
         start = i * batch_size
-        x_in, target, batch_noise = _gather_batch(data, order, start,
-                                                  min(batch_size, n_rows - start), noise, kind,
-                                                  work)
+        x_in, target, batch_noise = _gather_batch(
+            data, order, start, min(batch_size, n_rows - start), noise, kind, work
+        )
         for step in range(2):
             e = selected if step == 0 else partners[i, 1]
             d = partners[i, 0] if step == 0 else selected
-            losses[2 * i + step] = _pair_pass(encoders[e], decoders[d], x_in, target, batch_noise,
-                                              kind, work, record, _TRUE, _TRUE, enc_masks[e],
-                                              dec_masks[d], scratch, _TRUE, lr, beta1, beta2, eps,
-                                              fresh)
+            losses[2 * i + step] = _pair_pass(
+                encoders[e],
+                decoders[d],
+                x_in,
+                target,
+                batch_noise,
+                kind,
+                work,
+                record,
+                _TRUE,
+                _TRUE,
+                enc_masks[e],
+                dec_masks[d],
+                scratch,
+                _TRUE,
+                lr,
+                beta1,
+                beta2,
+                eps,
+                fresh,
+            )
     for k in range(n_nets):
         _leave_epoch_layout(encoders[k], fresh, scratch)
         _leave_epoch_layout(decoders[k], fresh, scratch)

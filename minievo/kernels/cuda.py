@@ -42,6 +42,7 @@ rounded to float32 as NumPy does); sums of products run in another order than
 BLAS, so results agree with the reference to float32 rounding, not bit for
 bit (tests/test_cuda.py states the tolerances).
 """
+
 from __future__ import annotations
 
 import functools
@@ -96,8 +97,10 @@ def cuda_problem() -> str | None:
         return None
     if cuda.is_available():
         return None
-    return (f"no usable CUDA device (numba.cuda.is_available() is False); {INSTALL_HINT}, "
-            "or set NUMBA_ENABLE_CUDASIM=1 to run the (slow) simulator")
+    return (
+        f"no usable CUDA device (numba.cuda.is_available() is False); {INSTALL_HINT}, "
+        "or set NUMBA_ENABLE_CUDASIM=1 to run the (slow) simulator"
+    )
 
 
 def _blocks(n: int) -> int:
@@ -147,8 +150,24 @@ def load_kernels() -> SimpleNamespace:
         x[p, b, k] = data[rows[p, b], k]
 
     @cuda.jit
-    def forward_layer(x, x_off, params, slots, n_in, n_out, w_off, b_off, act, rec_post,
-                      out, out_off, n_rows, record, rec_sum, rec_sumsq):
+    def forward_layer(
+        x,
+        x_off,
+        params,
+        slots,
+        n_in,
+        n_out,
+        w_off,
+        b_off,
+        act,
+        rec_post,
+        out,
+        out_off,
+        n_rows,
+        record,
+        rec_sum,
+        rec_sumsq,
+    ):
         """One masked dense layer for every lane: ``a = f(x W^T + b)``.
 
         x (L, B, >= x_off + n_in) float32 (input columns at ``x_off``),
@@ -209,8 +228,7 @@ def load_kernels() -> SimpleNamespace:
         row_abs[p, col + b] = total
 
     @cuda.jit
-    def backward_params(x, x_off, delta, d_off, n_in, n_out, w_off, b_off, n_rows, grad,
-                        n_lanes):
+    def backward_params(x, x_off, delta, d_off, n_in, n_out, w_off, b_off, n_rows, grad, n_lanes):
         """Gradients of one layer for every lane: ``dW = delta^T x``, ``db = sum_b delta``.
 
         x (L, B, >= x_off + n_in), delta (L, B, >= d_off + n_out) holding
@@ -236,8 +254,9 @@ def load_kernels() -> SimpleNamespace:
             grad[p, b_off + j] = acc
 
     @cuda.jit
-    def backward_input(delta, d_off, params, slots, n_in, n_out, w_off, a, a_off, act,
-                       dx, dx_off, n_rows):
+    def backward_input(
+        delta, d_off, params, slots, n_in, n_out, w_off, a, a_off, act, dx, dx_off, n_rows
+    ):
         """Delta of the layer below: ``dx = (delta W) * f'(a)`` for every lane.
 
         delta (L, B, .) dL/dz of this layer at ``d_off``, params (S, n_params),
@@ -334,10 +353,18 @@ def load_kernels() -> SimpleNamespace:
         out[p, col] = n_mask
         out[p, col + 1] = n_param
 
-    return SimpleNamespace(cuda=cuda, gather_rows=gather_rows, forward_layer=forward_layer,
-                           l1_rows=l1_rows, backward_params=backward_params,
-                           backward_input=backward_input, adam=adam, copy_slots=copy_slots,
-                           clear_records=clear_records, zero_counts=zero_counts)
+    return SimpleNamespace(
+        cuda=cuda,
+        gather_rows=gather_rows,
+        forward_layer=forward_layer,
+        l1_rows=l1_rows,
+        backward_params=backward_params,
+        backward_input=backward_input,
+        adam=adam,
+        copy_slots=copy_slots,
+        clear_records=clear_records,
+        zero_counts=zero_counts,
+    )
 
 
 class _NetSlots:
@@ -387,24 +414,36 @@ class DevicePairs:
     returns host arrays of records only; parameters stay on the device.
     """
 
-    def __init__(self, enc_layout, dec_layout, n_slots: int, max_lanes: int, max_rows: int,
-                 record_rows: int, datasets: dict, betas=(0.5, 0.999), eps=1e-8,
-                 max_train_lanes=None):
+    def __init__(
+        self,
+        enc_layout,
+        dec_layout,
+        n_slots: int,
+        max_lanes: int,
+        max_rows: int,
+        record_rows: int,
+        datasets: dict,
+        betas=(0.5, 0.999),
+        eps=1e-8,
+        max_train_lanes=None,
+    ):
         self.k = load_kernels()
         cuda = self.k.cuda
         self.enc = _NetSlots(cuda, enc_layout, n_slots, record_rows)
         self.dec = _NetSlots(cuda, dec_layout, n_slots, record_rows)
         self.n_slots, self.max_lanes, self.max_rows = n_slots, max_lanes, max_rows
         self.record_rows = record_rows
-        self.data = {name: cuda.to_device(np.ascontiguousarray(a, np.float32))
-                     for name, a in datasets.items()}
+        self.data = {
+            name: cuda.to_device(np.ascontiguousarray(a, np.float32))
+            for name, a in datasets.items()
+        }
         self.n_dim = int(self.enc.layout[0, N_IN])
         f32 = np.float32
         b1, b2 = float(betas[0]), float(betas[1])
         self.beta1, self.beta2 = b1, b2
         self.consts = cuda.to_device(np.array([b1, 1.0 - b1, b2, 1.0 - b2, eps], dtype=f32))
         L, B = max_lanes, max_rows
-        self.x = cuda.device_array((L, B, self.n_dim), f32)           # gathered batch
+        self.x = cuda.device_array((L, B, self.n_dim), f32)  # gathered batch
         self.enc_act = cuda.device_array((L, B, self.enc.n_nodes), f32)
         self.dec_act = cuda.device_array((L, B, self.dec.n_nodes), f32)
         T = self.max_train_lanes = min(L, max_train_lanes or L)
@@ -412,9 +451,10 @@ class DevicePairs:
         self.dec_delta = cuda.device_array((T, B, self.dec.n_nodes), f32)
         self.enc_grad = cuda.device_array((T, self.enc.n_params), f32)
         self.dec_grad = cuda.device_array((T, self.dec.n_params), f32)
-        self.no_delta = cuda.device_array((1, 1, 1), f32)   # a placeholder, never written
-        self.train_work = SimpleNamespace(x=self.x, enc_act=self.enc_act, dec_act=self.dec_act,
-                                          lanes=L)
+        self.no_delta = cuda.device_array((1, 1, 1), f32)  # a placeholder, never written
+        self.train_work = SimpleNamespace(
+            x=self.x, enc_act=self.enc_act, dec_act=self.dec_act, lanes=L
+        )
         # whole-set evaluations (test_loss, mean_L1) take EVAL_ROWS rows per launch,
         # on as many lanes as fit in EVAL_BYTES
         per_lane = EVAL_ROWS * (self.n_dim + self.enc.n_nodes + self.dec.n_nodes) * 4
@@ -422,7 +462,9 @@ class DevicePairs:
         self.eval_work = SimpleNamespace(
             x=cuda.device_array((lanes, EVAL_ROWS, self.n_dim), f32),
             enc_act=cuda.device_array((lanes, EVAL_ROWS, self.enc.n_nodes), f32),
-            dec_act=cuda.device_array((lanes, EVAL_ROWS, self.dec.n_nodes), f32), lanes=lanes)
+            dec_act=cuda.device_array((lanes, EVAL_ROWS, self.dec.n_nodes), f32),
+            lanes=lanes,
+        )
 
     # -- moving networks ----------------------------------------------------------
     #: Above this many slots in one transfer, whole buffers travel instead of rows.
@@ -443,7 +485,7 @@ class DevicePairs:
     def _get_rows(self, array, slots) -> np.ndarray:
         lo = int(slots[0]) if len(slots) else 0
         if len(slots) > 1 and list(slots) == list(range(lo, lo + len(slots))):
-            return array[lo:lo + len(slots)].copy_to_host()      # one contiguous block
+            return array[lo : lo + len(slots)].copy_to_host()  # one contiguous block
         if len(slots) > self.BULK_SLOTS:
             return array.copy_to_host()[np.asarray(slots, dtype=np.int64)]
         return np.stack([array[int(s)].copy_to_host() for s in slots])
@@ -452,8 +494,12 @@ class DevicePairs:
         """Put :class:`~minievo.network.MLP` pairs (params, mask, Adam moments) in ``slots``."""
         slots = list(slots)
         for nets, dev in ((encoders, self.enc), (decoders, self.dec)):
-            for name, attr in (("params", "params"), ("mask", "mask"), ("m", "adam_m"),
-                               ("v", "adam_v")):
+            for name, attr in (
+                ("params", "params"),
+                ("mask", "mask"),
+                ("m", "adam_m"),
+                ("v", "adam_v"),
+            ):
                 self._put_rows(getattr(dev, name), slots, [getattr(n, attr) for n in nets])
 
     def upload_records(self, slots, encoders, decoders) -> None:
@@ -469,8 +515,9 @@ class DevicePairs:
         """Host copies of the buffers of ``slots``: ``{"enc"|"dec": {name: (n, ...)}}``."""
         slots = [int(s) for s in slots]
         out = {}
-        names = ("params", "mask", "m", "v") + (("rec_sum", "rec_sumsq") if self.record_rows
-                                                 else ())
+        names = ("params", "mask", "m", "v") + (
+            ("rec_sum", "rec_sumsq") if self.record_rows else ()
+        )
         for key, dev in (("enc", self.enc), ("dec", self.dec)):
             out[key] = {name: self._get_rows(getattr(dev, name), slots) for name in names}
         return out
@@ -480,7 +527,8 @@ class DevicePairs:
         src, dst = self._idx(src), self._idx(dst)
         for dev in (self.enc, self.dec):
             self.k.copy_slots[_blocks(src.shape[0] * dev.n_params), THREADS](
-                src, dst, dev.params, dev.mask, dev.m, dev.v)
+                src, dst, dev.params, dev.mask, dev.m, dev.v
+            )
 
     def clear_records(self, slots) -> None:
         """Zero the activation records of ``slots``."""
@@ -497,8 +545,9 @@ class DevicePairs:
         out = cuda.to_device(np.zeros((len(enc_slots), 4), np.int64))
         for dev, slots, col in ((self.enc, enc_slots, 0), (self.dec, dec_slots, 2)):
             slots = self._idx(slots)
-            self.k.zero_counts[_blocks(slots.shape[0]), THREADS](dev.params, dev.mask, slots,
-                                                                   out, col)
+            self.k.zero_counts[_blocks(slots.shape[0]), THREADS](
+                dev.params, dev.mask, slots, out, col
+            )
         return out.copy_to_host()
 
     def _idx(self, values):
@@ -516,12 +565,29 @@ class DevicePairs:
         L = enc_slots.shape[0]
         k.gather_rows[_blocks(L * n_rows * self.n_dim), THREADS](data, rows, n_rows, work.x)
         inp, inp_off = work.x, 0
-        for dev, slots, act in ((self.enc, enc_slots, work.enc_act),
-                                (self.dec, dec_slots, work.dec_act)):
+        for dev, slots, act in (
+            (self.enc, enc_slots, work.enc_act),
+            (self.dec, dec_slots, work.dec_act),
+        ):
             for n_in, n_out, w_off, b_off, a, out_off, post in dev.layers():
                 k.forward_layer[_blocks(L * n_rows * n_out), THREADS](
-                    inp, inp_off, dev.params, slots, n_in, n_out, w_off, b_off, a, post,
-                    act, out_off, n_rows, record, dev.rec_sum, dev.rec_sumsq)
+                    inp,
+                    inp_off,
+                    dev.params,
+                    slots,
+                    n_in,
+                    n_out,
+                    w_off,
+                    b_off,
+                    a,
+                    post,
+                    act,
+                    out_off,
+                    n_rows,
+                    record,
+                    dev.rec_sum,
+                    dev.rec_sumsq,
+                )
                 inp, inp_off = act, out_off
         return inp_off
 
@@ -530,9 +596,18 @@ class DevicePairs:
         L = row_abs.shape[0]
         last = self.dec.layers()[-1]
         delta = self.dec_delta if with_delta else self.no_delta
-        self.k.l1_rows[_blocks(L * n_rows), THREADS](work.dec_act, y_off, work.x, n_rows,
-                                                      last[ACT], delta, last[OUT_OFF],
-                                                      row_abs, col, int(with_delta))
+        self.k.l1_rows[_blocks(L * n_rows), THREADS](
+            work.dec_act,
+            y_off,
+            work.x,
+            n_rows,
+            last[ACT],
+            delta,
+            last[OUT_OFF],
+            row_abs,
+            col,
+            int(with_delta),
+        )
 
     def _backward(self, enc_slots, dec_slots, n_rows):
         """Fill the per-lane gradients of both networks from the decoder's output delta."""
@@ -540,10 +615,18 @@ class DevicePairs:
         L = enc_slots.shape[0]
         enc_layers, dec_layers = self.enc.layers(), self.dec.layers()
         enc_last = enc_layers[-1]
-        chain = [(self.dec, dec_slots, self.dec_act, self.dec_delta, self.dec_grad, dec_layers,
-                  (self.enc_act, self.enc_delta, enc_last[OUT_OFF], enc_last[ACT])),
-                 (self.enc, enc_slots, self.enc_act, self.enc_delta, self.enc_grad, enc_layers,
-                  None)]
+        chain = [
+            (
+                self.dec,
+                dec_slots,
+                self.dec_act,
+                self.dec_delta,
+                self.dec_grad,
+                dec_layers,
+                (self.enc_act, self.enc_delta, enc_last[OUT_OFF], enc_last[ACT]),
+            ),
+            (self.enc, enc_slots, self.enc_act, self.enc_delta, self.enc_grad, enc_layers, None),
+        ]
         for dev, slots, act, delta, grad, layers, below in chain:
             for l in range(len(layers) - 1, -1, -1):
                 n_in, n_out, w_off, b_off, _, out_off, _ = layers[l]
@@ -554,18 +637,36 @@ class DevicePairs:
                 else:
                     x, x_off = self.x, 0
                 k.backward_params[_blocks(L * n_out * (n_in + 1)), THREADS](
-                    x, x_off, delta, out_off, n_in, n_out, w_off, b_off, n_rows, grad, L)
+                    x, x_off, delta, out_off, n_in, n_out, w_off, b_off, n_rows, grad, L
+                )
                 if l > 0:
-                    target = (act, layers[l - 1][OUT_OFF], layers[l - 1][ACT], delta,
-                              layers[l - 1][OUT_OFF])
+                    target = (
+                        act,
+                        layers[l - 1][OUT_OFF],
+                        layers[l - 1][ACT],
+                        delta,
+                        layers[l - 1][OUT_OFF],
+                    )
                 elif below is not None:
                     target = (below[0], below[2], below[3], below[1], below[2])
                 else:
                     continue
                 a, a_off, a_act, dx, dx_off = target
                 k.backward_input[_blocks(L * n_rows * n_in), THREADS](
-                    delta, out_off, dev.params, slots, n_in, n_out, w_off, a, a_off, a_act,
-                    dx, dx_off, n_rows)
+                    delta,
+                    out_off,
+                    dev.params,
+                    slots,
+                    n_in,
+                    n_out,
+                    w_off,
+                    a,
+                    a_off,
+                    a_act,
+                    dx,
+                    dx_off,
+                    n_rows,
+                )
 
     def evaluate(self, enc_slots, dec_slots, rows, record, data="train") -> np.ndarray:
         """L1 loss of every lane's pair on its batch, without training; ``(L,)`` float64.
@@ -588,8 +689,9 @@ class DevicePairs:
             es, ds = self._idx(enc_slots[lo:hi]), self._idx(dec_slots[lo:hi])
             rec = cuda.to_device(np.ascontiguousarray(record[lo:hi], dtype=np.uint8))
             row_abs = cuda.device_array((hi - lo, n_rows), np.float64)
-            y_off = self._forward(es, ds, self._idx(rows[lo:hi]), n_rows, self.data[data], rec,
-                                  work)
+            y_off = self._forward(
+                es, ds, self._idx(rows[lo:hi]), n_rows, self.data[data], rec, work
+            )
             self._loss_rows(n_rows, y_off, row_abs, 0, False, work)
             out[lo:hi] = row_abs.copy_to_host()
         return out
@@ -607,13 +709,28 @@ class DevicePairs:
         for start in range(0, n, EVAL_ROWS):
             stop = min(n, start + EVAL_ROWS)
             rows = np.broadcast_to(np.arange(start, stop, dtype=np.int64), (L, stop - start))
-            out[:, start:stop] = self._run_eval(np.asarray(enc_slots), np.asarray(dec_slots),
-                                                np.ascontiguousarray(rows), no_record, data,
-                                                self.eval_work)
+            out[:, start:stop] = self._run_eval(
+                np.asarray(enc_slots),
+                np.asarray(dec_slots),
+                np.ascontiguousarray(rows),
+                no_record,
+                data,
+                self.eval_work,
+            )
         return out
 
-    def train_pass(self, enc_slots, dec_slots, orders, batch_size: int, lrs, adam_t, fresh,
-                   record, data="train") -> np.ndarray:
+    def train_pass(
+        self,
+        enc_slots,
+        dec_slots,
+        orders,
+        batch_size: int,
+        lrs,
+        adam_t,
+        fresh,
+        record,
+        data="train",
+    ) -> np.ndarray:
         """One Adam step per batch of every lane's row order; ``(L, n_batches)`` losses.
 
         ``orders (L, N)`` int64 (lane p's batch b is ``orders[p, bB:(b+1)B]``),
@@ -631,25 +748,35 @@ class DevicePairs:
         es, ds = self._idx(enc_slots), self._idx(dec_slots)
         rec = cuda.to_device(np.ascontiguousarray(record, dtype=np.uint8))
         fr = cuda.to_device(np.ascontiguousarray(fresh, dtype=np.uint8))
-        steps, bias2 = self.adam_constants(lrs, adam_t, fresh, n_batches)   # (n_batches, L)
+        steps, bias2 = self.adam_constants(lrs, adam_t, fresh, n_batches)  # (n_batches, L)
         d_steps, d_bias2 = cuda.to_device(steps), cuda.to_device(bias2)
         d_orders = cuda.to_device(orders)
         row_abs = cuda.device_array((L, N), np.float64)
         for b in range(n_batches):
             start = b * batch_size
             n_rows = min(batch_size, N - start)
-            y_off = self._forward(es, ds, d_orders[:, start:start + n_rows], n_rows,
-                                  self.data[data], rec)
+            y_off = self._forward(
+                es, ds, d_orders[:, start : start + n_rows], n_rows, self.data[data], rec
+            )
             self._loss_rows(n_rows, y_off, row_abs, start, True)
             self._backward(es, ds, n_rows)
             for dev, slots, grad in ((self.enc, es, self.enc_grad), (self.dec, ds, self.dec_grad)):
                 self.k.adam[_blocks(L * dev.n_params), THREADS](
-                    dev.params, dev.mask, dev.m, dev.v, slots, grad, d_steps[b], d_bias2[b],
-                    fr, self.consts)
-        rows = row_abs.copy_to_host()                                       # (L, N)
+                    dev.params,
+                    dev.mask,
+                    dev.m,
+                    dev.v,
+                    slots,
+                    grad,
+                    d_steps[b],
+                    d_bias2[b],
+                    fr,
+                    self.consts,
+                )
+        rows = row_abs.copy_to_host()  # (L, N)
         losses = np.empty((L, n_batches), np.float64)
         for b in range(n_batches):
-            part = rows[:, b * batch_size:(b + 1) * batch_size]
+            part = rows[:, b * batch_size : (b + 1) * batch_size]
             losses[:, b] = part.sum(axis=1) / (part.shape[1] * self.n_dim)
         return losses
 
@@ -659,9 +786,12 @@ class DevicePairs:
         Fresh lanes use ``t = 1`` every step; persistent lanes ``t = adam_t + 1 + b``.
         """
         lrs = np.asarray(lrs, np.float64)
-        t = np.where(np.asarray(fresh, bool)[None, :], 1,
-                     np.asarray(adam_t, np.int64)[None, :] + 1 + np.arange(n_batches)[:, None])
-        t = t.astype(np.float64)                       # (n_batches, L); pow as Python's float **
+        t = np.where(
+            np.asarray(fresh, bool)[None, :],
+            1,
+            np.asarray(adam_t, np.int64)[None, :] + 1 + np.arange(n_batches)[:, None],
+        )
+        t = t.astype(np.float64)  # (n_batches, L); pow as Python's float **
         steps = (lrs[None, :] / (1.0 - np.power(self.beta1, t))).astype(np.float32)
         bias2 = np.sqrt(1.0 - np.power(self.beta2, t)).astype(np.float32)
         return steps, bias2

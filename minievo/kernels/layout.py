@@ -5,6 +5,7 @@ vector; an ``(n_layers, 7)`` integer table says where each layer lives. The
 kernels read that table, so its column numbers and activation codes belong to
 the lowest layer (the kernels); :mod:`minievo.network` imports them from here.
 """
+
 from __future__ import annotations
 
 # Activation codes stored in the layout table (column ``ACT``).

@@ -19,6 +19,7 @@ Conventions (docs/algorithm.md §2)
 * Autoencoder kinds: ``PLAIN`` (L1 loss), ``DENOISING`` (L1, noisy input,
   clean target), ``VARIATIONAL`` (binary cross-entropy summed + KL).
 """
+
 import numpy as np
 
 from .layout import ACT, B_OFF, IDENTITY, N_IN, N_OUT, OUT_OFF, REC_POST, RELU, SIGMOID, W_OFF  # noqa: F401
@@ -32,19 +33,19 @@ PLAIN, DENOISING, VARIATIONAL = 0, 1, 2
 def weight_view(layout, buf, l):
     """Layer ``l``'s ``(n_out, n_in)`` block of a parameter-shaped buffer."""
     n_in, n_out, w_off = layout[l, N_IN], layout[l, N_OUT], layout[l, W_OFF]
-    return buf[w_off:w_off + n_out * n_in].reshape((n_out, n_in))
+    return buf[w_off : w_off + n_out * n_in].reshape((n_out, n_in))
 
 
 def bias_view(layout, buf, l):
     """Layer ``l``'s ``(n_out,)`` block of a parameter-shaped buffer."""
     n_out, b_off = layout[l, N_OUT], layout[l, B_OFF]
-    return buf[b_off:b_off + n_out]
+    return buf[b_off : b_off + n_out]
 
 
 def rows_view(layout, work, n_rows, l):
     """Layer ``l``'s ``(n_rows, n_out)`` block of a flat activation workspace."""
     n_out, off = layout[l, N_OUT], layout[l, OUT_OFF]
-    return work[n_rows * off:n_rows * (off + n_out)].reshape((n_rows, n_out))
+    return work[n_rows * off : n_rows * (off + n_out)].reshape((n_rows, n_out))
 
 
 # --------------------------------------------------------------------------
@@ -56,7 +57,7 @@ def dense_forward(x, weight, bias, out):
     Shapes: ``x (B, n_in)``, ``weight (n_out, n_in)``, ``bias (n_out,)``,
     ``out (B, n_out)``.
     """
-    out[...] = x @ weight.T + bias                       # (B, n_in) @ (n_in, n_out)
+    out[...] = x @ weight.T + bias  # (B, n_in) @ (n_in, n_out)
 
 
 def dense_backward_params(x, d_out, d_weight, d_bias):
@@ -68,8 +69,8 @@ def dense_backward_params(x, d_out, d_weight, d_bias):
     Shapes: ``x (B, n_in)``, ``d_out (B, n_out)``, ``d_weight (n_out, n_in)``,
     ``d_bias (n_out,)``.
     """
-    d_weight[...] = d_out.T @ x                          # (n_out, B) @ (B, n_in)
-    d_bias[...] = d_out.sum(axis=0)                      # (n_out,)
+    d_weight[...] = d_out.T @ x  # (n_out, B) @ (B, n_in)
+    d_bias[...] = d_out.sum(axis=0)  # (n_out,)
 
 
 def dense_backward_input(weight, d_out, d_x):
@@ -77,7 +78,7 @@ def dense_backward_input(weight, d_out, d_x):
 
     Shapes: ``weight (n_out, n_in)``, ``d_out (B, n_out)``, ``d_x (B, n_in)``.
     """
-    d_x[...] = d_out @ weight                            # (B, n_out) @ (n_out, n_in)
+    d_x[...] = d_out @ weight  # (B, n_out) @ (n_out, n_in)
 
 
 # --------------------------------------------------------------------------
@@ -168,8 +169,8 @@ def adam_update(params, grad, mask, m, v, t, lr, beta1, beta2, eps):
     m += (1.0 - beta1) * g
     v *= beta2
     v += (1.0 - beta2) * g * g
-    step_size = np.float32(lr / (1.0 - beta1 ** t))
-    denom = np.sqrt(v) / np.float32(np.sqrt(1.0 - beta2 ** t)) + np.float32(eps)
+    step_size = np.float32(lr / (1.0 - beta1**t))
+    denom = np.sqrt(v) / np.float32(np.sqrt(1.0 - beta2**t)) + np.float32(eps)
     params -= step_size * m / denom
     params *= mask
 
@@ -197,8 +198,18 @@ def optimizer_step(net, lr, beta1, beta2, eps, fresh):
         adam_fresh_update(net.params, net.grad, net.mask, lr, beta1, beta2, eps)
     else:
         net.adam_t[0] += 1
-        adam_update(net.params, net.grad, net.mask, net.adam_m, net.adam_v,
-                    net.adam_t[0], lr, beta1, beta2, eps)
+        adam_update(
+            net.params,
+            net.grad,
+            net.mask,
+            net.adam_m,
+            net.adam_v,
+            net.adam_t[0],
+            lr,
+            beta1,
+            beta2,
+            eps,
+        )
 
 
 # --------------------------------------------------------------------------
@@ -216,7 +227,7 @@ def mlp_forward(net, x, act_work, record):
     layout = net.layout
     inp = x
     for l in range(layout.shape[0]):
-        z = rows_view(layout, act_work, n_rows, l)                # (B, n_out)
+        z = rows_view(layout, act_work, n_rows, l)  # (B, n_out)
         dense_forward(inp, weight_view(layout, net.params, l), bias_view(layout, net.params, l), z)
         if record and not layout[l, REC_POST]:
             record_rows(net, layout, l, z)
@@ -248,15 +259,18 @@ def mlp_backward(net, x, act_work, delta_work, d_x, last_is_pre):
     layout = net.layout
     n_layers = layout.shape[0]
     for l in range(n_layers - 1, -1, -1):
-        a = rows_view(layout, act_work, n_rows, l)               # (B, n_out)
-        d = rows_view(layout, delta_work, n_rows, l)             # (B, n_out)
+        a = rows_view(layout, act_work, n_rows, l)  # (B, n_out)
+        d = rows_view(layout, delta_work, n_rows, l)  # (B, n_out)
         if not (last_is_pre and l == n_layers - 1):
-            activation_backward(a, d, layout[l, ACT])           # now dL/dz
+            activation_backward(a, d, layout[l, ACT])  # now dL/dz
         inp = x if l == 0 else rows_view(layout, act_work, n_rows, l - 1)
-        dense_backward_params(inp, d, weight_view(layout, net.grad, l), bias_view(layout, net.grad, l))
+        dense_backward_params(
+            inp, d, weight_view(layout, net.grad, l), bias_view(layout, net.grad, l)
+        )
         if l > 0:
-            dense_backward_input(weight_view(layout, net.params, l), d,
-                                 rows_view(layout, delta_work, n_rows, l - 1))
+            dense_backward_input(
+                weight_view(layout, net.params, l), d, rows_view(layout, delta_work, n_rows, l - 1)
+            )
         elif d_x.shape[0] > 0:
             dense_backward_input(weight_view(layout, net.params, l), d, d_x)
 
@@ -278,23 +292,23 @@ def pair_loss_and_gradients(enc, dec, x_in, target, noise, kind, work, record):
     (ignored otherwise). ``work`` is a :class:`~minievo.kernels.Workspace`.
     """
     n_rows = x_in.shape[0]
-    enc_out = mlp_forward(enc, x_in, work.enc_act, record)        # (B, z) or (B, 2z)
+    enc_out = mlp_forward(enc, x_in, work.enc_act, record)  # (B, z) or (B, 2z)
     d_enc_out = _output_rows(enc, work.enc_delta, n_rows)
     if kind == VARIATIONAL:
         z_dim = dec.layout[0, N_IN]
         mean, log_var = enc_out[:, :z_dim], enc_out[:, z_dim:]
-        code = work.code[:n_rows * z_dim].reshape((n_rows, z_dim))
-        code[...] = mean + np.exp(0.5 * log_var) * noise         # reparameterisation
+        code = work.code[: n_rows * z_dim].reshape((n_rows, z_dim))
+        code[...] = mean + np.exp(0.5 * log_var) * noise  # reparameterisation
         y = mlp_forward(dec, code, work.dec_act, record)
         d_out = _output_rows(dec, work.dec_delta, n_rows)
         loss = bce_sigmoid_loss(y, target, d_out)
-        d_code = work.d_code[:n_rows * z_dim].reshape((n_rows, z_dim))
+        d_code = work.d_code[: n_rows * z_dim].reshape((n_rows, z_dim))
         mlp_backward(dec, code, work.dec_act, work.dec_delta, d_code, True)
         d_enc_out[:, :z_dim] = d_code
         d_enc_out[:, z_dim:] = d_code * noise * 0.5 * np.exp(0.5 * log_var)
         loss += kl_divergence(mean, log_var, d_enc_out[:, :z_dim], d_enc_out[:, z_dim:])
     else:
-        y = mlp_forward(dec, enc_out, work.dec_act, record)     # (B, n_dim)
+        y = mlp_forward(dec, enc_out, work.dec_act, record)  # (B, n_dim)
         loss = l1_loss(y, target, _output_rows(dec, work.dec_delta, n_rows))
         mlp_backward(dec, enc_out, work.dec_act, work.dec_delta, d_enc_out, False)
     mlp_backward(enc, x_in, work.enc_act, work.enc_delta, work.no_dx, False)
@@ -337,7 +351,7 @@ def reconstruction_l1(enc, dec, x, kind, work):
     records' ``mean_L1``/``test_loss`` report for every kind.
     """
     enc_out = mlp_forward(enc, x, work.enc_act, False)
-    code = enc_out[:, :dec.layout[0, N_IN]]
+    code = enc_out[:, : dec.layout[0, N_IN]]
     y = mlp_forward(dec, code, work.dec_act, False)
     return float(np.abs(y - x).mean(dtype=np.float64))
 
@@ -363,18 +377,33 @@ def dataset_l1(enc, dec, data, kind, work, row_l1):
     :math:`L`, the ``test_loss`` of the records. The variational kind decodes
     the posterior mean (as :func:`reconstruction_l1`). No recording.
     """
-    chunk = work.enc_act.shape[0] // int(enc.layout[:, N_OUT].sum())    # rows per pass
+    chunk = work.enc_act.shape[0] // int(enc.layout[:, N_OUT].sum())  # rows per pass
     z_dim = dec.layout[0, N_IN]
     for start in range(0, data.shape[0], chunk):
-        x = data[start:start + chunk]                                   # (<= chunk, n_dim)
+        x = data[start : start + chunk]  # (<= chunk, n_dim)
         enc_out = mlp_forward(enc, x, work.enc_act, False)
         y = mlp_forward(dec, enc_out[:, :z_dim], work.dec_act, False)
-        row_l1[start:start + x.shape[0]] = np.abs(y - x).mean(axis=1, dtype=np.float64)
+        row_l1[start : start + x.shape[0]] = np.abs(y - x).mean(axis=1, dtype=np.float64)
     return float(row_l1.mean())
 
 
-def train_epoch(enc, dec, data, order, batch_size, noise, kind, work,
-                lr, beta1, beta2, eps, fresh, record, losses):
+def train_epoch(
+    enc,
+    dec,
+    data,
+    order,
+    batch_size,
+    noise,
+    kind,
+    work,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    fresh,
+    record,
+    losses,
+):
     """One pass over ``data`` in the row order ``order``: one Adam step per batch.
 
     ``data (N, n_dim)``; ``order (N,)`` a permutation of the rows;
@@ -384,18 +413,48 @@ def train_epoch(enc, dec, data, order, batch_size, noise, kind, work,
     """
     n_rows = order.shape[0]
     for i in range(losses.shape[0]):
-        rows = order[i * batch_size:min((i + 1) * batch_size, n_rows)]
-        target = data[rows]                                      # (B, n_dim)
+        rows = order[i * batch_size : min((i + 1) * batch_size, n_rows)]
+        target = data[rows]  # (B, n_dim)
         if kind == DENOISING:
             x_in = target + noise[rows]
         else:
             x_in = target
-        losses[i] = train_step(enc, dec, x_in, target, noise[rows] if kind == VARIATIONAL else noise,
-                               kind, work, lr, beta1, beta2, eps, fresh, record)
+        losses[i] = train_step(
+            enc,
+            dec,
+            x_in,
+            target,
+            noise[rows] if kind == VARIATIONAL else noise,
+            kind,
+            work,
+            lr,
+            beta1,
+            beta2,
+            eps,
+            fresh,
+            record,
+        )
 
 
-def partner_epoch(encoders, decoders, selected, partners, data, order, batch_size, noise, kind,
-                  work, lr, beta1, beta2, eps, fresh, record, losses):
+def partner_epoch(
+    encoders,
+    decoders,
+    selected,
+    partners,
+    data,
+    order,
+    batch_size,
+    noise,
+    kind,
+    work,
+    lr,
+    beta1,
+    beta2,
+    eps,
+    fresh,
+    record,
+    losses,
+):
     """``epoch-node``'s training pass (docs/algorithm.md §4): for batch ``b`` of ``data[order]``, one
     step of encoder ``selected`` with decoder ``partners[b, 0]``, then one of encoder
     ``partners[b, 1]`` with decoder ``selected``; each step updates both networks.
@@ -404,8 +463,22 @@ def partner_epoch(encoders, decoders, selected, partners, data, order, batch_siz
     ``losses (2 * n_batches,)`` receives the loss before each step, in step order.
     """
     for b in range(partners.shape[0]):
-        rows = order[b * batch_size:(b + 1) * batch_size]
+        rows = order[b * batch_size : (b + 1) * batch_size]
         for step, (e, d) in enumerate(((selected, partners[b, 0]), (partners[b, 1], selected))):
-            train_epoch(encoders[e], decoders[d], data, rows, batch_size, noise, kind, work,
-                        lr, beta1, beta2, eps, fresh, record,
-                        losses[2 * b + step:2 * b + step + 1])
+            train_epoch(
+                encoders[e],
+                decoders[d],
+                data,
+                rows,
+                batch_size,
+                noise,
+                kind,
+                work,
+                lr,
+                beta1,
+                beta2,
+                eps,
+                fresh,
+                record,
+                losses[2 * b + step : 2 * b + step + 1],
+            )

@@ -16,6 +16,7 @@ A typical call, once per individual and epoch::
     if should_prune(schedule, p, t, T, n_solutions, rng):
         result = prune_pair(pair, "variance", rng, mask_mode="persistent")
 """
+
 from .operators import (
     ALIASES,
     MASK_MODES,
@@ -49,12 +50,38 @@ from .schedules import SCHEDULES, prune_probability, should_prune
 from .sparsity import dead_nodes, format_report, sparsity_report, structurally_removable
 
 __all__ = [
-    "ALIASES", "MASK_MODES", "METHODS", "PRUNE_METHODS", "SIGNALS", "SCHEDULES",
-    "NoRecordsError", "PruneResult", "PruneSettings",
-    "get_operator", "get_schedule", "load_plugins", "operator_aliases", "operator_names",
-    "register_operator", "register_schedule", "schedule_names",
-    "apply_prune_mask", "conjunctive_masks", "dead_nodes", "format_report", "lexicase_filter",
-    "n_pruned", "node_keep_probabilities", "passing_nodes", "prune_pair", "prune_probability",
-    "random_mask", "resolve_method", "should_prune", "sparsity_report",
-    "structurally_removable", "variance_mask", "variance_scores",
+    "ALIASES",
+    "MASK_MODES",
+    "METHODS",
+    "PRUNE_METHODS",
+    "SIGNALS",
+    "SCHEDULES",
+    "NoRecordsError",
+    "PruneResult",
+    "PruneSettings",
+    "get_operator",
+    "get_schedule",
+    "load_plugins",
+    "operator_aliases",
+    "operator_names",
+    "register_operator",
+    "register_schedule",
+    "schedule_names",
+    "apply_prune_mask",
+    "conjunctive_masks",
+    "dead_nodes",
+    "format_report",
+    "lexicase_filter",
+    "n_pruned",
+    "node_keep_probabilities",
+    "passing_nodes",
+    "prune_pair",
+    "prune_probability",
+    "random_mask",
+    "resolve_method",
+    "should_prune",
+    "sparsity_report",
+    "structurally_removable",
+    "variance_mask",
+    "variance_scores",
 ]

@@ -76,6 +76,7 @@ Mask modes (docs/algorithm.md §5 "Mask semantics")
     pruning time (``MLP.n_pruned_at_last_prune``), carried by copies and
     reported in every later record even after the zeros regrow, as published.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -118,8 +119,11 @@ def resolve_method(name: str) -> str:
 
 
 def _check_fraction(value, name: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) \
-            or not 0.0 <= value <= 1.0:
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Real)
+        or not 0.0 <= value <= 1.0
+    ):
         raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
     return float(value)
 
@@ -141,8 +145,7 @@ def _tensor_slices(net: MLP):
         yield b_off, b_off + n_out
 
 
-def random_mask(net: MLP, amount: float, rng: np.random.Generator, *,
-                mask_mode: str) -> np.ndarray:
+def random_mask(net: MLP, amount: float, rng: np.random.Generator, *, mask_mode: str) -> np.ndarray:
     r"""RANDOM operator: mask ``round(amount * n)`` entries of every tensor.
 
     .. math:: k = \operatorname{round}(\text{amount} \cdot n), \qquad
@@ -166,13 +169,13 @@ def random_mask(net: MLP, amount: float, rng: np.random.Generator, *,
     """
     amount = _check_fraction(amount, "prune amount")
     _check_choice(mask_mode, "mask_mode", MASK_MODES)
-    mask = np.ones(net.n_params, dtype=np.float32)                  # (P,)
+    mask = np.ones(net.n_params, dtype=np.float32)  # (P,)
     for start, stop in _tensor_slices(net):
         if mask_mode == "persistent":
-            candidates = start + np.flatnonzero(net.mask[start:stop])   # active entries
+            candidates = start + np.flatnonzero(net.mask[start:stop])  # active entries
         else:
             candidates = np.arange(start, stop)
-        k = round(amount * candidates.size)           # Python round: half to even, as PyTorch
+        k = round(amount * candidates.size)  # Python round: half to even, as PyTorch
         if k:
             mask[rng.choice(candidates, size=k, replace=False)] = 0.0
     return mask
@@ -208,12 +211,12 @@ def variance_mask(net: MLP, rng: np.random.Generator, *, ddof: int = 0) -> np.nd
     NoRecordsError
         If ``net`` has no recorded passes.
     """
-    mask = np.ones(net.n_params, dtype=np.float32)                  # (P,)
+    mask = np.ones(net.n_params, dtype=np.float32)  # (P,)
     for l in range(net.spec.n_layers):
-        keep = node_keep_probabilities(variance_scores(net, l, ddof))   # (n_out,)
-        weight_mask = net.weight(l, mask)                             # (n_out, n_in) view
+        keep = node_keep_probabilities(variance_scores(net, l, ddof))  # (n_out,)
+        weight_mask = net.weight(l, mask)  # (n_out, n_in) view
         weight_mask[...] = keep[:, None] > rng.random(weight_mask.shape)
-        bias_mask = net.bias(l, mask)                                 # (n_out,) view
+        bias_mask = net.bias(l, mask)  # (n_out,) view
         bias_mask[...] = keep > rng.random(bias_mask.shape)
     return mask
 
@@ -238,9 +241,9 @@ def layer_signals(net: MLP, x: np.ndarray, signal: str = "pre_activation"):
     """
     _check_choice(signal, "signal", SIGNALS)
     values = []
-    a = np.asarray(x, dtype=np.float32)                               # (n, n_in)
+    a = np.asarray(x, dtype=np.float32)  # (n, n_in)
     for l in range(net.spec.n_layers):
-        z = a @ net.weight(l).T + net.bias(l)                         # (n, n_in) @ (n_in, n_out)
+        z = a @ net.weight(l).T + net.bias(l)  # (n, n_in) @ (n_in, n_out)
         act = int(net.layout[l, ACT])
         if act == RELU:
             a = np.maximum(z, np.float32(0.0))
@@ -270,11 +273,11 @@ def passing_nodes(values: np.ndarray, threshold: float) -> np.ndarray:
     -------
     ndarray, shape (n_rows, n_nodes), bool
     """
-    values = np.asarray(values, dtype=np.float64)                   # (n_rows, n_nodes)
-    low = values.min(axis=1, keepdims=True)                         # (n_rows, 1)
-    span = values.max(axis=1, keepdims=True) - low                  # (n_rows, 1)
-    varies = span > 0.0                                             # (n_rows, 1)
-    scaled = (values - low) / np.where(varies, span, 1.0)           # (n_rows, n_nodes)
+    values = np.asarray(values, dtype=np.float64)  # (n_rows, n_nodes)
+    low = values.min(axis=1, keepdims=True)  # (n_rows, 1)
+    span = values.max(axis=1, keepdims=True) - low  # (n_rows, 1)
+    varies = span > 0.0  # (n_rows, 1)
+    scaled = (values - low) / np.where(varies, span, 1.0)  # (n_rows, n_nodes)
     return (scaled < threshold) & varies
 
 
@@ -293,9 +296,10 @@ def lexicase_filter(passes: np.ndarray) -> np.ndarray:
     """
     passes = np.asarray(passes, dtype=bool)
     if passes.ndim != 2 or passes.shape[0] == 0:
-        raise ValueError(f"passes must be a 2-D array with at least one row, "
-                         f"got shape {passes.shape}")
-    remaining = passes[0].copy()                                    # (n_nodes,)
+        raise ValueError(
+            f"passes must be a 2-D array with at least one row, got shape {passes.shape}"
+        )
+    remaining = passes[0].copy()  # (n_nodes,)
     for row in passes[1:]:
         if np.count_nonzero(remaining) <= 1:
             break
@@ -316,16 +320,22 @@ def node_mask(net: MLP, layer_nodes) -> np.ndarray:
     -------
     ndarray, shape (n_params,), float32
     """
-    mask = np.ones(net.n_params, dtype=np.float32)                  # (P,)
+    mask = np.ones(net.n_params, dtype=np.float32)  # (P,)
     for l, chosen in enumerate(layer_nodes):
-        net.weight(l, mask)[chosen, :] = 0.0                          # (n_out, n_in) rows
-        net.bias(l, mask)[chosen] = 0.0                               # (n_out,)
+        net.weight(l, mask)[chosen, :] = 0.0  # (n_out, n_in) rows
+        net.bias(l, mask)[chosen] = 0.0  # (n_out,)
     return mask
 
 
-def conjunctive_masks(pair: Autoencoder, rows: np.ndarray, threshold: float,
-                      rng: np.random.Generator | None = None, *, n_cases: int = 100,
-                      signal: str = "pre_activation") -> tuple[np.ndarray, np.ndarray]:
+def conjunctive_masks(
+    pair: Autoencoder,
+    rows: np.ndarray,
+    threshold: float,
+    rng: np.random.Generator | None = None,
+    *,
+    n_cases: int = 100,
+    signal: str = "pre_activation",
+) -> tuple[np.ndarray, np.ndarray]:
     """CONJUNCTIVE operator (published ``lexicase``): prune nodes that stay low on every case.
 
     Parameters
@@ -356,10 +366,10 @@ def conjunctive_masks(pair: Autoencoder, rows: np.ndarray, threshold: float,
     rows = np.asarray(rows, dtype=np.float32)
     if rows.ndim != 2 or rows.shape[1] != pair.n_dim or rows.shape[0] == 0:
         raise ValueError(f"rows must have shape (n, {pair.n_dim}) with n >= 1, got {rows.shape}")
-    cases = rows if rng is None else sample_rows(rows, n_cases, rng)   # (n_cases, n_dim)
+    cases = rows if rng is None else sample_rows(rows, n_cases, rng)  # (n_cases, n_dim)
     enc_values, code = layer_signals(pair.encoder, cases, signal)
     if pair.kind == "variational":
-        code = code[:, :pair.latent]                                   # posterior mean (n, z)
+        code = code[:, : pair.latent]  # posterior mean (n, z)
     dec_values, _ = layer_signals(pair.decoder, code, signal)
     masks = []
     for net, values in ((pair.encoder, enc_values), (pair.decoder, dec_values)):
@@ -369,8 +379,7 @@ def conjunctive_masks(pair: Autoencoder, rows: np.ndarray, threshold: float,
 
 
 #: Operator functions by canonical name (signatures differ: see each one).
-PRUNE_METHODS = {"random": random_mask, "variance": variance_mask,
-                 "conjunctive": conjunctive_masks}
+PRUNE_METHODS = {"random": random_mask, "variance": variance_mask, "conjunctive": conjunctive_masks}
 
 
 # --------------------------------------------------------------------------
@@ -379,8 +388,10 @@ PRUNE_METHODS = {"random": random_mask, "variance": variance_mask,
 @register_operator("random")
 def random_pair_masks(pair: Autoencoder, rng: np.random.Generator, settings: PruneSettings):
     """RANDOM on the encoder, then the decoder (:func:`random_mask`)."""
-    return (random_mask(pair.encoder, settings.amount, rng, mask_mode=settings.mask_mode),
-            random_mask(pair.decoder, settings.amount, rng, mask_mode=settings.mask_mode))
+    return (
+        random_mask(pair.encoder, settings.amount, rng, mask_mode=settings.mask_mode),
+        random_mask(pair.decoder, settings.amount, rng, mask_mode=settings.mask_mode),
+    )
 
 
 @register_operator("variance", published_name="activation", needs_records=True)
@@ -390,13 +401,18 @@ def variance_pair_masks(pair: Autoencoder, rng: np.random.Generator, settings: P
 
 
 @register_operator("conjunctive", published_name="lexicase")
-def conjunctive_pair_masks(pair: Autoencoder, rng: np.random.Generator,
-                           settings: PruneSettings):
+def conjunctive_pair_masks(pair: Autoencoder, rng: np.random.Generator, settings: PruneSettings):
     """CONJUNCTIVE on both networks from ``lexi_rows`` test rows (:func:`conjunctive_masks`)."""
     if settings.test_data is None:
         raise ValueError("prune method 'conjunctive' needs test_data to draw its rows from")
-    return conjunctive_masks(pair, settings.test_data, settings.lexi_threshold, rng,
-                             n_cases=settings.lexi_rows, signal=settings.signal)
+    return conjunctive_masks(
+        pair,
+        settings.test_data,
+        settings.lexi_threshold,
+        rng,
+        n_cases=settings.lexi_rows,
+        signal=settings.signal,
+    )
 
 
 # --------------------------------------------------------------------------
@@ -448,10 +464,18 @@ class PruneResult(NamedTuple):
     decoder_layers: list
 
 
-def prune_pair(pair: Autoencoder, method: str, rng: np.random.Generator, *,
-               amount: float = 0.1, lexi_threshold: float = 0.1, test_data=None,
-               lexi_rows: int = 100, mask_mode: str = "persistent",
-               signal: str = "pre_activation") -> PruneResult:
+def prune_pair(
+    pair: Autoencoder,
+    method: str,
+    rng: np.random.Generator,
+    *,
+    amount: float = 0.1,
+    lexi_threshold: float = 0.1,
+    test_data=None,
+    lexi_rows: int = 100,
+    mask_mode: str = "persistent",
+    signal: str = "pre_activation",
+) -> PruneResult:
     """Prune the encoder and the decoder of ``pair`` in place with one operator (docs/algorithm.md §5).
 
     Parameters
@@ -497,5 +521,11 @@ def prune_pair(pair: Autoencoder, method: str, rng: np.random.Generator, *,
     apply_prune_mask(pair.encoder, enc_mask, mask_mode)
     apply_prune_mask(pair.decoder, dec_mask, mask_mode)
     n_enc, n_dec = n_pruned(pair.encoder, mask_mode), n_pruned(pair.decoder, mask_mode)
-    return PruneResult(n_enc, n_dec, pair.encoder.n_params - n_enc, pair.decoder.n_params - n_dec,
-                       sparsity_report(pair.encoder), sparsity_report(pair.decoder))
+    return PruneResult(
+        n_enc,
+        n_dec,
+        pair.encoder.n_params - n_enc,
+        pair.decoder.n_params - n_dec,
+        sparsity_report(pair.encoder),
+        sparsity_report(pair.decoder),
+    )

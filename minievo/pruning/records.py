@@ -51,6 +51,7 @@ Keep probabilities
 so the node whose pre-activations vary the least gets :math:`t = 1` (always
 kept) and the one that varies the most gets :math:`t = 0` (always pruned).
 """
+
 from __future__ import annotations
 
 import numbers
@@ -80,8 +81,11 @@ def n_recorded_passes(net: MLP) -> int:
 
 def _check_layer(net: MLP, layer) -> int:
     n_layers = net.spec.n_layers
-    if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, numbers.Integral) \
-            or not 0 <= layer < n_layers:
+    if (
+        isinstance(layer, (bool, np.bool_))
+        or not isinstance(layer, numbers.Integral)
+        or not 0 <= layer < n_layers
+    ):
         raise ValueError(f"layer must be an integer in [0, {n_layers}), got {layer!r}")
     return int(layer)
 
@@ -105,18 +109,19 @@ def position_std(net: MLP, layer: int, ddof: int = 0):
     layer = _check_layer(net, layer)
     if isinstance(ddof, (bool, np.bool_)) or not isinstance(ddof, numbers.Integral) or ddof < 0:
         raise ValueError(f"ddof must be a non-negative integer, got {ddof!r}")
-    count, total, total_sq = net.records(layer)          # (R,), (R, n_out), (R, n_out)
-    used = count > ddof                                  # (R,)
+    count, total, total_sq = net.records(layer)  # (R,), (R, n_out), (R, n_out)
+    used = count > ddof  # (R,)
     if not np.any(used):
         raise NoRecordsError(
             f"layer {layer} of {net!r} has no recorded passes to compute VARIANCE scores from "
             f"(most passes at one batch position: {n_recorded_passes(net)}, need > {ddof}; "
-            f"record_rows={net.record_rows}): train or evaluate it with record=True first")
-    n = np.where(used, count, 1.0)[:, None]              # (R, 1), 1 avoids 0/0 where unused
-    centred_sq = total_sq - total * total / n            # (R, n_out): sum of (z - mean)^2
+            f"record_rows={net.record_rows}): train or evaluate it with record=True first"
+        )
+    n = np.where(used, count, 1.0)[:, None]  # (R, 1), 1 avoids 0/0 where unused
+    centred_sq = total_sq - total * total / n  # (R, n_out): sum of (z - mean)^2
     centred_sq[centred_sq <= _CANCELLATION_TOLERANCE * total_sq] = 0.0
-    var = centred_sq / np.maximum(n - ddof, 1.0)         # (R, n_out)
-    std = np.sqrt(var) * used[:, None]                   # (R, n_out)
+    var = centred_sq / np.maximum(n - ddof, 1.0)  # (R, n_out)
+    std = np.sqrt(var) * used[:, None]  # (R, n_out)
     return std, used
 
 
@@ -145,8 +150,8 @@ def variance_scores(net: MLP, layer: int, ddof: int = 0) -> np.ndarray:
     NoRecordsError
         If the network has no recorded passes (the caller forgot ``record=True``).
     """
-    std, _ = position_std(net, layer, ddof)              # (R, n_out)
-    return std.sum(axis=0)                               # (n_out,)
+    std, _ = position_std(net, layer, ddof)  # (R, n_out)
+    return std.sum(axis=0)  # (n_out,)
 
 
 def node_keep_probabilities(scores) -> np.ndarray:
@@ -176,7 +181,7 @@ def node_keep_probabilities(scores) -> np.ndarray:
         raise ValueError(f"scores must be a non-empty 1-D array, got shape {scores.shape}")
     if not np.all(np.isfinite(scores)):
         raise ValueError("scores must be finite")
-    keep = 1.0 - np.abs(scores)                          # (n_out,)
+    keep = 1.0 - np.abs(scores)  # (n_out,)
     span = keep.max() - keep.min()
     if span > 0.0:
         keep = (keep - keep.min()) / span

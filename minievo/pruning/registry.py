@@ -29,6 +29,7 @@ Jobs of a sweep run in their own processes: name the module (or ``.py``
 file) that registers your operator in the configuration's ``plugins`` so
 that every job imports it (:func:`load_plugins`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -111,22 +112,33 @@ def _same_function(a: Callable, b: Callable) -> bool:
     imported a second time under another module name; that is not a clash.
     """
     code_a, code_b = getattr(a, "__code__", None), getattr(b, "__code__", None)
-    return a is b or (code_a is not None and code_b is not None
-                      and code_a.co_filename == code_b.co_filename
-                      and a.__qualname__ == b.__qualname__)
+    return a is b or (
+        code_a is not None
+        and code_b is not None
+        and code_a.co_filename == code_b.co_filename
+        and a.__qualname__ == b.__qualname__
+    )
 
 
 def _check_new_name(kind: str, name: str, function: Callable, taken: dict) -> None:
     if not isinstance(name, str) or not name.strip() or name != name.strip().lower():
-        raise ValueError(f"{kind} name {name!r} is not allowed; allowed: a non-empty "
-                         "lower-case string")
+        raise ValueError(
+            f"{kind} name {name!r} is not allowed; allowed: a non-empty lower-case string"
+        )
     if name in taken and not _same_function(taken[name].function, function):
-        raise ValueError(f"{kind} {name!r} is already registered "
-                         f"(by {taken[name].function.__module__}); choose another name")
+        raise ValueError(
+            f"{kind} {name!r} is already registered "
+            f"(by {taken[name].function.__module__}); choose another name"
+        )
 
 
-def register_operator(name: str, *, published_name: str | None = None,
-                      aliases: tuple[str, ...] = (), needs_records: bool = False):
+def register_operator(
+    name: str,
+    *,
+    published_name: str | None = None,
+    aliases: tuple[str, ...] = (),
+    needs_records: bool = False,
+):
     """Decorator: register ``function(pair, rng, settings) -> (enc_mask, dec_mask)`` as ``name``.
 
     Parameters
@@ -145,12 +157,14 @@ def register_operator(name: str, *, published_name: str | None = None,
     -------
     The decorator; it returns the function unchanged.
     """
+
     def decorator(function: OperatorFunction) -> OperatorFunction:
         _check_new_name("prune operator", name, function, _OPERATORS)
         published = published_name or name
         names = tuple(dict.fromkeys(a for a in (*aliases, published) if a != name))
         _OPERATORS[name] = Operator(name, function, published, names, bool(needs_records))
         return function
+
     return decorator
 
 
@@ -161,10 +175,12 @@ def register_schedule(name: str):
     canonical training, ``epochs - 1`` in the coevolution; ``T`` may be 0);
     ``n_solutions`` is the neighbourhood size. Return a probability in [0, 1].
     """
+
     def decorator(function: ScheduleFunction) -> ScheduleFunction:
         _check_new_name("prune schedule", name, function, _SCHEDULES)
         _SCHEDULES[name] = Schedule(name, function)
         return function
+
     return decorator
 
 
@@ -212,8 +228,9 @@ def get_schedule(name) -> Schedule:
     if isinstance(name, str) and name in _SCHEDULES:
         return _SCHEDULES[name]
     hint = suggest(name, schedule_names()) if isinstance(name, str) else ""
-    raise ValueError(f"unknown prune schedule {name!r}; allowed: "
-                     f"{', '.join(schedule_names())}{hint}")
+    raise ValueError(
+        f"unknown prune schedule {name!r}; allowed: {', '.join(schedule_names())}{hint}"
+    )
 
 
 class PluginError(ValueError):
@@ -254,8 +271,9 @@ def load_plugin(name: str):
     except PluginError:
         raise
     except Exception as error:  # the user's module: report, do not crash deep inside
-        raise PluginError(f"plugin {name!r} cannot be imported: "
-                          f"{type(error).__name__}: {error}") from error
+        raise PluginError(
+            f"plugin {name!r} cannot be imported: {type(error).__name__}: {error}"
+        ) from error
 
 
 def load_plugins(names) -> None:

@@ -36,6 +36,7 @@ by zero (the published code raises ``ZeroDivisionError``). minievo reads the
 ratio :math:`t/T` as the fraction of training done and takes it as 1 when
 ``T = 0``: the single epoch is the final one.
 """
+
 from __future__ import annotations
 
 import math
@@ -47,8 +48,7 @@ from .registry import get_schedule, register_schedule
 
 #: The seven built-in schedules, in the order of docs/algorithm.md §5 (each registered below;
 #: plug-ins may add more: :func:`minievo.pruning.registry.schedule_names`).
-SCHEDULES = ("fixed", "increase", "decrease", "population", "exponential", "final_n",
-             "prune_after")
+SCHEDULES = ("fixed", "increase", "decrease", "population", "exponential", "final_n", "prune_after")
 
 #: ``final_n`` prunes during the last ``FINAL_N_FRACTION`` of the epochs
 #: (a constant 0.25 in the published code).
@@ -73,8 +73,11 @@ def _check_probability(p) -> float:
 
 
 def _check_count(value, name: str, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) \
-            or value < minimum:
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Integral)
+        or value < minimum
+    ):
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
@@ -176,8 +179,9 @@ def prune_after(p: float, t: int, T: int, n_solutions: int) -> float:
     return p if t >= T else 0.0
 
 
-def should_prune(schedule: str, p: float, t: int, T: int, n_solutions: int,
-                 rng: np.random.Generator) -> bool:
+def should_prune(
+    schedule: str, p: float, t: int, T: int, n_solutions: int, rng: np.random.Generator
+) -> bool:
     """Draw whether to prune now: ``rng.random() < prune_probability(...)``.
 
     One uniform number is drawn on every call, even when the probability is

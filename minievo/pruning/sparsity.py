@@ -36,6 +36,7 @@ column; for a node without input, its constant contribution
 so the function is unchanged. :func:`structurally_removable` counts the
 parameters so deleted from the dense network, each once.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,7 +58,7 @@ def sparsity_report(net: MLP) -> list:
     """
     report = []
     for l in range(net.spec.n_layers):
-        w_mask, b_mask = net.weight(l, net.mask), net.bias(l, net.mask)   # (n_out, n_in), (n_out,)
+        w_mask, b_mask = net.weight(l, net.mask), net.bias(l, net.mask)  # (n_out, n_in), (n_out,)
         w, b = net.weight(l), net.bias(l)
         n_weights, n_biases = w.size, b.size
         pruned_w = int(n_weights - np.count_nonzero(w_mask))
@@ -65,11 +66,20 @@ def sparsity_report(net: MLP) -> list:
         zero_w = int(n_weights - np.count_nonzero(w))
         zero_b = int(n_biases - np.count_nonzero(b))
         total = n_weights + n_biases
-        report.append({"layer": l, "shape": tuple(w.shape), "n_weights": n_weights,
-                       "n_biases": n_biases, "pruned_weights": pruned_w, "pruned_biases": pruned_b,
-                       "zero_weights": zero_w, "zero_biases": zero_b,
-                       "sparsity": (pruned_w + pruned_b) / total,
-                       "zero_fraction": (zero_w + zero_b) / total})
+        report.append(
+            {
+                "layer": l,
+                "shape": tuple(w.shape),
+                "n_weights": n_weights,
+                "n_biases": n_biases,
+                "pruned_weights": pruned_w,
+                "pruned_biases": pruned_b,
+                "zero_weights": zero_w,
+                "zero_biases": zero_b,
+                "sparsity": (pruned_w + pruned_b) / total,
+                "zero_fraction": (zero_w + zero_b) / total,
+            }
+        )
     return report
 
 
@@ -83,11 +93,11 @@ def _chain(pair: Autoencoder):
 def _outgoing_zero(pair: Autoencoder, name: str, net: MLP, l: int) -> np.ndarray:
     """``(n_out,)`` bool: every weight leaving node ``j`` of this layer is zero."""
     if l + 1 < net.spec.n_layers:
-        return ~np.any(net.weight(l + 1) != 0.0, axis=0)          # columns of (n_next, n_out)
+        return ~np.any(net.weight(l + 1) != 0.0, axis=0)  # columns of (n_next, n_out)
     if name == "decoder":
-        return np.zeros(net.spec.n_out, dtype=bool)               # reconstruction: never dead
-    columns_zero = ~np.any(pair.decoder.weight(0) != 0.0, axis=0)        # (latent,)
-    code = np.arange(net.spec.n_out) % pair.latent                # encoder output -> code column
+        return np.zeros(net.spec.n_out, dtype=bool)  # reconstruction: never dead
+    columns_zero = ~np.any(pair.decoder.weight(0) != 0.0, axis=0)  # (latent,)
+    code = np.arange(net.spec.n_out) % pair.latent  # encoder output -> code column
     return columns_zero[code]
 
 
@@ -103,14 +113,15 @@ def dead_nodes(pair: Autoencoder) -> dict:
     """
     dead = {"encoder": [], "decoder": []}
     for name, net, l in _chain(pair):
-        no_output = _outgoing_zero(pair, name, net, l)                   # (n_out,)
+        no_output = _outgoing_zero(pair, name, net, l)  # (n_out,)
         is_output = name == "decoder" and l == net.spec.n_layers - 1
-        is_variational_head = (pair.kind == "variational" and name == "encoder"
-                               and l == net.spec.n_layers - 1)
+        is_variational_head = (
+            pair.kind == "variational" and name == "encoder" and l == net.spec.n_layers - 1
+        )
         if is_output or is_variational_head:
             no_input = np.zeros_like(no_output)
         else:
-            no_input = ~np.any(net.weight(l) != 0.0, axis=1)            # rows of (n_out, n_in)
+            no_input = ~np.any(net.weight(l) != 0.0, axis=1)  # rows of (n_out, n_in)
         dead[name].append(np.flatnonzero(no_input | no_output))
     return dead
 
@@ -124,16 +135,18 @@ def removable_masks(pair: Autoencoder) -> tuple[np.ndarray, np.ndarray]:
         True on the weight row, bias and outgoing weight column of every dead node.
     """
     dead = dead_nodes(pair)
-    marks = {"encoder": np.zeros(pair.encoder.n_params, dtype=bool),
-             "decoder": np.zeros(pair.decoder.n_params, dtype=bool)}
+    marks = {
+        "encoder": np.zeros(pair.encoder.n_params, dtype=bool),
+        "decoder": np.zeros(pair.decoder.n_params, dtype=bool),
+    }
     for name, net, l in _chain(pair):
         nodes = dead[name][l]
         if nodes.size == 0:
             continue
-        net.weight(l, marks[name])[nodes, :] = True                       # incoming rows
+        net.weight(l, marks[name])[nodes, :] = True  # incoming rows
         net.bias(l, marks[name])[nodes] = True
         if l + 1 < net.spec.n_layers:
-            net.weight(l + 1, marks[name])[:, nodes] = True               # outgoing columns
+            net.weight(l + 1, marks[name])[:, nodes] = True  # outgoing columns
         elif name == "encoder":
             columns = np.unique(nodes % pair.latent)
             pair.decoder.weight(0, marks["decoder"])[:, columns] = True
@@ -150,10 +163,14 @@ def format_report(pair: Autoencoder) -> str:
     """A printable table: per-layer pruned/zero counts, dead nodes, removable parameters."""
     dead = dead_nodes(pair)
     enc_removable, dec_removable = removable_masks(pair)
-    still_nonzero = int(np.count_nonzero(enc_removable & (pair.encoder.params != 0.0))
-                        + np.count_nonzero(dec_removable & (pair.decoder.params != 0.0)))
-    header = (f"{'network':<8} {'layer':>5} {'shape':>11} {'masked W':>15} {'masked b':>9} "
-              f"{'zero W+b':>9} {'zero':>8} {'dead nodes':>10}")
+    still_nonzero = int(
+        np.count_nonzero(enc_removable & (pair.encoder.params != 0.0))
+        + np.count_nonzero(dec_removable & (pair.decoder.params != 0.0))
+    )
+    header = (
+        f"{'network':<8} {'layer':>5} {'shape':>11} {'masked W':>15} {'masked b':>9} "
+        f"{'zero W+b':>9} {'zero':>8} {'dead nodes':>10}"
+    )
     lines = [header, "-" * len(header)]
     for name, net in (("encoder", pair.encoder), ("decoder", pair.decoder)):
         for row in sparsity_report(net):
@@ -164,13 +181,18 @@ def format_report(pair: Autoencoder) -> str:
                 f"{row['pruned_weights']:>7}/{row['n_weights']:<7} "
                 f"{row['pruned_biases']:>4}/{row['n_biases']:<4} "
                 f"{row['zero_weights'] + row['zero_biases']:>9} "
-                f"{row['zero_fraction']:>8.1%} {dead[name][l].size:>10}")
-        lines.append(f"{name:<8} total: {net.n_params} parameters; "
-                     f"n_zero {net.n_zero} (exactly 0 now), "
-                     f"n_active {net.n_params - net.n_zero} (non-zero now), "
-                     f"masked {net.n_pruned} (n_pruned with persistent masks), "
-                     f"pruned at last pruning event {net.n_pruned_at_last_prune} "
-                     f"(n_pruned with regrow masks)")
-    lines.append(f"structurally removable parameters: {structurally_removable(pair)} "
-                 f"({still_nonzero} of them non-zero)")
+                f"{row['zero_fraction']:>8.1%} {dead[name][l].size:>10}"
+            )
+        lines.append(
+            f"{name:<8} total: {net.n_params} parameters; "
+            f"n_zero {net.n_zero} (exactly 0 now), "
+            f"n_active {net.n_params - net.n_zero} (non-zero now), "
+            f"masked {net.n_pruned} (n_pruned with persistent masks), "
+            f"pruned at last pruning event {net.n_pruned_at_last_prune} "
+            f"(n_pruned with regrow masks)"
+        )
+    lines.append(
+        f"structurally removable parameters: {structurally_removable(pair)} "
+        f"({still_nonzero} of them non-zero)"
+    )
     return "\n".join(lines)

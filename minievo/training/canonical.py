@@ -22,6 +22,7 @@ The baseline the papers compare the coevolution against. For every epoch
 Activation records (for VARIANCE) are kept only when that operator is used,
 and cleared after each pruning, as the published code does.
 """
+
 from __future__ import annotations
 
 import time
@@ -53,10 +54,10 @@ STREAMS = ("init", "shuffle", "noise", "prune")
 class RunResult:
     """What a finished run returns (the same for every training variant)."""
 
-    best: Autoencoder       # the returned network (canonical: the only one)
-    test_loss: float        # its L1 on the whole test set
+    best: Autoencoder  # the returned network (canonical: the only one)
+    test_loss: float  # its L1 on the whole test set
     out_dir: Path | None
-    wall_time: float        # seconds spent training in this process
+    wall_time: float  # seconds spent training in this process
     epochs: int
 
 
@@ -79,7 +80,8 @@ def check_finite(losses: np.ndarray, epoch: int, where: str, stats_path=None) ->
         kept = f"; records up to the previous epoch are in {stats_path}" if stats_path else ""
         raise NonFiniteLossError(
             f"epoch {epoch}: {where} loss became {losses[first]} at batch {first} "
-            f"(try a smaller learning_rate){kept}")
+            f"(try a smaller learning_rate){kept}"
+        )
 
 
 def records_activations(config) -> bool:
@@ -108,11 +110,17 @@ def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = Fa
     variance = records_activations(config)
     record_rows = rows if variance else 0
     streams = make_streams(config.seed)
-    pair = make_autoencoder(config.environment, dataset.n_dim, streams["init"], record_rows,
-                            config.activation_signal)
-    engine = Engine(pair, max_rows=rows, backend=config.backend,
-                    betas=config.adam_betas, eps=config.adam_eps,
-                    noise_std=config.denoising_noise_std)
+    pair = make_autoencoder(
+        config.environment, dataset.n_dim, streams["init"], record_rows, config.activation_signal
+    )
+    engine = Engine(
+        pair,
+        max_rows=rows,
+        backend=config.backend,
+        betas=config.adam_betas,
+        eps=config.adam_eps,
+        noise_std=config.denoising_noise_std,
+    )
     start, elapsed, stats_bytes = 0, 0.0, None
     if resume:
         state, nets, extra = load_checkpoint(out_dir, record_rows)
@@ -129,52 +137,85 @@ def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = Fa
     t0 = time.perf_counter() - elapsed
     cadence = CheckpointCadence.from_config(config)
     with stop_requests() as stop:
-        _run_epochs(config, dataset, pair, engine, streams, writer, out_dir, start, t0,
-                    variance, cadence, stop)
+        _run_epochs(
+            config,
+            dataset,
+            pair,
+            engine,
+            streams,
+            writer,
+            out_dir,
+            start,
+            t0,
+            variance,
+            cadence,
+            stop,
+        )
     wall = time.perf_counter() - t0
     test_loss = engine.reconstruction_l1(pair, dataset.test)
-    return RunResult(pair, test_loss, Path(out_dir) if out_dir is not None else None, wall,
-                     config.epochs)
+    return RunResult(
+        pair, test_loss, Path(out_dir) if out_dir is not None else None, wall, config.epochs
+    )
 
 
-def _run_epochs(config, dataset, pair, engine, streams, writer, out_dir, start, t0, variance,
-                cadence, stop) -> None:
+def _run_epochs(
+    config, dataset, pair, engine, streams, writer, out_dir, start, t0, variance, cadence, stop
+) -> None:
     """The epoch loop of :func:`train_canonical`; checkpoints on ``cadence`` and at a
     SIGINT/SIGTERM (``stop``, :func:`~minievo.training.checkpoint.stop_requests`)."""
     rows, train, n_rows = config.batch_size, dataset.train, dataset.train.shape[0]
     try:
-        bar = progress_bar(range(start, config.epochs), total=config.epochs, initial=start,
-                           desc="canonical", enabled=config.progress)
+        bar = progress_bar(
+            range(start, config.epochs),
+            total=config.epochs,
+            initial=start,
+            desc="canonical",
+            enabled=config.progress,
+        )
         for epoch in bar:
             lr = step_learning_rate(config.learning_rate, epoch, config.epochs)
             order = batch_order(n_rows, streams["shuffle"], shuffle=config.shuffle_data)
             noise = engine.draw_noise(streams["noise"], n_rows)
-            losses = engine.train_epoch(pair, train, order, rows, lr, fresh=False,
-                                        record=variance, noise=noise)
+            losses = engine.train_epoch(
+                pair, train, order, rows, lr, fresh=False, record=variance, noise=noise
+            )
             check_finite(losses, epoch, "training", writer and writer.path)
             pruned = False
             if config.pruning_enabled:
-                p = prune_probability(config.prune_schedule, config.prune_probability,
-                                      epoch, config.epochs, 1)
+                p = prune_probability(
+                    config.prune_schedule, config.prune_probability, epoch, config.epochs, 1
+                )
                 if streams["prune"].random() < p:
-                    prune_pair(pair, config.prune_method, streams["prune"],
-                               amount=config.prune_amount, lexi_threshold=config.lexi_threshold,
-                               test_data=dataset.test, lexi_rows=config.lexi_rows,
-                               mask_mode=config.mask_mode, signal=config.activation_signal)
+                    prune_pair(
+                        pair,
+                        config.prune_method,
+                        streams["prune"],
+                        amount=config.prune_amount,
+                        lexi_threshold=config.lexi_threshold,
+                        test_data=dataset.test,
+                        lexi_rows=config.lexi_rows,
+                        mask_mode=config.mask_mode,
+                        signal=config.activation_signal,
+                    )
                     pair.encoder.clear_records()
                     pair.decoder.clear_records()
                     pruned = True
             batch_l1 = engine.batch_l1(pair, train, rows)
             record = {
-                "iteration": epoch, "node_idx": 0, "learning_rate": lr,
-                "min_batch_loss": float(losses.min()), "train_L1": float(batch_l1.mean()),
+                "iteration": epoch,
+                "node_idx": 0,
+                "learning_rate": lr,
+                "min_batch_loss": float(losses.min()),
+                "train_L1": float(batch_l1.mean()),
                 # the published canonical records set both to the epoch's minimum batch loss
                 "min_selection_loss": float(losses.min()),
                 "min_replacement_loss": float(losses.min()),
-                "mean_L1": float(batch_l1.mean()), "std_L1": float(batch_l1.std()),
+                "mean_L1": float(batch_l1.mean()),
+                "std_L1": float(batch_l1.std()),
                 "pruned": pruned,
                 **pruned_counts(pair, config.mask_mode),
-                "fe_cnt": epoch + 1, "timestamp": time.time(),
+                "fe_cnt": epoch + 1,
+                "timestamp": time.time(),
                 "wall_time": time.perf_counter() - t0,
             }
             if config.calculate_test_loss:
@@ -183,8 +224,9 @@ def _run_epochs(config, dataset, pair, engine, streams, writer, out_dir, start, 
                 writer.write(record)
             bar.set_postfix(train_L1=f"{record['mean_L1']:.4f}", refresh=False)
             if writer and cadence.due(epoch + 1, stop.requested):
-                _checkpoint(out_dir, writer, pair, streams, epoch + 1, time.perf_counter() - t0,
-                            variance)
+                _checkpoint(
+                    out_dir, writer, pair, streams, epoch + 1, time.perf_counter() - t0, variance
+                )
                 cadence.done()
             if stop.requested:
                 stop.stop()
@@ -195,11 +237,20 @@ def _run_epochs(config, dataset, pair, engine, streams, writer, out_dir, start, 
 
 def _checkpoint(out_dir, writer, pair, streams, next_epoch, elapsed, keep_records):
     writer.sync()
-    state = {"next_epoch": next_epoch, "elapsed": elapsed, "stats_bytes": writer.n_bytes,
-             "rngs": {name: generator_state(g) for name, g in streams.items()}}
+    state = {
+        "next_epoch": next_epoch,
+        "elapsed": elapsed,
+        "stats_bytes": writer.n_bytes,
+        "rngs": {name: generator_state(g) for name, g in streams.items()},
+    }
     extra = {}
     if keep_records:
         for name, net in (("encoder", pair.encoder), ("decoder", pair.decoder)):
-            extra.update({f"{name}_rec_count": net.rec_count, f"{name}_rec_sum": net.rec_sum,
-                          f"{name}_rec_sumsq": net.rec_sumsq})
+            extra.update(
+                {
+                    f"{name}_rec_count": net.rec_count,
+                    f"{name}_rec_sum": net.rec_sum,
+                    f"{name}_rec_sumsq": net.rec_sumsq,
+                }
+            )
     save_checkpoint(out_dir, state, {"encoder": pair.encoder, "decoder": pair.decoder}, extra)

@@ -27,6 +27,7 @@ code (``optimizer_state="fresh"``) the moments are always zero, so they are
 not stored (``moments=False``) and come back as zeros. A finished run may drop
 its checkpoint (``keep_checkpoint=False``, :func:`drop_checkpoint`).
 """
+
 from __future__ import annotations
 
 import json
@@ -71,8 +72,9 @@ def _json_default(value):
 MOMENTS = ("adam_m", "adam_v")
 
 
-def save_checkpoint(run_dir, state: dict, networks: dict[str, MLP], extra_arrays=None, *,
-                    moments: bool = True) -> Path:
+def save_checkpoint(
+    run_dir, state: dict, networks: dict[str, MLP], extra_arrays=None, *, moments: bool = True
+) -> Path:
     """Write ``run_dir/checkpoint.npz`` atomically.
 
     Parameters
@@ -108,23 +110,27 @@ def load_checkpoint(run_dir, record_rows: int = 0):
     """
     path = Path(run_dir) / CHECKPOINT_FILE
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no checkpoint to resume from (was the run started "
-                                f"with checkpoints, and did it finish its first epoch?)")
+        raise FileNotFoundError(
+            f"{path}: no checkpoint to resume from (was the run started "
+            f"with checkpoints, and did it finish its first epoch?)"
+        )
     data = load_npz(path)
     try:
         state = json.loads(str(data["state"]))
     except (KeyError, json.JSONDecodeError) as err:
         raise FileFormatError(f"{path}: checkpoint state unreadable: {err}") from None
-    names = sorted({key[:-len("_params")] for key in data if key.endswith("_params")})
-    for name in names:                       # saved with moments=False: zero moments
+    names = sorted({key[: -len("_params")] for key in data if key.endswith("_params")})
+    for name in names:  # saved with moments=False: zero moments
         for key in MOMENTS:
             data.setdefault(f"{name}_{key}", np.zeros_like(data[f"{name}_params"]))
     try:
-        networks = {name: MLP.from_state_dict(data, f"{name}_", record_rows, source=str(path))
-                    for name in names}
+        networks = {
+            name: MLP.from_state_dict(data, f"{name}_", record_rows, source=str(path))
+            for name in names
+        }
     except ValueError as err:  # messages name the file and the network
         raise FileFormatError(str(err)) from None
-    extra = {key[len("extra_"):]: value for key, value in data.items() if key.startswith("extra_")}
+    extra = {key[len("extra_") :]: value for key, value in data.items() if key.startswith("extra_")}
     return state, networks, extra
 
 
@@ -170,7 +176,12 @@ class CheckpointCadence:
     """
 
     def __init__(self, every: int, seconds: float, epochs: int, clock=time.monotonic):
-        self.every, self.seconds, self.epochs, self.clock = int(every), float(seconds), epochs, clock
+        self.every, self.seconds, self.epochs, self.clock = (
+            int(every),
+            float(seconds),
+            epochs,
+            clock,
+        )
         self.last = clock()
 
     @classmethod
@@ -185,9 +196,12 @@ class CheckpointCadence:
         """Whether to checkpoint now that epochs ``0 .. next_epoch - 1`` are done."""
         if not self.enabled:
             return False
-        return (stopping or next_epoch >= self.epochs
-                or (self.every > 0 and next_epoch % self.every == 0)
-                or (self.seconds > 0 and self.clock() - self.last >= self.seconds))
+        return (
+            stopping
+            or next_epoch >= self.epochs
+            or (self.every > 0 and next_epoch % self.every == 0)
+            or (self.seconds > 0 and self.clock() - self.last >= self.seconds)
+        )
 
     def done(self) -> None:
         """A checkpoint was just written: the time cadence restarts."""

@@ -105,6 +105,7 @@ epoch (the published cadence: its ``iteration`` is the epoch), ``fe_cnt``
 (visits so far, this one included; the published count starts at 0),
 ``timestamp`` and ``wall_time`` (seconds since the run started, over resumes).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -146,10 +147,12 @@ _INIT, _EPOCH, _VISIT = 0, 1, 2
 # Randomness: generators that depend only on (seed, epoch, cell)
 # ---------------------------------------------------------------------------
 
+
 def _generators(seed: int, key: tuple, names) -> dict[str, np.random.Generator]:
     sequence = np.random.SeedSequence(seed, spawn_key=key)
-    return {name: np.random.default_rng(child)
-            for name, child in zip(names, sequence.spawn(len(names)))}
+    return {
+        name: np.random.default_rng(child) for name, child in zip(names, sequence.spawn(len(names)))
+    }
 
 
 def init_generator(seed: int) -> np.random.Generator:
@@ -187,6 +190,7 @@ def visit_order(seed: int, epoch: int, population_size: int) -> np.ndarray:
 # The population
 # ---------------------------------------------------------------------------
 
+
 @dataclass
 class Population:
     """The state of a coevolution run between epochs.
@@ -207,9 +211,10 @@ def initial_population(config, n_dim: int) -> Population:
     """``population_size`` freshly initialised centers, all at ``config.learning_rate``."""
     rng = init_generator(config.seed)
     record_rows = config.batch_size if records_activations(config) else 0
-    centers = [make_autoencoder(config.environment, n_dim, rng, record_rows,
-                                config.activation_signal)
-               for _ in range(config.population_size)]
+    centers = [
+        make_autoencoder(config.environment, n_dim, rng, record_rows, config.activation_signal)
+        for _ in range(config.population_size)
+    ]
     return Population(centers, [float(config.learning_rate)] * config.population_size)
 
 
@@ -219,9 +224,14 @@ def make_engine(config, pair: Autoencoder) -> Engine:
     Its training workspace holds one batch; whole-set evaluations use the
     engine's own chunked workspace (:data:`minievo.engine.EVAL_CHUNK`).
     """
-    return Engine(pair, max_rows=config.batch_size, backend=config.backend,
-                  betas=config.adam_betas, eps=config.adam_eps,
-                  noise_std=config.denoising_noise_std)
+    return Engine(
+        pair,
+        max_rows=config.batch_size,
+        backend=config.backend,
+        betas=config.adam_betas,
+        eps=config.adam_eps,
+        noise_std=config.denoising_noise_std,
+    )
 
 
 class EnginePool:
@@ -245,8 +255,10 @@ class EnginePool:
 # The steps of one cell visit (docs/algorithm.md §4)
 # ---------------------------------------------------------------------------
 
-def gather_neighbourhood(centers, cell: int, radius: int, keep_own_records: bool = False,
-                         *, copy: bool = True) -> list:
+
+def gather_neighbourhood(
+    centers, cell: int, radius: int, keep_own_records: bool = False, *, copy: bool = True
+) -> list:
     """Step 1: independent copies of the centers of cell ``cell``'s neighbourhood.
 
     ``copy=False`` returns the centers themselves, for a caller that only
@@ -266,23 +278,24 @@ def gather_neighbourhood(centers, cell: int, radius: int, keep_own_records: bool
         return [centers[c] for c in cells]
     # only the first entry is the center itself; repeats of the cell (population 1
     # or 2) are clones, as the published get_neighbors makes them
-    return [centers[c].copy(keep_records=keep_own_records and k == 0)
-            for k, c in enumerate(cells)]
+    return [centers[c].copy(keep_records=keep_own_records and k == 0) for k, c in enumerate(cells)]
 
 
-def evaluation_batch(data: np.ndarray, batch_size: int, rng: np.random.Generator,
-                     shuffle: bool) -> np.ndarray:
-    """"One batch" (docs/algorithm.md §1): the first batch of a fresh shuffle, ``(B, n_dim)``.
+def evaluation_batch(
+    data: np.ndarray, batch_size: int, rng: np.random.Generator, shuffle: bool
+) -> np.ndarray:
+    """ "One batch" (docs/algorithm.md §1): the first batch of a fresh shuffle, ``(B, n_dim)``.
 
     Without shuffling it is always the first ``batch_size`` rows, as the
     published data loader gives.
     """
-    order = batch_order(data.shape[0], rng, shuffle)          # (N,)
-    return data[order[:batch_size]]                             # (B, n_dim) copy
+    order = batch_order(data.shape[0], rng, shuffle)  # (N,)
+    return data[order[:batch_size]]  # (B, n_dim) copy
 
 
-def evaluate_neighbourhood(engine: Engine, neighbourhood, batch: np.ndarray, *,
-                           record: bool) -> np.ndarray:
+def evaluate_neighbourhood(
+    engine: Engine, neighbourhood, batch: np.ndarray, *, record: bool
+) -> np.ndarray:
     """Step 2: loss of every (encoder, decoder) combination on one batch.
 
     .. math:: L_{kj} = \\frac{1}{B\\,d} \\sum |D_j(E_k(x)) - x|
@@ -293,25 +306,49 @@ def evaluate_neighbourhood(engine: Engine, neighbourhood, batch: np.ndarray, *,
         Rows are encoders, columns decoders. With ``record`` every pass is
         added to both networks' activation records.
     """
-    return engine.evaluate_all_pairs([p.encoder for p in neighbourhood],           # (K_enc, K_dec)
-                                     [p.decoder for p in neighbourhood], batch, record=record)
+    return engine.evaluate_all_pairs(
+        [p.encoder for p in neighbourhood],  # (K_enc, K_dec)
+        [p.decoder for p in neighbourhood],
+        batch,
+        record=record,
+    )
 
 
-def train_pair(engine: Engine, pair: Autoencoder, data: np.ndarray, order: np.ndarray,
-               batch_size: int, learning_rate: float, *, fresh: bool, record: bool,
-               noise=None) -> np.ndarray:
+def train_pair(
+    engine: Engine,
+    pair: Autoencoder,
+    data: np.ndarray,
+    order: np.ndarray,
+    batch_size: int,
+    learning_rate: float,
+    *,
+    fresh: bool,
+    record: bool,
+    noise=None,
+) -> np.ndarray:
     """Step 4: one Adam step on every batch of ``data[order]``, in one compiled call.
 
     Returns the loss of each batch before its step, ``(n_batches,)``.
     """
-    return engine.train_epoch(pair, data, order, batch_size, learning_rate, fresh=fresh,
-                              record=record, noise=noise)
+    return engine.train_epoch(
+        pair, data, order, batch_size, learning_rate, fresh=fresh, record=record, noise=noise
+    )
 
 
-def train_with_partners(engine: Engine, neighbourhood, selected: int, data: np.ndarray,
-                        order: np.ndarray, batch_size: int, learning_rate: float,
-                        rng: np.random.Generator, *, fresh: bool, record: bool,
-                        noise=None) -> np.ndarray:
+def train_with_partners(
+    engine: Engine,
+    neighbourhood,
+    selected: int,
+    data: np.ndarray,
+    order: np.ndarray,
+    batch_size: int,
+    learning_rate: float,
+    rng: np.random.Generator,
+    *,
+    fresh: bool,
+    record: bool,
+    noise=None,
+) -> np.ndarray:
     """Step 4 of ``epoch-node``: per batch, a step with a random decoder, then with a random encoder.
 
     For batch :math:`b`, draw :math:`\\rho_b, \\rho'_b \\sim U\\{0..K-1\\}` and take
@@ -327,24 +364,49 @@ def train_with_partners(engine: Engine, neighbourhood, selected: int, data: np.n
     """
     K, n_rows = len(neighbourhood), order.shape[0]
     n_batches = -(-n_rows // batch_size)
-    partners = rng.integers(0, K, size=(n_batches, 2))         # (n_batches, [decoder, encoder])
+    partners = rng.integers(0, K, size=(n_batches, 2))  # (n_batches, [decoder, encoder])
     losses = np.empty(2 * n_batches, dtype=np.float64)
     if engine.kind == "plain":
-        noise = engine.draw_noise(rng, n_rows)                 # the empty "no noise" array
+        noise = engine.draw_noise(rng, n_rows)  # the empty "no noise" array
     elif noise is None or noise.shape[0] != data.shape[0]:
-        raise ValueError(f"the {engine.kind} autoencoder needs noise for every row of data "
-                         f"(Engine.draw_noise(rng, {data.shape[0]}))")
-    engine.kernels.partner_epoch(tuple(p.encoder.arrays for p in neighbourhood),
-                                 tuple(p.decoder.arrays for p in neighbourhood), selected,
-                                 partners, data, order, batch_size, noise, engine.kind_code,
-                                 engine.work, learning_rate, engine.beta1, engine.beta2,
-                                 engine.eps, fresh, record, losses)
+        raise ValueError(
+            f"the {engine.kind} autoencoder needs noise for every row of data "
+            f"(Engine.draw_noise(rng, {data.shape[0]}))"
+        )
+    engine.kernels.partner_epoch(
+        tuple(p.encoder.arrays for p in neighbourhood),
+        tuple(p.decoder.arrays for p in neighbourhood),
+        selected,
+        partners,
+        data,
+        order,
+        batch_size,
+        noise,
+        engine.kind_code,
+        engine.work,
+        learning_rate,
+        engine.beta1,
+        engine.beta2,
+        engine.eps,
+        fresh,
+        record,
+        losses,
+    )
     return losses
 
 
-def train_pair_twice_per_batch(engine: Engine, pair: Autoencoder, data: np.ndarray,
-                               order: np.ndarray, batch_size: int, learning_rate: float, *,
-                               fresh: bool, record: bool, noise=None) -> np.ndarray:
+def train_pair_twice_per_batch(
+    engine: Engine,
+    pair: Autoencoder,
+    data: np.ndarray,
+    order: np.ndarray,
+    batch_size: int,
+    learning_rate: float,
+    *,
+    fresh: bool,
+    record: bool,
+    noise=None,
+) -> np.ndarray:
     """Two Adam steps on every batch, one after the other (``all_vs_all``, module docstring).
 
     Equal to :func:`train_with_partners` on a one-pair neighbourhood, but the
@@ -352,25 +414,54 @@ def train_pair_twice_per_batch(engine: Engine, pair: Autoencoder, data: np.ndarr
     twice; a short last batch is trained twice after it.
     """
     n_full = order.shape[0] // batch_size * batch_size
-    head = order[:n_full].reshape(-1, batch_size)              # (n_full_batches, B)
-    doubled = np.repeat(head, 2, axis=0).ravel()                # (2 * n_full,)
-    losses = [train_pair(engine, pair, data, doubled, batch_size, learning_rate, fresh=fresh,
-                         record=record, noise=noise)]
+    head = order[:n_full].reshape(-1, batch_size)  # (n_full_batches, B)
+    doubled = np.repeat(head, 2, axis=0).ravel()  # (2 * n_full,)
+    losses = [
+        train_pair(
+            engine,
+            pair,
+            data,
+            doubled,
+            batch_size,
+            learning_rate,
+            fresh=fresh,
+            record=record,
+            noise=noise,
+        )
+    ]
     tail = order[n_full:]
     for _ in range(2 if tail.shape[0] else 0):
-        losses.append(train_pair(engine, pair, data, tail, batch_size, learning_rate,
-                                 fresh=fresh, record=record, noise=noise))
+        losses.append(
+            train_pair(
+                engine,
+                pair,
+                data,
+                tail,
+                batch_size,
+                learning_rate,
+                fresh=fresh,
+                record=record,
+                noise=noise,
+            )
+        )
     return np.concatenate(losses)
 
 
-def evaluate_replacement(engine: Engine, pair: Autoencoder, batch: np.ndarray, *,
-                         record: bool) -> float:
+def evaluate_replacement(
+    engine: Engine, pair: Autoencoder, batch: np.ndarray, *, record: bool
+) -> float:
     """Step 5: the trained pair's loss on one batch (``min_replacement_loss``)."""
     return engine.evaluate(pair, batch, record=record)
 
 
-def prune_cell(pair: Autoencoder, config, epoch: int, n_solutions: int,
-               rng: np.random.Generator, test_data: np.ndarray) -> bool:
+def prune_cell(
+    pair: Autoencoder,
+    config,
+    epoch: int,
+    n_solutions: int,
+    rng: np.random.Generator,
+    test_data: np.ndarray,
+) -> bool:
     """Step 6: prune ``pair`` in place with the schedule's probability; True if it was pruned.
 
     The probability is :math:`p(t, T, n)` of docs/algorithm.md §5 with ``T = epochs - 1``
@@ -379,25 +470,35 @@ def prune_cell(pair: Autoencoder, config, epoch: int, n_solutions: int,
     """
     if not config.pruning_enabled:
         return False
-    if not should_prune(config.prune_schedule, config.prune_probability, epoch,
-                        config.epochs - 1, n_solutions, rng):
+    if not should_prune(
+        config.prune_schedule, config.prune_probability, epoch, config.epochs - 1, n_solutions, rng
+    ):
         return False
-    prune_pair(pair, config.prune_method, rng, amount=config.prune_amount,
-               lexi_threshold=config.lexi_threshold, test_data=test_data,
-               lexi_rows=config.lexi_rows, mask_mode=config.mask_mode,
-               signal=config.activation_signal)
+    prune_pair(
+        pair,
+        config.prune_method,
+        rng,
+        amount=config.prune_amount,
+        lexi_threshold=config.lexi_threshold,
+        test_data=test_data,
+        lexi_rows=config.lexi_rows,
+        mask_mode=config.mask_mode,
+        signal=config.activation_signal,
+    )
     return True
 
 
-def replace_center(population: Population, cell: int, center: Autoencoder,
-                   learning_rate: float) -> None:
+def replace_center(
+    population: Population, cell: int, center: Autoencoder, learning_rate: float
+) -> None:
     """Step 7: the trained pair becomes the cell's center, always (even when worse)."""
     population.centers[cell] = center
     population.learning_rates[cell] = learning_rate
 
 
-def mutate_learning_rate(learning_rate: float, rng: np.random.Generator, std: float,
-                         lr_min: float, lr_max: float) -> float:
+def mutate_learning_rate(
+    learning_rate: float, rng: np.random.Generator, std: float, lr_min: float, lr_max: float
+) -> float:
     """Step 8: :math:`\\operatorname{clip}(\\eta + \\mathcal N(0, \\sigma^2), \\eta_{min}, \\eta_{max})`."""
     return float(min(lr_max, max(lr_min, learning_rate + rng.normal(0.0, std))))
 
@@ -412,6 +513,7 @@ def clear_records(pair: Autoencoder) -> None:
 # One visit, put together
 # ---------------------------------------------------------------------------
 
+
 @dataclass
 class CellVisit:
     """The outcome of one visit: the new center, the next learning rate, one record."""
@@ -422,8 +524,9 @@ class CellVisit:
     record: dict
 
 
-def center_statistics(engine: Engine, pair: Autoencoder, config, dataset: Dataset,
-                      epoch: int) -> dict:
+def center_statistics(
+    engine: Engine, pair: Autoencoder, config, dataset: Dataset, epoch: int
+) -> dict:
     """``test_loss`` and ``mean_L1``/``std_L1`` of a new center, each on its cadence.
 
     ``test_loss`` every ``config.test_loss_every`` epochs (default every visit),
@@ -434,14 +537,22 @@ def center_statistics(engine: Engine, pair: Autoencoder, config, dataset: Datase
     if config.calculate_test_loss and (epoch % config.test_loss_every == 0 or last):
         stats["test_loss"] = engine.reconstruction_l1(pair, dataset.test)
     if epoch % config.stats_every == 0 or last:
-        batch_l1 = engine.batch_l1(pair, dataset.train, config.batch_size)   # (n_batches,)
+        batch_l1 = engine.batch_l1(pair, dataset.train, config.batch_size)  # (n_batches,)
         stats["mean_L1"] = float(batch_l1.mean())
         stats["std_L1"] = float(batch_l1.std())
     return stats
 
 
-def visit_cell(config, dataset: Dataset, centers, cell: int, learning_rate: float,
-               epoch: int, engine: Engine, streams: dict) -> CellVisit:
+def visit_cell(
+    config,
+    dataset: Dataset,
+    centers,
+    cell: int,
+    learning_rate: float,
+    epoch: int,
+    engine: Engine,
+    streams: dict,
+) -> CellVisit:
     """Visit cell ``cell`` once (steps 1-8 of the module docstring), without changing ``centers``.
 
     Handles ``lipi_simple``, ``lipi_simple_pte`` and ``epoch-node``. The
@@ -458,32 +569,43 @@ def visit_cell(config, dataset: Dataset, centers, cell: int, learning_rate: floa
     train, rows, shuffle = dataset.train, config.batch_size, config.shuffle_data
 
     # 1-2: neighbourhood and its loss matrix on one batch
-    cells = neighbourhood_indices(cell, len(centers), config.radius)          # (K,)
+    cells = neighbourhood_indices(cell, len(centers), config.radius)  # (K,)
     # Without activation records lipi_simple only reads the neighbours: it evaluates
     # the centers themselves and copies just the selected pair (step 3).
     read_only = variant != "epoch-node" and not record
-    neighbourhood = gather_neighbourhood(centers, cell, config.radius,
-                                         keep_own_records=variant == "epoch-node",
-                                         copy=not read_only)
-    batch = evaluation_batch(train, rows, streams["data"], shuffle)            # (B, n_dim)
+    neighbourhood = gather_neighbourhood(
+        centers, cell, config.radius, keep_own_records=variant == "epoch-node", copy=not read_only
+    )
+    batch = evaluation_batch(train, rows, streams["data"], shuffle)  # (B, n_dim)
     losses = evaluate_neighbourhood(engine, neighbourhood, batch, record=record)  # (K, K)
     check_finite(losses.ravel(), epoch, f"cell {cell} selection")
-    encoder_fitness, _ = best_case_fitness(losses)                             # (K,)
+    encoder_fitness, _ = best_case_fitness(losses)  # (K,)
 
     # 3: tournament
     selected = select_by_tournament(encoder_fitness, streams["select"])
     pair = neighbourhood[selected].copy() if read_only else neighbourhood[selected]
 
     # 4: train on every batch
-    order = batch_order(train.shape[0], streams["data"], shuffle)              # (N,)
+    order = batch_order(train.shape[0], streams["data"], shuffle)  # (N,)
     noise = engine.draw_noise(streams["noise"], train.shape[0])
     if variant == "epoch-node":
-        batch_losses = train_with_partners(engine, neighbourhood, selected, train, order, rows,
-                                           learning_rate, streams["partners"], fresh=fresh,
-                                           record=record, noise=noise)
+        batch_losses = train_with_partners(
+            engine,
+            neighbourhood,
+            selected,
+            train,
+            order,
+            rows,
+            learning_rate,
+            streams["partners"],
+            fresh=fresh,
+            record=record,
+            noise=noise,
+        )
     else:
-        batch_losses = train_pair(engine, pair, train, order, rows, learning_rate, fresh=fresh,
-                                  record=record, noise=noise)
+        batch_losses = train_pair(
+            engine, pair, train, order, rows, learning_rate, fresh=fresh, record=record, noise=noise
+        )
     check_finite(batch_losses, epoch, f"cell {cell} training")
 
     # 5-6: replacement evaluation and pruning (swapped for lipi_simple_pte)
@@ -500,45 +622,66 @@ def visit_cell(config, dataset: Dataset, centers, cell: int, learning_rate: floa
         clear_records(pair)
 
     # 8: the learning rate of the cell's next visit
-    next_lr = mutate_learning_rate(learning_rate, streams["mutate"], config.lr_mutation_std,
-                                   config.lr_min, config.lr_max)
+    next_lr = mutate_learning_rate(
+        learning_rate, streams["mutate"], config.lr_mutation_std, config.lr_min, config.lr_max
+    )
     stat = {
-        "iteration": epoch, "node_idx": cell, "learning_rate": learning_rate,
-        "min_selection_loss": float(losses.min()), "min_replacement_loss": replacement,
-        "selected_cell": int(cells[selected]), "pruned": pruned,
+        "iteration": epoch,
+        "node_idx": cell,
+        "learning_rate": learning_rate,
+        "min_selection_loss": float(losses.min()),
+        "min_replacement_loss": replacement,
+        "selected_cell": int(cells[selected]),
+        "pruned": pruned,
         **pruned_counts(pair, config.mask_mode),
         **center_statistics(engine, pair, config, dataset, epoch),
     }
     return CellVisit(cell, pair, next_lr, stat)
 
 
-def visit_all_vs_all_pair(config, dataset: Dataset, population: Population, a: int, b: int,
-                          learning_rate: float, epoch: int, engine: Engine,
-                          streams: dict) -> dict:
+def visit_all_vs_all_pair(
+    config,
+    dataset: Dataset,
+    population: Population,
+    a: int,
+    b: int,
+    learning_rate: float,
+    epoch: int,
+    engine: Engine,
+    streams: dict,
+) -> dict:
     """One ``all_vs_all`` visit: train encoder ``a`` with decoder ``b`` in place; returns the record."""
     record = records_activations(config)
     fresh = config.optimizer_state == "fresh"
     train, rows, shuffle = dataset.train, config.batch_size, config.shuffle_data
-    pair = Autoencoder(population.centers[a].encoder, population.centers[b].decoder,
-                       population.centers[a].kind)
+    pair = Autoencoder(
+        population.centers[a].encoder, population.centers[b].decoder, population.centers[a].kind
+    )
     batch = evaluation_batch(train, rows, streams["data"], shuffle)
     selection = evaluate_replacement(engine, pair, batch, record=record)
     check_finite(np.array([selection]), epoch, f"pair ({a}, {b}) selection")
     order = batch_order(train.shape[0], streams["data"], shuffle)
     noise = engine.draw_noise(streams["noise"], train.shape[0])
-    batch_losses = train_pair_twice_per_batch(engine, pair, train, order, rows, learning_rate,
-                                              fresh=fresh, record=record, noise=noise)
+    batch_losses = train_pair_twice_per_batch(
+        engine, pair, train, order, rows, learning_rate, fresh=fresh, record=record, noise=noise
+    )
     check_finite(batch_losses, epoch, f"pair ({a}, {b}) training")
     replacement = evaluate_replacement(
-        engine, pair, evaluation_batch(train, rows, streams["data"], shuffle), record=record)
+        engine, pair, evaluation_batch(train, rows, streams["data"], shuffle), record=record
+    )
     check_finite(np.array([replacement]), epoch, f"pair ({a}, {b}) replacement")
     pruned = prune_cell(pair, config, epoch, 1, streams["prune"], dataset.test)
     if pruned:
         clear_records(pair)
     return {
-        "iteration": epoch, "node_idx": a, "encoder_idx": a, "decoder_idx": b,
-        "learning_rate": learning_rate, "min_selection_loss": selection,
-        "min_replacement_loss": replacement, "pruned": pruned,
+        "iteration": epoch,
+        "node_idx": a,
+        "encoder_idx": a,
+        "decoder_idx": b,
+        "learning_rate": learning_rate,
+        "min_selection_loss": selection,
+        "min_replacement_loss": replacement,
+        "pruned": pruned,
         **pruned_counts(pair, config.mask_mode),
         **center_statistics(engine, pair, config, dataset, epoch),
     }
@@ -547,6 +690,7 @@ def visit_all_vs_all_pair(config, dataset: Dataset, population: Population, a: i
 # ---------------------------------------------------------------------------
 # Epochs
 # ---------------------------------------------------------------------------
+
 
 class VisitLog:
     """Writes one record per visit, adding ``fe_cnt``, ``timestamp`` and ``wall_time``."""
@@ -565,20 +709,35 @@ class VisitLog:
             self.writer.write(record)
 
 
-def run_asynchronous_epoch(config, dataset, population: Population, epoch: int,
-                           engine: Engine, log: VisitLog) -> None:
+def run_asynchronous_epoch(
+    config, dataset, population: Population, epoch: int, engine: Engine, log: VisitLog
+) -> None:
     """Visit every cell; each visit sees the centers replaced before it in this epoch."""
     for cell in visit_order(config.seed, epoch, config.population_size):
         cell = int(cell)
-        visit = visit_cell(config, dataset, population.centers, cell,
-                           population.learning_rates[cell], epoch, engine,
-                           visit_streams(config.seed, epoch, cell))
+        visit = visit_cell(
+            config,
+            dataset,
+            population.centers,
+            cell,
+            population.learning_rates[cell],
+            epoch,
+            engine,
+            visit_streams(config.seed, epoch, cell),
+        )
         replace_center(population, cell, visit.center, visit.learning_rate)
         log.write(visit.record)
 
 
-def run_synchronous_epoch(config, dataset, population: Population, epoch: int,
-                          engines: EnginePool, log: VisitLog, executor=None) -> None:
+def run_synchronous_epoch(
+    config,
+    dataset,
+    population: Population,
+    epoch: int,
+    engines: EnginePool,
+    log: VisitLog,
+    executor=None,
+) -> None:
     """Visit every cell against the centers of the start of the epoch, then replace them all.
 
     With an ``executor`` the visits run concurrently; the outcome is the same
@@ -591,8 +750,16 @@ def run_synchronous_epoch(config, dataset, population: Population, epoch: int,
 
     def visit(cell):
         with engines.borrow() as engine:
-            return visit_cell(config, dataset, snapshot, cell, learning_rates[cell], epoch,
-                              engine, visit_streams(config.seed, epoch, cell))
+            return visit_cell(
+                config,
+                dataset,
+                snapshot,
+                cell,
+                learning_rates[cell],
+                epoch,
+                engine,
+                visit_streams(config.seed, epoch, cell),
+            )
 
     cells = [int(c) for c in visit_order(config.seed, epoch, config.population_size)]
     if executor is None:
@@ -626,17 +793,34 @@ def _result(future):
         return err
 
 
-def run_all_vs_all_epoch(config, dataset, population: Population, epoch: int,
-                         engine: Engine, log: VisitLog) -> None:
+def run_all_vs_all_epoch(
+    config, dataset, population: Population, epoch: int, engine: Engine, log: VisitLog
+) -> None:
     """Train every encoder with every decoder once (``order x order``), then mutate the shared rate."""
     n = config.population_size
     order = [int(c) for c in visit_order(config.seed, epoch, n)]
     learning_rate = population.learning_rates[0]
     for a, b in itertools.product(order, order):
-        log.write(visit_all_vs_all_pair(config, dataset, population, a, b, learning_rate, epoch,
-                                        engine, visit_streams(config.seed, epoch, a * n + b)))
-    new_rate = mutate_learning_rate(learning_rate, epoch_streams(config.seed, epoch)["mutate"],
-                                    config.lr_mutation_std, config.lr_min, config.lr_max)
+        log.write(
+            visit_all_vs_all_pair(
+                config,
+                dataset,
+                population,
+                a,
+                b,
+                learning_rate,
+                epoch,
+                engine,
+                visit_streams(config.seed, epoch, a * n + b),
+            )
+        )
+    new_rate = mutate_learning_rate(
+        learning_rate,
+        epoch_streams(config.seed, epoch)["mutate"],
+        config.lr_mutation_std,
+        config.lr_min,
+        config.lr_max,
+    )
     population.learning_rates = [new_rate] * n
 
 
@@ -644,12 +828,14 @@ def run_all_vs_all_epoch(config, dataset, population: Population, epoch: int,
 # Checkpoints
 # ---------------------------------------------------------------------------
 
+
 def _network_name(cell: int, part: str) -> str:
     return f"cell{cell:03d}_{part}"
 
 
-def checkpoint_population(out_dir, writer: StatsWriter, population: Population, config,
-                          elapsed: float) -> None:
+def checkpoint_population(
+    out_dir, writer: StatsWriter, population: Population, config, elapsed: float
+) -> None:
     """Save every center (with Adam state), the learning rates and counters, atomically.
 
     Activation records are empty at epoch boundaries in ``lipi_simple``;
@@ -658,11 +844,17 @@ def checkpoint_population(out_dir, writer: StatsWriter, population: Population, 
     function of (seed, epoch, cell), module docstring "Randomness".
     """
     writer.sync()
-    state = {"variant": config.cell_evaluation, "seed": config.seed,
-             "population_size": config.population_size, "next_epoch": population.next_epoch,
-             "fe_cnt": population.fe_cnt, "elapsed": elapsed, "stats_bytes": writer.n_bytes,
-             "learning_rates": [float(lr) for lr in population.learning_rates],
-             "rngs": "counter-based: SeedSequence(seed, spawn_key=(kind, epoch, cell))"}
+    state = {
+        "variant": config.cell_evaluation,
+        "seed": config.seed,
+        "population_size": config.population_size,
+        "next_epoch": population.next_epoch,
+        "fe_cnt": population.fe_cnt,
+        "elapsed": elapsed,
+        "stats_bytes": writer.n_bytes,
+        "learning_rates": [float(lr) for lr in population.learning_rates],
+        "rngs": "counter-based: SeedSequence(seed, spawn_key=(kind, epoch, cell))",
+    }
     networks = {}
     for cell, center in enumerate(population.centers):
         networks[_network_name(cell, "encoder")] = center.encoder
@@ -682,26 +874,39 @@ def restore_population(out_dir, config, kind: str) -> tuple[Population, int]:
     record_rows = config.batch_size if records_activations(config) else 0
     state, networks, _ = load_checkpoint(out_dir, record_rows)
     path = Path(out_dir) / "checkpoint.npz"
-    for key, expected in (("variant", config.cell_evaluation), ("seed", config.seed),
-                          ("population_size", config.population_size)):
+    for key, expected in (
+        ("variant", config.cell_evaluation),
+        ("seed", config.seed),
+        ("population_size", config.population_size),
+    ):
         if state.get(key) != expected:
-            raise ValueError(f"{path}: checkpoint has {key}={state.get(key)!r} but the "
-                             f"configuration has {expected!r}; cannot resume")
+            raise ValueError(
+                f"{path}: checkpoint has {key}={state.get(key)!r} but the "
+                f"configuration has {expected!r}; cannot resume"
+            )
     try:
-        centers = [Autoencoder(networks[_network_name(c, "encoder")],
-                               networks[_network_name(c, "decoder")], kind)
-                   for c in range(config.population_size)]
+        centers = [
+            Autoencoder(
+                networks[_network_name(c, "encoder")], networks[_network_name(c, "decoder")], kind
+            )
+            for c in range(config.population_size)
+        ]
     except KeyError as err:
         raise ValueError(f"{path}: checkpoint lacks network {err.args[0]!r}") from None
-    population = Population(centers, [float(lr) for lr in state["learning_rates"]],
-                            int(state["next_epoch"]), int(state["fe_cnt"]),
-                            float(state["elapsed"]))
+    population = Population(
+        centers,
+        [float(lr) for lr in state["learning_rates"]],
+        int(state["next_epoch"]),
+        int(state["fe_cnt"]),
+        float(state["elapsed"]),
+    )
     return population, int(state["stats_bytes"])
 
 
 # ---------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------
+
 
 def candidate_pairs(population: Population, variant: str) -> list:
     """Pairs that may be returned: the centers, or every combination for ``all_vs_all``."""
@@ -722,8 +927,9 @@ def save_centers(out_dir, centers) -> list[Path]:
     return paths
 
 
-def train_coevolution(config, dataset: Dataset, out_dir=None, *, resume: bool = False,
-                      workers: int = 1) -> RunResult:
+def train_coevolution(
+    config, dataset: Dataset, out_dir=None, *, resume: bool = False, workers: int = 1
+) -> RunResult:
     """Run spatial coevolution (or one of its variants) as docs/algorithm.md §4.
 
     Parameters
@@ -775,8 +981,20 @@ def train_coevolution(config, dataset: Dataset, out_dir=None, *, resume: bool = 
     executor = ThreadPoolExecutor(n_threads) if n_threads > 1 else None
     cadence = CheckpointCadence.from_config(config)
     with stop_requests() as stop:
-        _run_epochs(config, dataset, population, engines, log, executor, parallel, writer,
-                    out_dir, start, cadence, stop)
+        _run_epochs(
+            config,
+            dataset,
+            population,
+            engines,
+            log,
+            executor,
+            parallel,
+            writer,
+            out_dir,
+            start,
+            cadence,
+            stop,
+        )
     wall = time.perf_counter() - start
 
     candidates = candidate_pairs(population, config.cell_evaluation)
@@ -785,18 +1003,40 @@ def train_coevolution(config, dataset: Dataset, out_dir=None, *, resume: bool = 
     best = int(np.argmin(test_losses))
     if out_dir is not None and config.save_all_centers:
         save_centers(out_dir, population.centers)
-    return RunResult(candidates[best], float(test_losses[best]),
-                     Path(out_dir) if out_dir is not None else None, wall, config.epochs)
+    return RunResult(
+        candidates[best],
+        float(test_losses[best]),
+        Path(out_dir) if out_dir is not None else None,
+        wall,
+        config.epochs,
+    )
 
 
-def _run_epochs(config, dataset, population, engines, log, executor, parallel, writer, out_dir,
-                start, cadence, stop) -> None:
+def _run_epochs(
+    config,
+    dataset,
+    population,
+    engines,
+    log,
+    executor,
+    parallel,
+    writer,
+    out_dir,
+    start,
+    cadence,
+    stop,
+) -> None:
     """The epoch loop of :func:`train_coevolution`, with checkpoints on ``cadence``
     and at a SIGINT/SIGTERM (``stop``, :func:`~minievo.training.checkpoint.stop_requests`)."""
     try:
-        bar = progress_bar(range(population.next_epoch, config.epochs), total=config.epochs,
-                           initial=population.next_epoch, desc=config.cell_evaluation,
-                           enabled=config.progress, visits_per_epoch=config.population_size)
+        bar = progress_bar(
+            range(population.next_epoch, config.epochs),
+            total=config.epochs,
+            initial=population.next_epoch,
+            desc=config.cell_evaluation,
+            enabled=config.progress,
+            visits_per_epoch=config.population_size,
+        )
         for epoch in bar:
             if config.cell_evaluation == "all_vs_all":
                 with engines.borrow() as engine:
@@ -809,8 +1049,9 @@ def _run_epochs(config, dataset, population, engines, log, executor, parallel, w
             population.next_epoch = epoch + 1
             bar.set_postfix(best_loss=f"{log.best_loss:.4f}", refresh=False)
             if writer and cadence.due(epoch + 1, stop.requested):
-                checkpoint_population(out_dir, writer, population, config,
-                                      time.perf_counter() - start)
+                checkpoint_population(
+                    out_dir, writer, population, config, time.perf_counter() - start
+                )
                 cadence.done()
             if stop.requested:
                 stop.stop()

@@ -55,6 +55,7 @@ and mask mode, fresh or persistent Adam; the ``denoising`` environment only
 without noise (``denoising_noise_std=0``, the published behaviour). Others are refused with
 :class:`~minievo.errors.ConfigError`.
 """
+
 from __future__ import annotations
 
 import time
@@ -94,8 +95,18 @@ from .variants import CANONICAL
 #: Variants the lockstep driver runs; everything else is refused.
 LOCKSTEP_VARIANTS = ("lipi_simple", "lipi_simple_pte", CANONICAL)
 #: Settings every trial of one lockstep group must share (they fix shapes and rounds).
-SHARED_SETTINGS = ("environment", "activation_signal", "batch_size", "population_size", "radius",
-                   "epochs", "update", "shuffle_data", "adam_betas", "adam_eps")
+SHARED_SETTINGS = (
+    "environment",
+    "activation_signal",
+    "batch_size",
+    "population_size",
+    "radius",
+    "epochs",
+    "update",
+    "shuffle_data",
+    "adam_betas",
+    "adam_eps",
+)
 #: Settings that pick the data set: a sweep groups only trials that train on the same one
 #: (with ``data_seed`` unset every seed has its own data set, hence its own group).
 DATA_SETTINGS = ("dataset_name", "effective_data_seed", "noise_probability", "p_one", "data_dir")
@@ -104,17 +115,23 @@ DATA_SETTINGS = ("dataset_name", "effective_data_seed", "noise_probability", "p_
 def check_lockstep_config(config) -> None:
     """Refuse, in one line, a configuration the lockstep driver cannot run faithfully."""
     if config.cell_evaluation not in LOCKSTEP_VARIANTS:
-        raise ConfigError(f"backend 'cuda': cell_evaluation {config.cell_evaluation!r} is not "
-                          f"supported on the GPU; allowed: {', '.join(LOCKSTEP_VARIANTS)} "
-                          "(use backend 'numba' for the others)")
+        raise ConfigError(
+            f"backend 'cuda': cell_evaluation {config.cell_evaluation!r} is not "
+            f"supported on the GPU; allowed: {', '.join(LOCKSTEP_VARIANTS)} "
+            "(use backend 'numba' for the others)"
+        )
     if config.environment == "variational":
-        raise ConfigError("backend 'cuda': environment 'variational' is not supported on the "
-                          "GPU (the kernels have the L1 loss of the plain autoencoder); "
-                          "use backend 'numba'")
+        raise ConfigError(
+            "backend 'cuda': environment 'variational' is not supported on the "
+            "GPU (the kernels have the L1 loss of the plain autoencoder); "
+            "use backend 'numba'"
+        )
     if config.environment == "denoising" and config.denoising_noise_std != 0.0:
-        raise ConfigError(f"backend 'cuda': denoising_noise_std {config.denoising_noise_std!r}: "
-                          "the GPU kernels add no input noise; allowed: 0 (the published "
-                          "denoising behaviour, semantics 'published'), or use backend 'numba'")
+        raise ConfigError(
+            f"backend 'cuda': denoising_noise_std {config.denoising_noise_std!r}: "
+            "the GPU kernels add no input noise; allowed: 0 (the published "
+            "denoising behaviour, semantics 'published'), or use backend 'numba'"
+        )
 
 
 def pair_kind(config) -> str:
@@ -128,14 +145,18 @@ def pair_kind(config) -> str:
 def lockstep_group_key(config, with_data: bool = True) -> tuple:
     """Settings that must agree for two trials to share lockstep rounds (and, ``with_data``, data)."""
     names = SHARED_SETTINGS + (DATA_SETTINGS if with_data else ())
-    return (("canonical", config.cell_evaluation == CANONICAL),
-            *((name, getattr(config, name, None)) for name in names))
+    return (
+        ("canonical", config.cell_evaluation == CANONICAL),
+        *((name, getattr(config, name, None)) for name in names),
+    )
 
 
-def make_device(configs, dataset: Dataset, n_slots: int, max_lanes: int,
-                max_train_lanes: int | None = None):
+def make_device(
+    configs, dataset: Dataset, n_slots: int, max_lanes: int, max_train_lanes: int | None = None
+):
     """The :class:`~minievo.kernels.cuda.DevicePairs` of a group; ConfigError without CUDA."""
     from ..kernels import cuda as cuda_kernels
+
     problem = cuda_kernels.cuda_problem()
     if problem is not None:
         raise ConfigError(f"backend 'cuda': {problem}")
@@ -144,10 +165,17 @@ def make_device(configs, dataset: Dataset, n_slots: int, max_lanes: int,
     record_rows = first.batch_size if any(records_activations(c) for c in configs) else 0
     rows = first.batch_size
     return cuda_kernels.DevicePairs(
-        enc_spec.layout(first.activation_signal), dec_spec.layout(first.activation_signal),
-        n_slots, max_lanes, rows, record_rows,
-        {"train": dataset.train, "test": dataset.test}, first.adam_betas, first.adam_eps,
-        max_train_lanes)
+        enc_spec.layout(first.activation_signal),
+        dec_spec.layout(first.activation_signal),
+        n_slots,
+        max_lanes,
+        rows,
+        record_rows,
+        {"train": dataset.train, "test": dataset.test},
+        first.adam_betas,
+        first.adam_eps,
+        max_train_lanes,
+    )
 
 
 @dataclass
@@ -180,8 +208,13 @@ class Lockstep:
         self.n_centers = len(trials) * self.n
         n_slots = self.n_centers + self.max_round * self.K
         # every (encoder, decoder) combination of every lane's neighbourhood in one launch
-        self.device = device_factory([t.config for t in trials], dataset, n_slots,
-                                     self.max_round * self.K * self.K, self.max_round)
+        self.device = device_factory(
+            [t.config for t in trials],
+            dataset,
+            n_slots,
+            self.max_round * self.K * self.K,
+            self.max_round,
+        )
         self.adam_t = np.zeros(n_slots, np.int64)
         self.rec_count = np.zeros((n_slots, self.device.record_rows), np.float64)
         # (encoder, decoder) zeros at each slot's last pruning event, carried by slot copies
@@ -209,8 +242,13 @@ class Lockstep:
             nets = []
             for j, (key, spec) in enumerate((("enc", self.enc_spec), ("dec", self.dec_spec))):
                 part = got[key]
-                net = MLP(spec, part["params"][i], part["mask"][i],
-                          self.device.record_rows, config.activation_signal)
+                net = MLP(
+                    spec,
+                    part["params"][i],
+                    part["mask"][i],
+                    self.device.record_rows,
+                    config.activation_signal,
+                )
                 net.adam_m[:] = part["m"][i]
                 net.adam_v[:] = part["v"][i]
                 net.adam_t[0] = self.adam_t[slot]
@@ -251,23 +289,24 @@ class Lockstep:
 
         # 2: the K x K loss matrix of every lane on its own batch
         eval_rows = np.stack([batch_order(N, s["data"], shuffle)[:B] for s in streams])
-        losses = self.evaluate_neighbourhoods(eval_rows, record)            # (L, K, K)
+        losses = self.evaluate_neighbourhoods(eval_rows, record)  # (L, K, K)
         selected = np.empty(L, np.int64)
         for i, (s, (_, c)) in enumerate(zip(streams, lanes)):
             check_finite(losses[i].ravel(), epoch, f"cell {c} selection")
             # 3: tournament on the encoders' best-case fitness
             selected[i] = select_by_tournament(best_case_fitness(losses[i])[0], s["select"])
-        pair_slots = self.scratch(np.arange(L), selected)                    # (L,)
+        pair_slots = self.scratch(np.arange(L), selected)  # (L,)
 
         # 4: one Adam step per batch of a fresh shuffle
         orders = np.stack([batch_order(N, s["data"], shuffle) for s in streams])
         lrs = [self.trials[t].population.learning_rates[c] for t, c in lanes]
         fresh = np.array([cfg.optimizer_state == "fresh" for cfg in cfgs])
-        batch_losses = dev.train_pass(pair_slots, pair_slots, orders, B, lrs,
-                                      self.adam_t[pair_slots], fresh, record)
+        batch_losses = dev.train_pass(
+            pair_slots, pair_slots, orders, B, lrs, self.adam_t[pair_slots], fresh, record
+        )
         self.adam_t[pair_slots] += np.where(fresh, 0, batch_losses.shape[1])
         for start in range(0, N, B):
-            self.rec_count[pair_slots[record], :min(B, N - start)] += 1.0
+            self.rec_count[pair_slots[record], : min(B, N - start)] += 1.0
         for i, (_, c) in enumerate(lanes):
             check_finite(batch_losses[i], epoch, f"cell {c} training")
 
@@ -279,12 +318,11 @@ class Lockstep:
         if pte.any():
             pruned |= self.prune_lanes(pair_slots, cfgs, streams, epoch, pte)
         replacement[pte] = self.evaluate_pairs(pair_slots[pte], rep_rows[pte], record[pte])
-        replacement[~pte] = self.evaluate_pairs(pair_slots[~pte], rep_rows[~pte],
-                                                record[~pte])
+        replacement[~pte] = self.evaluate_pairs(pair_slots[~pte], rep_rows[~pte], record[~pte])
         if (~pte).any():
             pruned |= self.prune_lanes(pair_slots, cfgs, streams, epoch, ~pte)
         for i, (_, c) in enumerate(lanes):
-            check_finite(replacement[i:i + 1], epoch, f"cell {c} replacement")
+            check_finite(replacement[i : i + 1], epoch, f"cell {c} replacement")
         dev.clear_records(pair_slots)
         self.rec_count[pair_slots] = 0.0
 
@@ -298,13 +336,20 @@ class Lockstep:
             population = self.trials[t].population
             learning_rate = population.learning_rates[c]
             population.learning_rates[c] = mutate_learning_rate(
-                learning_rate, s["mutate"], cfg.lr_mutation_std, cfg.lr_min, cfg.lr_max)
-            self.trials[t].log.write({
-                "iteration": epoch, "node_idx": int(c), "learning_rate": learning_rate,
-                "min_selection_loss": float(losses[i].min()),
-                "min_replacement_loss": float(replacement[i]),
-                "selected_cell": int(cells[i, selected[i]]), "pruned": bool(pruned[i]),
-                **stats[i]})
+                learning_rate, s["mutate"], cfg.lr_mutation_std, cfg.lr_min, cfg.lr_max
+            )
+            self.trials[t].log.write(
+                {
+                    "iteration": epoch,
+                    "node_idx": int(c),
+                    "learning_rate": learning_rate,
+                    "min_selection_loss": float(losses[i].min()),
+                    "min_replacement_loss": float(replacement[i]),
+                    "selected_cell": int(cells[i, selected[i]]),
+                    "pruned": bool(pruned[i]),
+                    **stats[i],
+                }
+            )
 
     def evaluate_neighbourhoods(self, rows, record) -> np.ndarray:
         """``(L, K, K)`` losses ``L[i, k, j]`` of encoder copy ``k`` with decoder copy ``j``.
@@ -314,7 +359,7 @@ class Lockstep:
         slot once, so no two threads add to one record (deterministic sums).
         """
         L, K = rows.shape[0], self.K
-        lane = np.repeat(np.arange(L), K)                                   # (L K,)
+        lane = np.repeat(np.arange(L), K)  # (L K,)
         k = np.tile(np.arange(K), L)
         out = np.empty((L, K, K), np.float64)
         shifts = range(K) if record.any() else [None]
@@ -324,12 +369,14 @@ class Lockstep:
                 kk, jj = np.tile(np.repeat(np.arange(K), K), L), np.tile(np.arange(K), L * K)
             else:
                 lane2, kk, jj = lane, k, (k + r) % K
-            got = self.device.evaluate(self.scratch(lane2, kk), self.scratch(lane2, jj),
-                                       rows[lane2], record[lane2])
+            got = self.device.evaluate(
+                self.scratch(lane2, kk), self.scratch(lane2, jj), rows[lane2], record[lane2]
+            )
             out[lane2, kk, jj] = got
         if record.any():
-            self.rec_count[self.scratch(np.arange(L)[record][:, None], np.arange(K)),
-                           :rows.shape[1]] += K
+            self.rec_count[
+                self.scratch(np.arange(L)[record][:, None], np.arange(K)), : rows.shape[1]
+            ] += K
         return out
 
     def evaluate_pairs(self, slots, rows, record) -> np.ndarray:
@@ -337,7 +384,7 @@ class Lockstep:
         if slots.shape[0] == 0:
             return np.empty(0, np.float64)
         got = self.device.evaluate(slots, slots, rows, record)
-        self.rec_count[slots[record], :rows.shape[1]] += 1.0
+        self.rec_count[slots[record], : rows.shape[1]] += 1.0
         return got
 
     def prune_lanes(self, slots, cfgs, streams, epoch, which) -> np.ndarray:
@@ -346,20 +393,34 @@ class Lockstep:
         for i in np.flatnonzero(which):
             cfg = cfgs[i]
             if cfg.pruning_enabled:
-                pruned[i] = should_prune(cfg.prune_schedule, cfg.prune_probability, epoch,
-                                         cfg.epochs - 1, self.K, streams[i]["prune"])
+                pruned[i] = should_prune(
+                    cfg.prune_schedule,
+                    cfg.prune_probability,
+                    epoch,
+                    cfg.epochs - 1,
+                    self.K,
+                    streams[i]["prune"],
+                )
         chosen = np.flatnonzero(pruned)
         if chosen.size == 0:
             return pruned
         pairs = self.download_pairs(slots[chosen], cfgs[0])
         for i, pair in zip(chosen, pairs):
             cfg = cfgs[i]
-            prune_pair(pair, cfg.prune_method, streams[i]["prune"], amount=cfg.prune_amount,
-                       lexi_threshold=cfg.lexi_threshold, test_data=self.dataset.test,
-                       lexi_rows=cfg.lexi_rows, mask_mode=cfg.mask_mode,
-                       signal=cfg.activation_signal)
-        self.device.upload_many(slots[chosen], [p.encoder for p in pairs],
-                                [p.decoder for p in pairs])
+            prune_pair(
+                pair,
+                cfg.prune_method,
+                streams[i]["prune"],
+                amount=cfg.prune_amount,
+                lexi_threshold=cfg.lexi_threshold,
+                test_data=self.dataset.test,
+                lexi_rows=cfg.lexi_rows,
+                mask_mode=cfg.mask_mode,
+                signal=cfg.activation_signal,
+            )
+        self.device.upload_many(
+            slots[chosen], [p.encoder for p in pairs], [p.decoder for p in pairs]
+        )
         self.last_prune[slots[chosen]] = [last_prune_counts(p) for p in pairs]
         return pruned
 
@@ -370,11 +431,18 @@ class Lockstep:
         every ``stats_every``, both at the last epoch (as the CPU's
         :func:`~minievo.training.coevolution.center_statistics`).
         """
-        counts = device_counts(self.device, centers, self.last_prune[centers], cfgs,
-                               (self.enc_spec.n_params, self.dec_spec.n_params))
+        counts = device_counts(
+            self.device,
+            centers,
+            self.last_prune[centers],
+            cfgs,
+            (self.enc_spec.n_params, self.dec_spec.n_params),
+        )
         d = self.dataset.n_dim
-        testing = [c.calculate_test_loss and (epoch % c.test_loss_every == 0
-                                              or epoch == c.epochs - 1) for c in cfgs]
+        testing = [
+            c.calculate_test_loss and (epoch % c.test_loss_every == 0 or epoch == c.epochs - 1)
+            for c in cfgs
+        ]
         test = self.device.row_errors(centers, centers, "test") if any(testing) else None
         report = [epoch % c.stats_every == 0 or epoch == c.epochs - 1 for c in cfgs]
         train = self.device.row_errors(centers, centers, "train") if any(report) else None
@@ -393,8 +461,7 @@ class Lockstep:
     # -- epochs ------------------------------------------------------------------------
     def run_epoch(self, epoch: int) -> None:
         """Asynchronous: ``n`` rounds of one visit per trial; synchronous: one round of all."""
-        orders = [[int(c) for c in visit_order(t.config.seed, epoch, self.n)]
-                  for t in self.trials]
+        orders = [[int(c) for c in visit_order(t.config.seed, epoch, self.n)] for t in self.trials]
         if self.synchronous:
             self.run_round([(t, c) for t in range(len(self.trials)) for c in orders[t]], epoch)
         else:
@@ -411,9 +478,10 @@ class Lockstep:
         pairs = self.download_pairs(range(self.n_centers), self.trials[0].config)
         for t in due:
             trial = self.trials[t]
-            trial.population.centers = pairs[t * self.n:(t + 1) * self.n]
-            checkpoint_population(trial.out_dir, trial.writer, trial.population, trial.config,
-                                  elapsed)
+            trial.population.centers = pairs[t * self.n : (t + 1) * self.n]
+            checkpoint_population(
+                trial.out_dir, trial.writer, trial.population, trial.config, elapsed
+            )
 
     def results(self, wall: float) -> list[RunResult]:
         """Per trial: the center with the lowest whole-test-set L1, copied back."""
@@ -422,13 +490,12 @@ class Lockstep:
         losses = test.sum(axis=1) / (test.shape[1] * self.dataset.n_dim)
         out = []
         for t, trial in enumerate(self.trials):
-            mine = losses[t * self.n:(t + 1) * self.n]
+            mine = losses[t * self.n : (t + 1) * self.n]
             best = int(np.argmin(mine))
             pair = self.download_pairs([t * self.n + best], trial.config)[0]
             if trial.out_dir is not None and trial.config.save_all_centers:
                 save_centers(trial.out_dir, self.centers_of(t))
-            out.append(RunResult(pair, float(mine[best]), trial.out_dir, wall,
-                                 trial.config.epochs))
+            out.append(RunResult(pair, float(mine[best]), trial.out_dir, wall, trial.config.epochs))
         return out
 
 
@@ -445,14 +512,15 @@ def device_counts(device, slots, last_prune, cfgs, n_params) -> list[dict]:
     (``last_prune``, ``(L, 2)``; regrow); ``n_zero_*``: exact zeros counted on
     the device now; ``n_active_*``: ``n_params - n_zero_*``.
     """
-    counts = device.zero_counts(slots, slots)          # (L, 4): enc masked, zero; dec ...
+    counts = device.zero_counts(slots, slots)  # (L, 4): enc masked, zero; dec ...
     out = []
     for i, cfg in enumerate(cfgs):
         entry = {}
         for j, name in enumerate(("encoder", "decoder")):
             masked, zero = int(counts[i, 2 * j]), int(counts[i, 2 * j + 1])
-            entry[f"n_pruned_{name}"] = (masked if cfg.mask_mode == "persistent"
-                                         else int(last_prune[i, j]))
+            entry[f"n_pruned_{name}"] = (
+                masked if cfg.mask_mode == "persistent" else int(last_prune[i, j])
+            )
             entry[f"n_zero_{name}"] = zero
             entry[f"n_active_{name}"] = n_params[j] - zero
         out.append(entry)
@@ -476,8 +544,9 @@ def open_trial(config, out_dir, dataset: Dataset, resume: bool) -> Trial:
     return Trial(config, Path(out_dir) if out_dir is not None else None, population, writer, log)
 
 
-def train_lockstep(jobs, dataset: Dataset, *, resume: bool = False,
-                   device_factory=make_device) -> list[RunResult]:
+def train_lockstep(
+    jobs, dataset: Dataset, *, resume: bool = False, device_factory=make_device
+) -> list[RunResult]:
     """Train every ``(config, out_dir)`` of ``jobs`` in lockstep; one :class:`RunResult` each.
 
     Parameters
@@ -501,10 +570,13 @@ def train_lockstep(jobs, dataset: Dataset, *, resume: bool = False,
     configs = [c for c, _ in jobs]
     for config in configs:
         check_lockstep_config(config)
-    keys = {lockstep_group_key(c, with_data=False) for c in configs}   # the data set is given
+    keys = {lockstep_group_key(c, with_data=False) for c in configs}  # the data set is given
     if len(keys) > 1:
-        raise ConfigError("lockstep trials must share " + ", ".join(SHARED_SETTINGS)
-                          + "; group them with lockstep_group_key first")
+        raise ConfigError(
+            "lockstep trials must share "
+            + ", ".join(SHARED_SETTINGS)
+            + "; group them with lockstep_group_key first"
+        )
     if configs[0].cell_evaluation == CANONICAL:
         return CanonicalLockstep(jobs, dataset, resume, device_factory).run()
     trials = [open_trial(c, d, dataset, resume) for c, d in jobs]
@@ -561,12 +633,13 @@ class CanonicalLockstep:
         R = self.device.record_rows
         self.rec_count = np.zeros((self.T, R), np.float64)
         self.adam_t = np.zeros(self.T, np.int64)
-        self.last_prune = np.zeros((self.T, 2), np.int64)   # zeros at the last pruning event
+        self.last_prune = np.zeros((self.T, 2), np.int64)  # zeros at the last pruning event
         self.streams, pairs, self.start, self.elapsed, self.writers = [], [], set(), [], []
         for config, out in zip(self.configs, self.dirs):
             streams = make_streams(config.seed)
-            pair = make_autoencoder(config.environment, dataset.n_dim, streams["init"], R,
-                                    config.activation_signal)
+            pair = make_autoencoder(
+                config.environment, dataset.n_dim, streams["init"], R, config.activation_signal
+            )
             start, elapsed, stats_bytes = 0, 0.0, None
             if resume:
                 state, nets, extra = load_checkpoint(out, R)
@@ -583,13 +656,15 @@ class CanonicalLockstep:
             pairs.append(pair)
             self.start.add(int(start))
             self.elapsed.append(float(elapsed))
-            self.writers.append(StatsWriter(out, truncate_to=stats_bytes)
-                                if out is not None else None)
+            self.writers.append(
+                StatsWriter(out, truncate_to=stats_bytes) if out is not None else None
+            )
         if len(self.start) > 1:
             raise ConfigError(f"lockstep trials resume from different epochs {sorted(self.start)}")
         self.enc_spec, self.dec_spec = pairs[0].encoder.spec, pairs[0].decoder.spec
-        self.device.upload_many(range(self.T), [p.encoder for p in pairs],
-                                [p.decoder for p in pairs])
+        self.device.upload_many(
+            range(self.T), [p.encoder for p in pairs], [p.decoder for p in pairs]
+        )
         self.upload_records(range(self.T), pairs)
         for t, pair in enumerate(pairs):
             self.adam_t[t] = int(pair.encoder.adam_t[0])
@@ -607,8 +682,13 @@ class CanonicalLockstep:
         nets = []
         for j, (key, spec) in enumerate((("enc", self.enc_spec), ("dec", self.dec_spec))):
             part = got[key]
-            net = MLP(spec, part["params"][0], part["mask"][0], self.device.record_rows,
-                      self.configs[t].activation_signal)
+            net = MLP(
+                spec,
+                part["params"][0],
+                part["mask"][0],
+                self.device.record_rows,
+                self.configs[t].activation_signal,
+            )
             net.adam_m[:], net.adam_v[:] = part["m"][0], part["v"][0]
             net.adam_t[0] = self.adam_t[t]
             net.n_pruned_at_last_prune = int(self.last_prune[t, j])
@@ -622,49 +702,71 @@ class CanonicalLockstep:
         dev, B, cfgs = self.device, self.rows, self.configs
         N = self.dataset.train.shape[0]
         lrs = [step_learning_rate(c.learning_rate, epoch, c.epochs) for c in cfgs]
-        orders = np.stack([batch_order(N, s["shuffle"], shuffle=c.shuffle_data)
-                           for s, c in zip(self.streams, cfgs)])
+        orders = np.stack(
+            [
+                batch_order(N, s["shuffle"], shuffle=c.shuffle_data)
+                for s, c in zip(self.streams, cfgs)
+            ]
+        )
         slots = np.arange(self.T)
-        losses = dev.train_pass(slots, slots, orders, B, lrs, self.adam_t,
-                                np.zeros(self.T, bool), self.variance)
+        losses = dev.train_pass(
+            slots, slots, orders, B, lrs, self.adam_t, np.zeros(self.T, bool), self.variance
+        )
         self.adam_t += losses.shape[1]
         for start in range(0, N, B):
-            self.rec_count[self.variance, :min(B, N - start)] += 1.0
+            self.rec_count[self.variance, : min(B, N - start)] += 1.0
         pruned = np.zeros(self.T, bool)
         for t, (config, streams) in enumerate(zip(cfgs, self.streams)):
             writer = self.writers[t]
             check_finite(losses[t], epoch, "training", writer and writer.path)
             if config.pruning_enabled:
-                p = prune_probability(config.prune_schedule, config.prune_probability, epoch,
-                                      config.epochs, 1)
+                p = prune_probability(
+                    config.prune_schedule, config.prune_probability, epoch, config.epochs, 1
+                )
                 pruned[t] = streams["prune"].random() < p
             if pruned[t]:
                 pair = self.download(t)
-                prune_pair(pair, config.prune_method, streams["prune"],
-                           amount=config.prune_amount, lexi_threshold=config.lexi_threshold,
-                           test_data=self.dataset.test, lexi_rows=config.lexi_rows,
-                           mask_mode=config.mask_mode, signal=config.activation_signal)
+                prune_pair(
+                    pair,
+                    config.prune_method,
+                    streams["prune"],
+                    amount=config.prune_amount,
+                    lexi_threshold=config.lexi_threshold,
+                    test_data=self.dataset.test,
+                    lexi_rows=config.lexi_rows,
+                    mask_mode=config.mask_mode,
+                    signal=config.activation_signal,
+                )
                 dev.upload_many([t], [pair.encoder], [pair.decoder])
                 dev.clear_records([t])
                 self.rec_count[t] = 0.0
                 self.last_prune[t] = last_prune_counts(pair)
-        counts = device_counts(dev, slots, self.last_prune, cfgs,
-                               (self.enc_spec.n_params, self.dec_spec.n_params))
+        counts = device_counts(
+            dev, slots, self.last_prune, cfgs, (self.enc_spec.n_params, self.dec_spec.n_params)
+        )
         train = dev.row_errors(slots, slots, "train") / self.dataset.n_dim
-        test = dev.row_errors(slots, slots, "test") if any(
-            c.calculate_test_loss for c in cfgs) else None
+        test = (
+            dev.row_errors(slots, slots, "test")
+            if any(c.calculate_test_loss for c in cfgs)
+            else None
+        )
         for t, config in enumerate(cfgs):
             batch_l1 = batch_means(train[t], B)
             record = {
-                "iteration": epoch, "node_idx": 0, "learning_rate": lrs[t],
-                "min_batch_loss": float(losses[t].min()), "train_L1": float(batch_l1.mean()),
+                "iteration": epoch,
+                "node_idx": 0,
+                "learning_rate": lrs[t],
+                "min_batch_loss": float(losses[t].min()),
+                "train_L1": float(batch_l1.mean()),
                 # the published canonical records set both to the epoch's minimum batch loss
                 "min_selection_loss": float(losses[t].min()),
                 "min_replacement_loss": float(losses[t].min()),
-                "mean_L1": float(batch_l1.mean()), "std_L1": float(batch_l1.std()),
+                "mean_L1": float(batch_l1.mean()),
+                "std_L1": float(batch_l1.std()),
                 "pruned": bool(pruned[t]),
                 **counts[t],
-                "fe_cnt": epoch + 1, "timestamp": time.time(),
+                "fe_cnt": epoch + 1,
+                "timestamp": time.time(),
                 "wall_time": self.elapsed[t] + time.perf_counter() - t0,
             }
             if config.calculate_test_loss:
@@ -683,10 +785,15 @@ class CanonicalLockstep:
                     self.run_epoch(epoch, t0)
                     for t, cadence in enumerate(cadences):
                         if self.writers[t] and cadence.due(epoch + 1, stop.requested):
-                            _checkpoint(self.dirs[t], self.writers[t], self.download(t),
-                                        self.streams[t], epoch + 1,
-                                        self.elapsed[t] + time.perf_counter() - t0,
-                                        bool(self.variance[t]))
+                            _checkpoint(
+                                self.dirs[t],
+                                self.writers[t],
+                                self.download(t),
+                                self.streams[t],
+                                epoch + 1,
+                                self.elapsed[t] + time.perf_counter() - t0,
+                                bool(self.variance[t]),
+                            )
                             cadence.done()
                     if stop.requested:
                         stop.stop()
@@ -697,9 +804,16 @@ class CanonicalLockstep:
         slots = np.arange(self.T)
         test = self.device.row_errors(slots, slots, "test")
         losses = test.sum(axis=1) / (test.shape[1] * self.dataset.n_dim)
-        return [RunResult(self.download(t), float(losses[t]), self.dirs[t],
-                          self.elapsed[t] + time.perf_counter() - t0, self.configs[t].epochs)
-                for t in range(self.T)]
+        return [
+            RunResult(
+                self.download(t),
+                float(losses[t]),
+                self.dirs[t],
+                self.elapsed[t] + time.perf_counter() - t0,
+                self.configs[t].epochs,
+            )
+            for t in range(self.T)
+        ]
 
 
 class HostPairs:
@@ -712,9 +826,20 @@ class HostPairs:
     reordering. Build one with :func:`host_device` as ``device_factory``.
     """
 
-    def __init__(self, enc_spec, dec_spec, n_slots: int, max_rows: int, record_rows: int,
-                 datasets: dict, signal: str, betas=(0.5, 0.999), eps=1e-8):
+    def __init__(
+        self,
+        enc_spec,
+        dec_spec,
+        n_slots: int,
+        max_rows: int,
+        record_rows: int,
+        datasets: dict,
+        signal: str,
+        betas=(0.5, 0.999),
+        eps=1e-8,
+    ):
         from ..kernels import make_workspace, reference
+
         self.kernels = reference
         self.record_rows = record_rows
         self.enc = [MLP(enc_spec, None, None, record_rows, signal) for _ in range(n_slots)]
@@ -737,11 +862,13 @@ class HostPairs:
                 mine.rec_sum[:], mine.rec_sumsq[:] = theirs.rec_sum, theirs.rec_sumsq
 
     def download(self, slots) -> dict:
-        names = self._BUFFERS + ((("rec_sum", "rec_sum"), ("rec_sumsq", "rec_sumsq"))
-                                 if self.record_rows else ())
-        return {key: {name: np.stack([getattr(nets[s], attr) for s in slots])
-                      for name, attr in names}
-                for key, nets in (("enc", self.enc), ("dec", self.dec))}
+        names = self._BUFFERS + (
+            (("rec_sum", "rec_sum"), ("rec_sumsq", "rec_sumsq")) if self.record_rows else ()
+        )
+        return {
+            key: {name: np.stack([getattr(nets[s], attr) for s in slots]) for name, attr in names}
+            for key, nets in (("enc", self.enc), ("dec", self.dec))
+        }
 
     def copy_slots(self, src, dst) -> None:
         for a, b in zip(src, dst):
@@ -755,51 +882,83 @@ class HostPairs:
             self.dec[s].clear_records()
 
     def zero_counts(self, enc_slots, dec_slots) -> np.ndarray:
-        return np.array([[self.enc[e].n_pruned, self.enc[e].n_zero,
-                          self.dec[d].n_pruned, self.dec[d].n_zero]
-                         for e, d in zip(enc_slots, dec_slots)], np.int64)
+        return np.array(
+            [
+                [self.enc[e].n_pruned, self.enc[e].n_zero, self.dec[d].n_pruned, self.dec[d].n_zero]
+                for e, d in zip(enc_slots, dec_slots)
+            ],
+            np.int64,
+        )
 
     def evaluate(self, enc_slots, dec_slots, rows, record, data="train") -> np.ndarray:
         table = self.data[data]
-        return np.array([self.kernels.evaluate_pair(self.enc[e].arrays, self.dec[d].arrays,
-                                                     table[r], 0, self.work, bool(rec))
-                          for e, d, r, rec in zip(enc_slots, dec_slots, rows, record)])
+        return np.array(
+            [
+                self.kernels.evaluate_pair(
+                    self.enc[e].arrays, self.dec[d].arrays, table[r], 0, self.work, bool(rec)
+                )
+                for e, d, r, rec in zip(enc_slots, dec_slots, rows, record)
+            ]
+        )
 
     def row_errors(self, enc_slots, dec_slots, data="test") -> np.ndarray:
         table = self.data[data]
         out = np.empty((len(enc_slots), table.shape[0]), np.float64)
         for i, (e, d) in enumerate(zip(enc_slots, dec_slots)):
             for start in range(0, table.shape[0], 100):
-                chunk = table[start:start + 100]
-                enc_out = self.kernels.mlp_forward(self.enc[e].arrays, chunk, self.work.enc_act,
-                                                   False)
-                y = self.kernels.mlp_forward(self.dec[d].arrays, enc_out, self.work.dec_act,
-                                             False)
-                out[i, start:start + chunk.shape[0]] = np.abs(y - chunk).sum(axis=1,
-                                                                             dtype=np.float64)
+                chunk = table[start : start + 100]
+                enc_out = self.kernels.mlp_forward(
+                    self.enc[e].arrays, chunk, self.work.enc_act, False
+                )
+                y = self.kernels.mlp_forward(self.dec[d].arrays, enc_out, self.work.dec_act, False)
+                out[i, start : start + chunk.shape[0]] = np.abs(y - chunk).sum(
+                    axis=1, dtype=np.float64
+                )
         return out
 
-    def train_pass(self, enc_slots, dec_slots, orders, batch_size, lrs, adam_t, fresh, record,
-                   data="train") -> np.ndarray:
+    def train_pass(
+        self, enc_slots, dec_slots, orders, batch_size, lrs, adam_t, fresh, record, data="train"
+    ) -> np.ndarray:
         table = self.data[data]
         n_batches = -(-orders.shape[1] // batch_size)
         losses = np.empty((len(enc_slots), n_batches), np.float64)
         for i, (e, d) in enumerate(zip(enc_slots, dec_slots)):
             self.enc[e].adam_t[0] = self.dec[d].adam_t[0] = adam_t[i]
-            self.kernels.train_epoch(self.enc[e].arrays, self.dec[d].arrays, table,
-                                     np.ascontiguousarray(orders[i]), batch_size,
-                                     self.work.no_dx, 0, self.work, float(lrs[i]), self.beta1,
-                                     self.beta2, self.eps, bool(fresh[i]), bool(record[i]),
-                                     losses[i])
+            self.kernels.train_epoch(
+                self.enc[e].arrays,
+                self.dec[d].arrays,
+                table,
+                np.ascontiguousarray(orders[i]),
+                batch_size,
+                self.work.no_dx,
+                0,
+                self.work,
+                float(lrs[i]),
+                self.beta1,
+                self.beta2,
+                self.eps,
+                bool(fresh[i]),
+                bool(record[i]),
+                losses[i],
+            )
         return losses
 
 
-def host_device(configs, dataset: Dataset, n_slots: int, max_lanes: int,
-                max_train_lanes: int | None = None) -> HostPairs:
+def host_device(
+    configs, dataset: Dataset, n_slots: int, max_lanes: int, max_train_lanes: int | None = None
+) -> HostPairs:
     """A ``device_factory`` for :func:`train_lockstep` that runs on the host (:class:`HostPairs`)."""
     first = configs[0]
     enc_spec, dec_spec = autoencoder_specs(first.environment, dataset.n_dim)
     record_rows = first.batch_size if any(records_activations(c) for c in configs) else 0
-    return HostPairs(enc_spec, dec_spec, n_slots, first.batch_size, record_rows,
-                     {"train": dataset.train, "test": dataset.test}, first.activation_signal,
-                     first.adam_betas, first.adam_eps)
+    return HostPairs(
+        enc_spec,
+        dec_spec,
+        n_slots,
+        first.batch_size,
+        record_rows,
+        {"train": dataset.train, "test": dataset.test},
+        first.activation_signal,
+        first.adam_betas,
+        first.adam_eps,
+    )

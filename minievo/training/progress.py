@@ -12,6 +12,7 @@ and one at the end::
 25 s of one core, once per installation; see :data:`COMPILE_SECONDS`), so a
 run that sits at epoch 0 says why.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,16 @@ INTERVAL_VARIABLE = "MINIEVO_PROGRESS_SECONDS"
 DEFAULT_INTERVAL = 10.0
 
 
-def progress_bar(iterable, *, total=None, initial=0, desc="", enabled=True,
-                 visits_per_epoch: int = 0, stream=None):
+def progress_bar(
+    iterable,
+    *,
+    total=None,
+    initial=0,
+    desc="",
+    enabled=True,
+    visits_per_epoch: int = 0,
+    stream=None,
+):
     """Iterate ``iterable`` (epochs) showing progress on ``stream`` (default stderr).
 
     A tqdm bar on a terminal, :class:`ProgressLines` otherwise, nothing when
@@ -38,10 +47,24 @@ def progress_bar(iterable, *, total=None, initial=0, desc="", enabled=True,
     if not enabled:
         return tqdm(iterable, disable=True)
     if stream.isatty():
-        return tqdm(iterable, total=total, initial=initial, desc=desc, unit="epoch",
-                    file=stream, dynamic_ncols=True, leave=False)
-    return ProgressLines(iterable, total=total, initial=initial, desc=desc,
-                         visits_per_epoch=visits_per_epoch, stream=stream)
+        return tqdm(
+            iterable,
+            total=total,
+            initial=initial,
+            desc=desc,
+            unit="epoch",
+            file=stream,
+            dynamic_ncols=True,
+            leave=False,
+        )
+    return ProgressLines(
+        iterable,
+        total=total,
+        initial=initial,
+        desc=desc,
+        visits_per_epoch=visits_per_epoch,
+        stream=stream,
+    )
 
 
 def progress_interval() -> float:
@@ -56,8 +79,9 @@ def progress_interval() -> float:
 class ProgressLines:
     """Plain progress lines at a steady interval: epoch/total, rates, postfix, ETA."""
 
-    def __init__(self, iterable, *, total, initial=0, desc="", visits_per_epoch=0,
-                 stream=None, interval=None):
+    def __init__(
+        self, iterable, *, total, initial=0, desc="", visits_per_epoch=0, stream=None, interval=None
+    ):
         self.iterable, self.total, self.desc = iterable, total, desc
         self.done, self.initial = initial, initial
         self.visits_per_epoch = visits_per_epoch
@@ -89,8 +113,10 @@ class ProgressLines:
         """``desc: epoch e/T (x%), rates, postfix, ETA``."""
         new = self.done - self.initial
         rate = new / elapsed if elapsed > 0 else 0.0
-        parts = [f"{self.desc}: epoch {self.done}/{self.total}"
-                 + (f" ({100 * self.done / self.total:.1f}%)" if self.total else "")]
+        parts = [
+            f"{self.desc}: epoch {self.done}/{self.total}"
+            + (f" ({100 * self.done / self.total:.1f}%)" if self.total else "")
+        ]
         parts.append(f"{rate:.2f} epochs/s")
         if self.visits_per_epoch:
             parts.append(f"{rate * self.visits_per_epoch:.1f} visits/s")
@@ -137,5 +163,7 @@ def compile_notice(backend: str) -> str | None:
         return None
     if any(kernel_cache_dir().rglob("cpu.*.nbi")):
         return None
-    return (f"compiling kernels (once, about {COMPILE_SECONDS} s of one core; cached in "
-            f"{kernel_cache_dir()}): the first epoch waits for it")
+    return (
+        f"compiling kernels (once, about {COMPILE_SECONDS} s of one core; cached in "
+        f"{kernel_cache_dir()}): the first epoch waits for it"
+    )

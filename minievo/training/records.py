@@ -28,6 +28,7 @@ taken; resuming truncates the file to that length, so records of the
 interrupted epoch are written again exactly once. :func:`read_stats` ignores a
 trailing partial line (the only damage a kill can do between checkpoints).
 """
+
 from __future__ import annotations
 
 import json
@@ -53,9 +54,11 @@ def _plain(value):
 
 
 #: What ``n_pruned_*`` counts, by mask mode (labels of the figures).
-PRUNED_LABELS = {"regrow": "n_pruned (zeros at the last pruning event)",
-                 "persistent": "n_pruned (masked entries)",
-                 None: "n_pruned (published count)"}
+PRUNED_LABELS = {
+    "regrow": "n_pruned (zeros at the last pruning event)",
+    "persistent": "n_pruned (masked entries)",
+    None: "n_pruned (published count)",
+}
 
 
 def pruned_counts(pair, mask_mode: str) -> dict:
@@ -73,6 +76,7 @@ def pruned_counts(pair, mask_mode: str) -> dict:
         Parameters that are non-zero right now (``n_params - n_zero_*``).
     """
     from ..pruning.operators import n_pruned
+
     counts = {}
     for name, net in (("encoder", pair.encoder), ("decoder", pair.decoder)):
         zero = net.n_zero

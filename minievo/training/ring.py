@@ -20,6 +20,7 @@ winning index gives the encoder and the decoder of the same cell.
 Nothing here touches networks: these are the pure index and number
 operations, tested on their own (``tests/test_ring.py``).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -63,9 +64,9 @@ def neighbourhood_indices(cell: int, population_size: int, radius: int) -> np.nd
         raise ValueError(f"radius must be >= 1, got {radius}")
     if not 0 <= cell < population_size:
         raise ValueError(f"cell {cell} is not on a ring of {population_size} cells")
-    offsets = np.zeros(2 * radius + 1, dtype=np.int64)       # (2r+1,)
-    offsets[1::2] = np.arange(1, radius + 1)                  # right: +1 … +r
-    offsets[2::2] = -np.arange(1, radius + 1)                 # left:  -1 … -r
+    offsets = np.zeros(2 * radius + 1, dtype=np.int64)  # (2r+1,)
+    offsets[1::2] = np.arange(1, radius + 1)  # right: +1 … +r
+    offsets[2::2] = -np.arange(1, radius + 1)  # left:  -1 … -r
     return (cell + offsets) % population_size
 
 
@@ -86,7 +87,9 @@ def best_case_fitness(loss_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     loss_matrix = np.asarray(loss_matrix)
     if loss_matrix.ndim != 2 or 0 in loss_matrix.shape:
-        raise ValueError(f"loss_matrix must be a non-empty 2-d array, got shape {loss_matrix.shape}")
+        raise ValueError(
+            f"loss_matrix must be a non-empty 2-d array, got shape {loss_matrix.shape}"
+        )
     return loss_matrix.min(axis=1), loss_matrix.min(axis=0)
 
 
@@ -116,9 +119,9 @@ def select_by_tournament(losses: np.ndarray, rng: np.random.Generator, size: int
         raise ValueError(f"losses must be a non-empty 1-d array, got shape {losses.shape}")
     if size < 1:
         raise ValueError(f"tournament size must be >= 1, got {size}")
-    contestants = rng.integers(0, losses.shape[0], size=size)   # (size,)
+    contestants = rng.integers(0, losses.shape[0], size=size)  # (size,)
     winner = int(contestants[0])
     for challenger in contestants[1:]:
-        if not losses[winner] < losses[challenger]:              # ties: the later draw wins
+        if not losses[winner] < losses[challenger]:  # ties: the later draw wins
             winner = int(challenger)
     return winner
