@@ -41,10 +41,15 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
+def _legend_outside(ax) -> None:
+    """The legend right of the axes, so it hides no data (constrained layout makes room)."""
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
+
+
 def plot_loss_curves(variants, out: Path) -> Path:
     """Final-metric curve: mean training L1 (``mean_L1``, mean over cells) against the
     epoch, median and interquartile band across trials, one colour per variant."""
-    fig = Figure(figsize=(8, 4.5), layout="constrained")
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
     ax = fig.add_subplot()
     for v, colour in zip(variants, _colours(len(variants))):
         band = _band(v.trials, "mean_L1")
@@ -59,7 +64,7 @@ def plot_loss_curves(variants, out: Path) -> Path:
         title="training loss: median and IQR across trials",
     )
     if ax.has_data():
-        ax.legend(fontsize=7)
+        _legend_outside(ax)
     return _save(fig, out / "loss_over_epochs.png")
 
 
@@ -85,7 +90,7 @@ def plot_boxplots(variants, out: Path) -> Path:
 
 def plot_active_parameters(variants, out: Path) -> Path:
     """Non-zero encoder and decoder parameters against the epoch (median across trials)."""
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = Figure(figsize=(13, 4), layout="constrained")
     colours = _colours(len(variants))
     for col, part in enumerate(("encoder", "decoder")):
         ax = fig.add_subplot(1, 2, col + 1)
@@ -98,13 +103,13 @@ def plot_active_parameters(variants, out: Path) -> Path:
             ax.fill_between(epochs, q25, q75, color=colour, alpha=0.2, linewidth=0)
         ax.set(xlabel="epoch", ylabel=f"non-zero {part} parameters", title=part)
         if col == 1 and ax.has_data():
-            ax.legend(fontsize=6)
+            _legend_outside(ax)
     return _save(fig, out / "active_parameters.png")
 
 
 def plot_loss_vs_parameters(variants, out: Path) -> Path:
     """Final L1 against non-zero parameters (encoder + decoder), one point per trial."""
-    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    fig = Figure(figsize=(10, 4.5), layout="constrained")
     ax = fig.add_subplot()
     for v, colour in zip(variants, _colours(len(variants))):
         points = [
@@ -122,7 +127,7 @@ def plot_loss_vs_parameters(variants, out: Path) -> Path:
         title="loss against active parameters (one point per trial)",
     )
     if ax.has_data():
-        ax.legend(fontsize=7)
+        _legend_outside(ax)
     return _save(fig, out / "loss_vs_parameters.png")
 
 
