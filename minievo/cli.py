@@ -53,6 +53,9 @@ DEFAULT_JOB = {
     "learning_rate": 1e-5,
     "mask_mode": "regrow",
     "optimizer_state": "fresh",
+    # the whole-test-set L1 every 10th epoch and at the last (docs/algorithm.md §6):
+    # every visit it would cost ~40% of the visit's training arithmetic
+    "test_loss_every": 10,
 }
 
 #: Flags of ``minievo run`` named otherwise than ``--<field-name>`` (kept names).
