@@ -475,3 +475,23 @@ def test_plot_coevolution_writes_figures(dataset, tmp_path):
     co.train_coevolution(tiny(prune_method="random"), dataset, tmp_path)
     paths = plot_coevolution(read_stats(tmp_path), tmp_path / "figures")
     assert len(paths) >= 4 and all(p.exists() and p.stat().st_size > 0 for p in paths)
+
+
+@pytest.mark.parametrize(
+    ("make", "names", "key"),
+    [
+        (lambda: co.visit_streams(7, 3, 2), co.VISIT_STREAMS, (2, 3, 2)),
+        (lambda: co.epoch_streams(7, 3), co.EPOCH_STREAMS, (1, 3)),
+    ],
+)
+def test_streams_built_on_first_use_are_the_spawned_children(make, names, key):
+    """A stream built on demand draws what the i-th child of ``spawn`` draws, in any order."""
+    children = np.random.SeedSequence(7, spawn_key=key).spawn(len(names))
+    spawned = {name: np.random.default_rng(c) for name, c in zip(names, children)}
+    streams = make()
+    assert len(streams) == 0  # nothing is built before it is read
+    for name in reversed(names):
+        assert np.array_equal(streams[name].random(4), spawned[name].random(4))
+    assert streams[names[0]] is streams[names[0]]  # built once, then kept
+    with pytest.raises(KeyError):
+        streams["no such stream"]

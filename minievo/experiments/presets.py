@@ -264,7 +264,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "main_comparison": {
         "description": "the papers' main comparison: canonical and Lipi-AE (population 10), "
         "no pruning vs the best operator/schedule pairs, and the small AE",
-        "settings": {"prune_amount": 0.1, "stats_every": 10},
+        "settings": {"prune_amount": 0.1, "stats_every": 10, "test_loss_every": 10},
         # explicit variants (not a grid); "name" is the variant's folder
         "variants": [
             {"name": "ann_canonical-none", "cell_evaluation": CANONICAL, "prune_method": None},

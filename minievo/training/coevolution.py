@@ -148,11 +148,29 @@ _INIT, _EPOCH, _VISIT = 0, 1, 2
 # ---------------------------------------------------------------------------
 
 
-def _generators(seed: int, key: tuple, names) -> dict[str, np.random.Generator]:
-    sequence = np.random.SeedSequence(seed, spawn_key=key)
-    return {
-        name: np.random.default_rng(child) for name, child in zip(names, sequence.spawn(len(names)))
-    }
+class Streams(dict):
+    """Named generators of one key, each built on its first use.
+
+    Stream ``names[i]`` is the generator of ``SeedSequence(seed,
+    spawn_key=key + (i,))``, exactly the ``i``-th child that
+    ``SeedSequence(seed, spawn_key=key).spawn(len(names))`` gives, so
+    building only the streams a visit reads (a ``lipi_simple`` visit never
+    reads ``partners``) draws the same numbers as building them all.
+    """
+
+    def __init__(self, seed: int, key: tuple, names):
+        super().__init__()
+        self._seed, self._key = seed, tuple(key)
+        self._index = {name: i for i, name in enumerate(names)}
+
+    def __missing__(self, name: str) -> np.random.Generator:
+        child = np.random.SeedSequence(self._seed, spawn_key=self._key + (self._index[name],))
+        generator = self[name] = np.random.default_rng(child)
+        return generator
+
+
+def _generators(seed: int, key: tuple, names) -> Streams:
+    return Streams(seed, key, names)
 
 
 def init_generator(seed: int) -> np.random.Generator:
@@ -160,7 +178,7 @@ def init_generator(seed: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_INIT,)))
 
 
-def visit_streams(seed: int, epoch: int, cell: int) -> dict[str, np.random.Generator]:
+def visit_streams(seed: int, epoch: int, cell: int) -> Streams:
     """The generators of one cell visit (:data:`VISIT_STREAMS`), a function of its key only.
 
     For ``all_vs_all`` ``cell`` is ``a * population_size + b`` for the pair
@@ -169,7 +187,7 @@ def visit_streams(seed: int, epoch: int, cell: int) -> dict[str, np.random.Gener
     return _generators(seed, (_VISIT, epoch, cell), VISIT_STREAMS)
 
 
-def epoch_streams(seed: int, epoch: int) -> dict[str, np.random.Generator]:
+def epoch_streams(seed: int, epoch: int) -> Streams:
     """The generators of one epoch (:data:`EPOCH_STREAMS`)."""
     return _generators(seed, (_EPOCH, epoch), EPOCH_STREAMS)
 

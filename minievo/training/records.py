@@ -27,6 +27,11 @@ checkpoint stores the byte length of ``stats.jsonl`` at the moment it was
 taken; resuming truncates the file to that length, so records of the
 interrupted epoch are written again exactly once. :func:`read_stats` ignores a
 trailing partial line (the only damage a kill can do between checkpoints).
+Flushing once per epoch instead would keep that guarantee too (the
+checkpoint syncs first, and resume truncates), but it saves only about
+12 µs a record (0.2% of a visit of the main setting) and would hold an
+epoch's records back from anyone reading the file while the run goes on,
+so each record is flushed on its own.
 """
 
 from __future__ import annotations
