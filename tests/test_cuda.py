@@ -118,6 +118,7 @@ def test_cuda_without_a_device_is_a_one_line_error_with_exit_status_2(tmp_path):
     last = done.stderr.strip().splitlines()[-1]
     assert "cuda" in last and 'pip install -e ".[cuda]"' in last
     assert "Traceback" not in done.stderr
+    assert not (tmp_path / "s").exists()  # refused before anything was written
 
 
 def test_cuda_refuses_the_variants_it_does_not_run():

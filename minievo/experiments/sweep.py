@@ -593,6 +593,32 @@ def make_runner(
     return SubprocessRunner(workers, threads, figures=figures)
 
 
+def choose_runner(jobs, executor, workers, threads, in_process, figures):
+    """The runner of a sweep: lockstep on the GPU when its jobs ask for ``cuda``."""
+    backends = {job.config.backend for job in jobs}
+    if "cuda" not in backends:
+        return make_runner(
+            executor=executor,
+            workers=workers,
+            threads=threads,
+            in_process=in_process,
+            figures=figures,
+        )
+    # every trial of every variant in lockstep on one GPU
+    if len(backends) > 1 or executor is not None or workers > 1 or in_process:
+        raise ConfigError(
+            "backend 'cuda' runs the whole sweep in one process: use it for "
+            "every variant, without --workers, --scheduler or an executor"
+        )
+    from ..kernels.cuda import cuda_problem
+    from .lockstep_sweep import LockstepRunner
+
+    problem = cuda_problem()
+    if problem is not None:
+        raise ConfigError(f"backend 'cuda': {problem}")
+    return LockstepRunner(figures)
+
+
 def run_sweep(
     variants: list[Config],
     root,
@@ -641,30 +667,14 @@ def run_sweep(
     """
     root = Path(root)
     jobs = expand_trials(variants, names)
+    # the runner first: an option that cannot apply is refused before anything is written
+    runner = choose_runner(jobs, executor, workers, threads, in_process, figures)
     if root.exists():
         check_folder(jobs, root)
     root.mkdir(parents=True, exist_ok=True)
     write_jobs(jobs, root)
     skipped = sum(job_status(root / job.name) == "done" for job in jobs)
     write_results(jobs, root)
-    backends = {job.config.backend for job in jobs}
-    if "cuda" in backends:  # every trial of every variant in lockstep on one GPU
-        if len(backends) > 1 or executor is not None or workers > 1 or in_process:
-            raise ConfigError(
-                "backend 'cuda' runs the whole sweep in one process: use it for "
-                "every variant, without --workers, --scheduler or an executor"
-            )
-        from .lockstep_sweep import LockstepRunner
-
-        runner = LockstepRunner(figures)
-    else:
-        runner = make_runner(
-            executor=executor,
-            workers=workers,
-            threads=threads,
-            in_process=in_process,
-            figures=figures,
-        )
     ran = execute_jobs(jobs, root, runner, progress=progress, on_result=on_result)
     return SweepOutcome(root, write_results(jobs, root), ran, skipped)
 
