@@ -152,8 +152,7 @@ class LockstepRunner:
         self.figures = figures
 
     def run(self, jobs, root, on_done):
-        by_folder = {str(Path(root) / job.name): job for job in jobs}
-        pending = dict(by_folder)
+        pending = {str(Path(root) / job.name): job for job in jobs}  # by folder
 
         def finished(line):
             job = pending.pop(line["out"], None)
