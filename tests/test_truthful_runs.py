@@ -471,3 +471,16 @@ def test_extended_run_follows_the_new_total_from_the_checkpoint(data_dir, tmp_pa
         step_learning_rate(1e-3, t, 8) for t in range(4, 8)
     ]
     assert rates == pytest.approx(expected, rel=1e-12)
+
+
+def test_progress_rate_leaves_out_the_first_epoch_which_waits_for_compilation(monkeypatch):
+    """A slow first epoch (kernels compiling) must not stretch the ETA of later lines."""
+    clock = iter([0.0, 60.0, 61.0, 62.0, 63.0, 64.0, 65.0, 66.0, 67.0, 68.0])
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: next(clock))
+    stream = io.StringIO()
+    lines = progress.ProgressLines(range(4), total=4, desc="x", stream=stream, interval=0)
+    for _ in lines:
+        pass
+    out = stream.getvalue().splitlines()
+    # epoch 1 took 60 s; epochs 2-4 one second each: 1 epoch/s from epoch 2 on
+    assert out[2].startswith("x: epoch 3/4") and "1.00 epochs/s" in out[2]

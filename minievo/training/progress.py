@@ -95,24 +95,40 @@ class ProgressLines:
     def __iter__(self):
         start = last = time.perf_counter()
         printed = self.done
+        self._first = None  # (time, epochs done) once this session's first epoch is over
         for item in self.iterable:
             yield item
             self.done += 1
             now = time.perf_counter()
+            if self._first is None:
+                self._first = (now, self.done)
             if now - last >= self.interval:
-                self._write(now - start)
+                self._write(now - start, now)
                 last, printed = now, self.done
         if self.done != printed:  # the last epoch, if its line was not printed yet
-            self._write(time.perf_counter() - start)
+            now = time.perf_counter()
+            self._write(now - start, now)
 
-    def _write(self, elapsed: float) -> None:
-        self.stream.write(self.line(elapsed) + "\n")
+    def _write(self, elapsed: float, now: float) -> None:
+        self.stream.write(self.line(elapsed, now) + "\n")
         self.stream.flush()
 
-    def line(self, elapsed: float) -> str:
-        """``desc: epoch e/T (x%), rates, postfix, ETA``."""
+    def _rate(self, elapsed: float, now: float) -> float:
+        """Epochs per second; after the first epoch, over the epochs since it.
+
+        The first epoch of a session also waits for any kernel compilation, so
+        counting it would make the rate too low and the ETA far too long.
+        """
+        first = getattr(self, "_first", None)
+        if first is not None and self.done > first[1]:
+            since = now - first[0]
+            return (self.done - first[1]) / since if since > 0 else 0.0
         new = self.done - self.initial
-        rate = new / elapsed if elapsed > 0 else 0.0
+        return new / elapsed if elapsed > 0 else 0.0
+
+    def line(self, elapsed: float, now: float | None = None) -> str:
+        """``desc: epoch e/T (x%), rates, postfix, ETA`` (``now``: the clock's time)."""
+        rate = self._rate(elapsed, time.perf_counter() if now is None else now)
         parts = [
             f"{self.desc}: epoch {self.done}/{self.total}"
             + (f" ({100 * self.done / self.total:.1f}%)" if self.total else "")
