@@ -416,3 +416,15 @@ def test_prune_pair_argument_errors():
         prune_pair(pair, "random", rng, mask_mode="sticky")
     with pytest.raises(NoRecordsError):
         prune_pair(pair.copy(), "variance", rng)  # copies start without records
+
+
+def test_prune_pair_without_a_report_prunes_the_same_and_skips_the_layers():
+    """``report=False`` (the training loops) changes nothing but the per-layer report."""
+    first = make_autoencoder("default", 40, np.random.default_rng(3))
+    second = first.copy()
+    with_report = prune_pair(first, "random", np.random.default_rng(5), amount=0.3)
+    without = prune_pair(second, "random", np.random.default_rng(5), amount=0.3, report=False)
+    np.testing.assert_array_equal(first.encoder.params, second.encoder.params)
+    np.testing.assert_array_equal(first.decoder.mask, second.decoder.mask)
+    assert with_report[:4] == without[:4]
+    assert with_report.encoder_layers and without.encoder_layers is None

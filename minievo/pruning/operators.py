@@ -453,15 +453,16 @@ class PruneResult(NamedTuple):
 
     ``n_pruned_*``: masked entries (persistent) or exact zeros right after
     pruning (regrow, as the published ``n_pruned_encoder``); ``n_active_*``:
-    ``n_params - n_pruned_*``; ``*_layers``: :func:`sparsity_report` per layer.
+    ``n_params - n_pruned_*``; ``*_layers``: :func:`sparsity_report` per layer
+    (``None`` when :func:`prune_pair` was asked for no report).
     """
 
     n_pruned_encoder: int
     n_pruned_decoder: int
     n_active_encoder: int
     n_active_decoder: int
-    encoder_layers: list
-    decoder_layers: list
+    encoder_layers: list | None
+    decoder_layers: list | None
 
 
 def prune_pair(
@@ -475,6 +476,7 @@ def prune_pair(
     lexi_rows: int = 100,
     mask_mode: str = "persistent",
     signal: str = "pre_activation",
+    report: bool = True,
 ) -> PruneResult:
     """Prune the encoder and the decoder of ``pair`` in place with one operator (docs/algorithm.md §5).
 
@@ -500,6 +502,10 @@ def prune_pair(
     mask_mode : {"persistent", "regrow"}
     signal : {"pre_activation", "hook_output"}
         Values compared by ``conjunctive`` (module docstring).
+    report : bool, default True
+        Fill the per-layer :func:`sparsity_report` of the result (``None``
+        otherwise: the training loops never read it, and it costs more than
+        a random pruning itself).
 
     Returns
     -------
@@ -526,6 +532,6 @@ def prune_pair(
         n_dec,
         pair.encoder.n_params - n_enc,
         pair.decoder.n_params - n_dec,
-        sparsity_report(pair.encoder),
-        sparsity_report(pair.decoder),
+        sparsity_report(pair.encoder) if report else None,
+        sparsity_report(pair.decoder) if report else None,
     )

@@ -196,6 +196,7 @@ def _run_epochs(
                         lexi_rows=config.lexi_rows,
                         mask_mode=config.mask_mode,
                         signal=config.activation_signal,
+                        report=False,
                     )
                     pair.encoder.clear_records()
                     pair.decoder.clear_records()

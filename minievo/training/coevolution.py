@@ -502,6 +502,7 @@ def prune_cell(
         lexi_rows=config.lexi_rows,
         mask_mode=config.mask_mode,
         signal=config.activation_signal,
+        report=False,
     )
     return True
 

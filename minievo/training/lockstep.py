@@ -417,6 +417,7 @@ class Lockstep:
                 lexi_rows=cfg.lexi_rows,
                 mask_mode=cfg.mask_mode,
                 signal=cfg.activation_signal,
+                report=False,
             )
         self.device.upload_many(
             slots[chosen], [p.encoder for p in pairs], [p.decoder for p in pairs]
@@ -736,6 +737,7 @@ class CanonicalLockstep:
                     lexi_rows=config.lexi_rows,
                     mask_mode=config.mask_mode,
                     signal=config.activation_signal,
+                    report=False,
                 )
                 dev.upload_many([t], [pair.encoder], [pair.decoder])
                 dev.clear_records([t])
