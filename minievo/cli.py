@@ -242,12 +242,13 @@ def config_from_args(args):
     if not args.config:
         return merge_with_defaults(DEFAULT_JOB, changes, "default job")
     data = read_config_file(args.config)
-    try:
-        # the file's keys, then the flags: only given keys, so a flag that changes
-        # semantics or environment resolves the fields that depend on them afresh
-        return merge_with_defaults(DEFAULT_JOB, [data, changes], "default job")
+    try:  # the file alone first, so that its errors name the file and flags' errors do not
+        merge_with_defaults(DEFAULT_JOB, data, "default job")
     except ConfigError as error:
         raise ConfigError(f"{args.config}: {error}") from error
+    # the file's keys, then the flags: only given keys, so a flag that changes
+    # semantics or environment resolves the fields that depend on them afresh
+    return merge_with_defaults(DEFAULT_JOB, [data, changes], "default job")
 
 
 def _config_changes(args) -> dict:
