@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from minievo.engine import Engine
-from minievo.kernels import cpu, make_workspace
+from minievo.kernels import Adam, cpu, make_workspace
 from minievo.kernels import reference as ref
 from minievo.network import make_autoencoder
 
@@ -197,9 +197,9 @@ def bench_masked_adam(benchmark, size, backend, fresh):
 
     def step(mod, p, m, v):
         if fresh:
-            mod.adam_fresh_update(p, grad, mask, LR, *BETAS, EPS)
+            mod.adam_fresh_update(p, grad, mask, Adam(LR, *BETAS, EPS, True))
         else:
-            mod.adam_update(p, grad, mask, m, v, 10, LR, *BETAS, EPS)
+            mod.adam_update(p, grad, mask, m, v, 10, Adam(LR, *BETAS, EPS, False))
 
     for name, mod in KERNELS.items():
         step(mod, *state[name])
@@ -233,10 +233,7 @@ def bench_train_step(benchmark, size, backend, fresh):
             work.no_dx,
             ref.PLAIN,
             work,
-            LR,
-            *BETAS,
-            EPS,
-            fresh,
+            Adam(LR, *BETAS, EPS, fresh),
             True,
         )
 

@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .kernels import get_backend, make_workspace
+from .kernels import Adam, get_backend, make_workspace
 from .kernels.reference import DENOISING, PLAIN, VARIATIONAL
 from .network import DENOISING_STD, Autoencoder
 
@@ -131,15 +131,16 @@ class Engine:
             noise,
             self.kind_code,
             self.work,
-            lr,
-            self.beta1,
-            self.beta2,
-            self.eps,
-            fresh,
+            self.adam(lr, fresh),
             record,
             losses,
         )
         return losses
+
+    def adam(self, lr: float, fresh: bool) -> Adam:
+        """The :class:`~minievo.kernels.Adam` settings of a step at learning rate ``lr``
+        (plain floats and a bool, so that the kernels compile once)."""
+        return Adam(float(lr), self.beta1, self.beta2, self.eps, bool(fresh))
 
     def train_step(
         self,

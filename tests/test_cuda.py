@@ -484,7 +484,7 @@ def test_gradients_match_the_reference(tiny_pairs):
 
 @simulated
 def test_training_with_fresh_and_persistent_adam_matches_the_reference(tiny_pairs):
-    from minievo.kernels import make_workspace
+    from minievo.kernels import Adam, make_workspace
     from minievo.kernels import reference as ref
 
     enc_spec, dec_spec, pairs, data = tiny_pairs
@@ -508,11 +508,7 @@ def test_training_with_fresh_and_persistent_adam_matches_the_reference(tiny_pair
             work.no_dx,
             0,
             work,
-            lrs[i],
-            0.5,
-            0.999,
-            1e-8,
-            fresh[i],
+            Adam(lrs[i], 0.5, 0.999, 1e-8, fresh[i]),
             False,
             want,
         )

@@ -34,7 +34,7 @@ import numpy as np
 import pytest
 
 from minievo.engine import Engine, loss_and_gradients
-from minievo.kernels import Workspace, cpu, make_workspace
+from minievo.kernels import Adam, Workspace, cpu, make_workspace
 from minievo.kernels import reference as ref
 from minievo.network import IDENTITY, RELU, SIGMOID, MLPArrays, make_autoencoder
 
@@ -236,7 +236,7 @@ def test_adam_update_several_steps_matches_reference():
     }
     for t, g in enumerate(grads, start=1):
         for mod, (p, m, v) in state.items():
-            mod.adam_update(p, g, mask, m, v, t, 1e-3, *BETAS, EPS)
+            mod.adam_update(p, g, mask, m, v, t, Adam(1e-3, *BETAS, EPS, False))
     for a, e in zip(state[cpu], state[ref]):
         np.testing.assert_allclose(a, e, rtol=1e-5, atol=1e-9)
     for array in state[cpu]:
@@ -247,8 +247,8 @@ def test_adam_fresh_update_matches_reference():
     params, mask, grads = adam_operands(seed=7)
     p_ref, p_cpu = params.copy(), params.copy()
     for g in grads:
-        ref.adam_fresh_update(p_ref, g, mask, 1e-3, *BETAS, EPS)
-        cpu.adam_fresh_update(p_cpu, g, mask, 1e-3, *BETAS, EPS)
+        ref.adam_fresh_update(p_ref, g, mask, Adam(1e-3, *BETAS, EPS, True))
+        cpu.adam_fresh_update(p_cpu, g, mask, Adam(1e-3, *BETAS, EPS, True))
     # computed as lr g / (|g| + eps): about one rounding away from the reference
     np.testing.assert_allclose(p_cpu, p_ref, rtol=1e-6, atol=1e-9)
     assert not p_cpu[mask == 0].any()
@@ -338,10 +338,7 @@ def test_train_step_matches_reference(kind, fresh):
             nz,
             KINDS[kind],
             work,
-            lr,
-            *BETAS,
-            EPS,
-            fresh,
+            Adam(lr, *BETAS, EPS, fresh),
             True,
         )
         results[mod] = (loss, p)
@@ -373,17 +370,14 @@ def test_train_step_is_gradients_then_adam(fresh):
         work.no_dx,
         ref.PLAIN,
         work,
-        lr,
-        *BETAS,
-        EPS,
-        fresh,
+        Adam(lr, *BETAS, EPS, fresh),
         False,
     )
     loss_split = cpu.pair_loss_and_gradients(
         split.encoder.arrays, split.decoder.arrays, batch, batch, work.no_dx, ref.PLAIN, work, False
     )
     for net in (split.encoder, split.decoder):
-        ref.optimizer_step(net.arrays, lr, *BETAS, EPS, fresh)
+        ref.optimizer_step(net.arrays, Adam(lr, *BETAS, EPS, fresh))
     assert loss_fused == loss_split
     for part in ("encoder", "decoder"):
         a, e = getattr(fused, part), getattr(split, part)
@@ -428,10 +422,7 @@ def run_epoch(mod, pair, data, order, batch_size, noise, kind, lr, fresh, record
         noise,
         KINDS[kind],
         work,
-        lr,
-        *BETAS,
-        EPS,
-        fresh,
+        Adam(lr, *BETAS, EPS, fresh),
         record,
         losses,
     )
@@ -718,10 +709,7 @@ def test_partner_epoch_matches_reference(kind, fresh):
             noise if KINDS[kind] != ref.PLAIN else work.no_dx,
             KINDS[kind],
             work,
-            lr,
-            *BETAS,
-            EPS,
-            fresh,
+            Adam(lr, *BETAS, EPS, fresh),
             True,
             losses,
         )

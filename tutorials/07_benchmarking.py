@@ -62,7 +62,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from minievo.engine import Engine  # noqa: E402
-from minievo.kernels import cpu  # noqa: E402
+from minievo.kernels import Adam, cpu  # noqa: E402
 from minievo.kernels import reference as ref  # noqa: E402
 from minievo.network import make_autoencoder  # noqa: E402
 
@@ -183,7 +183,7 @@ def operations(n_dim, batch_size, n_rows):
             {
                 name: (
                     lambda m=m, s=adam[name]: m.adam_update(
-                        s[0], g, mask, s[1], s[2], 10, LR, *BETAS, EPS
+                        s[0], g, mask, s[1], s[2], 10, Adam(LR, *BETAS, EPS, False)
                     )
                 )
                 for name, m in BACKENDS.items()
@@ -196,7 +196,11 @@ def operations(n_dim, batch_size, n_rows):
         (
             "Adam fresh",
             {
-                name: (lambda m=m, p=fresh[name]: m.adam_fresh_update(p, g, mask, LR, *BETAS, EPS))
+                name: (
+                    lambda m=m, p=fresh[name]: m.adam_fresh_update(
+                        p, g, mask, Adam(LR, *BETAS, EPS, True)
+                    )
+                )
                 for name, m in BACKENDS.items()
             },
             lambda: fresh,

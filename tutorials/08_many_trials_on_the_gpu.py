@@ -74,7 +74,7 @@ def section_1_one_step_on_the_cpu(pair, data, rows):
     """One Adam step of one pair with the reference kernels; returns the loss."""
     import numpy as np
 
-    from minievo.kernels import make_workspace
+    from minievo.kernels import Adam, make_workspace
     from minievo.kernels import reference as ref
 
     work = make_workspace(pair.encoder.spec, pair.decoder.spec, rows.shape[0])
@@ -88,11 +88,7 @@ def section_1_one_step_on_the_cpu(pair, data, rows):
         work.no_dx,
         0,
         work,
-        1e-2,
-        0.5,
-        0.999,
-        1e-8,
-        True,
+        Adam(1e-2, 0.5, 0.999, 1e-8, True),
         False,
         losses,
     )

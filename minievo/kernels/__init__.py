@@ -43,6 +43,23 @@ class Workspace(NamedTuple):
     batch_noise: np.ndarray  # (max_rows * latent,) gathered reparameterisation noise
 
 
+class Adam(NamedTuple):
+    """The settings of one masked Adam step (docs/algorithm.md §4 step 4), one argument
+    of every kernel that trains instead of five.
+
+    ``fresh``: a new optimizer for every step, as the published code does (zero
+    moments, ``t = 1``); else the network's own moments and step count. Build it
+    with plain Python floats and a bool (Numba compiles a kernel once per
+    combination of argument types).
+    """
+
+    lr: float
+    beta1: float
+    beta2: float
+    eps: float
+    fresh: bool
+
+
 def make_workspace(enc_spec, dec_spec, max_rows: int) -> Workspace:
     """Buffers for an encoder/decoder of the given :class:`~minievo.network.MLPSpec`."""
     f32 = np.float32

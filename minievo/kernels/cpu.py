@@ -76,12 +76,14 @@ equations. What differs is *how*:
 ``benchmarks/profile_step.py`` prints what each piece costs at paper size.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 from llvmlite import ir
 from numba import config, njit, types
 from numba.extending import intrinsic
 
-from . import reference
+from . import Adam, reference
 from .layout import ACT, B_OFF, N_IN, N_OUT, OUT_OFF, REC_POST, RELU, SIGMOID, W_OFF
 from .reference import DENOISING, PLAIN, VARIATIONAL  # noqa: F401
 
@@ -111,6 +113,20 @@ _NO_BIAS = np.zeros(0, dtype=np.float32)
 # compile a separate copy of the callee for each value (twice the compile time
 # here); NumPy booleans are typed as plain ``bool``.
 _TRUE, _FALSE = np.bool_(True), np.bool_(False)
+
+
+class _Pass(NamedTuple):
+    """How a backward pass runs (flags passed as NumPy bools, see above).
+
+    ``epoch_layout``: short-row layers are stored transposed (module docstring);
+    ``update``: each layer's Adam step right after its gradient;
+    ``store_grad``: the weight gradient goes to ``grad`` (else to a scratch
+    block: inside an epoch only the last step's gradient is observable).
+    """
+
+    epoch_layout: bool
+    update: bool
+    store_grad: bool
 
 
 # --------------------------------------------------------------------------
@@ -490,11 +506,13 @@ def _adam_slice(params, grad, mask, m, v, consts, fresh):
 
 
 @jit
-def _adam_constants(t, lr, beta1, beta2, eps, fresh):
-    """The float32 constants of :func:`_adam_slice`, rounded as the reference's:
+def _adam_constants(t, adam, fresh):
+    """The float32 constants of :func:`_adam_slice` for step ``t`` of ``adam``
+    (:class:`~minievo.kernels.Adam`), rounded as the reference's:
     bias-corrected step size, ``sqrt(1 - beta2^t)``, ``beta1``, ``1 - beta1``,
     ``beta2``, ``1 - beta2``, ``eps``. ``1 - beta2`` is rounded from float64
     (``1 - float32(0.999)`` would be 1.3e-5 off). A fresh step needs only ``lr``."""
+    lr, beta1, beta2 = adam.lr, adam.beta1, adam.beta2
     if fresh:
         step_size, bc2_sqrt = _f32(lr), _f32(1.0)
     else:
@@ -506,39 +524,27 @@ def _adam_constants(t, lr, beta1, beta2, eps, fresh):
         _f32(1.0 - beta1),
         _f32(beta2),
         _f32(1.0 - beta2),
-        _f32(eps),
+        _f32(adam.eps),
     )
 
 
 @jit
-def adam_update(params, grad, mask, m, v, t, lr, beta1, beta2, eps):
-    _adam_slice(params, grad, mask, m, v, _adam_constants(t, lr, beta1, beta2, eps, _FALSE), _FALSE)
+def adam_update(params, grad, mask, m, v, t, adam):
+    _adam_slice(params, grad, mask, m, v, _adam_constants(t, adam, _FALSE), _FALSE)
 
 
 @jit
-def adam_fresh_update(params, grad, mask, lr, beta1, beta2, eps):
-    consts = _adam_constants(1, lr, beta1, beta2, eps, _TRUE)
-    _adam_slice(params, grad, mask, params, params, consts, _TRUE)
+def adam_fresh_update(params, grad, mask, adam):
+    _adam_slice(params, grad, mask, params, params, _adam_constants(1, adam, _TRUE), _TRUE)
 
 
 @jit
-def optimizer_step(net, lr, beta1, beta2, eps, fresh):
-    if fresh:
-        adam_fresh_update(net.params, net.grad, net.mask, lr, beta1, beta2, eps)
+def optimizer_step(net, adam):
+    if adam.fresh:
+        adam_fresh_update(net.params, net.grad, net.mask, adam)
     else:
         net.adam_t[0] += 1
-        adam_update(
-            net.params,
-            net.grad,
-            net.mask,
-            net.adam_m,
-            net.adam_v,
-            net.adam_t[0],
-            lr,
-            beta1,
-            beta2,
-            eps,
-        )
+        adam_update(net.params, net.grad, net.mask, net.adam_m, net.adam_v, net.adam_t[0], adam)
 
 
 #: Adam runs over blocks of about this many weights of freshly computed gradient
@@ -548,9 +554,7 @@ ADAM_BLOCK = 4096
 
 
 @jit_glue
-def _layer_gradient_and_adam(
-    net, l, coef, rows, mask, scratch, store_grad, lr, beta1, beta2, eps, fresh
-):
+def _layer_gradient_and_adam(net, l, coef, rows, mask, scratch, store_grad, adam):
     """Layer ``l``'s weight gradient a block of stored rows at a time, each
     block's Adam step right after it while the block is in cache, then the bias's.
 
@@ -562,7 +566,8 @@ def _layer_gradient_and_adam(
     layout = net.layout
     n_stored, n = coef.shape[0], rows.shape[1]
     w_off, b_off, n_out = layout[l, W_OFF], layout[l, B_OFF], layout[l, N_OUT]
-    consts = _adam_constants(net.adam_t[0], lr, beta1, beta2, eps, fresh)
+    fresh = adam.fresh
+    consts = _adam_constants(net.adam_t[0], adam, fresh)
     p, m, v = net.params, net.adam_m, net.adam_v
     rows_per_block = max(1, ADAM_BLOCK // n)
     for i0 in range(0, n_stored, rows_per_block):
@@ -620,35 +625,19 @@ def mlp_forward(net, x, act_work, record):
 
 
 @jit
-def _mlp_backward(
-    net,
-    x,
-    act_work,
-    delta_work,
-    d_x,
-    last_is_pre,
-    epoch_layout,
-    update,
-    mask,
-    scratch,
-    store_grad,
-    lr,
-    beta1,
-    beta2,
-    eps,
-    fresh,
-):
-    """Backpropagation, and with ``update`` the Adam step, layer by layer.
+def _mlp_backward(net, x, act_work, delta_work, d_x, last_is_pre, mode, mask, scratch, adam):
+    """Backpropagation, and with ``mode.update`` the Adam step (``adam``), layer by layer.
 
     A layer's gradient is computed after the gradient flowing to the layer
     below (which needs the layer's old weights), so that Adam can update the
-    layer at once. ``mask``: the network's mask in the current storage;
-    ``scratch``, ``store_grad``: see :func:`_layer_gradient_and_adam`.
+    layer at once. ``mode``: a :class:`_Pass`; ``mask``: the network's mask in
+    the current storage; ``scratch``: see :func:`_layer_gradient_and_adam`.
     """
     n_rows = x.shape[0]
     layout = net.layout
     n_layers = layout.shape[0]
-    if update and not fresh:
+    epoch_layout, update = mode.epoch_layout, mode.update
+    if update and not adam.fresh:
         net.adam_t[0] += 1
     for l in range(n_layers - 1, -1, -1):
         a = _rows_view(layout, act_work, n_rows, l)
@@ -670,9 +659,7 @@ def _mlp_backward(
         # dW[j] = sum_b d[b, j] inp[b], or transposed dWt[k] = sum_b inp[b, k] d[b]
         coef, rows = (inp.T, d) if transposed else (d.T, inp)
         if update:
-            _layer_gradient_and_adam(
-                net, l, coef, rows, mask, scratch, store_grad, lr, beta1, beta2, eps, fresh
-            )
+            _layer_gradient_and_adam(net, l, coef, rows, mask, scratch, mode.store_grad, adam)
         elif transposed:  # (gradients only: a C copy of coef, one signature of the loop)
             _combine_rows(
                 np.ascontiguousarray(coef), rows, no_bias, _transposed_view(layout, net.grad, l)
@@ -685,23 +672,9 @@ def _mlp_backward(
 
 @jit
 def mlp_backward(net, x, act_work, delta_work, d_x, last_is_pre):
+    mode, no_adam = _Pass(_FALSE, _FALSE, _TRUE), Adam(0.0, 0.0, 0.0, 0.0, _TRUE)
     _mlp_backward(
-        net,
-        x,
-        act_work,
-        delta_work,
-        d_x,
-        last_is_pre,
-        _FALSE,
-        _FALSE,
-        net.mask,
-        net.grad[:0],
-        _TRUE,
-        0.0,
-        0.0,
-        0.0,
-        0.0,
-        _TRUE,
+        net, x, act_work, delta_work, d_x, last_is_pre, mode, net.mask, net.grad[:0], no_adam
     )
 
 
@@ -715,29 +688,12 @@ def _output_rows(net, work, n_rows):
 
 @jit_glue
 def _pair_pass(
-    enc,
-    dec,
-    x_in,
-    target,
-    noise,
-    kind,
-    work,
-    record,
-    epoch_layout,
-    update,
-    enc_mask,
-    dec_mask,
-    scratch,
-    store_grad,
-    lr,
-    beta1,
-    beta2,
-    eps,
-    fresh,
+    enc, dec, x_in, target, noise, kind, work, record, mode, enc_mask, dec_mask, scratch, adam
 ):
-    """Forward, loss, backward of a pair; with ``update`` also the Adam steps
+    """Forward, loss, backward of a pair; with ``mode.update`` also the Adam steps
     (see :func:`_mlp_backward` for the arguments)."""
     n_rows = x_in.shape[0]
+    epoch_layout = mode.epoch_layout
     enc_out = _mlp_forward(enc, x_in, work.enc_act, record, epoch_layout)
     d_enc_out = _output_rows(enc, work.enc_delta, n_rows)
     if kind == VARIATIONAL:
@@ -750,22 +706,7 @@ def _pair_pass(
         loss = bce_sigmoid_loss(y, target, _output_rows(dec, work.dec_delta, n_rows))
         d_code = work.d_code[: n_rows * z_dim].reshape((n_rows, z_dim))
         _mlp_backward(
-            dec,
-            code,
-            work.dec_act,
-            work.dec_delta,
-            d_code,
-            _TRUE,
-            epoch_layout,
-            update,
-            dec_mask,
-            scratch,
-            store_grad,
-            lr,
-            beta1,
-            beta2,
-            eps,
-            fresh,
+            dec, code, work.dec_act, work.dec_delta, d_code, _TRUE, mode, dec_mask, scratch, adam
         )
         for b in range(n_rows):
             for k in range(z_dim):
@@ -789,40 +730,20 @@ def _pair_pass(
             work.dec_delta,
             d_enc_out,
             _FALSE,
-            epoch_layout,
-            update,
+            mode,
             dec_mask,
             scratch,
-            store_grad,
-            lr,
-            beta1,
-            beta2,
-            eps,
-            fresh,
+            adam,
         )
     _mlp_backward(
-        enc,
-        x_in,
-        work.enc_act,
-        work.enc_delta,
-        work.no_dx,
-        _FALSE,
-        epoch_layout,
-        update,
-        enc_mask,
-        scratch,
-        store_grad,
-        lr,
-        beta1,
-        beta2,
-        eps,
-        fresh,
+        enc, x_in, work.enc_act, work.enc_delta, work.no_dx, _FALSE, mode, enc_mask, scratch, adam
     )
     return loss
 
 
 @jit
 def pair_loss_and_gradients(enc, dec, x_in, target, noise, kind, work, record):
+    mode, no_adam = _Pass(_FALSE, _FALSE, _TRUE), Adam(0.0, 0.0, 0.0, 0.0, _TRUE)
     return _pair_pass(
         enc,
         dec,
@@ -832,22 +753,17 @@ def pair_loss_and_gradients(enc, dec, x_in, target, noise, kind, work, record):
         kind,
         work,
         record,
-        _FALSE,
-        _FALSE,
+        mode,
         enc.mask,
         dec.mask,
         enc.grad[:0],
-        _TRUE,
-        0.0,
-        0.0,
-        0.0,
-        0.0,
-        _TRUE,
+        no_adam,
     )
 
 
 @jit
-def train_step(enc, dec, x_in, target, noise, kind, work, lr, beta1, beta2, eps, fresh, record):
+def train_step(enc, dec, x_in, target, noise, kind, work, adam, record):
+    mode = _Pass(_FALSE, _TRUE, _TRUE)
     return _pair_pass(
         enc,
         dec,
@@ -857,17 +773,11 @@ def train_step(enc, dec, x_in, target, noise, kind, work, lr, beta1, beta2, eps,
         kind,
         work,
         record,
-        _FALSE,
-        _TRUE,
+        mode,
         enc.mask,
         dec.mask,
         enc.grad[:0],
-        _TRUE,
-        lr,
-        beta1,
-        beta2,
-        eps,
-        fresh,
+        adam,
     )
 
 
@@ -1059,11 +969,7 @@ def _epoch_steps(
     noise,
     kind,
     work,
-    lr,
-    beta1,
-    beta2,
-    eps,
-    fresh,
+    adam,
     record,
     losses,
     epoch_layout,
@@ -1079,6 +985,7 @@ def _epoch_steps(
         x_in, target, batch_noise = _gather_batch(
             data, order, start, min(batch_size, n_rows - start), noise, kind, work
         )
+        mode = _Pass(epoch_layout, _TRUE, not epoch_layout or i == n_batches - 1)
         losses[i] = _pair_pass(
             enc,
             dec,
@@ -1088,41 +995,20 @@ def _epoch_steps(
             kind,
             work,
             record,
-            epoch_layout,
-            _TRUE,
+            mode,
             enc_mask,
             dec_mask,
             scratch,
-            not epoch_layout or i == n_batches - 1,
-            lr,
-            beta1,
-            beta2,
-            eps,
-            fresh,
+            adam,
         )
 
 
 @jit
-def train_epoch(
-    enc,
-    dec,
-    data,
-    order,
-    batch_size,
-    noise,
-    kind,
-    work,
-    lr,
-    beta1,
-    beta2,
-    eps,
-    fresh,
-    record,
-    losses,
-):
+def train_epoch(enc, dec, data, order, batch_size, noise, kind, work, adam, record, losses):
     # with enough batches: short-row layers transposed, gradients through a scratch
     # block (module docstring); else row-major steps. One call site of the
     # (inlined) step loop, so that it is compiled once.
+    fresh = adam.fresh
     epoch_layout = losses.shape[0] >= MIN_BATCHES_TO_TRANSPOSE[1 if fresh else 0]
     if epoch_layout:
         scratch = np.empty(max(enc.params.shape[0], dec.params.shape[0]), dtype=np.float32)
@@ -1139,11 +1025,7 @@ def train_epoch(
         noise,
         kind,
         work,
-        lr,
-        beta1,
-        beta2,
-        eps,
-        fresh,
+        adam,
         record,
         losses,
         epoch_layout,
@@ -1178,11 +1060,7 @@ def partner_epoch(
     noise,
     kind,
     work,
-    lr,
-    beta1,
-    beta2,
-    eps,
-    fresh,
+    adam,
     record,
     losses,
 ):
@@ -1190,7 +1068,7 @@ def partner_epoch(
     ``(E_partners[b, 1], D_s)``, with every network of the neighbourhood in the epoch
     layout for the whole pass (module docstring), so each step costs what a step of
     :func:`train_epoch` does. ``encoders``, ``decoders``: tuples of ``K`` networks."""
-    n_nets = len(encoders)
+    n_nets, fresh = len(encoders), adam.fresh
     scratch = np.empty(
         max(encoders[0].params.shape[0], decoders[0].params.shape[0]), dtype=np.float32
     )
@@ -1219,17 +1097,11 @@ def partner_epoch(
                 kind,
                 work,
                 record,
-                _TRUE,
-                _TRUE,
+                _Pass(_TRUE, _TRUE, _TRUE),
                 enc_masks[e],
                 dec_masks[d],
                 scratch,
-                _TRUE,
-                lr,
-                beta1,
-                beta2,
-                eps,
-                fresh,
+                adam,
             )
     for k in range(n_nets):
         _leave_epoch_layout(encoders[k], fresh, scratch)

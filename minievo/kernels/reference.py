@@ -22,6 +22,7 @@ Conventions (docs/algorithm.md §2)
 
 import numpy as np
 
+from . import Adam  # noqa: F401 (the settings tuple of the training kernels)
 from .layout import ACT, B_OFF, IDENTITY, N_IN, N_OUT, OUT_OFF, REC_POST, RELU, SIGMOID, W_OFF  # noqa: F401
 
 PLAIN, DENOISING, VARIATIONAL = 0, 1, 2
@@ -152,7 +153,7 @@ def kl_divergence(mean, log_var, d_mean, d_log_var):
 # --------------------------------------------------------------------------
 # Adam (Kingma & Ba), PyTorch's formulation, masked
 # --------------------------------------------------------------------------
-def adam_update(params, grad, mask, m, v, t, lr, beta1, beta2, eps):
+def adam_update(params, grad, mask, m, v, t, adam):
     """One masked Adam step with persistent moments; ``t`` is the 1-based step.
 
     .. math::
@@ -162,8 +163,10 @@ def adam_update(params, grad, mask, m, v, t, lr, beta1, beta2, eps):
                  \\frac{m}{\\sqrt{v}/\\sqrt{1-\\beta_2^t} + \\epsilon}\\Big) \\odot M
 
     Pruned entries (``mask == 0``) get no gradient, keep zero moments and stay 0.0.
-    Shapes: all arrays ``(P,)``.
+    Shapes: all arrays ``(P,)``; ``adam``: :class:`~minievo.kernels.Adam` (its
+    ``fresh`` is not read).
     """
+    lr, beta1, beta2, eps = adam.lr, adam.beta1, adam.beta2, adam.eps
     g = grad * mask
     m *= beta1
     m += (1.0 - beta1) * g
@@ -175,15 +178,16 @@ def adam_update(params, grad, mask, m, v, t, lr, beta1, beta2, eps):
     params *= mask
 
 
-def adam_fresh_update(params, grad, mask, lr, beta1, beta2, eps):
+def adam_fresh_update(params, grad, mask, adam):
     """The published code's step: a *new* Adam optimizer for every step (docs/algorithm.md §4 step 4).
 
     With zero moments and ``t = 1`` the bias corrections cancel:
     ``m_hat = g``, ``sqrt(v_hat) = |g|``, so the step is
     ``lr * g / (|g| + eps)``, close to ``lr * sign(g)``. Computed with the
     same operations as :func:`adam_update` so both agree to the last bit on
-    their first step. Shapes: ``(P,)``.
+    their first step. Shapes: ``(P,)``; ``adam``: :class:`~minievo.kernels.Adam`.
     """
+    lr, beta1, beta2, eps = adam.lr, adam.beta1, adam.beta2, adam.eps
     g = grad * mask
     m = (1.0 - beta1) * g
     v = (1.0 - beta2) * g * g
@@ -192,24 +196,13 @@ def adam_fresh_update(params, grad, mask, lr, beta1, beta2, eps):
     params *= mask
 
 
-def optimizer_step(net, lr, beta1, beta2, eps, fresh):
-    """Apply Adam to one network from its ``grad`` buffer (fresh or persistent)."""
-    if fresh:
-        adam_fresh_update(net.params, net.grad, net.mask, lr, beta1, beta2, eps)
+def optimizer_step(net, adam):
+    """Apply Adam to one network from its ``grad`` buffer (fresh or persistent, ``adam.fresh``)."""
+    if adam.fresh:
+        adam_fresh_update(net.params, net.grad, net.mask, adam)
     else:
         net.adam_t[0] += 1
-        adam_update(
-            net.params,
-            net.grad,
-            net.mask,
-            net.adam_m,
-            net.adam_v,
-            net.adam_t[0],
-            lr,
-            beta1,
-            beta2,
-            eps,
-        )
+        adam_update(net.params, net.grad, net.mask, net.adam_m, net.adam_v, net.adam_t[0], adam)
 
 
 # --------------------------------------------------------------------------
@@ -315,11 +308,12 @@ def pair_loss_and_gradients(enc, dec, x_in, target, noise, kind, work, record):
     return loss
 
 
-def train_step(enc, dec, x_in, target, noise, kind, work, lr, beta1, beta2, eps, fresh, record):
-    """One Adam step of a pair on one batch; returns the loss before the step."""
+def train_step(enc, dec, x_in, target, noise, kind, work, adam, record):
+    """One Adam step (``adam``: :class:`~minievo.kernels.Adam`) of a pair on one
+    batch; returns the loss before the step."""
     loss = pair_loss_and_gradients(enc, dec, x_in, target, noise, kind, work, record)
-    optimizer_step(enc, lr, beta1, beta2, eps, fresh)
-    optimizer_step(dec, lr, beta1, beta2, eps, fresh)
+    optimizer_step(enc, adam)
+    optimizer_step(dec, adam)
     return loss
 
 
@@ -387,29 +381,14 @@ def dataset_l1(enc, dec, data, kind, work, row_l1):
     return float(row_l1.mean())
 
 
-def train_epoch(
-    enc,
-    dec,
-    data,
-    order,
-    batch_size,
-    noise,
-    kind,
-    work,
-    lr,
-    beta1,
-    beta2,
-    eps,
-    fresh,
-    record,
-    losses,
-):
+def train_epoch(enc, dec, data, order, batch_size, noise, kind, work, adam, record, losses):
     """One pass over ``data`` in the row order ``order``: one Adam step per batch.
 
     ``data (N, n_dim)``; ``order (N,)`` a permutation of the rows;
     ``noise`` is ``(N, n_dim)`` input noise for the denoising kind, ``(N, z)``
     reparameterisation draws for the variational kind, ignored otherwise
-    (any shape). ``losses (n_batches,)`` receives each batch's loss.
+    (any shape). ``adam``: :class:`~minievo.kernels.Adam`. ``losses
+    (n_batches,)`` receives each batch's loss.
     """
     n_rows = order.shape[0]
     for i in range(losses.shape[0]):
@@ -427,11 +406,7 @@ def train_epoch(
             noise[rows] if kind == VARIATIONAL else noise,
             kind,
             work,
-            lr,
-            beta1,
-            beta2,
-            eps,
-            fresh,
+            adam,
             record,
         )
 
@@ -447,11 +422,7 @@ def partner_epoch(
     noise,
     kind,
     work,
-    lr,
-    beta1,
-    beta2,
-    eps,
-    fresh,
+    adam,
     record,
     losses,
 ):
@@ -474,11 +445,7 @@ def partner_epoch(
                 noise,
                 kind,
                 work,
-                lr,
-                beta1,
-                beta2,
-                eps,
-                fresh,
+                adam,
                 record,
                 losses[2 * b + step : 2 * b + step + 1],
             )

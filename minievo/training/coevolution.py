@@ -402,11 +402,7 @@ def train_with_partners(
         noise,
         engine.kind_code,
         engine.work,
-        learning_rate,
-        engine.beta1,
-        engine.beta2,
-        engine.eps,
-        fresh,
+        engine.adam(learning_rate, fresh),
         record,
         losses,
     )

@@ -66,6 +66,7 @@ import numpy as np
 
 from ..data import Dataset, batch_order
 from ..errors import ConfigError
+from ..kernels import Adam
 from ..network import MLP, Autoencoder, autoencoder_specs, make_autoencoder
 from ..pruning import prune_pair, prune_probability, should_prune
 from .canonical import (
@@ -935,11 +936,7 @@ class HostPairs:
                 self.work.no_dx,
                 0,
                 self.work,
-                float(lrs[i]),
-                self.beta1,
-                self.beta2,
-                self.eps,
-                bool(fresh[i]),
+                Adam(float(lrs[i]), self.beta1, self.beta2, self.eps, bool(fresh[i])),
                 bool(record[i]),
                 losses[i],
             )
