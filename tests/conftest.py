@@ -7,6 +7,17 @@ from minievo.data import generate_binary_clustering
 from minievo.experiments.config import Config
 
 TINY_DATASET = "binary_clustering_3_10_40"
+TINY_RUN_DATASET = "binary_clustering_3_10_20"
+# What the tiny coevolution runs of test_fidelity, test_coevolution and test_cadence share;
+# each module adds its own epoch count (and anything else) through ``tiny_config``.
+TINY_RUN = dict(
+    dataset_name=TINY_RUN_DATASET,
+    population_size=3,
+    batch_size=4,
+    learning_rate=1e-3,
+    backend="numpy",
+    progress=False,
+)
 
 
 @pytest.fixture
@@ -35,3 +46,19 @@ def canonical_config(data_dir):
             "progress": False,
         }
     )
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    """The dataset that ``tiny_config`` names (3 clusters of 10 examples, 20 bits, seed 0),
+    built once per module: the runs only read it."""
+    return generate_binary_clustering(3, 10, 20, rng=np.random.default_rng(0))
+
+
+def tiny_config(*, epochs: int, **changes) -> Config:
+    """The Config of a tiny run on ``dataset``: ``TINY_RUN`` with ``changes`` over it.
+
+    ``epochs`` has no default (Config's 400 would make a tiny run long); a module fixes
+    its own with ``tiny = functools.partial(tiny_config, epochs=...)``.
+    """
+    return Config(**{**TINY_RUN, "epochs": epochs, **changes})

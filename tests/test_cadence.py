@@ -1,14 +1,15 @@
 """Cadences: checkpoints (by elapsed time, by epochs, at the end, on SIGINT; resume stays
 exact) and the records' test loss."""
 
+import functools
 import json
 import os
 import signal
 
 import numpy as np
 import pytest
+from conftest import tiny_config
 
-from minievo.data import generate_binary_clustering
 from minievo.experiments.config import Config, ConfigError
 from minievo.experiments.run import run
 from minievo.io import load_npz
@@ -19,25 +20,8 @@ from minievo.training.records import read_stats
 VOLATILE = ("timestamp", "wall_time")
 
 
-@pytest.fixture(scope="module")
-def dataset():
-    return generate_binary_clustering(3, 10, 20, rng=np.random.default_rng(0))
-
-
-def tiny(**changes):
-    values = dict(
-        dataset_name="binary_clustering_3_10_20",
-        population_size=3,
-        epochs=4,
-        batch_size=4,
-        learning_rate=1e-3,
-        backend="numpy",
-        progress=False,
-        prune_method="random",
-        prune_probability=0.5,
-    )
-    values.update(changes)
-    return Config(**values)
+# this module's tiny runs: 4 epochs, random pruning at probability 0.5
+tiny = functools.partial(tiny_config, epochs=4, prune_method="random", prune_probability=0.5)
 
 
 def stable(records):

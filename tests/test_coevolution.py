@@ -1,13 +1,14 @@
 """Spatial coevolution (docs/algorithm.md §4): the steps of a visit, the update modes, the variants, resume."""
 
+import functools
 import json
 
 import numpy as np
 import pytest
+from conftest import tiny_config
 
-from minievo.data import generate_binary_clustering
 from minievo.engine import Engine, NonFiniteLossError
-from minievo.experiments.config import Config, ConfigError
+from minievo.experiments.config import ConfigError
 from minievo.io import load_npz
 from minievo.network import Autoencoder
 from minievo.training import coevolution as co
@@ -16,23 +17,8 @@ from minievo.training.records import read_stats
 VOLATILE = ("timestamp", "wall_time")
 
 
-@pytest.fixture(scope="module")
-def dataset():
-    return generate_binary_clustering(3, 10, 20, rng=np.random.default_rng(0))
-
-
-def tiny(**changes):
-    values = dict(
-        dataset_name="binary_clustering_3_10_20",
-        population_size=3,
-        epochs=2,
-        batch_size=4,
-        learning_rate=1e-3,
-        backend="numpy",
-        progress=False,
-    )
-    values.update(changes)
-    return Config(**values)
+# this module's tiny runs: 2 epochs
+tiny = functools.partial(tiny_config, epochs=2)
 
 
 def stable(records):

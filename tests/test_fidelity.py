@@ -1,7 +1,10 @@
 """Fidelity to the published code: counts, row order, configuration, denoising, records."""
 
+import functools
+
 import numpy as np
 import pytest
+from conftest import tiny_config
 
 from minievo.data import generate_binary_clustering
 from minievo.experiments.config import Config
@@ -10,24 +13,8 @@ from minievo.pruning import prune_pair
 from minievo.training import coevolution as co
 from minievo.training.records import pruned_counts, read_stats
 
-
-@pytest.fixture(scope="module")
-def dataset():
-    return generate_binary_clustering(3, 10, 20, rng=np.random.default_rng(0))
-
-
-def tiny(**changes):
-    values = dict(
-        dataset_name="binary_clustering_3_10_20",
-        population_size=3,
-        epochs=3,
-        batch_size=4,
-        learning_rate=1e-3,
-        backend="numpy",
-        progress=False,
-    )
-    values.update(changes)
-    return Config(**values)
+# this module's tiny runs: 3 epochs
+tiny = functools.partial(tiny_config, epochs=3)
 
 
 # ---------------------------------------------------------------------------
