@@ -41,7 +41,7 @@ equations. What differs is *how*:
 * The same storage serves the other passes over many batches:
   :func:`partner_epoch` (``epoch-node``, every network of the neighbourhood
   transposed for the whole pass) and :func:`dataset_l1` (the records' test
-  loss over a whole data set: a transposed copy of the short-row layers,
+  loss over a whole data set: a copy of the parameters in that storage,
   then every chunk of rows in one call).
 * The sigmoid uses a vectorisable ``exp`` (:func:`_exp32`, Cephes' ``expf``,
   relative error below 3e-7) instead of one ``libm`` call per element.
@@ -56,8 +56,8 @@ equations. What differs is *how*:
   ``0 * inf`` may count as 0 here where NumPy gives NaN; a NaN or infinite
   loss still shows as NaN or infinity.
 * ``cache=True`` stores compiled code next to this file in ``__pycache__``:
-  the first run compiles what it calls (about 25 CPU seconds for the default
-  job; 32 s before the glue was inlined, same machine), later runs load it
+  the first run compiles what it calls (about 17 CPU seconds for the default
+  job; 30 s before issue 12's work, same machine), later runs load it
   (0.2 s). After editing a kernel Numba notices the change itself;
   ``NUMBA_DISABLE_JIT=1`` runs the kernels as plain Python for debugging.
 * **Compile time.** Numba compiles each ``@jit`` function into a library of
@@ -67,7 +67,13 @@ equations. What differs is *how*:
   other leaves are ``@jit`` functions; the glue between them (views, the
   step loop, :func:`_pair_pass`, a layer's gradient and Adam, one pair's
   evaluation) is ``@jit_glue``, inlined into its caller at Numba's IR level
-  and never compiled alone, and each entry point calls it at one site. The
+  and never compiled alone, and each entry point calls it at one site.
+  Entry points share compiled code where they can: :func:`evaluate_pairs`
+  calls the compiled :func:`evaluate_pair`, and :func:`dataset_l1` runs
+  :func:`_mlp_forward` on a copy of the parameters. (Measured with
+  ``numba.core.event`` listeners on ``numba:compile``, a cold default job
+  compiles four entry points: ``train_epoch`` about 7 s, ``evaluate_pairs``
+  6.5 s with ``evaluate_pair`` inside it, ``dataset_l1`` 1.8 s.) The
   public wrappers (``dense_forward``, ``mlp_forward``, ...) are compiled
   only when called from Python (the tests). A flag passed between kernels
   is a NumPy bool and an absent bias is a writable empty slice, so that no
@@ -310,7 +316,8 @@ def _transpose_block(buf, off, n_rows, n_cols, tmp):
     """Transpose the ``(n_rows, n_cols)`` block of ``buf`` at ``off`` in place (via ``tmp``)."""
     block = buf[off : off + n_rows * n_cols]
     src = tmp[: n_rows * n_cols]
-    src[:] = block
+    for i in range(src.shape[0]):  # a loop, not ``src[:] = block``: that compiles a
+        src[i] = block[i]  # shape-mismatch error message (1.5 s of a cold start)
     for r in range(n_rows):
         for c in range(n_cols):
             block[c * n_rows + r] = src[r * n_cols + c]
@@ -596,18 +603,20 @@ def record_rows(net, layout, l, values):
 
 
 @jit
-def _mlp_forward(net, x, act_work, record, epoch_layout):
+def _mlp_forward(net, params, x, act_work, record, epoch_layout):
+    """Forward ``x (B, n_in)`` through ``net`` with the weights and biases in ``params``
+    (``net.params``, or a copy in another storage, see :func:`dataset_l1`)."""
     n_rows = x.shape[0]
     layout = net.layout
     n_layers = layout.shape[0]
     for l in range(n_layers):
         inp = x if l == 0 else _rows_view(layout, act_work, n_rows, l - 1)
         z = _rows_view(layout, act_work, n_rows, l)  # (B, n_out)
-        bias = _bias_view(layout, net.params, l)
+        bias = _bias_view(layout, params, l)
         if _stored_transposed(layout, l, epoch_layout):
-            _combine_rows(inp, _transposed_view(layout, net.params, l), bias, z)  # _dense_forward_t
+            _combine_rows(inp, _transposed_view(layout, params, l), bias, z)  # _dense_forward_t
         else:
-            _dot_rows(inp, _weight_view(layout, net.params, l), bias, z)  # dense_forward
+            _dot_rows(inp, _weight_view(layout, params, l), bias, z)  # dense_forward
         if record and not layout[l, REC_POST]:
             record_rows(net, layout, l, z)
         activate(z, layout[l, ACT])
@@ -621,7 +630,7 @@ def _mlp_forward(net, x, act_work, record, epoch_layout):
 
 @jit
 def mlp_forward(net, x, act_work, record):
-    return _mlp_forward(net, x, act_work, record, _FALSE)
+    return _mlp_forward(net, net.params, x, act_work, record, _FALSE)
 
 
 @jit
@@ -694,7 +703,7 @@ def _pair_pass(
     (see :func:`_mlp_backward` for the arguments)."""
     n_rows = x_in.shape[0]
     epoch_layout = mode.epoch_layout
-    enc_out = _mlp_forward(enc, x_in, work.enc_act, record, epoch_layout)
+    enc_out = _mlp_forward(enc, enc.params, x_in, work.enc_act, record, epoch_layout)
     d_enc_out = _output_rows(enc, work.enc_delta, n_rows)
     if kind == VARIATIONAL:
         z_dim = dec.layout[0, N_IN]
@@ -702,7 +711,7 @@ def _pair_pass(
         for b in range(n_rows):  # reparameterisation
             for k in range(z_dim):
                 code[b, k] = enc_out[b, k] + np.exp(_f32(0.5) * enc_out[b, z_dim + k]) * noise[b, k]
-        y = _mlp_forward(dec, code, work.dec_act, record, epoch_layout)
+        y = _mlp_forward(dec, dec.params, code, work.dec_act, record, epoch_layout)
         loss = bce_sigmoid_loss(y, target, _output_rows(dec, work.dec_delta, n_rows))
         d_code = work.d_code[: n_rows * z_dim].reshape((n_rows, z_dim))
         _mlp_backward(
@@ -721,7 +730,7 @@ def _pair_pass(
             enc_out[:, :z_dim], enc_out[:, z_dim:], d_enc_out[:, :z_dim], d_enc_out[:, z_dim:]
         )
     else:
-        y = _mlp_forward(dec, enc_out, work.dec_act, record, epoch_layout)
+        y = _mlp_forward(dec, dec.params, enc_out, work.dec_act, record, epoch_layout)
         loss = l1_loss(y, target, _output_rows(dec, work.dec_delta, n_rows))
         _mlp_backward(
             dec,
@@ -785,20 +794,20 @@ def train_step(enc, dec, x_in, target, noise, kind, work, adam, record):
 def _evaluate_pair(enc, dec, x, kind, work, record):
     """:func:`evaluate_pair`, inlined into :func:`evaluate_pairs`."""
     n_rows = x.shape[0]
-    enc_out = _mlp_forward(enc, x, work.enc_act, record, _FALSE)
+    enc_out = _mlp_forward(enc, enc.params, x, work.enc_act, record, _FALSE)
     if kind == VARIATIONAL:
         z_dim = dec.layout[0, N_IN]
         code = work.code[: n_rows * z_dim].reshape((n_rows, z_dim))
         for b in range(n_rows):
             for k in range(z_dim):
                 code[b, k] = enc_out[b, k]
-        y = _mlp_forward(dec, code, work.dec_act, record, _FALSE)
+        y = _mlp_forward(dec, dec.params, code, work.dec_act, record, _FALSE)
         d_enc = _output_rows(enc, work.enc_delta, n_rows)
         loss = bce_sigmoid_loss(y, x, _output_rows(dec, work.dec_delta, n_rows))
         return loss + kl_divergence(
             enc_out[:, :z_dim], enc_out[:, z_dim:], d_enc[:, :z_dim], d_enc[:, z_dim:]
         )
-    y = _mlp_forward(dec, enc_out, work.dec_act, record, _FALSE)
+    y = _mlp_forward(dec, dec.params, enc_out, work.dec_act, record, _FALSE)
     return l1_loss(y, x, _output_rows(dec, work.dec_delta, n_rows))
 
 
@@ -810,13 +819,13 @@ def evaluate_pair(enc, dec, x, kind, work, record):
 @jit
 def reconstruction_l1(enc, dec, x, kind, work):
     n_rows, n_dim = x.shape
-    enc_out = _mlp_forward(enc, x, work.enc_act, _FALSE, _FALSE)
+    enc_out = _mlp_forward(enc, enc.params, x, work.enc_act, _FALSE, _FALSE)
     z_dim = dec.layout[0, N_IN]
     code = work.code[: n_rows * z_dim].reshape((n_rows, z_dim))
     for b in range(n_rows):
         for k in range(z_dim):
             code[b, k] = enc_out[b, k]
-    y = _mlp_forward(dec, code, work.dec_act, _FALSE, _FALSE)
+    y = _mlp_forward(dec, dec.params, code, work.dec_act, _FALSE, _FALSE)
     total = 0.0
     for b in range(n_rows):
         for k in range(n_dim):
@@ -828,52 +837,35 @@ def reconstruction_l1(enc, dec, x, kind, work):
 def evaluate_pairs(encoders, decoders, x, kind, work, record, losses):
     for k in range(len(encoders)):
         for j in range(len(decoders)):
-            losses[k, j] = _evaluate_pair(encoders[k], decoders[j], x, kind, work, record)
+            # the compiled evaluate_pair, called (not inlined): one copy of its code for
+            # both entry points (a cold start compiles 1.5 s less)
+            losses[k, j] = evaluate_pair(encoders[k], decoders[j], x, kind, work, record)
 
 
 # --------------------------------------------------------------------------
 # A whole data set in one call (the records' test loss)
 # --------------------------------------------------------------------------
 @jit
-def _transposed_copy(net):
-    """A parameter-shaped buffer holding the short-row layers' weights transposed,
-    ``(n_in, n_out)`` (other blocks are left unset): the evaluation's storage."""
-    out = np.empty_like(net.params)
+def _epoch_layout_copy(net):
+    """A copy of ``net.params`` with the short-row layers' weights stored transposed,
+    ``(n_in, n_out)``, as inside :func:`train_epoch`: the storage of :func:`dataset_l1`."""
+    out = net.params.copy()
+    tmp = np.empty_like(out)
     layout = net.layout
     for l in range(layout.shape[0]):
         if _stored_transposed(layout, l, _TRUE):
-            weight, weight_t = _weight_view(layout, net.params, l), _transposed_view(layout, out, l)
-            for i in range(weight_t.shape[0]):
-                for j in range(weight_t.shape[1]):
-                    weight_t[i, j] = weight[j, i]
+            _transpose_block(out, layout[l, W_OFF], layout[l, N_OUT], layout[l, N_IN], tmp)
     return out
-
-
-@jit_glue
-def _evaluation_forward(net, transposed, x, act_work):
-    """Forward ``x (B, n_in)`` without records; short-row layers use ``transposed``
-    (:func:`_transposed_copy`) so that every product runs over long rows."""
-    n_rows = x.shape[0]
-    layout = net.layout
-    for l in range(layout.shape[0]):
-        inp = x if l == 0 else _rows_view(layout, act_work, n_rows, l - 1)
-        z = _rows_view(layout, act_work, n_rows, l)  # (B, n_out)
-        bias = _bias_view(layout, net.params, l)
-        if _stored_transposed(layout, l, _TRUE):
-            _combine_rows(inp, _transposed_view(layout, transposed, l), bias, z)  # _dense_forward_t
-        else:
-            _dot_rows(inp, _weight_view(layout, net.params, l), bias, z)  # dense_forward
-        activate(z, layout[l, ACT])
-    return _rows_view(layout, act_work, n_rows, layout.shape[0] - 1)
 
 
 @jit
 def dataset_l1(enc, dec, data, kind, work, row_l1):
-    """The reference's ``dataset_l1`` in one call: the short-row layers are
-    transposed once (not per chunk) and each chunk's rows go through
-    :func:`_evaluation_forward` (a test set of 1000 rows at paper size: 4x
-    faster than row-major chunks)."""
-    enc_t, dec_t = _transposed_copy(enc), _transposed_copy(dec)
+    """The reference's ``dataset_l1`` in one call: the parameters are copied once
+    into the epoch layout (:func:`_epoch_layout_copy`), so that every product of
+    every chunk runs over long rows (a test set of 1000 rows at paper size: 4x
+    faster than row-major chunks), through :func:`_mlp_forward` (no second
+    forward pass to compile). The networks are only read."""
+    enc_params, dec_params = _epoch_layout_copy(enc), _epoch_layout_copy(dec)
     n_rows, n_dim = data.shape
     chunk = work.enc_act.shape[0] // enc.layout[:, N_OUT].sum()
     z_dim = dec.layout[0, N_IN]
@@ -882,12 +874,12 @@ def dataset_l1(enc, dec, data, kind, work, row_l1):
         stop = min(start + chunk, n_rows)
         x = data[start:stop]  # (m, n_dim)
         m = stop - start
-        enc_out = _evaluation_forward(enc, enc_t, x, work.enc_act)
+        enc_out = _mlp_forward(enc, enc_params, x, work.enc_act, _FALSE, _TRUE)
         code = work.code[: m * z_dim].reshape((m, z_dim))
         for b in range(m):
             for k in range(z_dim):
                 code[b, k] = enc_out[b, k]  # the mean of a variational code
-        y = _evaluation_forward(dec, dec_t, code, work.dec_act)
+        y = _mlp_forward(dec, dec_params, code, work.dec_act, _FALSE, _TRUE)
         for b in range(m):
             row_sum = 0.0
             for k in range(n_dim):

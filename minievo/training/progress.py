@@ -165,8 +165,8 @@ def kernel_cache_dir() -> Path:
 #: The default job's compilation with an empty cache, in CPU seconds of one core
 #: of the development machine (AMD EPYC, shared with other jobs;
 #: ``benchmarks/targets.py --cold``, median of 3: cold run minus cached run,
-#: 24.8 s). About 32 s measured the same way before issue 12.
-COMPILE_SECONDS = 25
+#: 16.6 s). About 30 s measured the same way before issue 12.
+COMPILE_SECONDS = 17
 
 
 def compile_notice(backend: str) -> str | None:
