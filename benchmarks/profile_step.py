@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from minievo.engine import Engine
-from minievo.kernels import cpu
+from minievo.kernels import Adam, cpu
 from minievo.kernels import reference as ref
 from minievo.network import make_autoencoder
 
@@ -124,19 +124,19 @@ def pieces(B, n_dim, rng):
         cpu.dense_backward_params,
         (x, relu_delta(30), dW, db),
     )
-    lr, b1_, b2_, eps = 1e-5, 0.5, 0.999, 1e-8
+    adam = Adam(1e-5, 0.5, 0.999, 1e-8, False)
     for name, net in (("enc", enc), ("dec", dec)):
         P = net.params.shape[0]
         m, v = np.zeros(P, f32), np.zeros(P, f32)
         add(
             f"adam persistent {name} ({P} params)",
             cpu.adam_update,
-            (net.params.copy(), net.grad.copy(), net.mask, m, v, np.int64(1000), lr, b1_, b2_, eps),
+            (net.params.copy(), net.grad.copy(), net.mask, m, v, np.int64(1000), adam),
         )
         add(
             f"adam fresh {name} ({P} params)",
             cpu.adam_fresh_update,
-            (net.params.copy(), net.grad.copy(), net.mask, lr, b1_, b2_, eps),
+            (net.params.copy(), net.grad.copy(), net.mask, adam._replace(fresh=True)),
             False,
         )
     # the row-major public kernels on the short-row layer, for comparison

@@ -412,6 +412,31 @@ def test_compile_notice_only_with_a_cold_cache(tmp_path, monkeypatch):
     assert progress.compile_notice("numba") is None
 
 
+_OPT_PROBE = (
+    "import sys; from minievo import cli; set_here = cli.use_command_numba_opt(); "
+    "import numba; print(set_here, int(numba.config.OPT))"
+)
+
+
+@pytest.mark.parametrize("env_opt, expected", [(None, "True 2"), ("3", "False 3")])
+def test_the_command_compiles_at_opt_2_unless_numba_opt_is_set(env_opt, expected):
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_OPT"}
+    if env_opt is not None:
+        env["NUMBA_OPT"] = env_opt
+    out = subprocess.run(
+        [sys.executable, "-c", _OPT_PROBE], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == expected.split()
+
+
+def test_numba_opt_is_left_alone_once_numba_is_imported(monkeypatch):
+    import numba  # noqa: F401 (imported here, as in any test process)
+
+    monkeypatch.delenv("NUMBA_OPT", raising=False)
+    assert cli.use_command_numba_opt() is False
+    assert "NUMBA_OPT" not in os.environ
+
+
 def test_config_json_round_trips_defaults_and_notices(tmp_path):
     config = Config(population_size=2, defaults="default job")
     config.save(tmp_path / "c.json")

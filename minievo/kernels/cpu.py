@@ -56,9 +56,10 @@ equations. What differs is *how*:
   ``0 * inf`` may count as 0 here where NumPy gives NaN; a NaN or infinite
   loss still shows as NaN or infinity.
 * ``cache=True`` stores compiled code next to this file in ``__pycache__``:
-  the first run compiles what it calls (about 17 CPU seconds for the default
-  job; 30 s before issue 12's work, same machine), later runs load it
-  (0.2 s). After editing a kernel Numba notices the change itself;
+  the first run compiles what it calls (for the default job about 14 CPU
+  seconds at the ``minievo`` command's ``NUMBA_OPT=2``, 16.6 at Numba's
+  default level 3, 30 before issue 12's work, same machine; the two levels
+  give the same bits), later runs load it (0.2 s). After editing a kernel Numba notices the change itself;
   ``NUMBA_DISABLE_JIT=1`` runs the kernels as plain Python for debugging.
 * **Compile time.** Numba compiles each ``@jit`` function into a library of
   its own and, for every caller, links the callee's code in and optimises
