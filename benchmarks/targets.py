@@ -19,6 +19,10 @@ What is measured
   inside ``Engine.train_epoch`` over 1000 rows, fresh and persistent Adam,
   reference / Numba (targets >= 10x and >= 8x);
 * ``large step``: the same at batch 100 x 4000 dims (target >= 3x);
+* with the steps, the ``sgemm`` peak of the core (float32, 2000^3, OpenBLAS,
+  one thread) and, per step target, the best ratio this core allows: the
+  reference's step time over the step's products alone at that peak
+  (:func:`product_flops`), as if everything else were free;
 * ``visit``: the ``lipi_simple`` cell visits of one epoch (epoch 201) of the
   main setting, and their share outside the 200 training steps each (target
   <= 15%), with the default job's test loss every 10th epoch (epoch 201 has
@@ -132,7 +136,38 @@ def step_times(n_dim: int, batch: int, fresh: bool, repeats: int):
     return {k: v / n_steps for k, v in medians.items()}, round_ratio(rounds, "numpy", "numba")
 
 
+def product_flops(n_dim: int, batch: int) -> int:
+    """Floating-point operations of the matrix products of one training step of the
+    ``n_dim``-30-10-30-``n_dim`` autoencoder on ``batch`` rows: every layer's
+    forward product and weight gradient, and the input gradient of all but the
+    encoder's first layer (2 operations per multiply-add)."""
+    layers = [(n_dim, 30), (30, 10), (10, 30), (30, n_dim)]  # (n_in, n_out)
+    macs = sum(2 * n_in * n_out for n_in, n_out in layers)  # forward + weight gradient
+    macs += sum(n_in * n_out for n_in, n_out in layers[1:])  # input gradients
+    return 2 * batch * macs
+
+
+def sgemm_peak(repeats: int) -> float:
+    """Float32 operations per second of OpenBLAS's ``sgemm`` on one core
+    (2000 x 2000 x 2000, median): what this core reaches on large products."""
+    a = np.random.default_rng(0).random((2000, 2000), dtype=np.float32)
+    seconds = median_time(lambda: np.dot(a, a), max(3, repeats // 3))
+    return 2 * 2000**3 / seconds
+
+
+def bound_detail(reference_seconds: float, n_dim: int, batch: int, peak: float) -> str:
+    """The best ratio to the reference this core allows: the step's products alone
+    at the sgemm peak, everything else free."""
+    best = product_flops(n_dim, batch) / peak
+    return f"; at most {reference_seconds / best:.1f}x here (products alone at the sgemm peak)"
+
+
 def steps(args) -> float:
+    peak = sgemm_peak(args.repeats)
+    print(
+        f"{'sgemm peak of this core (GFLOP/s)':44s} {peak / 1e9:9.1f}  "
+        f"(a paper-size step: {product_flops(1000, 5) / 1e6:.2f} MFLOP of products)"
+    )
     fresh_step = None
     for fresh, target in ((True, 10.0), (False, 8.0)):
         t, ratio = step_times(1000, 5, fresh, args.repeats)
@@ -141,7 +176,8 @@ def steps(args) -> float:
             ratio,
             f">= {target:g}x",
             ratio >= target,
-            f"{t['numpy'] * 1e6:.1f} / {t['numba'] * 1e6:.1f} us",
+            f"{t['numpy'] * 1e6:.1f} / {t['numba'] * 1e6:.1f} us"
+            + bound_detail(t["numpy"], 1000, 5, peak),
         )
         if fresh:
             fresh_step = t["numba"]
@@ -151,7 +187,8 @@ def steps(args) -> float:
         ratio,
         ">= 3x",
         ratio >= 3.0,
-        f"{t['numpy'] * 1e6:.0f} / {t['numba'] * 1e6:.0f} us",
+        f"{t['numpy'] * 1e6:.0f} / {t['numba'] * 1e6:.0f} us"
+        + bound_detail(t["numpy"], 4000, 100, peak),
     )
     return fresh_step
 
