@@ -59,8 +59,9 @@ equations. What differs is *how*:
   the first run compiles what it calls (for the default job about 14 CPU
   seconds at the ``minievo`` command's ``NUMBA_OPT=2``, 16.6 at Numba's
   default level 3, 30 before issue 12's work, same machine; the two levels
-  give the same bits), later runs load it (0.2 s). After editing a kernel Numba notices the change itself;
-  ``NUMBA_DISABLE_JIT=1`` runs the kernels as plain Python for debugging.
+  give the same bits), later runs load it (0.2 s). After editing a kernel
+  Numba notices the change itself; ``NUMBA_DISABLE_JIT=1`` runs the kernels
+  as plain Python for debugging.
 * **Compile time.** Numba compiles each ``@jit`` function into a library of
   its own and, for every caller, links the callee's code in and optimises
   and emits machine code for the whole linked module again: each level of a
