@@ -66,8 +66,8 @@ equations. What differs is *how*:
   its own and, for every caller, links the callee's code in and optimises
   and emits machine code for the whole linked module again: each level of a
   call chain pays for everything below it. So only the product loops and
-  other leaves are ``@jit`` functions; the glue between them (views, the
-  step loop, :func:`_pair_pass`, a layer's gradient and Adam, one pair's
+  other leaves are ``@jit`` functions; the glue between them (views,
+  :func:`_pair_pass`, a layer's gradient and Adam, one pair's
   evaluation) is ``@jit_glue``, inlined into its caller at Numba's IR level
   and never compiled alone, and each entry point calls it at one site.
   Entry points share compiled code where they can: :func:`evaluate_pairs`
@@ -103,7 +103,7 @@ jit_inline = njit(cache=True, nogil=True, error_model="numpy", fastmath=FASTMATH
 # For glue: views, one-call-site steps of a pass. Numba compiles every ``@jit``
 # function as a library of its own and, for each caller, links it in and
 # optimises and emits machine code for the whole linked module again, so a chain
-# of wrappers ``train_epoch -> _epoch_steps -> _pair_pass -> ...`` compiled the
+# of wrappers ``train_epoch -> _pair_pass -> _layer_gradient_and_adam`` compiled the
 # same loops once per level (about 2-4 s a level). Glue inlined at Numba's IR
 # level is never compiled on its own; the product loops and the other leaves
 # stay separate ``@jit`` functions (compiled once, linked where called).
@@ -953,28 +953,22 @@ def _gather_batch(data, order, start, rows, noise, kind, work):
     return x_in, target, batch_noise
 
 
-@jit_glue
-def _epoch_steps(
-    enc,
-    dec,
-    data,
-    order,
-    batch_size,
-    noise,
-    kind,
-    work,
-    adam,
-    record,
-    losses,
-    epoch_layout,
-    enc_mask,
-    dec_mask,
-    scratch,
-):
-    """The loop of :func:`train_epoch`: gather each batch, one fused step on it."""
+@jit
+def train_epoch(enc, dec, data, order, batch_size, noise, kind, work, adam, record, losses):
+    # with enough batches: short-row layers transposed, gradients through a scratch
+    # block (module docstring); else row-major steps. One call site of the
+    # (inlined) step, so that it is compiled once.
+    fresh = adam.fresh
+    epoch_layout = losses.shape[0] >= MIN_BATCHES_TO_TRANSPOSE[1 if fresh else 0]
+    if epoch_layout:
+        scratch = np.empty(max(enc.params.shape[0], dec.params.shape[0]), dtype=np.float32)
+        enc_mask = _enter_epoch_layout(enc, fresh, scratch)
+        dec_mask = _enter_epoch_layout(dec, fresh, scratch)
+    else:
+        scratch, enc_mask, dec_mask = enc.grad[:0], enc.mask, dec.mask
     n_rows = order.shape[0]
     n_batches = losses.shape[0]
-    for i in range(n_batches):
+    for i in range(n_batches):  # gather each batch, one fused step on it
         start = i * batch_size
         x_in, target, batch_noise = _gather_batch(
             data, order, start, min(batch_size, n_rows - start), noise, kind, work
@@ -995,38 +989,6 @@ def _epoch_steps(
             scratch,
             adam,
         )
-
-
-@jit
-def train_epoch(enc, dec, data, order, batch_size, noise, kind, work, adam, record, losses):
-    # with enough batches: short-row layers transposed, gradients through a scratch
-    # block (module docstring); else row-major steps. One call site of the
-    # (inlined) step loop, so that it is compiled once.
-    fresh = adam.fresh
-    epoch_layout = losses.shape[0] >= MIN_BATCHES_TO_TRANSPOSE[1 if fresh else 0]
-    if epoch_layout:
-        scratch = np.empty(max(enc.params.shape[0], dec.params.shape[0]), dtype=np.float32)
-        enc_mask = _enter_epoch_layout(enc, fresh, scratch)
-        dec_mask = _enter_epoch_layout(dec, fresh, scratch)
-    else:
-        scratch, enc_mask, dec_mask = enc.grad[:0], enc.mask, dec.mask
-    _epoch_steps(
-        enc,
-        dec,
-        data,
-        order,
-        batch_size,
-        noise,
-        kind,
-        work,
-        adam,
-        record,
-        losses,
-        epoch_layout,
-        enc_mask,
-        dec_mask,
-        scratch,
-    )
     if epoch_layout:
         _leave_epoch_layout(enc, fresh, scratch)
         _leave_epoch_layout(dec, fresh, scratch)
