@@ -162,3 +162,24 @@ def test_test_loss_every_records_it_on_its_epochs_and_the_last(dataset, tmp_path
         if "test_loss" in a:
             assert a["test_loss"] == b["test_loss"]
         assert a["min_replacement_loss"] == b["min_replacement_loss"]
+
+
+def test_canonical_records_follow_both_cadences(dataset, tmp_path):
+    """Canonical training records test_loss and mean_L1/std_L1/train_L1 on their cadences too
+    (each a pass over a whole data set); the cadences change what is recorded, not the run."""
+    from minievo.training.canonical import train_canonical
+
+    base = tiny(epochs=5, cell_evaluation="ann_canonical", population_size=1)
+    train_canonical(base.replace(stats_every=2, test_loss_every=3), dataset, tmp_path / "sparse")
+    train_canonical(base.replace(stats_every=1), dataset, tmp_path / "every")
+    sparse, every = read_stats(tmp_path / "sparse"), read_stats(tmp_path / "every")
+    assert [r["iteration"] for r in sparse if "test_loss" in r] == [0, 3, 4]
+    for key in ("mean_L1", "std_L1", "train_L1"):
+        assert [r["iteration"] for r in sparse if key in r] == [0, 2, 4]
+        assert all(key in r for r in every)
+    assert all("test_loss" in r for r in every)
+    for a, b in zip(sparse, every, strict=True):
+        assert a["min_batch_loss"] == b["min_batch_loss"]
+        assert a["n_active_encoder"] == b["n_active_encoder"]
+        for key in set(a) & {"test_loss", "mean_L1", "std_L1", "train_L1"}:
+            assert a[key] == b[key]

@@ -652,7 +652,9 @@ def test_gpu_canonical_trials_follow_the_cpu_trials_of_the_same_seeds(
     configs = [
         Config(
             cell_evaluation="ann_canonical",
-            epochs=3,
+            epochs=4,
+            stats_every=2,  # mean_L1/std_L1 at epochs 0, 2, 3; test_loss at 0, 3
+            test_loss_every=3,
             batch_size=3,
             environment="small",
             learning_rate=1e-2,
@@ -670,6 +672,8 @@ def test_gpu_canonical_trials_follow_the_cpu_trials_of_the_same_seeds(
         records = read_stats(tmp_path / f"cpu{i}")
         assert any(r["pruned"] for r in records)
         assert records[0]["min_selection_loss"] == records[0]["min_batch_loss"]
+        assert [r["iteration"] for r in records if "mean_L1" in r] == [0, 2, 3]
+        assert [r["iteration"] for r in records if "test_loss" in r] == [0, 3]
         _compare_records(read_stats(tmp_path / f"gpu{i}"), records)
         assert gpu[i].test_loss == pytest.approx(cpu.test_loss, abs=1e-4)
 

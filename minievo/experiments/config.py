@@ -363,17 +363,17 @@ class Config:
         Reshuffle the training rows every pass (published ``no_shuffle_data``,
         negated). Default True.
     calculate_test_loss : bool
-        Record the test loss after every cell visit / epoch (docs/algorithm.md §6).
+        Record the test loss (on the ``test_loss_every`` cadence, docs/algorithm.md §6).
         Default True.
     stats_every : int
         Cadence, in iterations (epochs), of the mean/std L1 over the training
         batches (``mean_L1``, ``std_L1``), >= 1; also recorded at the last
         iteration. Default 100.
     test_loss_every : int
-        Cadence, in epochs, of the coevolution records' ``test_loss`` (the
-        whole test set, about a sixth of a visit's time at paper size), >= 1;
-        also recorded at the last epoch, absent in between. Default 1: every
-        visit.
+        Cadence, in epochs, of the records' ``test_loss`` (coevolution and
+        canonical training; the whole test set, about a sixth of a visit's
+        time at paper size), >= 1; also recorded at the last epoch, absent in
+        between. Default 1: every visit (epoch).
     optimizer_state : str
         ``"fresh"``: a new Adam state for every step, as the published
         coevolution (docs/algorithm.md §4 step 4); ``"persistent"``: Adam state kept per

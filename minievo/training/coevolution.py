@@ -131,7 +131,7 @@ from .checkpoint import (
     stop_requests,
 )
 from .progress import progress_bar
-from .records import StatsWriter, pruned_counts
+from .records import StatsWriter, full_set_statistics, pruned_counts
 from .ring import best_case_fitness, neighbourhood_indices, select_by_tournament
 from .variants import CANONICAL
 
@@ -539,25 +539,6 @@ class CellVisit:
     record: dict
 
 
-def center_statistics(
-    engine: Engine, pair: Autoencoder, config, dataset: Dataset, epoch: int
-) -> dict:
-    """``test_loss`` and ``mean_L1``/``std_L1`` of a new center, each on its cadence.
-
-    ``test_loss`` every ``config.test_loss_every`` epochs (default every visit),
-    ``mean_L1``/``std_L1`` every ``config.stats_every``; both at the last epoch.
-    """
-    stats = {}
-    last = epoch == config.epochs - 1
-    if config.calculate_test_loss and (epoch % config.test_loss_every == 0 or last):
-        stats["test_loss"] = engine.reconstruction_l1(pair, dataset.test)
-    if epoch % config.stats_every == 0 or last:
-        batch_l1 = engine.batch_l1(pair, dataset.train, config.batch_size)  # (n_batches,)
-        stats["mean_L1"] = float(batch_l1.mean())
-        stats["std_L1"] = float(batch_l1.std())
-    return stats
-
-
 def visit_cell(
     config,
     dataset: Dataset,
@@ -649,7 +630,7 @@ def visit_cell(
         "selected_cell": int(cells[selected]),
         "pruned": pruned,
         **pruned_counts(pair, config.mask_mode),
-        **center_statistics(engine, pair, config, dataset, epoch),
+        **full_set_statistics(engine, pair, config, dataset, epoch),
     }
     return CellVisit(cell, pair, next_lr, stat)
 
@@ -698,7 +679,7 @@ def visit_all_vs_all_pair(
         "min_replacement_loss": replacement,
         "pruned": pruned,
         **pruned_counts(pair, config.mask_mode),
-        **center_statistics(engine, pair, config, dataset, epoch),
+        **full_set_statistics(engine, pair, config, dataset, epoch),
     }
 
 

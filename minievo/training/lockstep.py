@@ -72,6 +72,7 @@ from ..pruning import prune_pair, prune_probability, should_prune
 from .canonical import (
     RunResult,
     _checkpoint,
+    canonical_l1,
     check_finite,
     make_streams,
     step_learning_rate,
@@ -89,7 +90,7 @@ from .coevolution import (
     visit_order,
     visit_streams,
 )
-from .records import StatsWriter
+from .records import StatsWriter, due
 from .ring import best_case_fitness, neighbourhood_indices, select_by_tournament
 from .variants import CANONICAL
 
@@ -431,7 +432,7 @@ class Lockstep:
 
         ``test_loss`` every ``test_loss_every`` epochs, ``mean_L1``/``std_L1``
         every ``stats_every``, both at the last epoch (as the CPU's
-        :func:`~minievo.training.coevolution.center_statistics`).
+        :func:`~minievo.training.records.full_set_statistics`).
         """
         counts = device_counts(
             self.device,
@@ -441,12 +442,9 @@ class Lockstep:
             (self.enc_spec.n_params, self.dec_spec.n_params),
         )
         d = self.dataset.n_dim
-        testing = [
-            c.calculate_test_loss and (epoch % c.test_loss_every == 0 or epoch == c.epochs - 1)
-            for c in cfgs
-        ]
+        testing = [c.calculate_test_loss and due(epoch, c.test_loss_every, c.epochs) for c in cfgs]
         test = self.device.row_errors(centers, centers, "test") if any(testing) else None
-        report = [epoch % c.stats_every == 0 or epoch == c.epochs - 1 for c in cfgs]
+        report = [due(epoch, c.stats_every, c.epochs) for c in cfgs]
         train = self.device.row_errors(centers, centers, "train") if any(report) else None
         stats = []
         for i, cfg in enumerate(cfgs):
@@ -747,32 +745,33 @@ class CanonicalLockstep:
         counts = device_counts(
             dev, slots, self.last_prune, cfgs, (self.enc_spec.n_params, self.dec_spec.n_params)
         )
-        train = dev.row_errors(slots, slots, "train") / self.dataset.n_dim
-        test = (
-            dev.row_errors(slots, slots, "test")
-            if any(c.calculate_test_loss for c in cfgs)
-            else None
-        )
-        for t, config in enumerate(cfgs):
-            batch_l1 = batch_means(train[t], B)
+        # test_loss, mean_L1/std_L1 on their cadences, as the CPU's canonical records
+        testing = [c.calculate_test_loss and due(epoch, c.test_loss_every, c.epochs) for c in cfgs]
+        report = [due(epoch, c.stats_every, c.epochs) for c in cfgs]
+        train = dev.row_errors(slots, slots, "train") / self.dataset.n_dim if any(report) else None
+        test = dev.row_errors(slots, slots, "test") if any(testing) else None
+        for t in range(len(cfgs)):
+            stats = {}
+            if report[t]:
+                batch_l1 = batch_means(train[t], B)
+                stats.update(mean_L1=float(batch_l1.mean()), std_L1=float(batch_l1.std()))
+            min_loss = float(losses[t].min())
             record = {
                 "iteration": epoch,
                 "node_idx": 0,
                 "learning_rate": lrs[t],
-                "min_batch_loss": float(losses[t].min()),
-                "train_L1": float(batch_l1.mean()),
+                "min_batch_loss": min_loss,
                 # the published canonical records set both to the epoch's minimum batch loss
-                "min_selection_loss": float(losses[t].min()),
-                "min_replacement_loss": float(losses[t].min()),
-                "mean_L1": float(batch_l1.mean()),
-                "std_L1": float(batch_l1.std()),
+                "min_selection_loss": min_loss,
+                "min_replacement_loss": min_loss,
+                **canonical_l1(stats),
                 "pruned": bool(pruned[t]),
                 **counts[t],
                 "fe_cnt": epoch + 1,
                 "timestamp": time.time(),
                 "wall_time": self.elapsed[t] + time.perf_counter() - t0,
             }
-            if config.calculate_test_loss:
+            if testing[t]:
                 record["test_loss"] = float(test[t].sum() / (test.shape[1] * self.dataset.n_dim))
             if self.writers[t]:
                 self.writers[t].write(record)

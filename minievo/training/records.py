@@ -91,6 +91,33 @@ def pruned_counts(pair, mask_mode: str) -> dict:
     return counts
 
 
+def due(epoch: int, every: int, epochs: int) -> bool:
+    """Whether a record kept every ``every`` epochs is due at ``epoch`` (of ``0 … epochs-1``):
+    at ``epoch % every == 0`` and always at the last epoch (docs/algorithm.md §6)."""
+    return epoch % every == 0 or epoch == epochs - 1
+
+
+def full_set_statistics(engine, pair, config, dataset, epoch: int) -> dict:
+    """The records computed over a whole data set, each on its cadence (:func:`due`).
+
+    ``test_loss``: L1 of ``pair`` on the whole test set, every
+    ``config.test_loss_every`` epochs when ``config.calculate_test_loss``;
+    ``mean_L1``/``std_L1``: mean and standard deviation of its L1 over the
+    training batches, every ``config.stats_every`` epochs. Each is a forward
+    pass over 1000 rows at paper size, about 40% of the arithmetic of 200
+    training steps, hence the cadences. A key that is not due is absent.
+    Used by canonical training (per epoch) and the coevolution (per visit).
+    """
+    stats = {}
+    if config.calculate_test_loss and due(epoch, config.test_loss_every, config.epochs):
+        stats["test_loss"] = engine.reconstruction_l1(pair, dataset.test)
+    if due(epoch, config.stats_every, config.epochs):
+        batch_l1 = engine.batch_l1(pair, dataset.train, config.batch_size)  # (n_batches,)
+        stats["mean_L1"] = float(batch_l1.mean())
+        stats["std_L1"] = float(batch_l1.std())
+    return stats
+
+
 class StatsWriter:
     """Append records to ``DIR/stats.jsonl``, one flushed line each.
 
