@@ -450,6 +450,7 @@ def test_preset_expands_to_valid_distinct_configs(name):
         assert config.learning_rate == 1e-5 and config.batch_size == 5
         assert config.radius == 1 and config.lexi_threshold == 0.1
         assert config.calculate_test_loss and config.mask_mode == "regrow"
+        assert config.test_loss_every == 10  # the study's cadence (docs/algorithm.md §6)
         assert config.seed == 1 and config.trials == (1 if name == "capacity" else 30)
         # populations 1 and 2 with radius 1 repeat cells, said in a notice
         expected = 1 if config.population_size < 3 and not config.is_canonical else 0

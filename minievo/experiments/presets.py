@@ -76,6 +76,9 @@ PRESET_DEFAULTS: dict[str, Any] = {
     "radius": 1,
     "lexi_threshold": 0.1,
     "calculate_test_loss": True,
+    # the test L1 (whole test set) every 10th epoch and at the last, as the default job:
+    # every visit it costs about 40% of the visit's training arithmetic (docs/algorithm.md §6)
+    "test_loss_every": 10,
     "optimizer_state": "fresh",
     "mask_mode": "regrow",
     "activation_signal": "hook_output",
