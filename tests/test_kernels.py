@@ -254,6 +254,28 @@ def test_adam_fresh_update_matches_reference():
     assert not p_cpu[mask == 0].any()
 
 
+@pytest.mark.parametrize("fresh", [True, False])
+def test_an_all_ones_mask_is_skipped_with_the_same_bits(fresh):
+    """A mask of all ones (regrow mode) is dropped once per pass (``_pruning_mask``); the
+    update without it gives the bits of the update with it."""
+    params, _, grads = adam_operands(seed=8)
+    ones = np.ones_like(params)
+    assert cpu._pruning_mask(ones).shape == (0,)
+    some = ones.copy()
+    some[500] = 0.0
+    assert cpu._pruning_mask(some).shape == some.shape
+    consts = cpu._adam_constants(3, Adam(1e-3, *BETAS, EPS, fresh), np.bool_(fresh))
+    out = {}
+    for name, mask in (("ones", ones), ("none", ones[:0])):
+        p, m, v = params.copy(), np.full_like(params, 1e-3), np.full_like(params, 1e-6)
+        for g in grads:
+            cpu._adam_slice(p, g, mask, m, v, consts, np.bool_(fresh))
+        out[name] = (p, m, v)
+    for a, b in zip(out["ones"], out["none"]):
+        np.testing.assert_array_equal(a.view(np.int32), b.view(np.int32))
+    assert not np.array_equal(out["none"][0], params)  # it did update
+
+
 # --------------------------------------------------------------------------
 # Whole networks
 # --------------------------------------------------------------------------
@@ -431,12 +453,13 @@ def run_epoch(mod, pair, data, order, batch_size, noise, kind, lr, fresh, record
 
 # 43 rows in batches of 5: 9 batches, the last of 3 rows (cpu stores the short-row
 # decoder layer transposed); 7 rows: 2 batches (cpu keeps the row-major layout)
-@pytest.mark.parametrize("n_rows", [43, 7])
+# prune 0: masks of all ones (regrow mode), which the Numba pass skips (_pruning_mask)
+@pytest.mark.parametrize("n_rows, prune", [(43, 0.25), (7, 0.25), (43, 0.0)])
 @pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("fresh", [True, False])
-def test_train_epoch_matches_reference(n_rows, kind, fresh):
+def test_train_epoch_matches_reference(n_rows, prune, kind, fresh):
     B, lr, n_dim = 5, 1e-4, 80
-    pair = random_pair(ENV_OF_KIND[kind], n_dim, record_rows=B)
+    pair = random_pair(ENV_OF_KIND[kind], n_dim, record_rows=B, prune=prune)
     data = binary_rows(n_rows, n_dim)
     order = np.random.default_rng(9).permutation(n_rows).astype(np.int64)
     noise = noise_for(kind, pair, n_rows)
@@ -688,7 +711,11 @@ def test_partner_epoch_matches_reference(kind, fresh):
     """epoch-node's pass (two steps per batch over three networks of each side, all in
     the epoch layout with Numba): losses, every network's update, gradient and moments."""
     B, lr, n_dim, n_rows = 5, 1e-4, 80, 43
-    pairs = [random_pair(ENV_OF_KIND[kind], n_dim, seed=s, record_rows=B) for s in range(3)]
+    # network pair 1 unpruned: its masks are all ones, which the Numba pass skips
+    pairs = [
+        random_pair(ENV_OF_KIND[kind], n_dim, seed=s, record_rows=B, prune=0.0 if s == 1 else 0.25)
+        for s in range(3)
+    ]
     data = binary_rows(n_rows, n_dim)
     order = np.random.default_rng(9).permutation(n_rows).astype(np.int64)
     noise = noise_for(kind, pairs[0], n_rows)

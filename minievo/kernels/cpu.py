@@ -493,17 +493,26 @@ def _adam_slice(params, grad, mask, m, v, consts, fresh):
     reference's sequence of operations by about one rounding (the tests hold
     it to ``rtol=1e-5``).
 
+    An empty ``mask`` means all ones (:func:`_pruning_mask`): the update then
+    reads no mask and multiplies by nothing, which gives the same bits
+    (``x * 1.0 == x``) with one stream of memory traffic fewer.
+
     Slices, not ``range(lo, hi)`` on whole buffers: with an index that might
     be negative Numba adds a wrap-around test to every access, which stops
     vectorisation (10x slower here).
     """
     step_size, bc2_sqrt, b1, one_minus_b1, b2, one_minus_b2, eps32 = consts
-    if fresh:
+    masked = mask.shape[0] > 0
+    if fresh and masked:
         for i in range(params.shape[0]):
             keep = _f32(mask[i])
             g = grad[i] * keep
             params[i] = (params[i] - step_size * g / (abs(g) + eps32)) * keep
-    else:
+    elif fresh:
+        for i in range(params.shape[0]):
+            g = grad[i]
+            params[i] = params[i] - step_size * g / (abs(g) + eps32)
+    elif masked:
         for i in range(params.shape[0]):  # one pass, vectorised
             keep = _f32(mask[i])
             g = grad[i] * keep
@@ -512,6 +521,31 @@ def _adam_slice(params, grad, mask, m, v, consts, fresh):
             m[i] = mi
             v[i] = vi
             params[i] = (params[i] - step_size * mi / (np.sqrt(vi) / bc2_sqrt + eps32)) * keep
+    else:
+        for i in range(params.shape[0]):
+            g = grad[i]
+            mi = m[i] * b1 + one_minus_b1 * g
+            vi = v[i] * b2 + one_minus_b2 * g * g
+            m[i] = mi
+            v[i] = vi
+            params[i] = params[i] - step_size * mi / (np.sqrt(vi) / bc2_sqrt + eps32)
+
+
+@jit
+def _pruning_mask(mask):
+    """``mask`` if it masks any parameter, else an empty slice of it (all ones).
+
+    With ``mask_mode="regrow"`` (the published one, and the presets') a
+    network's mask stays all ones: pruning zeroes parameters, not the mask.
+    A pass over many steps checks once, and its Adam updates then skip the
+    mask (:func:`_adam_slice`): at paper size about 0.6 us a step, at 4000
+    dimensions about half the update's time, where the parameters and masks
+    no longer fit in the L2 cache.
+    """
+    for i in range(mask.shape[0]):
+        if mask[i] != 1.0:
+            return mask
+    return mask[:0]
 
 
 @jit
@@ -966,6 +1000,7 @@ def train_epoch(enc, dec, data, order, batch_size, noise, kind, work, adam, reco
         dec_mask = _enter_epoch_layout(dec, fresh, scratch)
     else:
         scratch, enc_mask, dec_mask = enc.grad[:0], enc.mask, dec.mask
+    enc_mask, dec_mask = _pruning_mask(enc_mask), _pruning_mask(dec_mask)
     n_rows = order.shape[0]
     n_batches = losses.shape[0]
     for i in range(n_batches):  # gather each batch, one fused step on it
@@ -1035,6 +1070,9 @@ def partner_epoch(
         _transpose_gradient(decoders[k], scratch)
         enc_masks[k] = _enter_epoch_layout(encoders[k], fresh, scratch)
         dec_masks[k] = _enter_epoch_layout(decoders[k], fresh, scratch)
+    # which networks' masks mask anything (else their updates skip the mask)
+    enc_masked = np.array([_pruning_mask(enc_masks[k]).shape[0] > 0 for k in range(n_nets)])
+    dec_masked = np.array([_pruning_mask(dec_masks[k]).shape[0] > 0 for k in range(n_nets)])
     n_rows = order.shape[0]
     for i in range(partners.shape[0]):
         start = i * batch_size
@@ -1054,8 +1092,8 @@ def partner_epoch(
                 work,
                 record,
                 _Pass(_TRUE, _TRUE, _TRUE),
-                enc_masks[e],
-                dec_masks[d],
+                enc_masks[e] if enc_masked[e] else enc_masks[e, :0],
+                dec_masks[d] if dec_masked[d] else dec_masks[d, :0],
                 scratch,
                 adam,
             )
