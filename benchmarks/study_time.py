@@ -26,10 +26,11 @@ trial (``prune_after``, ``final_n``) changes no array size (pruning masks
 weights), so it costs the same per epoch. ``--validate`` runs one whole trial of the main setting (the
 default job) and prints it beside its extrapolation.
 
-``minievo sweep`` runs each job in a worker process of its own; what starting
-one adds (Python, the imports, the compiled kernels from Numba's cache) is
-measured once, as a 1-epoch job through the sweep's worker command minus the
-same job in-process, and added to every trial.
+``minievo sweep`` runs jobs in worker processes, each up to
+``JOBS_PER_PROCESS`` (100) jobs; what starting one adds (Python, the imports,
+the compiled kernels from Numba's cache) is measured once, as a 1-epoch job
+sent to a new worker process minus the same job in-process, and added once
+per 100 trials of a preset.
 
 The table lists, per preset: variants, trials, the core-hours of one pass of
 the preset (variants shared with another preset counted in both, as two
@@ -63,7 +64,7 @@ from minievo.experiments.presets import (  # noqa: E402
     list_presets,
     preset_variant_names,
 )
-from minievo.experiments.sweep import run_job, variant_names  # noqa: E402
+from minievo.experiments.sweep import JOBS_PER_PROCESS, run_job, variant_names  # noqa: E402
 
 
 def variant_key(config: Config) -> tuple:
@@ -101,28 +102,33 @@ def trial_model(config: Config, a: int, span_s: float, root: Path) -> tuple[floa
 
 
 def process_start_seconds(root: Path, repeats: int = 3) -> float:
-    """What a job's own worker process adds (``minievo sweep`` starts one per job: Python,
-    the imports, the compiled kernels from Numba's cache): the median wall time of a
-    1-epoch default job through the sweep's worker command minus the same job in-process."""
+    """What starting one of ``minievo sweep``'s worker processes costs (Python, the imports,
+    the compiled kernels from Numba's cache): the median wall time of a 1-epoch default job
+    sent to a new worker process (:func:`~minievo.experiments.sweep.worker_loop`) minus the
+    same job in-process. A worker runs up to ``JOBS_PER_PROCESS`` jobs."""
     import json
     import subprocess
 
     from minievo.experiments.sweep import _WORKER_CODE, worker_environment
 
-    job = Config.from_dict({**DEFAULT_JOB, "epochs": 1, "progress": False}).to_dict()
-    job_seconds(Config.from_dict(job), 1, root)  # warm-up (compilation, dataset)
+    job = Config.from_dict({**DEFAULT_JOB, "epochs": 1, "progress": False})
+    job_seconds(job, 1, root)  # warm-up (compilation, dataset)
     inside, outside = [], []
     for _ in range(repeats):
-        inside.append(job_seconds(Config.from_dict(job), 1, root))
-        out = Path(tempfile.mkdtemp(dir=root))
+        inside.append(job_seconds(job, 1, root))
+        task = {"config": job.to_dict(), "out": tempfile.mkdtemp(dir=root), "figures": True}
         start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-c", _WORKER_CODE, json.dumps(job), str(out), "1"],
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_CODE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             env=worker_environment(1),
-            check=True,
-            capture_output=True,
+            text=True,
         )
+        reply, _ = proc.communicate(json.dumps(task) + "\n")
         outside.append(time.perf_counter() - start)
+        if not json.loads(reply)["ok"]:
+            raise RuntimeError(f"the worker process failed; see {task['out']}/worker.log")
     return max(statistics.median(outside) - statistics.median(inside), 0.0)
 
 
@@ -163,7 +169,10 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         start_s = process_start_seconds(root)
-        print(f"  each job's worker process: {start_s:.2f} s to start (added to every trial)")
+        print(
+            f"  a worker process: {start_s:.2f} s to start, one per {JOBS_PER_PROCESS} jobs "
+            "(added to each preset)"
+        )
         for name in names:
             seconds, trials = 0.0, 0
             variants = expand_preset(name)
@@ -181,8 +190,9 @@ def main(argv=None) -> int:
                         flush=True,
                     )
                 fixed, per_epoch, _ = models[key]
-                seconds += config.trials * (start_s + fixed + config.epochs * per_epoch)
+                seconds += config.trials * (fixed + config.epochs * per_epoch)
                 trials += config.trials
+            seconds += start_s * math.ceil(trials / JOBS_PER_PROCESS)
             rows.append((name, len(variants), trials, seconds / 3600))
         if args.validate:
             config = Config.from_dict({**DEFAULT_JOB, "progress": False})

@@ -37,7 +37,9 @@ What is measured
   in a fresh subprocess with an empty Numba cache minus the same run with the
   cache filled, in CPU seconds (the issue's baseline: about 30 s; target: half);
 * ``--sweep``: ``minievo sweep`` of short jobs on 2 worker processes against
-  1, jobs per second (target >= 1.8x; needs two otherwise idle cores).
+  1, jobs per second (target >= 1.8x; needs two otherwise idle cores); and 1
+  worker process taking job after job (the sweep's way) against a process per
+  job (``JOBS_PER_PROCESS = 1``, as sweeps ran before).
 """
 
 from __future__ import annotations
@@ -378,46 +380,58 @@ def cold(args) -> None:
     )
 
 
+#: ``minievo sweep`` with one worker process per job (``JOBS_PER_PROCESS = 1``), as before
+#: the sweep's worker processes took job after job: the ``--sweep`` baseline.
+_ONE_PROCESS_PER_JOB = (
+    "import sys; from minievo.experiments import sweep; sweep.JOBS_PER_PROCESS = 1; "
+    "from minievo.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
 def sweep(args) -> None:
-    """``minievo sweep`` of short jobs with 1 and with 2 worker processes, rounds
-    interleaved: jobs per second and the per-round ratio (target >= 1.8)."""
-    trials = 4
+    """``minievo sweep`` of short jobs with 1 and with 2 worker processes, and with 1 worker
+    process per job, rounds interleaved: jobs per second and the per-round ratios (2 workers
+    / 1: target >= 1.8)."""
+    trials = 12  # enough jobs that each worker process's start (about 1.3 s) is shared
+    arms = {"1": (1, ["-m", "minievo"]), "2": (2, ["-m", "minievo"])}
+    arms["1, a process per job"] = (1, ["-c", _ONE_PROCESS_PER_JOB])
     with tempfile.TemporaryDirectory() as work:
         config = Path(work) / "job.json"
-        config.write_text(json.dumps({"population_size": 3, "epochs": 10, "trials": trials}))
+        # jobs of about 2.5 s: long enough that what a worker pays once (its start, about
+        # 1.3 s) does not decide the ratio, as in a real study (jobs of 5-600 s)
+        config.write_text(json.dumps({"population_size": 3, "epochs": 30, "trials": trials}))
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         rounds = []
         for r in range(args.sweep_repeats):
             rate, cpu = {}, {}
-            for workers in (1, 2):
-                wall, cpu[workers] = _timed(
-                    [
-                        sys.executable,
-                        "-m",
-                        "minievo",
-                        "sweep",
-                        "--config",
-                        str(config),
-                        "--out",
-                        str(Path(work) / f"s{r}-{workers}"),
-                        "--workers",
-                        str(workers),
-                        "--no-progress",
-                    ],
+            for name, (workers, command) in arms.items():
+                out = Path(work) / f"s{r}-{len(rate)}"
+                wall, cpu[name] = _timed(
+                    [sys.executable, *command, "sweep", "--config", str(config), "--out", str(out)]
+                    + ["--workers", str(workers), "--no-progress"],
                     env,
                 )
-                rate[workers] = trials / wall
+                rate[name] = trials / wall
             rounds.append((rate, cpu))
-    ratio = float(np.median([rate[2] / rate[1] for rate, _ in rounds]))
-    rate1 = float(np.median([rate[1] for rate, _ in rounds]))
-    cpu_per_job = {w: float(np.median([cpu[w] for _, cpu in rounds])) / trials for w in (1, 2)}
+    ratio = float(np.median([rate["2"] / rate["1"] for rate, _ in rounds]))
+    reuse = float(np.median([rate["1"] / rate["1, a process per job"] for rate, _ in rounds]))
+    rates = {a: float(np.median([rate[a] for rate, _ in rounds])) for a in arms}
+    cpu_per_job = {a: float(np.median([cpu[a] for _, cpu in rounds])) / trials for a in arms}
     report(
         "sweep: 2 workers / 1 worker (jobs/s)",
         ratio,
         ">= 1.8",
         ratio >= 1.8,
-        f"1 worker {rate1:.3f} jobs/s; CPU s per job {cpu_per_job[1]:.2f} (1 worker), "
-        f"{cpu_per_job[2]:.2f} (2 workers); needs 2 idle cores",
+        f"1 worker {rates['1']:.3f} jobs/s; CPU s per job {cpu_per_job['1']:.2f} (1 worker), "
+        f"{cpu_per_job['2']:.2f} (2 workers); needs 2 idle cores",
+    )
+    report(
+        "sweep: worker reused / a process per job",
+        reuse,
+        "-",
+        True,
+        f"{rates['1']:.3f} / {rates['1, a process per job']:.3f} jobs/s on 1 worker; CPU s per "
+        f"job {cpu_per_job['1']:.2f} / {cpu_per_job['1, a process per job']:.2f}",
     )
 
 

@@ -173,7 +173,7 @@ def _children(pid):
                 command = (stat.parent / "cmdline").read_bytes()
             except OSError:
                 continue
-            if b"run_job" in command:  # a sweep's job process, nothing else
+            if b"worker_loop" in command:  # a sweep's worker process, nothing else
                 out.append(int(stat.parent.name))
     return out
 
@@ -201,6 +201,39 @@ def test_a_killed_worker_costs_only_its_job(data_dir, tmp_path):
     assert "signal 9" in outcome.failed[0]["error"]
     again = run_sweep(variants, tmp_path / "s", workers=1)
     assert again.ran == 1 and not again.failed
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="finds worker processes in /proc")
+@pytest.mark.parametrize("jobs_per_process, processes", [(100, 1), (1, 3)])
+def test_a_worker_process_runs_jobs_one_after_another(
+    data_dir, tmp_path, monkeypatch, jobs_per_process, processes
+):
+    """One worker process takes job after job (no start-up per job) up to JOBS_PER_PROCESS,
+    then a fresh one; the numbers are those of jobs run one per process."""
+    from minievo.experiments import sweep
+
+    monkeypatch.setattr(sweep, "JOBS_PER_PROCESS", jobs_per_process)
+    variants = _variants(data_dir, trials=1)[:1] + _variants(data_dir, trials=2)[1:]
+    seen, done = set(), threading.Event()
+
+    def watch():
+        while not done.is_set():
+            seen.update(_children(os.getpid()))
+            time.sleep(0.005)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        outcome = run_sweep(variants, tmp_path / "s", workers=1)
+    finally:
+        done.set()
+        watcher.join()
+    assert outcome.ran == 3 and not outcome.failed
+    assert len(seen) == processes
+    alone = run_sweep(variants, tmp_path / "alone", in_process=True, figures=False)
+    assert {ln["job"]: ln["test_loss"] for ln in outcome.lines} == {
+        ln["job"]: ln["test_loss"] for ln in alone.lines
+    }
 
 
 def test_an_interrupted_sweep_resumes_what_is_missing(data_dir, tmp_path):

@@ -14,8 +14,9 @@ What a sweep guarantees
   differing keys. Nothing is reused and nothing is overwritten. (The command
   line's ``--new-folder`` writes into the first free ``ROOT-2``, ``ROOT-3``...
   instead.)
-- **Isolated jobs.** By default every job runs in its own Python process
-  (:class:`SubprocessRunner`), at most ``workers`` at a time, each pinned to
+- **Isolated jobs.** By default jobs run in worker processes
+  (:class:`SubprocessRunner`: a fresh run per job, up to
+  :data:`JOBS_PER_PROCESS` jobs per process), at most ``workers`` at a time, each pinned to
   one Numba/BLAS thread (``NUMBA_NUM_THREADS``, ``OMP_NUM_THREADS``,
   ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` set in its environment before
   NumPy is imported). A job that raises or whose process dies (``kill -9``,
@@ -39,11 +40,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import signal
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
@@ -327,11 +329,50 @@ def worker_environment(threads: int = 1) -> dict:
     return env
 
 
-_WORKER_CODE = (
-    "import json, sys; from minievo.experiments.sweep import run_job; "
-    "print(json.dumps(run_job(json.loads(sys.argv[1]), sys.argv[2], "
-    "sys.argv[3] == '1')))"
-)
+#: A worker process runs at most this many jobs, then a fresh one takes over (bounds
+#: whatever a long-lived process might accumulate; starting one costs about 1.3 s).
+JOBS_PER_PROCESS = 100
+
+_WORKER_CODE = "from minievo.experiments.sweep import worker_loop; worker_loop()"
+
+
+def worker_loop() -> None:
+    """The body of a sweep's worker process: run the jobs read from standard input.
+
+    Each line of input is one job, ``{"config": ..., "out": ..., "figures": ...}``;
+    the job runs (:func:`run_job`) with this process's output (file descriptors 1
+    and 2, so also what compiled code prints) going to ``<out>/worker.log``, and
+    one line ``{"ok": true|false}`` goes back to the parent on the original
+    standard output. A job that raises has its traceback at the end of its log;
+    the process goes on with the next job. Ends when the input closes.
+    """
+    import traceback
+
+    replies = os.fdopen(os.dup(1), "w")
+    for line in sys.stdin:
+        job = json.loads(line)
+        out = Path(job["out"])
+        ok = False
+        with open(out / WORKER_LOG, "wb") as log:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            saved = os.dup(1), os.dup(2)
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            try:
+                run_job(job["config"], str(out), job["figures"])
+                ok = True
+            except Exception:  # noqa: BLE001 - the parent records it for this job only
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                os.close(saved[0])
+                os.close(saved[1])
+        replies.write(json.dumps({"ok": ok}) + "\n")
+        replies.flush()
 
 
 # ---------------------------------------------------------------------------
@@ -340,11 +381,16 @@ _WORKER_CODE = (
 
 
 class SubprocessRunner:
-    """Each job in its own ``python`` process, at most ``workers`` at a time.
+    """Jobs in worker processes of their own, at most ``workers`` at a time.
 
-    A dead process costs only its job: the exit status (``killed by signal
-    9``) or the last line of its error output is recorded. Output of job
-    ``j`` goes to ``<j>/worker.log``.
+    A worker process (:func:`worker_loop`) runs one job after another, up to
+    :data:`JOBS_PER_PROCESS`, so that a sweep of many short jobs does not pay
+    Python's start, the imports and loading the compiled kernels (about 1.3 s)
+    for every job; each job still gets a fresh run (its own seeded
+    generators, its own folder and ``worker.log``). A job that raises costs
+    only itself (the last line of its log is its error). A process that dies
+    (``kill -9``, out of memory) costs only the job it was running (``killed
+    by signal 9``); a new process takes the next job.
     """
 
     def __init__(
@@ -353,44 +399,92 @@ class SubprocessRunner:
         self.workers, self.env, self.poll_s = max(1, workers), worker_environment(threads), poll_s
         self.figures = figures
 
+    def _start(self, replies: queue.Queue) -> subprocess.Popen:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_CODE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=self.env,
+            text=True,
+        )
+        proc.jobs_run = 0
+
+        def read():  # each reply line, then None when the process has ended
+            for line in proc.stdout:
+                replies.put((proc, line))
+            replies.put((proc, None))
+
+        threading.Thread(target=read, daemon=True).start()
+        return proc
+
+    @staticmethod
+    def _stop(proc: subprocess.Popen, kill: bool) -> None:
+        try:
+            if kill:
+                proc.kill()
+            else:
+                proc.stdin.close()
+        except OSError:
+            pass
+        proc.wait()
+
     def run(
         self, jobs: list[Job], root: Path, on_done: Callable[[Job, dict | None, str | None], None]
     ):
-        pending, running = list(jobs), {}
+        pending, busy, idle = list(jobs), {}, []
+        replies: queue.Queue = queue.Queue()
         try:
-            while pending or running:
-                while pending and len(running) < self.workers:
+            while pending or busy:
+                while pending and len(busy) < self.workers:
+                    proc = idle.pop() if idle else self._start(replies)
                     job = pending.pop(0)
                     out = root / job.name
                     out.mkdir(parents=True, exist_ok=True)
-                    log = open(out / WORKER_LOG, "wb")  # noqa: SIM115 - open while the job runs
-                    proc = subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-c",
-                            _WORKER_CODE,
-                            json.dumps(job.config.replace(progress=False).to_dict()),
-                            str(out),
-                            "1" if self.figures else "0",
-                        ],
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        env=self.env,
-                    )
-                    running[proc] = (job, log)
-                for proc in [p for p in running if p.poll() is not None]:
-                    job, log = running.pop(proc)
-                    log.close()
-                    if proc.returncode == 0:
-                        on_done(job, {}, None)
-                    else:
-                        on_done(job, None, self._error(proc.returncode, root / job.name))
-                time.sleep(self.poll_s)
+                    task = {
+                        "config": job.config.replace(progress=False).to_dict(),
+                        "out": str(out),
+                        "figures": self.figures,
+                    }
+                    try:
+                        proc.stdin.write(json.dumps(task) + "\n")
+                        proc.stdin.flush()
+                    except OSError:  # died while idle: its reader reports the end
+                        pass
+                    busy[proc] = job
+                    proc.jobs_run += 1
+                try:
+                    proc, line = replies.get(timeout=self.poll_s)
+                except queue.Empty:
+                    continue
+                if line is None:  # the process ended
+                    code = proc.wait()
+                    if proc in idle:
+                        idle.remove(proc)
+                    if proc in busy:
+                        job = busy.pop(proc)
+                        on_done(job, None, self._error(code, root / job.name))
+                    continue
+                try:
+                    ok = json.loads(line)["ok"]
+                except (ValueError, TypeError, KeyError):  # not a reply: stray output
+                    continue
+                if proc not in busy:
+                    continue
+                job = busy.pop(proc)
+                if ok:
+                    on_done(job, {}, None)
+                else:
+                    on_done(job, None, self._error(1, root / job.name))
+                if proc.jobs_run < JOBS_PER_PROCESS:
+                    idle.append(proc)
+                else:
+                    self._stop(proc, kill=False)
+            for proc in idle:
+                self._stop(proc, kill=False)
+            idle = []
         finally:
-            for proc, (_job, log) in running.items():  # interrupted: stop our children
-                proc.kill()
-                proc.wait()
-                log.close()
+            for proc in [*busy, *idle]:  # interrupted: stop our children
+                self._stop(proc, kill=True)
 
     @staticmethod
     def _error(code: int, out: Path) -> str:
@@ -400,9 +494,11 @@ class SubprocessRunner:
             except ValueError:
                 name = "?"
             return f"worker process killed by signal {-code} ({name})"
-        lines = [
-            ln for ln in (out / WORKER_LOG).read_text(errors="replace").splitlines() if ln.strip()
-        ]
+        try:
+            text = (out / WORKER_LOG).read_text(errors="replace")
+        except OSError:
+            text = ""
+        lines = [ln for ln in text.splitlines() if ln.strip()]
         return (lines[-1] if lines else f"worker process exited with status {code}")[:500]
 
 
