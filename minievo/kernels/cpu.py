@@ -56,7 +56,7 @@ equations. What differs is *how*:
   ``0 * inf`` may count as 0 here where NumPy gives NaN; a NaN or infinite
   loss still shows as NaN or infinity.
 * ``cache=True`` stores compiled code next to this file in ``__pycache__``:
-  the first run compiles what it calls (for the default job about 14 CPU
+  the first run compiles what it calls (for the default job about 14-15 CPU
   seconds at the ``minievo`` command's ``NUMBA_OPT=2``, 16.6 at Numba's
   default level 3, 30 before issue 12's work, same machine; the two levels
   give the same bits), later runs load it (0.2 s). After editing a kernel
