@@ -179,18 +179,22 @@ def _children(pid):
 
 
 @pytest.mark.skipif(not Path("/proc").exists(), reason="finds worker processes in /proc")
-def test_a_killed_worker_costs_only_its_job(data_dir, tmp_path):
-    variants = _variants(data_dir, trials=1, epochs=3)
+@pytest.mark.parametrize(
+    "signum, error", [(signal.SIGKILL, "signal 9"), (signal.SIGINT, "interrupted (Ctrl-C)")]
+)
+def test_a_killed_worker_costs_only_its_job(data_dir, tmp_path, signum, error):
+    variants = _variants(data_dir, trials=1, epochs=300)  # long enough to be caught running
     killed = []
 
-    def kill_first_worker():
+    def kill_first_worker():  # once its first job trains (it has written a record)
         deadline = time.time() + 60
         while time.time() < deadline and not killed:
             for pid in _children(os.getpid()):
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                return
-            time.sleep(0.01)
+                if any(f.stat().st_size for f in (tmp_path / "s").glob("*/seed-*/stats.jsonl")):
+                    os.kill(pid, signum)
+                    killed.append(pid)
+                    return
+            time.sleep(0.005)
 
     killer = threading.Thread(target=kill_first_worker)
     killer.start()
@@ -198,7 +202,7 @@ def test_a_killed_worker_costs_only_its_job(data_dir, tmp_path):
     killer.join()
     assert killed
     assert [ln["status"] for ln in outcome.lines] == ["failed", "done"]
-    assert "signal 9" in outcome.failed[0]["error"]
+    assert error in outcome.failed[0]["error"]
     again = run_sweep(variants, tmp_path / "s", workers=1)
     assert again.ran == 1 and not again.failed
 

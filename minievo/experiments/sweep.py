@@ -334,6 +334,8 @@ def worker_environment(threads: int = 1) -> dict:
 JOBS_PER_PROCESS = 100
 
 _WORKER_CODE = "from minievo.experiments.sweep import worker_loop; worker_loop()"
+#: A worker process stopped by Ctrl-C (SIGINT) exits with this status (the shells' 128 + 2).
+INTERRUPTED_STATUS = 130
 
 
 def worker_loop() -> None:
@@ -346,9 +348,17 @@ def worker_loop() -> None:
     standard output. A job that raises has its traceback at the end of its log;
     the process goes on with the next job. Ends when the input closes.
     """
+    replies = os.fdopen(os.dup(1), "w")
+    try:
+        _serve(replies)
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: no traceback here
+        sys.exit(INTERRUPTED_STATUS)
+
+
+def _serve(replies) -> None:
+    """:func:`worker_loop`'s loop: one job per line of standard input, one reply each."""
     import traceback
 
-    replies = os.fdopen(os.dup(1), "w")
     for line in sys.stdin:
         job = json.loads(line)
         out = Path(job["out"])
@@ -494,6 +504,8 @@ class SubprocessRunner:
             except ValueError:
                 name = "?"
             return f"worker process killed by signal {-code} ({name})"
+        if code == INTERRUPTED_STATUS:
+            return "interrupted (Ctrl-C): rerun the sweep to resume the job from its checkpoint"
         try:
             text = (out / WORKER_LOG).read_text(errors="replace")
         except OSError:
