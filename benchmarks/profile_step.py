@@ -7,7 +7,8 @@ Run from the repository root::
 Lists the pieces of one step of :func:`minievo.kernels.cpu.train_epoch` in
 the order the step runs them (with the short-row decoder layer stored
 transposed, as inside an epoch), then the public row-major kernels, then
-whole steps. Each Numba piece is called ``n`` times inside one compiled loop,
+whole steps, and a step whose masks are all ones (Adam skips them) against
+the same with one masked weight. Each Numba piece is called ``n`` times inside one compiled loop,
 so the numbers exclude Python's call overhead; each line is the median over
 ``--repeats`` repeats, in microseconds per call. The sum of the pieces should
 come close to the measured step.
@@ -205,6 +206,34 @@ def main():
                     f"  step in train_epoch, {backend:5s} fresh={fresh!s:5s} "
                     f"record={record!s:5s} {us:8.2f}"
                 )
+    mask_skip(pair, data, order, B, args.repeats)
+
+
+def mask_skip(pair, data, order, B, repeats):
+    """A step with masks of all ones (regrow mode: Adam skips the mask) against the same
+    pair with one masked weight, already zero (Adam reads the mask), rounds alternated."""
+    engine = Engine(pair, B)
+    ones = pair.copy()
+    for net in (ones.encoder, ones.decoder):
+        net.mask[:] = 1.0  # the pruned weights stay 0, as after regrow-mode pruning
+    one_masked = ones.copy()
+    one_masked.encoder.mask[np.flatnonzero(one_masked.encoder.params == 0)[0]] = 0.0
+    n_batches = data.shape[0] // B
+    for fresh in (True, False):
+        pairs = {"mask of all ones (skipped)": ones.copy(), "one masked weight": one_masked.copy()}
+        times = {name: [] for name in pairs}
+        for p in pairs.values():  # warm up
+            engine.train_epoch(p, data, order, B, 1e-5, fresh=fresh, record=False)
+        for _ in range(repeats):
+            for name, p in pairs.items():
+                t0 = time.perf_counter()
+                engine.train_epoch(p, data, order, B, 1e-5, fresh=fresh, record=False)
+                times[name].append((time.perf_counter() - t0) / n_batches * 1e6)
+        a, b = (np.array(t) for t in times.values())
+        print(
+            f"  step, fresh={fresh!s:5s}: mask of all ones {np.median(a):.2f} us, "
+            f"one masked weight {np.median(b):.2f} us, ratio {np.median(b / a):.3f}"
+        )
 
 
 if __name__ == "__main__":
