@@ -62,3 +62,45 @@ def tiny_config(*, epochs: int, **changes) -> Config:
     its own with ``tiny = functools.partial(tiny_config, epochs=...)``.
     """
     return Config(**{**TINY_RUN, "epochs": epochs, **changes})
+
+
+def tiny_sweep_args(out, *extra) -> list[str]:
+    """``minievo sweep`` arguments of a tiny one-epoch ``prune_after_base`` sweep (3 jobs of
+    one trial on ``TINY_DATASET``) into ``out``, with ``extra`` options before ``--out``."""
+    return [
+        "sweep",
+        "--preset",
+        "prune_after_base",
+        "--trials",
+        "1",
+        "--set",
+        "epochs=1",
+        "--set",
+        f"dataset_name={TINY_DATASET}",
+        "--set",
+        "batch_size=4",
+        *extra,
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+
+
+def tiny_sweep_variants(data_dir, trials=2, epochs=2, **extra):
+    """Two variants of ``lexi_threshold`` (random and conjunctive pruning) cut to a tiny
+    run on ``TINY_DATASET``: population 2, batch 4, ``epochs`` epochs, ``trials`` seeds."""
+    from minievo.experiments.presets import expand_preset
+
+    return expand_preset(
+        "lexi_threshold",
+        trials=trials,
+        overrides={
+            "epochs": epochs,
+            "dataset_name": TINY_DATASET,
+            "data_dir": str(data_dir),
+            "batch_size": 4,
+            "population_size": 2,
+            "progress": False,
+            **extra,
+        },
+    )[:2]

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import TINY_DATASET
+from conftest import TINY_DATASET, tiny_sweep_args, tiny_sweep_variants
 
 from minievo.cli import main
 from minievo.experiments.presets import expand_preset
@@ -24,28 +24,12 @@ from minievo.experiments.sweep import (
 )
 
 
-def _variants(data_dir, trials=2, epochs=2, **extra):
-    return expand_preset(
-        "lexi_threshold",
-        trials=trials,
-        overrides={
-            "epochs": epochs,
-            "dataset_name": TINY_DATASET,
-            "data_dir": str(data_dir),
-            "batch_size": 4,
-            "population_size": 2,
-            "progress": False,
-            **extra,
-        },
-    )[:2]
-
-
 def _lines(root):
     return [json.loads(line) for line in (Path(root) / "results.jsonl").read_text().splitlines()]
 
 
 def test_jobs_are_named_after_what_differs_with_their_seeds(data_dir):
-    jobs = expand_trials(_variants(data_dir, trials=3))
+    jobs = expand_trials(tiny_sweep_variants(data_dir, trials=3))
     assert [j.name for j in jobs] == [
         f"{m}/seed-0{s}" for m in ("random", "conjunctive") for s in (1, 2, 3)
     ]
@@ -60,7 +44,7 @@ def test_jobs_are_named_after_what_differs_with_their_seeds(data_dir):
 
 
 def test_variant_names_are_unique_and_filesystem_safe(data_dir):
-    variants = _variants(data_dir)
+    variants = tiny_sweep_variants(data_dir)
     assert variant_names(variants, ["a/b", "a/b"]) == ["a_b", "a_b-2"]
     assert safe_name("x y:z*") == "x_y_z"
     single = variant_names(expand_preset("best_base_activation"))
@@ -83,7 +67,7 @@ def test_workers_are_pinned_to_one_thread():
 def test_two_by_two_sweep_on_processes_matches_in_process_and_has_one_line_per_job(
     data_dir, tmp_path
 ):
-    variants = _variants(data_dir)
+    variants = tiny_sweep_variants(data_dir)
     local = run_sweep(variants, tmp_path / "a", workers=2)
     serial = run_sweep(variants, tmp_path / "b", in_process=True, figures=False)
     assert local.ran == 4 and not local.failed
@@ -104,16 +88,23 @@ def test_two_by_two_sweep_on_processes_matches_in_process_and_has_one_line_per_j
 
 
 def test_rerun_with_changed_settings_is_refused(data_dir, tmp_path):
-    run_sweep(_variants(data_dir, trials=1), tmp_path / "s", in_process=True, figures=False)
+    run_sweep(
+        tiny_sweep_variants(data_dir, trials=1), tmp_path / "s", in_process=True, figures=False
+    )
     # more trials of the same settings extend the sweep: only the new seeds run
-    grown = run_sweep(_variants(data_dir, trials=2), tmp_path / "s", in_process=True, figures=False)
+    grown = run_sweep(
+        tiny_sweep_variants(data_dir, trials=2), tmp_path / "s", in_process=True, figures=False
+    )
     assert grown.ran == 2 and grown.skipped == 2
     with pytest.raises(SweepMismatchError, match="other jobs"):  # fewer: refused
-        run_sweep(_variants(data_dir, trials=1), tmp_path / "s", in_process=True)
+        run_sweep(tiny_sweep_variants(data_dir, trials=1), tmp_path / "s", in_process=True)
     before = (tmp_path / "s" / "jobs.json").read_text()
     with pytest.raises(SweepMismatchError, match=r"epochs: 2 -> 3"):
         run_sweep(
-            _variants(data_dir, trials=1, epochs=3), tmp_path / "s", in_process=True, figures=False
+            tiny_sweep_variants(data_dir, trials=1, epochs=3),
+            tmp_path / "s",
+            in_process=True,
+            figures=False,
         )
     assert (tmp_path / "s" / "jobs.json").read_text() == before
     # from the command line: exit 2 naming the key; --new-folder writes beside it
@@ -148,7 +139,7 @@ def test_rerun_with_changed_settings_is_refused(data_dir, tmp_path):
 
 
 def test_a_failing_trial_is_isolated_and_redone_on_rerun(data_dir, tmp_path):
-    good, bad = _variants(data_dir, trials=1)
+    good, bad = tiny_sweep_variants(data_dir, trials=1)
     blocker = tmp_path / "not_a_folder"
     blocker.write_text("x")
     bad = bad.replace(data_dir=str(blocker))  # the dataset cannot be written there
@@ -183,7 +174,9 @@ def _children(pid):
     "signum, error", [(signal.SIGKILL, "signal 9"), (signal.SIGINT, "interrupted (Ctrl-C)")]
 )
 def test_a_killed_worker_costs_only_its_job(data_dir, tmp_path, signum, error):
-    variants = _variants(data_dir, trials=1, epochs=300)  # long enough to be caught running
+    variants = tiny_sweep_variants(
+        data_dir, trials=1, epochs=300
+    )  # long enough to be caught running
     killed = []
 
     def kill_first_worker():  # once its first job trains (it has written a record)
@@ -217,7 +210,9 @@ def test_a_worker_process_runs_jobs_one_after_another(
     from minievo.experiments import sweep
 
     monkeypatch.setattr(sweep, "JOBS_PER_PROCESS", jobs_per_process)
-    variants = _variants(data_dir, trials=1)[:1] + _variants(data_dir, trials=2)[1:]
+    variants = (
+        tiny_sweep_variants(data_dir, trials=1)[:1] + tiny_sweep_variants(data_dir, trials=2)[1:]
+    )
     seen, done = set(), threading.Event()
 
     def watch():
@@ -241,7 +236,7 @@ def test_a_worker_process_runs_jobs_one_after_another(
 
 
 def test_an_interrupted_sweep_resumes_what_is_missing(data_dir, tmp_path):
-    variants = _variants(data_dir)
+    variants = tiny_sweep_variants(data_dir)
     full = run_sweep(variants, tmp_path / "full", in_process=True, figures=False)
     run_sweep(variants, tmp_path / "cut", in_process=True, figures=False)
     # as if interrupted: one job never finished (checkpoint kept), one never started
@@ -256,7 +251,7 @@ def test_an_interrupted_sweep_resumes_what_is_missing(data_dir, tmp_path):
 
 
 def test_sweep_over_an_executor_gives_the_same_numbers(data_dir, tmp_path):
-    variants = _variants(data_dir, trials=1)
+    variants = tiny_sweep_variants(data_dir, trials=1)
     serial = run_sweep(variants, tmp_path / "a", in_process=True, figures=False)
     with ThreadPoolExecutor(2) as pool:
         threaded = run_sweep(variants, tmp_path / "b", executor=pool)
@@ -266,26 +261,7 @@ def test_sweep_over_an_executor_gives_the_same_numbers(data_dir, tmp_path):
 def test_sweep_command_reports_failures_with_a_nonzero_exit(data_dir, tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    code = main(
-        [
-            "sweep",
-            "--preset",
-            "prune_after_base",
-            "--trials",
-            "1",
-            "--set",
-            "epochs=1",
-            "--set",
-            f"dataset_name={TINY_DATASET}",
-            "--set",
-            "batch_size=4",
-            "--set",
-            f"data_dir={blocker}",
-            "--out",
-            str(tmp_path / "s"),
-            "--no-progress",
-        ]
-    )
+    code = main(tiny_sweep_args(tmp_path / "s", "--set", f"data_dir={blocker}"))
     assert code == 1
     err = capsys.readouterr().err
     assert "0/3 jobs done" in err and "FAILED random/seed-01" in err

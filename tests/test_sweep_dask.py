@@ -8,12 +8,11 @@ import threading
 import time
 
 import pytest
-from conftest import TINY_DATASET
+from conftest import tiny_sweep_args, tiny_sweep_variants
 
 pytest.importorskip("dask.distributed")
 
 from minievo.cli import main
-from minievo.experiments.presets import expand_preset
 from minievo.experiments.sweep import dask_client, run_sweep
 
 
@@ -32,21 +31,6 @@ def client():
         faulthandler.cancel_dump_traceback_later()
 
 
-def _variants(data_dir, epochs=2):
-    return expand_preset(
-        "lexi_threshold",
-        trials=2,
-        overrides={
-            "epochs": epochs,
-            "dataset_name": TINY_DATASET,
-            "data_dir": str(data_dir),
-            "batch_size": 4,
-            "population_size": 2,
-            "progress": False,
-        },
-    )[:2]
-
-
 def test_cluster_is_local_and_pinned(client):
     assert all(
         address.startswith("tcp://127.0.0.1:") for address in client.scheduler_info()["workers"]
@@ -56,7 +40,7 @@ def test_cluster_is_local_and_pinned(client):
 
 
 def test_two_by_two_sweep_on_dask_gives_the_local_numbers(client, data_dir, tmp_path):
-    variants = _variants(data_dir)
+    variants = tiny_sweep_variants(data_dir)
     remote = run_sweep(variants, tmp_path / "dask", executor=client.get_executor())
     local = run_sweep(variants, tmp_path / "local", in_process=True, figures=False)
     assert not remote.failed and remote.ran == 4
@@ -66,7 +50,7 @@ def test_two_by_two_sweep_on_dask_gives_the_local_numbers(client, data_dir, tmp_
 
 
 def test_a_worker_killed_mid_sweep_costs_at_most_its_job(client, data_dir, tmp_path):
-    variants = _variants(data_dir, epochs=6)
+    variants = tiny_sweep_variants(data_dir, epochs=6)
     pids = client.run(os.getpid)
     root = tmp_path / "s"
     killed = []
@@ -98,28 +82,7 @@ def test_a_worker_killed_mid_sweep_costs_at_most_its_job(client, data_dir, tmp_p
 def test_sweep_command_with_a_local_scheduler(data_dir, tmp_path, capsys):
     faulthandler.dump_traceback_later(120, exit=True, file=sys.__stderr__)
     try:
-        code = main(
-            [
-                "sweep",
-                "--preset",
-                "prune_after_base",
-                "--trials",
-                "1",
-                "--set",
-                "epochs=1",
-                "--set",
-                f"dataset_name={TINY_DATASET}",
-                "--set",
-                "batch_size=4",
-                "--scheduler",
-                "local",
-                "--workers",
-                "2",
-                "--out",
-                str(tmp_path / "s"),
-                "--no-progress",
-            ]
-        )
+        code = main(tiny_sweep_args(tmp_path / "s", "--scheduler", "local", "--workers", "2"))
     finally:
         faulthandler.cancel_dump_traceback_later()
     assert code == 0
@@ -129,24 +92,5 @@ def test_sweep_command_with_a_local_scheduler(data_dir, tmp_path, capsys):
 
 def test_sweep_command_with_a_scheduler_address(client, data_dir, tmp_path, capsys):
     address = client.scheduler.address
-    code = main(
-        [
-            "sweep",
-            "--preset",
-            "prune_after_base",
-            "--trials",
-            "1",
-            "--set",
-            "epochs=1",
-            "--set",
-            f"dataset_name={TINY_DATASET}",
-            "--set",
-            "batch_size=4",
-            "--scheduler",
-            address,
-            "--out",
-            str(tmp_path / "s"),
-            "--no-progress",
-        ]
-    )
+    code = main(tiny_sweep_args(tmp_path / "s", "--scheduler", address))
     assert code == 0 and "3/3 jobs done" in capsys.readouterr().err
