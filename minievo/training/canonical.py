@@ -142,22 +142,8 @@ def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = Fa
 
     writer = StatsWriter(out_dir, truncate_to=stats_bytes) if out_dir is not None else None
     t0 = time.perf_counter() - elapsed
-    cadence = CheckpointCadence.from_config(config)
     with stop_requests() as stop:
-        _run_epochs(
-            config,
-            dataset,
-            pair,
-            engine,
-            streams,
-            writer,
-            out_dir,
-            start,
-            t0,
-            variance,
-            cadence,
-            stop,
-        )
+        _run_epochs(config, dataset, pair, engine, streams, writer, out_dir, start, t0, stop)
     wall = time.perf_counter() - t0
     test_loss = engine.reconstruction_l1(pair, dataset.test)
     return RunResult(
@@ -174,11 +160,12 @@ def canonical_l1(stats: dict) -> dict:
     return {"train_L1": stats["mean_L1"], "mean_L1": stats["mean_L1"], "std_L1": stats["std_L1"]}
 
 
-def _run_epochs(
-    config, dataset, pair, engine, streams, writer, out_dir, start, t0, variance, cadence, stop
-) -> None:
-    """The epoch loop of :func:`train_canonical`; checkpoints on ``cadence`` and at a
-    SIGINT/SIGTERM (``stop``, :func:`~minievo.training.checkpoint.stop_requests`)."""
+def _run_epochs(config, dataset, pair, engine, streams, writer, out_dir, start, t0, stop) -> None:
+    """The epoch loop of :func:`train_canonical` from epoch ``start``; checkpoints on the
+    configuration's cadence and at a SIGINT/SIGTERM (``stop``,
+    :func:`~minievo.training.checkpoint.stop_requests`)."""
+    variance = records_activations(config)
+    cadence = CheckpointCadence.from_config(config)
     rows, train, n_rows = config.batch_size, dataset.train, dataset.train.shape[0]
     try:
         bar = progress_bar(

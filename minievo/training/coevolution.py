@@ -975,22 +975,8 @@ def train_coevolution(
     start = time.perf_counter() - population.elapsed
     log = VisitLog(writer, population, start)
     executor = ThreadPoolExecutor(n_threads) if n_threads > 1 else None
-    cadence = CheckpointCadence.from_config(config)
     with stop_requests() as stop:
-        _run_epochs(
-            config,
-            dataset,
-            population,
-            engines,
-            log,
-            executor,
-            parallel,
-            writer,
-            out_dir,
-            start,
-            cadence,
-            stop,
-        )
+        _run_epochs(config, dataset, engines, log, executor, parallel, out_dir, stop)
     wall = time.perf_counter() - start
 
     candidates = candidate_pairs(population, config.cell_evaluation)
@@ -1008,22 +994,12 @@ def train_coevolution(
     )
 
 
-def _run_epochs(
-    config,
-    dataset,
-    population,
-    engines,
-    log,
-    executor,
-    parallel,
-    writer,
-    out_dir,
-    start,
-    cadence,
-    stop,
-) -> None:
-    """The epoch loop of :func:`train_coevolution`, with checkpoints on ``cadence``
-    and at a SIGINT/SIGTERM (``stop``, :func:`~minievo.training.checkpoint.stop_requests`)."""
+def _run_epochs(config, dataset, engines, log, executor, parallel, out_dir, stop) -> None:
+    """The epoch loop of :func:`train_coevolution`, with checkpoints on the configuration's
+    cadence and at a SIGINT/SIGTERM (``stop``, :func:`~minievo.training.checkpoint.stop_requests`).
+    ``log`` (:class:`VisitLog`) holds the population, the records' writer and the start time."""
+    population, writer, start = log.population, log.writer, log.start
+    cadence = CheckpointCadence.from_config(config)
     try:
         bar = progress_bar(
             range(population.next_epoch, config.epochs),
