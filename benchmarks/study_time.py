@@ -43,10 +43,12 @@ bound of the speed-up). Absolute times differ between machines by up to 2x.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -64,7 +66,13 @@ from minievo.experiments.presets import (  # noqa: E402
     list_presets,
     preset_variant_names,
 )
-from minievo.experiments.sweep import JOBS_PER_PROCESS, run_job, variant_names  # noqa: E402
+from minievo.experiments.sweep import (  # noqa: E402
+    _WORKER_CODE,
+    JOBS_PER_PROCESS,
+    run_job,
+    variant_names,
+    worker_environment,
+)
 
 
 def variant_key(config: Config) -> tuple:
@@ -106,11 +114,6 @@ def process_start_seconds(root: Path, repeats: int = 3) -> float:
     the compiled kernels from Numba's cache): the median wall time of a 1-epoch default job
     sent to a new worker process (:func:`~minievo.experiments.sweep.worker_loop`) minus the
     same job in-process. A worker runs up to ``JOBS_PER_PROCESS`` jobs."""
-    import json
-    import subprocess
-
-    from minievo.experiments.sweep import _WORKER_CODE, worker_environment
-
     job = Config.from_dict({**DEFAULT_JOB, "epochs": 1, "progress": False})
     job_seconds(job, 1, root)  # warm-up (compilation, dataset)
     inside, outside = [], []

@@ -46,6 +46,7 @@ import signal
 import subprocess
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
@@ -357,8 +358,6 @@ def worker_loop() -> None:
 
 def _serve(replies) -> None:
     """:func:`worker_loop`'s loop: one job per line of standard input, one reply each."""
-    import traceback
-
     for line in sys.stdin:
         job = json.loads(line)
         out = Path(job["out"])
