@@ -47,3 +47,16 @@ def test_an_upward_import_breaks_the_contract(tmp_path):
     done = _lint_imports(tmp_path)
     assert done.returncode != 0
     assert "minievo.training.ring -> minievo.experiments.config" in done.stdout
+
+
+def test_the_reading_edition_may_not_import_the_engine(tmp_path):
+    """minievo.paper imports numpy only: importing the networks module fails the check."""
+    shutil.copytree(
+        ROOT / "minievo", tmp_path / "minievo", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy(ROOT / ".importlinter", tmp_path / ".importlinter")
+    networks = tmp_path / "minievo" / "paper" / "networks.py"
+    networks.write_text(networks.read_text() + "\nfrom .. import network  # noqa: E402,F401\n")
+    done = _lint_imports(tmp_path)
+    assert done.returncode != 0
+    assert "minievo.paper.networks -> minievo.network" in done.stdout

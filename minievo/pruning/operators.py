@@ -86,6 +86,7 @@ import numpy as np
 
 from ..data import sample_rows
 from ..network import ACT, MLP, RECORD_SIGNALS, RELU, SIGMOID, Autoencoder
+from ..paper import pruning as paper_pruning
 from .records import node_keep_probabilities, variance_scores
 from .registry import PruneSettings, get_operator, register_operator, resolve_operator
 from .sparsity import sparsity_report
@@ -171,13 +172,9 @@ def random_mask(net: MLP, amount: float, rng: np.random.Generator, *, mask_mode:
     _check_choice(mask_mode, "mask_mode", MASK_MODES)
     mask = np.ones(net.n_params, dtype=np.float32)  # (P,)
     for start, stop in _tensor_slices(net):
-        if mask_mode == "persistent":
-            candidates = start + np.flatnonzero(net.mask[start:stop])  # active entries
-        else:
-            candidates = np.arange(start, stop)
-        k = round(amount * candidates.size)  # Python round: half to even, as PyTorch
-        if k:
-            mask[rng.choice(candidates, size=k, replace=False)] = 0.0
+        # the draw is among the active entries: all of them in regrow mode
+        active = net.mask[start:stop] if mask_mode == "persistent" else mask[start:stop]
+        mask[start:stop] = paper_pruning.random_tensor(active, amount, rng)
     return mask
 
 
@@ -215,9 +212,7 @@ def variance_mask(net: MLP, rng: np.random.Generator, *, ddof: int = 0) -> np.nd
     for l in range(net.spec.n_layers):
         keep = node_keep_probabilities(variance_scores(net, l, ddof))  # (n_out,)
         weight_mask = net.weight(l, mask)  # (n_out, n_in) view
-        weight_mask[...] = keep[:, None] > rng.random(weight_mask.shape)
-        bias_mask = net.bias(l, mask)  # (n_out,) view
-        bias_mask[...] = keep > rng.random(bias_mask.shape)
+        weight_mask[...], net.bias(l, mask)[...] = paper_pruning.thin(keep, weight_mask.shape, rng)
     return mask
 
 
@@ -273,12 +268,7 @@ def passing_nodes(values: np.ndarray, threshold: float) -> np.ndarray:
     -------
     ndarray, shape (n_rows, n_nodes), bool
     """
-    values = np.asarray(values, dtype=np.float64)  # (n_rows, n_nodes)
-    low = values.min(axis=1, keepdims=True)  # (n_rows, 1)
-    span = values.max(axis=1, keepdims=True) - low  # (n_rows, 1)
-    varies = span > 0.0  # (n_rows, 1)
-    scaled = (values - low) / np.where(varies, span, 1.0)  # (n_rows, n_nodes)
-    return (scaled < threshold) & varies
+    return paper_pruning.passing_nodes(values, threshold)  # (n_rows, n_nodes)
 
 
 def lexicase_filter(passes: np.ndarray) -> np.ndarray:
@@ -299,12 +289,7 @@ def lexicase_filter(passes: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"passes must be a 2-D array with at least one row, got shape {passes.shape}"
         )
-    remaining = passes[0].copy()  # (n_nodes,)
-    for row in passes[1:]:
-        if np.count_nonzero(remaining) <= 1:
-            break
-        remaining &= row
-    return remaining
+    return paper_pruning.lexicase_filter(passes)  # (n_nodes,)
 
 
 def node_mask(net: MLP, layer_nodes) -> np.ndarray:

@@ -59,6 +59,7 @@ import numbers
 import numpy as np
 
 from ..network import MLP
+from ..paper import pruning as paper_pruning
 
 
 class NoRecordsError(ValueError):
@@ -66,12 +67,6 @@ class NoRecordsError(ValueError):
 
     Train or evaluate it with ``record=True`` (and ``record_rows > 0``) first.
     """
-
-
-#: Relative size below which a variance computed from running sums is taken as
-#: exactly 0: :math:`Q - S^2/n` cancels to about ``n * eps * Q`` when the values
-#: are constant, and a constant node must score exactly 0 (float64 eps ~ 2e-16).
-_CANCELLATION_TOLERANCE = 1e-12
 
 
 def n_recorded_passes(net: MLP) -> int:
@@ -117,11 +112,7 @@ def position_std(net: MLP, layer: int, ddof: int = 0):
             f"(most passes at one batch position: {n_recorded_passes(net)}, need > {ddof}; "
             f"record_rows={net.record_rows}): train or evaluate it with record=True first"
         )
-    n = np.where(used, count, 1.0)[:, None]  # (R, 1), 1 avoids 0/0 where unused
-    centred_sq = total_sq - total * total / n  # (R, n_out): sum of (z - mean)^2
-    centred_sq[centred_sq <= _CANCELLATION_TOLERANCE * total_sq] = 0.0
-    var = centred_sq / np.maximum(n - ddof, 1.0)  # (R, n_out)
-    std = np.sqrt(var) * used[:, None]  # (R, n_out)
+    std = paper_pruning.position_std(count, total, total_sq, ddof)  # (R, n_out)
     return std, used
 
 
@@ -181,8 +172,4 @@ def node_keep_probabilities(scores) -> np.ndarray:
         raise ValueError(f"scores must be a non-empty 1-D array, got shape {scores.shape}")
     if not np.all(np.isfinite(scores)):
         raise ValueError("scores must be finite")
-    keep = 1.0 - np.abs(scores)  # (n_out,)
-    span = keep.max() - keep.min()
-    if span > 0.0:
-        keep = (keep - keep.min()) / span
-    return np.clip(keep, 0.0, 1.0)
+    return paper_pruning.keep_probabilities(scores)  # (n_out,)

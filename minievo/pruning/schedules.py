@@ -39,23 +39,19 @@ ratio :math:`t/T` as the fraction of training done and takes it as 1 when
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
 
+from ..paper import pruning as paper_pruning
 from .registry import get_schedule, register_schedule
 
-#: The seven built-in schedules, in the order of docs/algorithm.md §5 (each registered below;
-#: plug-ins may add more: :func:`minievo.pruning.registry.schedule_names`).
-SCHEDULES = ("fixed", "increase", "decrease", "population", "exponential", "final_n", "prune_after")
-
-#: ``final_n`` prunes during the last ``FINAL_N_FRACTION`` of the epochs
-#: (a constant 0.25 in the published code).
-FINAL_N_FRACTION = 0.25
-
-#: Steepness of the ``exponential`` schedule (a constant 2 in the published code).
-EXPONENTIAL_STEEPNESS = 2.0
+#: The seven built-in schedules, in the order of docs/algorithm.md §5. Their formulas are
+#: defined once, in the reading edition's table (:data:`minievo.paper.pruning.SCHEDULES`),
+#: and registered below; plug-ins may add more (:func:`minievo.pruning.registry.schedule_names`).
+SCHEDULES = tuple(paper_pruning.SCHEDULES)
+for _name, _function in paper_pruning.SCHEDULES.items():
+    register_schedule(_name)(_function)
 
 
 def check_schedule(schedule: str) -> str:
@@ -80,11 +76,6 @@ def _check_count(value, name: str, minimum: int) -> int:
     ):
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
-
-
-def _progress(t: int, T: int) -> float:
-    """:math:`t / T`, the fraction of training done; 1 when ``T = 0`` (see module doc)."""
-    return t / T if T > 0 else 1.0
 
 
 def prune_probability(schedule: str, p: float, t: int, T: int, n_solutions: int = 1) -> float:
@@ -132,51 +123,6 @@ def prune_probability(schedule: str, p: float, t: int, T: int, n_solutions: int 
     T = _check_count(T, "final epoch T", 0)
     n = _check_count(n_solutions, "n_solutions", 1)
     return float(get_schedule(schedule).function(p, t, T, n))
-
-
-# --------------------------------------------------------------------------
-# The seven schedules, in the plug-in signature (p, t, T, n_solutions)
-# --------------------------------------------------------------------------
-@register_schedule("fixed")
-def fixed(p: float, t: int, T: int, n_solutions: int) -> float:
-    r""":math:`p`."""
-    return p
-
-
-@register_schedule("increase")
-def increase(p: float, t: int, T: int, n_solutions: int) -> float:
-    r""":math:`p\,t/T`."""
-    return p * _progress(t, T)
-
-
-@register_schedule("decrease")
-def decrease(p: float, t: int, T: int, n_solutions: int) -> float:
-    r""":math:`1 - p\,t/T` (1 at the start, whatever ``p``)."""
-    return 1.0 - p * _progress(t, T)
-
-
-@register_schedule("population")
-def population(p: float, t: int, T: int, n_solutions: int) -> float:
-    r""":math:`p\,t/(T n)`."""
-    return p * _progress(t, T) / n_solutions
-
-
-@register_schedule("exponential")
-def exponential(p: float, t: int, T: int, n_solutions: int) -> float:
-    r""":math:`p\,(1 - e^{-2t/T})`."""
-    return p * (1.0 - math.exp(-EXPONENTIAL_STEEPNESS * _progress(t, T)))
-
-
-@register_schedule("final_n")
-def final_n(p: float, t: int, T: int, n_solutions: int) -> float:
-    r""":math:`p` during the last quarter of the epochs (:math:`t \ge T - 0.25\,T`), else 0."""
-    return p if t >= T - FINAL_N_FRACTION * T else 0.0
-
-
-@register_schedule("prune_after")
-def prune_after(p: float, t: int, T: int, n_solutions: int) -> float:
-    r""":math:`p` from the final epoch on (:math:`t \ge T`), else 0."""
-    return p if t >= T else 0.0
 
 
 def should_prune(

@@ -18,12 +18,16 @@ Selection is a size-2 tournament on the encoder fitness :math:`f^E`; the
 winning index gives the encoder and the decoder of the same cell.
 
 Nothing here touches networks: these are the pure index and number
-operations, tested on their own (``tests/test_ring.py``).
+operations, tested on their own (``tests/test_ring.py``). Each is defined once,
+in the reading edition (:mod:`minievo.paper.lipi_ae`); the functions here check
+their arguments, for callers outside the algorithm, and delegate to it.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ..paper import lipi_ae
 
 
 def neighbourhood_indices(cell: int, population_size: int, radius: int) -> np.ndarray:
@@ -64,10 +68,7 @@ def neighbourhood_indices(cell: int, population_size: int, radius: int) -> np.nd
         raise ValueError(f"radius must be >= 1, got {radius}")
     if not 0 <= cell < population_size:
         raise ValueError(f"cell {cell} is not on a ring of {population_size} cells")
-    offsets = np.zeros(2 * radius + 1, dtype=np.int64)  # (2r+1,)
-    offsets[1::2] = np.arange(1, radius + 1)  # right: +1 … +r
-    offsets[2::2] = -np.arange(1, radius + 1)  # left:  -1 … -r
-    return (cell + offsets) % population_size
+    return lipi_ae.neighbourhood(cell, population_size, radius)  # (2r+1,)
 
 
 def best_case_fitness(loss_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -90,7 +91,7 @@ def best_case_fitness(loss_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"loss_matrix must be a non-empty 2-d array, got shape {loss_matrix.shape}"
         )
-    return loss_matrix.min(axis=1), loss_matrix.min(axis=0)
+    return lipi_ae.best_case_fitness(loss_matrix)
 
 
 def select_by_tournament(losses: np.ndarray, rng: np.random.Generator, size: int = 2) -> int:
@@ -119,9 +120,4 @@ def select_by_tournament(losses: np.ndarray, rng: np.random.Generator, size: int
         raise ValueError(f"losses must be a non-empty 1-d array, got shape {losses.shape}")
     if size < 1:
         raise ValueError(f"tournament size must be >= 1, got {size}")
-    contestants = rng.integers(0, losses.shape[0], size=size)  # (size,)
-    winner = int(contestants[0])
-    for challenger in contestants[1:]:
-        if not losses[winner] < losses[challenger]:  # ties: the later draw wins
-            winner = int(challenger)
-    return winner
+    return lipi_ae.tournament(losses, rng, size)
