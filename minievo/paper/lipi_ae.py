@@ -8,7 +8,7 @@ environment, cell_evaluation, optimizer_state, and the pruning fields of ``pruni
 import numpy as np
 
 from .networks import evaluate, new_pair, train_step
-from .pruning import maybe_prune, pruned_count
+from .pruning import maybe_prune, pruned_counts
 
 #: Randomness (§4 "Order of updates"): every generator is keyed by (kind, epoch, cell), so the
 #: numbers never depend on thread timing, and a resumed run needs no generator state.
@@ -121,8 +121,9 @@ def visit(cfg, pop, i, t, train, test):
     train_pair(cfg, hood, s, batches(train, B, rng["data"]), lr, rng["partners"])  # 4.
     batch, when = batches(train, B, rng["data"])[0], (t, cfg.epochs - 1, len(hood))
     replacement, pruned = evaluate_and_prune(cfg, hood[s], batch, when, rng["prune"], test)  # 5-6.
-    if pruned or not keep_records:
-        clear_records(hood[s])
+    if pruned or not keep_records:  # a new center starts its next visit with empty records
+        for net in hood[s]:
+            net.clear_records()
     pop.centers[i] = hood[s]  # 7. always, even when worse
     pop.lrs[i] = mutate_learning_rate(
         lr, rng["mutate"], cfg.lr_mutation_std, cfg.lr_min, cfg.lr_max
@@ -147,7 +148,8 @@ def all_vs_all_epoch(cfg, pop, t, train, test):
         when, batch = (t, cfg.epochs - 1, 1), batches(train, B, rng["data"])[0]
         replacement, pruned = evaluate_then_prune(cfg, pair, batch, when, rng["prune"], test)
         if pruned:
-            clear_records(pair)
+            for net in pair:
+                net.clear_records()
         history.append({"iteration": t, "node_idx": a, "encoder_idx": a, "decoder_idx": b,
                         "learning_rate": lr, "min_selection_loss": selection, "min_replacement_loss": replacement,
                         "pruned": pruned, **pruned_counts(pair, cfg.mask_mode)})  # fmt: skip
@@ -191,7 +193,8 @@ def train_canonical(cfg, train, test):
         losses = [train_step(pair, x, lr, False) for x in batches(train, cfg.batch_size, rng["shuffle"])]  # fmt: skip
         pruned = maybe_prune(cfg, pair, (t, cfg.epochs, 1), rng["prune"], test)
         if pruned:
-            clear_records(pair)
+            for net in pair:
+                net.clear_records()
         history.append({"iteration": t, "learning_rate": lr, "min_batch_loss": min(losses),
                         "pruned": pruned, **pruned_counts(pair, cfg.mask_mode)})  # fmt: skip
     return [pair], history
@@ -200,12 +203,3 @@ def train_canonical(cfg, train, test):
 def record_rows(cfg):
     """Batch positions of the activation records: only VARIANCE reads them (§5)."""
     return cfg.batch_size if cfg.prune_method == "variance" else 0
-
-
-def clear_records(pair):
-    pair[0].clear_records(), pair[1].clear_records()
-
-
-def pruned_counts(pair, mask_mode):
-    return {"n_pruned_encoder": pruned_count(pair[0], mask_mode),
-            "n_pruned_decoder": pruned_count(pair[1], mask_mode)}  # fmt: skip

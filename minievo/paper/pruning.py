@@ -54,11 +54,6 @@ def position_std(count, total, total_sq, ddof=0):
     return np.sqrt(centred / np.maximum(n - ddof, 1.0)) * used[:, None]  # (R, n_out)
 
 
-def variance_scores(count, total, total_sq, ddof=0):
-    """The VARIANCE score of every node of a layer, s_j = sum_b sigma_bj (§5)."""
-    return position_std(count, total, total_sq, ddof).sum(axis=0)  # (n_out,)
-
-
 def keep_probabilities(scores):
     """t_j: 1 - |s_j| min-max scaled across the layer's nodes; unscaled when all are equal."""
     keep = 1.0 - np.abs(scores)  # (n_out,)
@@ -73,13 +68,13 @@ def thin(keep, shape, rng):
 
 
 def variance_pruning(cfg, pair, rng, test):
-    """VARIANCE: thin each node with its keep probability; the most varying node of a layer
-    (t_j = 0) loses every entry, the steadiest (t_j = 1) none."""
+    """VARIANCE: score each node s_j = sum_b sigma_bj and thin it with its keep probability; the
+    most varying node of a layer (t_j = 0) loses every entry, the steadiest (t_j = 1) none."""
     masks = [[], []]
     for net, out in zip(pair, masks):
         for l in range(len(net.acts)):
-            keep = keep_probabilities(variance_scores(net.count, net.sums[l], net.sqs[l]))
-            out += thin(keep, net.params[2 * l].shape, rng)
+            scores = position_std(net.count, net.sums[l], net.sqs[l]).sum(axis=0)  # (n_out,)
+            out += thin(keep_probabilities(scores), net.params[2 * l].shape, rng)
     return masks
 
 
@@ -133,12 +128,14 @@ def apply_masks(net, masks, mask_mode):
     net.n_pruned = sum(int(np.count_nonzero(p == 0.0)) for p in net.params)  # zeros now
 
 
-def pruned_count(net, mask_mode):
-    """The recorded n_pruned: the masked entries (persistent), or the zeros at the network's
-    last pruning event, carried by copies even after they regrow (regrow, as published)."""
+def pruned_counts(pair, mask_mode):
+    """The recorded n_pruned of both networks: the masked entries (persistent), or the zeros
+    at the network's last pruning event, carried by copies even after they regrow (regrow)."""
     if mask_mode == "persistent":
-        return sum(int(np.count_nonzero(m == 0.0)) for m in net.masks)
-    return net.n_pruned
+        n = [sum(int(np.count_nonzero(m == 0.0)) for m in net.masks) for net in pair]
+    else:
+        n = [net.n_pruned for net in pair]
+    return {"n_pruned_encoder": n[0], "n_pruned_decoder": n[1]}
 
 
 def maybe_prune(cfg, pair, when, rng, test):
