@@ -36,27 +36,26 @@ def test_layers_only_import_downwards():
     assert done.returncode == 0, "an import points up the layers:\n" + done.stdout + done.stderr
 
 
-def test_an_upward_import_breaks_the_contract(tmp_path):
-    """The contract is live: training importing experiments fails the check."""
+def _lint_with_import(tmp_path, module: str, line: str) -> subprocess.CompletedProcess:
+    """``lint-imports`` on a copy of the package whose ``module`` (a path) gains ``line``."""
     shutil.copytree(
         ROOT / "minievo", tmp_path / "minievo", ignore=shutil.ignore_patterns("__pycache__")
     )
     shutil.copy(ROOT / ".importlinter", tmp_path / ".importlinter")
-    ring = tmp_path / "minievo" / "training" / "ring.py"
-    ring.write_text(ring.read_text() + "\nfrom ..experiments import config  # noqa: E402,F401\n")
-    done = _lint_imports(tmp_path)
+    path = tmp_path / "minievo" / module
+    path.write_text(path.read_text() + f"\n{line}  # noqa: E402,F401\n")
+    return _lint_imports(tmp_path)
+
+
+def test_an_upward_import_breaks_the_contract(tmp_path):
+    """The contract is live: training importing experiments fails the check."""
+    done = _lint_with_import(tmp_path, "training/ring.py", "from ..experiments import config")
     assert done.returncode != 0
     assert "minievo.training.ring -> minievo.experiments.config" in done.stdout
 
 
 def test_the_reading_edition_may_not_import_the_engine(tmp_path):
     """minievo.paper imports numpy only: importing the networks module fails the check."""
-    shutil.copytree(
-        ROOT / "minievo", tmp_path / "minievo", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    shutil.copy(ROOT / ".importlinter", tmp_path / ".importlinter")
-    networks = tmp_path / "minievo" / "paper" / "networks.py"
-    networks.write_text(networks.read_text() + "\nfrom .. import network  # noqa: E402,F401\n")
-    done = _lint_imports(tmp_path)
+    done = _lint_with_import(tmp_path, "paper/networks.py", "from .. import network")
     assert done.returncode != 0
     assert "minievo.paper.networks -> minievo.network" in done.stdout
