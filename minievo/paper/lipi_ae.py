@@ -1,4 +1,4 @@
-"""Lipi-AE, spatial coevolution on a ring ([H24], docs/algorithm.md §4), and canonical training (§3).
+"""Lipi-AE, coevolution on a ring ([H24], docs/algorithm.md §4), and canonical training (§3).
 
 ``run(cfg, train, test)`` reads these fields of ``cfg`` (a ``minievo.Config`` has them): seed,
 epochs, population_size, radius, batch_size, learning_rate, lr_mutation_std, lr_min, lr_max,
@@ -59,9 +59,9 @@ def tournament(fitness, rng, size=2):
     return winner
 
 
-def mutate_learning_rate(lr, rng, std, low, high):
-    """eta <- clip(eta + N(0, std^2), low, high) (§4 step 8)."""
-    return float(min(high, max(low, lr + rng.normal(0.0, std))))
+def mutate_learning_rate(lr, rng, cfg):
+    """eta <- clip(eta + N(0, sigma^2), lr_min, lr_max), sigma = lr_mutation_std (§4 step 8)."""
+    return float(min(cfg.lr_max, max(cfg.lr_min, lr + rng.normal(0.0, cfg.lr_mutation_std))))
 
 
 def step_learning_rate(lr0, t, E):
@@ -111,11 +111,12 @@ VARIANTS = {
 
 
 def visit(cfg, pop, i, t, train, test):
-    """Cell i's update at epoch t: the eight steps of [H24]'s cell update (docs/algorithm.md §4)."""
+    """Cell i's update at epoch t, the eight steps of [H24]'s cell update (§4)."""
     rng, lr, B = generators(cfg.seed, (VISIT, t, i), VISIT_STREAMS), pop.lrs[i], cfg.batch_size
     train_pair, evaluate_and_prune, keep_records = VARIANTS[cfg.cell_evaluation]
     cells = neighbourhood(i, len(pop.centers), cfg.radius)  # 1. (K,)
-    hood = [tuple(net.copy(keep_records and k == 0) for net in pop.centers[c]) for k, c in enumerate(cells)]  # fmt: skip
+    hood = [tuple(net.copy(keep_records and k == 0) for net in pop.centers[c])
+            for k, c in enumerate(cells)]  # copies; records start empty  # fmt: skip
     L = loss_matrix(hood, batches(train, B, rng["data"])[0])  # 2. (K, K)
     s = tournament(best_case_fitness(L)[0], rng["select"])  # 3.
     train_pair(cfg, hood, s, batches(train, B, rng["data"]), lr, rng["partners"])  # 4.
@@ -125,11 +126,10 @@ def visit(cfg, pop, i, t, train, test):
         for net in hood[s]:
             net.clear_records()
     pop.centers[i] = hood[s]  # 7. always, even when worse
-    pop.lrs[i] = mutate_learning_rate(
-        lr, rng["mutate"], cfg.lr_mutation_std, cfg.lr_min, cfg.lr_max
-    )  # 8. fmt: skip
-    return {"iteration": t, "node_idx": i, "learning_rate": lr, "min_selection_loss": float(L.min()),
-            "min_replacement_loss": replacement, "selected_cell": int(cells[s]), "pruned": pruned,
+    pop.lrs[i] = mutate_learning_rate(lr, rng["mutate"], cfg)  # 8.
+    return {"iteration": t, "node_idx": i, "learning_rate": lr,
+            "min_selection_loss": float(L.min()), "min_replacement_loss": replacement,
+            "selected_cell": int(cells[s]), "pruned": pruned,
             **pruned_counts(hood[s], cfg.mask_mode)}  # fmt: skip
 
 
@@ -151,10 +151,11 @@ def all_vs_all_epoch(cfg, pop, t, train, test):
             for net in pair:
                 net.clear_records()
         history.append({"iteration": t, "node_idx": a, "encoder_idx": a, "decoder_idx": b,
-                        "learning_rate": lr, "min_selection_loss": selection, "min_replacement_loss": replacement,
-                        "pruned": pruned, **pruned_counts(pair, cfg.mask_mode)})  # fmt: skip
+                        "learning_rate": lr, "min_selection_loss": selection,
+                        "min_replacement_loss": replacement, "pruned": pruned,
+                        **pruned_counts(pair, cfg.mask_mode)})  # fmt: skip
     mutate = generators(cfg.seed, (EPOCH, t), EPOCH_STREAMS)["mutate"]
-    pop.lrs = [mutate_learning_rate(lr, mutate, cfg.lr_mutation_std, cfg.lr_min, cfg.lr_max)] * n
+    pop.lrs = [mutate_learning_rate(lr, mutate, cfg)] * n
     return history
 
 
@@ -177,8 +178,9 @@ def run(cfg, train, test):
     for t in range(cfg.epochs):
         if cfg.cell_evaluation == "all_vs_all":
             history += all_vs_all_epoch(cfg, pop, t, train, test)
-        else:
-            history += [visit(cfg, pop, int(i), t, train, test) for i in visit_order(cfg.seed, t, len(pop.lrs))]  # fmt: skip
+            continue
+        for i in visit_order(cfg.seed, t, cfg.population_size):
+            history.append(visit(cfg, pop, int(i), t, train, test))
     return pop.centers, history
 
 
@@ -186,11 +188,12 @@ def train_canonical(cfg, train, test):
     """§3: one autoencoder, one persistent Adam, StepLR, pruning with p(t, T = E, n = 1)."""
     seeds = np.random.SeedSequence(cfg.seed).spawn(4)
     rng = dict(zip(("init", "shuffle", "noise", "prune"), map(np.random.default_rng, seeds)))
-    pair = new_pair(cfg.environment, train.shape[1], rng["init"], record_rows(cfg), cfg.activation_signal)  # fmt: skip
-    history = []
+    D, history = train.shape[1], []
+    pair = new_pair(cfg.environment, D, rng["init"], record_rows(cfg), cfg.activation_signal)
     for t in range(cfg.epochs):
         lr = step_learning_rate(cfg.learning_rate, t, cfg.epochs)
-        losses = [train_step(pair, x, lr, False) for x in batches(train, cfg.batch_size, rng["shuffle"])]  # fmt: skip
+        passes = batches(train, cfg.batch_size, rng["shuffle"])
+        losses = [train_step(pair, x, lr, False) for x in passes]  # a persistent Adam
         pruned = maybe_prune(cfg, pair, (t, cfg.epochs, 1), rng["prune"], test)
         if pruned:
             for net in pair:

@@ -113,7 +113,9 @@ def conjunctive_pruning(cfg, pair, rng, test):
     return masks
 
 
-OPERATORS = {"random": random_pruning, "variance": variance_pruning, "conjunctive": conjunctive_pruning}  # fmt: skip
+#: §5 "What": the three operators of [J25], by the names the configuration uses.
+OPERATORS = {"random": random_pruning, "variance": variance_pruning}
+OPERATORS["conjunctive"] = conjunctive_pruning
 
 
 def apply_masks(net, masks, mask_mode):
