@@ -17,7 +17,9 @@ import pytest
 
 from minievo.data import generate_binary_clustering
 from minievo.experiments.config import Config
-from minievo.training.coevolution import initial_population, make_engine, visit_cell, visit_streams
+from minievo.training.population import initial_population, make_engine
+from minievo.training.streams import visit_streams
+from minievo.training.visit import visit_cell
 
 SIZES = {"paper": (5, 10, 100, 1000), "large": (100, 10, 100, 4000)}  # batch, clusters, rows, dims
 BACKENDS = ("numpy", "numba")

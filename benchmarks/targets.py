@@ -69,6 +69,9 @@ from minievo.engine import Engine  # noqa: E402
 from minievo.experiments.config import Config  # noqa: E402
 from minievo.network import make_autoencoder  # noqa: E402
 from minievo.training import coevolution as co  # noqa: E402
+from minievo.training import population as pop  # noqa: E402
+from minievo.training import streams as st  # noqa: E402
+from minievo.training import visit as cv  # noqa: E402
 
 #: The main setting: the default job (``minievo run`` without options; regrow masks, a
 #: fresh Adam per step, the test loss every 10th epoch), seed 1, no progress bar.
@@ -194,13 +197,13 @@ def epoch_of_visits(config, dataset, epoch: int):
     draws them at ``epoch`` (timing one cell alone would count a pruning
     event in every visit or in none).
     """
-    population = co.initial_population(config, dataset.n_dim)
-    engine = co.make_engine(config, population.centers[0])
-    cells = [int(c) for c in co.visit_order(config.seed, epoch, config.population_size)]
+    population = pop.initial_population(config, dataset.n_dim)
+    engine = pop.make_engine(config, population.centers[0])
+    cells = [int(c) for c in st.visit_order(config.seed, epoch, config.population_size)]
 
     def visit_all():
         for cell in cells:
-            co.visit_cell(
+            cv.visit_cell(
                 config,
                 dataset,
                 population.centers,
@@ -208,7 +211,7 @@ def epoch_of_visits(config, dataset, epoch: int):
                 population.learning_rates[cell],
                 epoch,
                 engine,
-                co.visit_streams(config.seed, epoch, cell),
+                st.visit_streams(config.seed, epoch, cell),
             )
 
     return visit_all, population, engine

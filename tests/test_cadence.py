@@ -14,6 +14,9 @@ from minievo.experiments.config import Config, ConfigError
 from minievo.experiments.run import run
 from minievo.io import load_npz
 from minievo.training import coevolution as co
+from minievo.training import epochs as ep
+from minievo.training import population as pop
+from minievo.training import visit as cv
 from minievo.training.checkpoint import CheckpointCadence
 from minievo.training.records import read_stats
 
@@ -78,18 +81,18 @@ def test_time_based_checkpoints_resume_bit_for_bit_without_moments(dataset, tmp_
     assert not any(key.endswith(("_adam_m", "_adam_v")) for key in saved)  # fresh: no moments
     assert any(key.endswith("_params") for key in saved)
 
-    original = co.visit_cell
+    original = cv.visit_cell
 
     def dies_in_epoch_2(config, dataset, centers, cell, lr, epoch, engine, streams):
         if epoch == 2:
             raise KeyboardInterrupt
         return original(config, dataset, centers, cell, lr, epoch, engine, streams)
 
-    monkeypatch.setattr(co, "visit_cell", dies_in_epoch_2)
+    monkeypatch.setattr(ep, "visit_cell", dies_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         co.train_coevolution(config, dataset, tmp_path / "resumed")
     assert saved_state(tmp_path / "resumed")["next_epoch"] == 2
-    monkeypatch.setattr(co, "visit_cell", original)
+    monkeypatch.setattr(ep, "visit_cell", original)
     resumed = co.train_coevolution(config, dataset, tmp_path / "resumed", resume=True)
     assert stable(read_stats(tmp_path / "resumed")) == stable(read_stats(tmp_path / "straight"))
     assert resumed.test_loss == straight.test_loss
@@ -99,7 +102,7 @@ def test_time_based_checkpoints_resume_bit_for_bit_without_moments(dataset, tmp_
 def test_a_long_time_cadence_writes_only_the_last_epoch(dataset, tmp_path, monkeypatch):
     config = tiny(checkpoint_every=0, checkpoint_seconds=3600)
     writes = []
-    original = co.checkpoint_population
+    original = pop.checkpoint_population
     monkeypatch.setattr(
         co,
         "checkpoint_population",
@@ -115,21 +118,21 @@ def test_a_long_time_cadence_writes_only_the_last_epoch(dataset, tmp_path, monke
 def test_sigint_finishes_the_epoch_checkpoints_and_resumes_exactly(dataset, tmp_path, monkeypatch):
     config = tiny(checkpoint_every=0, checkpoint_seconds=3600)
     straight = co.train_coevolution(config, dataset, tmp_path / "straight")
-    original = co.visit_cell
+    original = cv.visit_cell
 
     def signals_in_epoch_1(config, dataset, centers, cell, lr, epoch, engine, streams):
         if epoch == 1 and cell == 0:
             os.kill(os.getpid(), signal.SIGINT)
         return original(config, dataset, centers, cell, lr, epoch, engine, streams)
 
-    monkeypatch.setattr(co, "visit_cell", signals_in_epoch_1)
+    monkeypatch.setattr(ep, "visit_cell", signals_in_epoch_1)
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
         co.train_coevolution(config, dataset, tmp_path / "resumed")
     assert saved_state(tmp_path / "resumed")["next_epoch"] == 2  # epoch 1 was finished
     assert len(read_stats(tmp_path / "resumed")) == 6
     assert signal.getsignal(signal.SIGINT) is before  # handler given back
-    monkeypatch.setattr(co, "visit_cell", original)
+    monkeypatch.setattr(ep, "visit_cell", original)
     resumed = co.train_coevolution(config, dataset, tmp_path / "resumed", resume=True)
     assert stable(read_stats(tmp_path / "resumed")) == stable(read_stats(tmp_path / "straight"))
     assert resumed.test_loss == straight.test_loss

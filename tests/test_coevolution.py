@@ -12,6 +12,10 @@ from minievo.experiments.config import ConfigError
 from minievo.io import load_npz
 from minievo.network import Autoencoder
 from minievo.training import coevolution as co
+from minievo.training import epochs as ep
+from minievo.training import population as pop
+from minievo.training import streams as st
+from minievo.training import visit as cv
 from minievo.training.records import read_stats
 
 VOLATILE = ("timestamp", "wall_time")
@@ -36,10 +40,10 @@ def params_of(pair):
 
 def test_neighbourhood_copies_are_independent_of_their_originals(dataset):
     config = tiny(population_size=1, radius=1)
-    population = co.initial_population(config, dataset.n_dim)
+    population = pop.initial_population(config, dataset.n_dim)
     center = population.centers[0]
     before = params_of(center).copy()
-    neighbourhood = co.gather_neighbourhood(population.centers, 0, 1)
+    neighbourhood = cv.gather_neighbourhood(population.centers, 0, 1)
     assert len(neighbourhood) == 3
     ids = {id(net) for pair in neighbourhood for net in (pair.encoder, pair.decoder)}
     assert len(ids) == 6 and id(center.encoder) not in ids
@@ -54,11 +58,11 @@ def test_neighbourhood_copies_are_independent_of_their_originals(dataset):
 
 def test_evaluate_neighbourhood_scores_every_combination(dataset):
     config = tiny()
-    population = co.initial_population(config, dataset.n_dim)
-    engine = co.make_engine(config, population.centers[0])
-    neighbourhood = co.gather_neighbourhood(population.centers, 1, 1)
+    population = pop.initial_population(config, dataset.n_dim)
+    engine = pop.make_engine(config, population.centers[0])
+    neighbourhood = cv.gather_neighbourhood(population.centers, 1, 1)
     batch = dataset.train[:4]
-    losses = co.evaluate_neighbourhood(engine, neighbourhood, batch, record=False)
+    losses = cv.evaluate_neighbourhood(engine, neighbourhood, batch, record=False)
     assert losses.shape == (3, 3)
     e, d = neighbourhood[2].encoder, neighbourhood[0].decoder
     assert losses[2, 0] == engine.evaluate(Autoencoder(e, d), batch, record=False)
@@ -66,11 +70,11 @@ def test_evaluate_neighbourhood_scores_every_combination(dataset):
 
 def test_evaluate_neighbourhood_records_every_pass(dataset):
     config = tiny(prune_method="variance")
-    population = co.initial_population(config, dataset.n_dim)
-    engine = co.make_engine(config, population.centers[0])
-    neighbourhood = co.gather_neighbourhood(population.centers, 0, 1)
+    population = pop.initial_population(config, dataset.n_dim)
+    engine = pop.make_engine(config, population.centers[0])
+    neighbourhood = cv.gather_neighbourhood(population.centers, 0, 1)
     assert all(p.encoder.rec_count.sum() == 0 for p in neighbourhood)  # copies start empty
-    co.evaluate_neighbourhood(engine, neighbourhood, dataset.train[:4], record=True)
+    cv.evaluate_neighbourhood(engine, neighbourhood, dataset.train[:4], record=True)
     for pair in neighbourhood:  # each network met 3 partners, one pass each
         np.testing.assert_array_equal(pair.encoder.rec_count, [3, 3, 3, 3])
         np.testing.assert_array_equal(pair.decoder.rec_count, [3, 3, 3, 3])
@@ -85,13 +89,13 @@ class FixedNormal:
 
 
 def test_learning_rate_mutation_is_clipped_at_both_ends():
-    assert co.mutate_learning_rate(1e-5, FixedNormal(-1.0), 1e-5, 1e-9, 10.0) == 1e-9
-    assert co.mutate_learning_rate(9.0, FixedNormal(5.0), 1e-5, 1e-9, 10.0) == 10.0
-    assert co.mutate_learning_rate(1e-3, FixedNormal(2e-4), 1e-5, 1e-9, 10.0) == pytest.approx(
+    assert cv.mutate_learning_rate(1e-5, FixedNormal(-1.0), 1e-5, 1e-9, 10.0) == 1e-9
+    assert cv.mutate_learning_rate(9.0, FixedNormal(5.0), 1e-5, 1e-9, 10.0) == 10.0
+    assert cv.mutate_learning_rate(1e-3, FixedNormal(2e-4), 1e-5, 1e-9, 10.0) == pytest.approx(
         1.2e-3
     )
     rng = np.random.default_rng(0)
-    rates = [co.mutate_learning_rate(1e-9, rng, 1.0, 1e-9, 1e-3) for _ in range(200)]
+    rates = [cv.mutate_learning_rate(1e-9, rng, 1.0, 1e-9, 1e-3) for _ in range(200)]
     assert min(rates) == 1e-9 and max(rates) == 1e-3
 
 
@@ -104,28 +108,28 @@ def test_the_center_is_replaced_even_when_worse(dataset, monkeypatch):
         pair.decoder.bias(last)[...] = -50.0
         return np.zeros(1)
 
-    monkeypatch.setattr(co, "train_pair", ruinous_training)
+    monkeypatch.setattr(cv, "train_pair", ruinous_training)
     config = tiny()
-    population = co.initial_population(config, dataset.n_dim)
-    engine = co.make_engine(config, population.centers[0])
+    population = pop.initial_population(config, dataset.n_dim)
+    engine = pop.make_engine(config, population.centers[0])
     old_test = engine.reconstruction_l1(population.centers[1], dataset.test)
-    visit = co.visit_cell(
-        config, dataset, population.centers, 1, 1e-3, 0, engine, co.visit_streams(config.seed, 0, 1)
+    visit = cv.visit_cell(
+        config, dataset, population.centers, 1, 1e-3, 0, engine, st.visit_streams(config.seed, 0, 1)
     )
     assert visit.record["min_replacement_loss"] > visit.record["min_selection_loss"] + 0.1
     assert visit.record["test_loss"] > old_test + 0.1
-    co.replace_center(population, 1, visit.center, visit.learning_rate)
+    pop.replace_center(population, 1, visit.center, visit.learning_rate)
     assert population.centers[1] is visit.center
     assert population.learning_rates[1] == visit.learning_rate
 
 
 def test_a_visit_does_not_change_the_centers_it_reads(dataset):
     config = tiny()
-    population = co.initial_population(config, dataset.n_dim)
-    engine = co.make_engine(config, population.centers[0])
+    population = pop.initial_population(config, dataset.n_dim)
+    engine = pop.make_engine(config, population.centers[0])
     before = [params_of(c).copy() for c in population.centers]
-    co.visit_cell(
-        config, dataset, population.centers, 0, 1e-3, 0, engine, co.visit_streams(config.seed, 0, 0)
+    cv.visit_cell(
+        config, dataset, population.centers, 0, 1e-3, 0, engine, st.visit_streams(config.seed, 0, 0)
     )
     for center, params in zip(population.centers, before):
         np.testing.assert_array_equal(params_of(center), params)
@@ -133,11 +137,11 @@ def test_a_visit_does_not_change_the_centers_it_reads(dataset):
 
 def test_train_with_partners_takes_two_steps_per_batch(dataset):
     config = tiny()
-    population = co.initial_population(config, dataset.n_dim)
-    engine = co.make_engine(config, population.centers[0])
-    neighbourhood = co.gather_neighbourhood(population.centers, 0, 1)
+    population = pop.initial_population(config, dataset.n_dim)
+    engine = pop.make_engine(config, population.centers[0])
+    neighbourhood = cv.gather_neighbourhood(population.centers, 0, 1)
     order = np.arange(30, dtype=np.int64)
-    losses = co.train_with_partners(
+    losses = cv.train_with_partners(
         engine,
         neighbourhood,
         1,
@@ -155,12 +159,12 @@ def test_train_with_partners_takes_two_steps_per_batch(dataset):
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_train_with_partners_equals_stepping_pair_by_pair(dataset, backend):
     config = tiny(backend=backend)
-    population = co.initial_population(config, dataset.n_dim)
-    engine = co.make_engine(config, population.centers[0])
-    neighbourhood = co.gather_neighbourhood(population.centers, 0, 1)
+    population = pop.initial_population(config, dataset.n_dim)
+    engine = pop.make_engine(config, population.centers[0])
+    neighbourhood = cv.gather_neighbourhood(population.centers, 0, 1)
     twins = [pair.copy() for pair in neighbourhood]
     order = np.random.default_rng(1).permutation(30).astype(np.int64)
-    losses = co.train_with_partners(
+    losses = cv.train_with_partners(
         engine,
         neighbourhood,
         2,
@@ -191,11 +195,11 @@ def test_train_with_partners_equals_stepping_pair_by_pair(dataset, backend):
 
 def test_two_steps_per_batch_in_one_call_equals_stepping_batch_by_batch(dataset):
     config = tiny()
-    pair = co.initial_population(config, dataset.n_dim).centers[0]
+    pair = pop.initial_population(config, dataset.n_dim).centers[0]
     twin = pair.copy()
-    engine = co.make_engine(config, pair)
+    engine = pop.make_engine(config, pair)
     order = np.random.default_rng(1).permutation(30).astype(np.int64)  # 7 full batches + 2 rows
-    losses = co.train_pair_twice_per_batch(
+    losses = cv.train_pair_twice_per_batch(
         engine, pair, dataset.train, order, 4, 1e-3, fresh=False, record=False
     )
     expected = []
@@ -223,23 +227,23 @@ def test_two_steps_per_batch_in_one_call_equals_stepping_batch_by_batch(dataset)
 
 
 def test_visit_order_is_index_order_first_then_reshuffled():
-    assert co.visit_order(1, 0, 5).tolist() == [0, 1, 2, 3, 4]
-    later = [co.visit_order(1, epoch, 5).tolist() for epoch in range(1, 6)]
+    assert st.visit_order(1, 0, 5).tolist() == [0, 1, 2, 3, 4]
+    later = [st.visit_order(1, epoch, 5).tolist() for epoch in range(1, 6)]
     assert all(sorted(order) == [0, 1, 2, 3, 4] for order in later)
     assert any(order != [0, 1, 2, 3, 4] for order in later)
-    assert co.visit_order(1, 3, 5).tolist() == co.visit_order(1, 3, 5).tolist()
+    assert st.visit_order(1, 3, 5).tolist() == st.visit_order(1, 3, 5).tolist()
 
 
 def spy_on_gather(monkeypatch):
     """Record, at every visit, which object each center is."""
     seen = []
-    original = co.gather_neighbourhood
+    original = cv.gather_neighbourhood
 
     def spy(centers, cell, radius, **options):
         seen.append((cell, [id(c) for c in centers]))
         return original(centers, cell, radius, **options)
 
-    monkeypatch.setattr(co, "gather_neighbourhood", spy)
+    monkeypatch.setattr(cv, "gather_neighbourhood", spy)
     return seen
 
 
@@ -247,7 +251,7 @@ def spy_on_gather(monkeypatch):
 def test_a_later_cell_sees_an_earlier_update_only_when_asynchronous(dataset, monkeypatch, update):
     config = tiny(epochs=1, update=update)
     seen = spy_on_gather(monkeypatch)
-    population = co.initial_population(config, dataset.n_dim)
+    population = pop.initial_population(config, dataset.n_dim)
     initial = [id(c) for c in population.centers]
     monkeypatch.setattr(co, "initial_population", lambda config, n_dim: population)
     co.train_coevolution(config, dataset)
@@ -327,7 +331,7 @@ def test_resume_equals_an_uninterrupted_run(dataset, tmp_path, monkeypatch, upda
     straight = co.train_coevolution(config, dataset, tmp_path / "straight")
 
     # kill the second run in its third epoch, after one visit of that epoch was recorded
-    original, calls = co.visit_cell, []
+    original, calls = cv.visit_cell, []
 
     def dies_in_epoch_2(config, dataset, centers, cell, lr, epoch, engine, streams):
         if epoch == 2 and len(calls) == 1:
@@ -336,12 +340,12 @@ def test_resume_equals_an_uninterrupted_run(dataset, tmp_path, monkeypatch, upda
             calls.append(cell)
         return original(config, dataset, centers, cell, lr, epoch, engine, streams)
 
-    monkeypatch.setattr(co, "visit_cell", dies_in_epoch_2)
+    monkeypatch.setattr(ep, "visit_cell", dies_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         co.train_coevolution(config, dataset, tmp_path / "resumed")
     partial = read_stats(tmp_path / "resumed")
     assert len(partial) == (7 if update == "asynchronous" else 6)
-    monkeypatch.setattr(co, "visit_cell", original)
+    monkeypatch.setattr(ep, "visit_cell", original)
     resumed = co.train_coevolution(config, dataset, tmp_path / "resumed", resume=True)
 
     assert stable(read_stats(tmp_path / "resumed")) == stable(read_stats(tmp_path / "straight"))
@@ -364,7 +368,7 @@ def test_resume_refuses_a_checkpoint_of_another_run(dataset, tmp_path):
 
 def test_a_nan_loss_names_epoch_and_cell_and_keeps_the_records(dataset, tmp_path, monkeypatch):
     config = tiny(population_size=5)
-    population = co.initial_population(config, dataset.n_dim)
+    population = pop.initial_population(config, dataset.n_dim)
     population.centers[3].encoder.params[0] = np.nan  # first met by cell 2
     monkeypatch.setattr(co, "initial_population", lambda config, n_dim: population)
     with pytest.raises(NonFiniteLossError, match=r"epoch 0: cell 2 selection"):
@@ -466,8 +470,8 @@ def test_plot_coevolution_writes_figures(dataset, tmp_path):
 @pytest.mark.parametrize(
     ("make", "names", "key"),
     [
-        (lambda: co.visit_streams(7, 3, 2), co.VISIT_STREAMS, (2, 3, 2)),
-        (lambda: co.epoch_streams(7, 3), co.EPOCH_STREAMS, (1, 3)),
+        (lambda: st.visit_streams(7, 3, 2), st.VISIT_STREAMS, (2, 3, 2)),
+        (lambda: st.epoch_streams(7, 3), st.EPOCH_STREAMS, (1, 3)),
     ],
 )
 def test_streams_built_on_first_use_are_the_spawned_children(make, names, key):

@@ -11,6 +11,10 @@ from minievo.experiments.config import Config
 from minievo.network import Autoencoder, make_autoencoder
 from minievo.pruning import prune_pair
 from minievo.training import coevolution as co
+from minievo.training import epochs as ep
+from minievo.training import population as pop
+from minievo.training import streams as st
+from minievo.training import visit as cv
 from minievo.training.records import pruned_counts, read_stats
 
 # this module's tiny runs: 3 epochs
@@ -256,8 +260,8 @@ def test_canonical_records_carry_the_published_loss_keys(dataset, tmp_path):
 
 def test_training_loops_use_the_configured_denoising_noise(dataset):
     config = tiny(environment="denoising", denoising_noise_std=0.0)
-    pair = co.initial_population(config, dataset.n_dim).centers[0]
-    engine = co.make_engine(config, pair)
+    pair = pop.initial_population(config, dataset.n_dim).centers[0]
+    engine = pop.make_engine(config, pair)
     assert engine.noise_std == 0.0
     assert not engine.draw_noise(np.random.default_rng(0), 3).any()
 
@@ -268,12 +272,12 @@ def test_training_loops_use_the_configured_denoising_noise(dataset):
 
 
 def run_one_epoch(config, dataset):
-    population = co.initial_population(config, dataset.n_dim)
-    engine = co.make_engine(config, population.centers[0])
+    population = pop.initial_population(config, dataset.n_dim)
+    engine = pop.make_engine(config, population.centers[0])
     visits = []
     for cell in range(config.population_size):
-        streams = co.visit_streams(config.seed, 0, cell)
-        visit = co.visit_cell(
+        streams = st.visit_streams(config.seed, 0, cell)
+        visit = cv.visit_cell(
             config,
             dataset,
             population.centers,
@@ -283,7 +287,7 @@ def run_one_epoch(config, dataset):
             engine,
             streams,
         )
-        co.replace_center(population, cell, visit.center, visit.learning_rate)
+        pop.replace_center(population, cell, visit.center, visit.learning_rate)
         visits.append(visit)
     return population, visits
 
@@ -301,11 +305,11 @@ def test_epoch_node_works_on_the_own_center_with_its_records(dataset):
     config = tiny(cell_evaluation="epoch-node", prune_method="variance", prune_probability=0.0)
     population, _ = run_one_epoch(config, dataset)
     own = population.centers[1].encoder.rec_count.copy()
-    neighbourhood = co.gather_neighbourhood(population.centers, 1, 1, keep_own_records=True)
+    neighbourhood = cv.gather_neighbourhood(population.centers, 1, 1, keep_own_records=True)
     np.testing.assert_array_equal(neighbourhood[0].encoder.rec_count, own)  # carried on
     assert all(p.encoder.rec_count.max() == 0 for p in neighbourhood[1:])  # clones: empty
     # population 1: the cell's own center appears three times, only once as itself
-    alone = co.gather_neighbourhood(population.centers[1:2], 0, 1, keep_own_records=True)
+    alone = cv.gather_neighbourhood(population.centers[1:2], 0, 1, keep_own_records=True)
     assert alone[0].encoder.rec_count.max() > 0
     assert all(p.encoder.rec_count.max() == 0 for p in alone[1:])
 
@@ -347,7 +351,7 @@ def test_epoch_node_resume_with_persistent_records_is_bit_for_bit(dataset, tmp_p
         checkpoint_every=1,
     )  # a checkpoint after every epoch, as the kill needs
     straight = co.train_coevolution(config, dataset, tmp_path / "straight")
-    original, calls = co.visit_cell, []
+    original, calls = cv.visit_cell, []
 
     def dies_in_epoch_2(config, dataset, centers, cell, lr, epoch, engine, streams):
         if epoch == 2 and calls:
@@ -356,10 +360,10 @@ def test_epoch_node_resume_with_persistent_records_is_bit_for_bit(dataset, tmp_p
             calls.append(cell)
         return original(config, dataset, centers, cell, lr, epoch, engine, streams)
 
-    monkeypatch.setattr(co, "visit_cell", dies_in_epoch_2)
+    monkeypatch.setattr(ep, "visit_cell", dies_in_epoch_2)
     with pytest.raises(KeyboardInterrupt):
         co.train_coevolution(config, dataset, tmp_path / "resumed")
-    monkeypatch.setattr(co, "visit_cell", original)
+    monkeypatch.setattr(ep, "visit_cell", original)
     resumed = co.train_coevolution(config, dataset, tmp_path / "resumed", resume=True)
     strip = [
         {k: v for k, v in r.items() if k not in ("timestamp", "wall_time")}

@@ -34,7 +34,8 @@ neighbours' neighbourhoods, wins their tournaments, and becomes their center.
 
 The script first trains a small population for a few epochs (so the
 neighbours differ), walks through one visit with the building blocks of
-``minievo.training.coevolution``, checks that the steps reproduce
+``minievo.training.visit`` (draws from ``streams``, the population from
+``population``, epochs from ``epochs``), checks that the steps reproduce
 ``visit_cell`` exactly, and then runs the whole algorithm with
 ``train_coevolution`` and draws its records. Figures:
 ``04_cell_visit.png`` (loss matrix heatmap and training curve) and
@@ -57,6 +58,10 @@ from minievo.experiments.coevolution_plots import plot_coevolution  # noqa: E402
 from minievo.experiments.config import Config  # noqa: E402
 from minievo.pruning import prune_probability  # noqa: E402
 from minievo.training import coevolution as co  # noqa: E402
+from minievo.training import epochs as ep  # noqa: E402
+from minievo.training import population as pop  # noqa: E402
+from minievo.training import streams as st  # noqa: E402
+from minievo.training import visit as cv  # noqa: E402
 from minievo.training.records import read_stats  # noqa: E402
 from minievo.training.ring import best_case_fitness, neighbourhood_indices, select_by_tournament  # noqa: E402
 
@@ -72,11 +77,11 @@ def settings(quick: bool):
 
 def warm_up(config, data, epochs):
     """A population trained ``epochs`` epochs, so the walk-through has diverse neighbours."""
-    population = co.initial_population(config, data.n_dim)
-    engine = co.make_engine(config, population.centers[0])
-    log = co.VisitLog(None, population, 0.0)
+    population = pop.initial_population(config, data.n_dim)
+    engine = pop.make_engine(config, population.centers[0])
+    log = ep.VisitLog(None, population, 0.0)
     for epoch in range(epochs):
-        co.run_asynchronous_epoch(config, data, population, epoch, engine, log)
+        ep.run_asynchronous_epoch(config, data, population, epoch, engine, log)
     return population, engine
 
 
@@ -121,19 +126,19 @@ def plot_visit(losses, cells, selected, batch_losses, out):
 
 def walk_through_one_visit(config, data, population, engine, epoch, cell):
     """Steps 1-8 of the module docstring, printed, with the generators ``visit_cell`` uses."""
-    streams = co.visit_streams(config.seed, epoch, cell)  # every draw of this visit
+    streams = st.visit_streams(config.seed, epoch, cell)  # every draw of this visit
     n, r, rows = config.population_size, config.radius, config.batch_size
     lr = population.learning_rates[cell]
     print(f"\n=== visiting cell {cell} in epoch {epoch} (learning rate {lr:.2e}) ===")
 
     # 1. neighbourhood: the cell itself, then i+1, i-1, ..., i+r, i-r (mod n)
     cells = neighbourhood_indices(cell, n, r)
-    neighbourhood = co.gather_neighbourhood(population.centers, cell, r)
+    neighbourhood = cv.gather_neighbourhood(population.centers, cell, r)
     print(f"1. neighbourhood cells {cells.tolist()}: {len(neighbourhood)} copied pairs")
 
     # 2. every encoder with every decoder on one random batch
-    batch = co.evaluation_batch(data.train, rows, streams["data"], config.shuffle_data)
-    losses = co.evaluate_neighbourhood(engine, neighbourhood, batch, record=False)  # (K, K)
+    batch = cv.evaluation_batch(data.train, rows, streams["data"], config.shuffle_data)
+    losses = cv.evaluate_neighbourhood(engine, neighbourhood, batch, record=False)  # (K, K)
     encoder_fitness, decoder_fitness = best_case_fitness(losses)
     print("2. loss matrix (rows: encoders, columns: decoders)")
     for k, c in enumerate(cells):
@@ -157,7 +162,7 @@ def walk_through_one_visit(config, data, population, engine, epoch, cell):
     # 4. one Adam step per batch of a fresh shuffle, one compiled call
     order = batch_order(data.train.shape[0], streams["data"], config.shuffle_data)
     noise = engine.draw_noise(streams["noise"], data.train.shape[0])
-    batch_losses = co.train_pair(
+    batch_losses = cv.train_pair(
         engine,
         pair,
         data.train,
@@ -174,28 +179,28 @@ def walk_through_one_visit(config, data, population, engine, epoch, cell):
     )
 
     # 5. replacement loss on a new batch
-    replacement_batch = co.evaluation_batch(data.train, rows, streams["data"], config.shuffle_data)
-    replacement = co.evaluate_replacement(engine, pair, replacement_batch, record=False)
+    replacement_batch = cv.evaluation_batch(data.train, rows, streams["data"], config.shuffle_data)
+    replacement = cv.evaluate_replacement(engine, pair, replacement_batch, record=False)
     print(f"5. replacement loss {replacement:.4f} (selection: {losses.min():.4f})")
 
     # 6. prune with the schedule's probability
     p = prune_probability(
         config.prune_schedule, config.prune_probability, epoch, config.epochs - 1, len(cells)
     )
-    pruned = co.prune_cell(pair, config, epoch, len(cells), streams["prune"], data.test)
+    pruned = cv.prune_cell(pair, config, epoch, len(cells), streams["prune"], data.test)
     print(
         f"6. {config.prune_schedule} schedule: p = {p:.3f} -> "
         f"{'pruned' if pruned else 'not pruned'}; "
         f"{pair.encoder.n_pruned + pair.decoder.n_pruned} parameters pruned in all"
     )
-    co.clear_records(pair)
+    cv.clear_records(pair)
 
     # 7-8. replace (always) and mutate the learning rate
     old_center = population.centers[cell]
-    next_lr = co.mutate_learning_rate(
+    next_lr = cv.mutate_learning_rate(
         lr, streams["mutate"], config.lr_mutation_std, config.lr_min, config.lr_max
     )
-    co.replace_center(population, cell, pair, next_lr)
+    pop.replace_center(population, cell, pair, next_lr)
     print(
         f"7. cell {cell}'s center replaced: test L1 "
         f"{engine.reconstruction_l1(old_center, data.test):.4f} -> "
@@ -230,7 +235,7 @@ def main(quick: bool, out: Path) -> list:
         config, data, population, engine, epoch, cell
     )
     # The same visit through visit_cell gives the same center, bit for bit.
-    visit = co.visit_cell(
+    visit = cv.visit_cell(
         config,
         data,
         centers_before,
@@ -238,7 +243,7 @@ def main(quick: bool, out: Path) -> list:
         rates_before[cell],
         epoch,
         engine,
-        co.visit_streams(config.seed, epoch, cell),
+        st.visit_streams(config.seed, epoch, cell),
     )
     same = all(
         np.array_equal(a, b)

@@ -67,7 +67,7 @@ from ..pruning.registry import (
     operator_names,
     schedule_names,
 )
-from ..training.variants import CANONICAL, CELL_EVALUATION_ALIASES, CELL_EVALUATIONS
+from ..training.variants import CANONICAL, CELL_EVALUATION_ALIASES, CELL_EVALUATIONS, variant_of
 from .published import (
     _ENVIRONMENT_ALIASES,
     _PUBLISHED_RENAMES,
@@ -662,7 +662,7 @@ class Config:
     @property
     def is_canonical(self) -> bool:
         """True for ``ann_canonical`` (one autoencoder, docs/algorithm.md §3)."""
-        return self.cell_evaluation == CANONICAL
+        return variant_of(self).canonical
 
     @property
     def pruning_enabled(self) -> bool:
@@ -695,7 +695,7 @@ class Config:
 
 def _check_population(config: Config, put, notices: list) -> None:
     """``population_size``: 1 for ann_canonical, which trains one autoencoder (docs/algorithm.md §3)."""
-    canonical = config.cell_evaluation == CANONICAL
+    canonical = config.is_canonical  # cell_evaluation is checked before this field
     if config.population_size is None:
         put("population_size", 1 if canonical else 10)
     population = FIELD_RULES["population_size"]("population_size", config.population_size)
@@ -709,7 +709,7 @@ def _check_population(config: Config, put, notices: list) -> None:
 
 def _check_optimizer_state(config: Config, put, notices: list) -> None:
     """``optimizer_state``: canonical training keeps one Adam for the whole run (docs/algorithm.md §3)."""
-    canonical = config.cell_evaluation == CANONICAL
+    canonical = config.is_canonical  # cell_evaluation is checked before this field
     if config.optimizer_state is None:
         put("optimizer_state", "persistent" if canonical else "fresh")
     state = FIELD_RULES["optimizer_state"]("optimizer_state", config.optimizer_state)
@@ -796,7 +796,7 @@ def _check_consistency(config: Config, notices: list[str]) -> None:
             f"training rows of {config.dataset_name}; allowed: batch_size <= "
             f"{n_train}"
         )
-    if config.cell_evaluation == CANONICAL:
+    if config.is_canonical:
         return
     population, radius = config.population_size, config.radius
     if 2 * radius + 1 <= population:

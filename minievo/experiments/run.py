@@ -42,6 +42,7 @@ from ..training.coevolution import train_coevolution
 from ..training.lockstep import train_lockstep
 from ..training.progress import compile_notice
 from ..training.records import STATS_FILE, pruned_counts, read_stats
+from ..training.variants import variant_of
 from .config import Config, ConfigError
 
 CONFIG_FILE = "config.json"
@@ -161,7 +162,7 @@ def check_workers(config: Config, workers: int) -> None:
             "asynchronous epoch depend on each other; --update synchronous "
             "uses workers"
         )
-    if config.cell_evaluation == "all_vs_all":
+    if variant_of(config).all_pairs:
         raise ConfigError(
             f"workers={workers} with cell_evaluation=all_vs_all: its visits "
             "train shared networks; allowed: workers=1"

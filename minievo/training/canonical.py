@@ -33,71 +33,21 @@ and cleared after each pruning, as the published code does.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ..data import Dataset, batch_order
-from ..engine import Engine, NonFiniteLossError
+from ..engine import Engine
 from ..network import Autoencoder, make_autoencoder
-from ..pruning import get_operator, prune_pair, prune_probability
-from .checkpoint import (
-    CheckpointCadence,
-    generator_state,
-    load_checkpoint,
-    restore_generator,
-    save_checkpoint,
-    stop_requests,
-)
+from ..pruning import prune_pair, prune_probability
+from .checkpoint import CheckpointCadence, load_checkpoint, restore_generator, stop_requests
 from .progress import progress_bar
 from .records import StatsWriter, full_set_statistics, pruned_counts
-
-#: Names of the random streams of a canonical run, each its own child generator.
-STREAMS = ("init", "shuffle", "noise", "prune")
-
-
-@dataclass
-class RunResult:
-    """What a finished run returns (the same for every training variant)."""
-
-    best: Autoencoder  # the returned network (canonical: the only one)
-    test_loss: float  # its L1 on the whole test set
-    out_dir: Path | None
-    wall_time: float  # seconds spent training in this process
-    epochs: int
+from .runs import RunResult, check_finite, checkpoint_canonical, make_streams, records_activations
 
 
 def step_learning_rate(lr0: float, epoch: int, epochs: int) -> float:
     """docs/algorithm.md §3: multiply by 0.1 every ``max(1, epochs // 4)`` epochs."""
     return lr0 * 0.1 ** (epoch // max(1, epochs // 4))
-
-
-def make_streams(seed: int, names=STREAMS) -> dict[str, np.random.Generator]:
-    """Independent child generators of one seed (``SeedSequence.spawn``), by name."""
-    children = np.random.SeedSequence(seed).spawn(len(names))
-    return {name: np.random.default_rng(child) for name, child in zip(names, children)}
-
-
-def check_finite(losses: np.ndarray, epoch: int, where: str, stats_path=None) -> None:
-    """Stop with :class:`NonFiniteLossError` naming the epoch if a loss is NaN/inf."""
-    bad = ~np.isfinite(losses)
-    if bad.any():
-        first = int(np.argmax(bad))
-        kept = f"; records up to the previous epoch are in {stats_path}" if stats_path else ""
-        raise NonFiniteLossError(
-            f"epoch {epoch}: {where} loss became {losses[first]} at batch {first} "
-            f"(try a smaller learning_rate){kept}"
-        )
-
-
-def records_activations(config) -> bool:
-    """True when forward passes must be recorded: the run's operator reads them (VARIANCE).
-
-    Read from the operator's registration (``needs_records``,
-    :func:`~minievo.pruning.registry.register_operator`).
-    """
-    return config.prune_method is not None and get_operator(config.prune_method).needs_records
 
 
 def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = False) -> RunResult:
@@ -227,7 +177,7 @@ def _run_epochs(config, dataset, pair, engine, streams, writer, out_dir, start, 
                 writer.write(record)
             bar.set_postfix(min_batch_loss=f"{min_loss:.4f}", refresh=False)
             if writer and cadence.due(epoch + 1, stop.requested):
-                _checkpoint(
+                checkpoint_canonical(
                     out_dir, writer, pair, streams, epoch + 1, time.perf_counter() - t0, variance
                 )
                 cadence.done()
@@ -236,24 +186,3 @@ def _run_epochs(config, dataset, pair, engine, streams, writer, out_dir, start, 
     finally:
         if writer:
             writer.close()
-
-
-def _checkpoint(out_dir, writer, pair, streams, next_epoch, elapsed, keep_records):
-    writer.sync()
-    state = {
-        "next_epoch": next_epoch,
-        "elapsed": elapsed,
-        "stats_bytes": writer.n_bytes,
-        "rngs": {name: generator_state(g) for name, g in streams.items()},
-    }
-    extra = {}
-    if keep_records:
-        for name, net in (("encoder", pair.encoder), ("decoder", pair.decoder)):
-            extra.update(
-                {
-                    f"{name}_rec_count": net.rec_count,
-                    f"{name}_rec_sum": net.rec_sum,
-                    f"{name}_rec_sumsq": net.rec_sumsq,
-                }
-            )
-    save_checkpoint(out_dir, state, {"encoder": pair.encoder, "decoder": pair.decoder}, extra)

@@ -4,7 +4,7 @@ Inside one trial the asynchronous ring visits its cells one after another,
 but the trials of a study are independent. :func:`train_lockstep` advances
 ``T`` trials together, one *round* at a time: in round ``s`` of an epoch
 every trial visits the ``s``-th cell of its own visit order
-(:func:`~minievo.training.coevolution.visit_order` of its seed), and each
+(:func:`~minievo.training.streams.visit_order` of its seed), and each
 step of the visit is one batched call on
 :class:`~minievo.kernels.cuda.DevicePairs` over all trials (the *lanes*).
 With ``update="synchronous"`` a round holds all ``T x n`` visits of an epoch
@@ -13,7 +13,7 @@ With ``update="synchronous"`` a round holds all ``T x n`` visits of an epoch
 Faithfulness
 ------------
 Every random number is drawn on the host from the very generators the CPU
-path uses (:func:`~minievo.training.coevolution.visit_streams`, in the same
+path uses (:func:`~minievo.training.streams.visit_streams`, in the same
 order): the evaluation batch, the tournament, the training order, the
 replacement batch, the pruning draws and the learning-rate mutation. A GPU
 trial therefore makes the CPU trial's choices as long as the float32 losses
@@ -69,30 +69,17 @@ from ..errors import ConfigError
 from ..kernels import Adam
 from ..network import MLP, Autoencoder, autoencoder_specs, make_autoencoder
 from ..pruning import prune_pair, prune_probability, should_prune
-from .canonical import (
-    RunResult,
-    _checkpoint,
-    canonical_l1,
-    check_finite,
-    make_streams,
-    step_learning_rate,
-)
+from .canonical import canonical_l1, step_learning_rate
 from .checkpoint import CheckpointCadence, load_checkpoint, restore_generator, stop_requests
-from .coevolution import (
-    Population,
-    VisitLog,
-    checkpoint_population,
-    initial_population,
-    mutate_learning_rate,
-    records_activations,
-    restore_population,
-    save_centers,
-    visit_order,
-    visit_streams,
-)
+from .coevolution import save_centers
+from .epochs import VisitLog
+from .population import Population, checkpoint_population, initial_population, restore_population
 from .records import StatsWriter, due
 from .ring import best_case_fitness, neighbourhood_indices, select_by_tournament
+from .runs import RunResult, check_finite, checkpoint_canonical, make_streams, records_activations
+from .streams import visit_order, visit_streams
 from .variants import CANONICAL
+from .visit import mutate_learning_rate
 
 #: Variants the lockstep driver runs; everything else is refused.
 LOCKSTEP_VARIANTS = ("lipi_simple", "lipi_simple_pte", CANONICAL)
@@ -787,7 +774,7 @@ class CanonicalLockstep:
                     self.run_epoch(epoch, t0)
                     for t, cadence in enumerate(cadences):
                         if self.writers[t] and cadence.due(epoch + 1, stop.requested):
-                            _checkpoint(
+                            checkpoint_canonical(
                                 self.dirs[t],
                                 self.writers[t],
                                 self.download(t),
