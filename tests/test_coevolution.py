@@ -2,6 +2,7 @@
 
 import functools
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -89,13 +90,13 @@ class FixedNormal:
 
 
 def test_learning_rate_mutation_is_clipped_at_both_ends():
-    assert cv.mutate_learning_rate(1e-5, FixedNormal(-1.0), 1e-5, 1e-9, 10.0) == 1e-9
-    assert cv.mutate_learning_rate(9.0, FixedNormal(5.0), 1e-5, 1e-9, 10.0) == 10.0
-    assert cv.mutate_learning_rate(1e-3, FixedNormal(2e-4), 1e-5, 1e-9, 10.0) == pytest.approx(
-        1.2e-3
-    )
+    bounds = SimpleNamespace(lr_mutation_std=1e-5, lr_min=1e-9, lr_max=10.0)
+    assert cv.mutate_learning_rate(1e-5, FixedNormal(-1.0), bounds) == 1e-9
+    assert cv.mutate_learning_rate(9.0, FixedNormal(5.0), bounds) == 10.0
+    assert cv.mutate_learning_rate(1e-3, FixedNormal(2e-4), bounds) == pytest.approx(1.2e-3)
     rng = np.random.default_rng(0)
-    rates = [cv.mutate_learning_rate(1e-9, rng, 1.0, 1e-9, 1e-3) for _ in range(200)]
+    wide = SimpleNamespace(lr_mutation_std=1.0, lr_min=1e-9, lr_max=1e-3)
+    rates = [cv.mutate_learning_rate(1e-9, rng, wide) for _ in range(200)]
     assert min(rates) == 1e-9 and max(rates) == 1e-3
 
 

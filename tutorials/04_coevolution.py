@@ -197,9 +197,7 @@ def walk_through_one_visit(config, data, population, engine, epoch, cell):
 
     # 7-8. replace (always) and mutate the learning rate
     old_center = population.centers[cell]
-    next_lr = cv.mutate_learning_rate(
-        lr, streams["mutate"], config.lr_mutation_std, config.lr_min, config.lr_max
-    )
+    next_lr = cv.mutate_learning_rate(lr, streams["mutate"], config)
     pop.replace_center(population, cell, pair, next_lr)
     print(
         f"7. cell {cell}'s center replaced: test L1 "

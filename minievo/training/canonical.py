@@ -38,16 +38,12 @@ from pathlib import Path
 from ..data import Dataset, batch_order
 from ..engine import Engine
 from ..network import Autoencoder, make_autoencoder
+from ..paper.lipi_ae import step_learning_rate  # noqa: F401 (§3 step 1, re-exported)
 from ..pruning import prune_pair, prune_probability
 from .checkpoint import CheckpointCadence, load_checkpoint, restore_generator, stop_requests
 from .progress import progress_bar
 from .records import StatsWriter, full_set_statistics, pruned_counts
 from .runs import RunResult, check_finite, checkpoint_canonical, make_streams, records_activations
-
-
-def step_learning_rate(lr0: float, epoch: int, epochs: int) -> float:
-    """docs/algorithm.md §3: multiply by 0.1 every ``max(1, epochs // 4)`` epochs."""
-    return lr0 * 0.1 ** (epoch // max(1, epochs // 4))
 
 
 def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = False) -> RunResult:

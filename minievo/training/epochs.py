@@ -151,10 +151,6 @@ def run_all_vs_all_epoch(
             )
         )
     new_rate = mutate_learning_rate(
-        learning_rate,
-        epoch_streams(config.seed, epoch)["mutate"],
-        config.lr_mutation_std,
-        config.lr_min,
-        config.lr_max,
+        learning_rate, epoch_streams(config.seed, epoch)["mutate"], config
     )
     population.learning_rates = [new_rate] * n

@@ -68,8 +68,9 @@ from ..data import Dataset, batch_order
 from ..errors import ConfigError
 from ..kernels import Adam
 from ..network import MLP, Autoencoder, autoencoder_specs, make_autoencoder
+from ..paper.lipi_ae import mutate_learning_rate, step_learning_rate
 from ..pruning import prune_pair, prune_probability, should_prune
-from .canonical import canonical_l1, step_learning_rate
+from .canonical import canonical_l1
 from .checkpoint import CheckpointCadence, load_checkpoint, restore_generator, stop_requests
 from .coevolution import save_centers
 from .epochs import VisitLog
@@ -79,7 +80,6 @@ from .ring import best_case_fitness, neighbourhood_indices, select_by_tournament
 from .runs import RunResult, check_finite, checkpoint_canonical, make_streams, records_activations
 from .streams import visit_order, visit_streams
 from .variants import CANONICAL
-from .visit import mutate_learning_rate
 
 #: Variants the lockstep driver runs; everything else is refused.
 LOCKSTEP_VARIANTS = ("lipi_simple", "lipi_simple_pte", CANONICAL)
@@ -324,9 +324,7 @@ class Lockstep:
         for i, ((t, c), cfg, s) in enumerate(zip(lanes, cfgs, streams)):
             population = self.trials[t].population
             learning_rate = population.learning_rates[c]
-            population.learning_rates[c] = mutate_learning_rate(
-                learning_rate, s["mutate"], cfg.lr_mutation_std, cfg.lr_min, cfg.lr_max
-            )
+            population.learning_rates[c] = mutate_learning_rate(learning_rate, s["mutate"], cfg)
             self.trials[t].log.write(
                 {
                     "iteration": epoch,

@@ -10,19 +10,19 @@ order, the tournament, the partners, the input noise, pruning and the
 learning-rate mutation, so switching one operator off leaves the others' draws
 unchanged (docs/algorithm.md §4).
 
-This module needs NumPy only.
+The stream names, the keys and the visit order are defined once, in the reading
+edition (:mod:`minievo.paper.lipi_ae`); this module adds generators built on first
+use, which draw the same numbers.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-#: Random streams of one cell visit, each its own child generator (module docstring).
-VISIT_STREAMS = ("data", "select", "partners", "noise", "prune", "mutate")
-#: Random streams of one epoch.
-EPOCH_STREAMS = ("order", "mutate")
-#: First element of the ``spawn_key`` of each kind of generator.
-_INIT, _EPOCH, _VISIT = 0, 1, 2
+from ..paper.lipi_ae import EPOCH as _EPOCH
+from ..paper.lipi_ae import EPOCH_STREAMS, VISIT_STREAMS, visit_order  # noqa: F401 (re-exported)
+from ..paper.lipi_ae import INIT as _INIT
+from ..paper.lipi_ae import VISIT as _VISIT
 
 
 class Streams(dict):
@@ -63,15 +63,3 @@ def visit_streams(seed: int, epoch: int, cell: int) -> Streams:
 def epoch_streams(seed: int, epoch: int) -> Streams:
     """The generators of one epoch (:data:`EPOCH_STREAMS`)."""
     return Streams(seed, (_EPOCH, epoch), EPOCH_STREAMS)
-
-
-def visit_order(seed: int, epoch: int, population_size: int) -> np.ndarray:
-    """Order of the cell visits of ``epoch``: ``0 … n-1`` in epoch 0, a fresh permutation after.
-
-    Returns
-    -------
-    numpy.ndarray of int64, shape (population_size,)
-    """
-    if epoch == 0:
-        return np.arange(population_size, dtype=np.int64)
-    return epoch_streams(seed, epoch)["order"].permutation(population_size)

@@ -23,7 +23,7 @@ visit of cell :math:`i` (``lipi_simple``, the papers' main variant) is:
 7. **replace_center** (:func:`~minievo.training.population.replace_center`,
    done by the epoch driver): the trained pair becomes cell :math:`i`'s center,
    always, even when it is worse than before;
-8. **mutate_learning_rate**:
+8. **mutate_learning_rate** (defined in :mod:`minievo.paper.lipi_ae`):
    :math:`\\eta_i \\leftarrow \\operatorname{clip}(\\eta_i + \\mathcal N(0, \\sigma^2),
    \\eta_{min}, \\eta_{max})`, :math:`\\sigma = 10^{-5}`, range :math:`[10^{-9}, 10]`.
 
@@ -49,6 +49,7 @@ import numpy as np
 from ..data import Dataset, batch_order
 from ..engine import Engine
 from ..network import Autoencoder
+from ..paper.lipi_ae import mutate_learning_rate  # noqa: F401 (step 8, re-exported)
 from ..pruning import prune_pair, should_prune
 from .population import Population
 from .records import full_set_statistics, pruned_counts
@@ -280,13 +281,6 @@ def prune_cell(
     return True
 
 
-def mutate_learning_rate(
-    learning_rate: float, rng: np.random.Generator, std: float, lr_min: float, lr_max: float
-) -> float:
-    """Step 8: :math:`\\operatorname{clip}(\\eta + \\mathcal N(0, \\sigma^2), \\eta_{min}, \\eta_{max})`."""
-    return float(min(lr_max, max(lr_min, learning_rate + rng.normal(0.0, std))))
-
-
 def clear_records(pair: Autoencoder) -> None:
     """End of a visit: forget the recorded activations of both networks."""
     pair.encoder.clear_records()
@@ -365,9 +359,7 @@ def visit_cell(
         clear_records(pair)
 
     # 8: the learning rate of the cell's next visit
-    next_lr = mutate_learning_rate(
-        learning_rate, streams["mutate"], config.lr_mutation_std, config.lr_min, config.lr_max
-    )
+    next_lr = mutate_learning_rate(learning_rate, streams["mutate"], config)
     stat = {
         "iteration": epoch,
         "node_idx": cell,
