@@ -79,7 +79,7 @@ from .records import StatsWriter, due
 from .ring import best_case_fitness, neighbourhood_indices, select_by_tournament
 from .runs import RunResult, check_finite, checkpoint_canonical, make_streams, records_activations
 from .streams import visit_order, visit_streams
-from .variants import CANONICAL
+from .variants import CANONICAL, variant_of
 
 #: Variants the lockstep driver runs; everything else is refused.
 LOCKSTEP_VARIANTS = ("lipi_simple", "lipi_simple_pte", CANONICAL)
@@ -135,7 +135,7 @@ def lockstep_group_key(config, with_data: bool = True) -> tuple:
     """Settings that must agree for two trials to share lockstep rounds (and, ``with_data``, data)."""
     names = SHARED_SETTINGS + (DATA_SETTINGS if with_data else ())
     return (
-        ("canonical", config.cell_evaluation == CANONICAL),
+        ("canonical", variant_of(config).canonical),
         *((name, getattr(config, name, None)) for name in names),
     )
 
@@ -301,7 +301,7 @@ class Lockstep:
 
         # 5-6: replacement evaluation and pruning (swapped for lipi_simple_pte)
         rep_rows = np.stack([batch_order(N, s["data"], shuffle)[:B] for s in streams])
-        pte = np.array([cfg.cell_evaluation == "lipi_simple_pte" for cfg in cfgs])
+        pte = np.array([variant_of(cfg).prune_before_replacement_eval for cfg in cfgs])
         pruned = np.zeros(L, bool)
         replacement = np.empty(L, np.float64)
         if pte.any():
@@ -562,7 +562,7 @@ def train_lockstep(
             + ", ".join(SHARED_SETTINGS)
             + "; group them with lockstep_group_key first"
         )
-    if configs[0].cell_evaluation == CANONICAL:
+    if variant_of(configs[0]).canonical:
         return CanonicalLockstep(jobs, dataset, resume, device_factory).run()
     trials = [open_trial(c, d, dataset, resume) for c, d in jobs]
     start_epoch = {t.population.next_epoch for t in trials}
