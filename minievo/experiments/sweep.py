@@ -52,7 +52,14 @@ from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..io import atomic_write_bytes, atomic_write_json
+from ..io import (
+    LOCK_FILE,
+    FileFormatError,
+    FolderLock,
+    atomic_write_bytes,
+    atomic_write_json,
+    load_json,
+)
 from ..training.checkpoint import CHECKPOINT_FILE
 from .config import Config, ConfigError
 from .run import CONFIG_FILE, SUMMARY_FILE, resume, run
@@ -235,7 +242,20 @@ def check_folder(jobs: list[Job], root: Path) -> None:
     listed = root / JOBS_FILE
     wanted = {job.name: job.config.to_dict() for job in jobs}
     if listed.exists():
-        held = json.loads(listed.read_text())
+        try:
+            held = load_json(listed)
+        except FileFormatError as err:
+            raise FileFormatError(
+                f"{err}; delete it and rerun the sweep command, which writes it again "
+                "(each job's config.json is still compared)"
+            ) from None
+        for name, value in held.items():
+            if not isinstance(value, dict):
+                raise FileFormatError(
+                    f"{listed}: job {name!r} has no configuration object (damaged, or written "
+                    "by another version); delete it and rerun the sweep command, which writes it again "
+                    "(each job's config.json is still compared)"
+                )
         for name in sorted(set(held) & set(wanted)):
             diff = config_differences(held[name], wanted[name])
             if diff:
@@ -249,7 +269,14 @@ def check_folder(jobs: list[Job], root: Path) -> None:
     for job in jobs:
         path = root / job.name / CONFIG_FILE
         if path.exists():
-            diff = config_differences(json.loads(path.read_text()), wanted[job.name])
+            try:
+                held_config = load_json(path)
+            except FileFormatError as err:
+                raise FileFormatError(
+                    f"{err}; delete the job's folder {root / job.name} and rerun the sweep "
+                    "command to run that job again"
+                ) from None
+            diff = config_differences(held_config, wanted[job.name])
             if diff:
                 problems.append(f"{job.name}: " + "; ".join(diff))
                 break
@@ -295,6 +322,11 @@ def run_job(config_dict: dict, out_dir: str, figures: bool = True) -> dict:
     draw the run's own figures. Exceptions propagate: the runner records them.
     """
     out = Path(out_dir)
+    with FolderLock(out, "run folder"):  # one writer per job folder
+        return _run_job(config_dict, out, figures)
+
+
+def _run_job(config_dict: dict, out: Path, figures: bool) -> dict:
     if (out / SUMMARY_FILE).exists():
         summary = json.loads((out / SUMMARY_FILE).read_text())
         return {
@@ -309,7 +341,7 @@ def run_job(config_dict: dict, out_dir: str, figures: bool = True) -> dict:
     else:
         if out.exists():  # started but never checkpointed: start again
             for child in out.iterdir():
-                if child.is_file() and child.name != WORKER_LOG:
+                if child.is_file() and child.name not in (WORKER_LOG, LOCK_FILE):
                     child.unlink()
         result = run(config, out, figures=figures)
     return {"test_loss": result.test_loss, "wall_time_s": result.wall_time, "skipped": False}
@@ -776,14 +808,15 @@ def run_sweep(
     jobs = expand_trials(variants, names)
     # the runner first: an option that cannot apply is refused before anything is written
     runner = choose_runner(jobs, executor, workers, threads, in_process, figures)
-    if root.exists():
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(20, "not a folder", str(root))
+    with FolderLock(root, "sweep folder"):  # one sweep writes a folder at a time
         check_folder(jobs, root)
-    root.mkdir(parents=True, exist_ok=True)
-    write_jobs(jobs, root)
-    skipped = sum(job_status(root / job.name) == "done" for job in jobs)
-    write_results(jobs, root)
-    ran = execute_jobs(jobs, root, runner, progress=progress, on_result=on_result)
-    return SweepOutcome(root, write_results(jobs, root), ran, skipped)
+        write_jobs(jobs, root)
+        skipped = sum(job_status(root / job.name) == "done" for job in jobs)
+        write_results(jobs, root)
+        ran = execute_jobs(jobs, root, runner, progress=progress, on_result=on_result)
+        return SweepOutcome(root, write_results(jobs, root), ran, skipped)
 
 
 # ---------------------------------------------------------------------------
