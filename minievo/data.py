@@ -713,7 +713,12 @@ def load_or_generate(
             file=sys.stderr,
         )
     elif path.exists():
-        dataset = load_dataset(path)
+        try:
+            dataset = load_dataset(path)
+        except DataFileError as err:  # a cached file: generated again once it is deleted
+            raise DataFileError(
+                path, f"{err.problem}; delete the file to generate it again"
+            ) from None
         if dataset.params != params:
             raise DataFileError(
                 path,

@@ -120,6 +120,7 @@ def run(
     notify = notify or (lambda line: None)
     check_workers(config, workers)
     check_memory(config)
+    check_scale(config)
     if out_dir is None:
         dataset = dataset if dataset is not None else load_dataset_for(config)
         return train(config, dataset, None, resume=resume, workers=workers, notify=notify)
@@ -211,6 +212,50 @@ def check_memory(config: Config) -> None:
         )
 
 
+#: Bytes of one line of ``stats.jsonl`` (about 350 measured; an upper bound here).
+BYTES_PER_RECORD = 400
+#: Multiply-adds per second one core sustains in the training step (a low estimate:
+#: the default job's 2.4e11 multiply-adds take about 30 s with the Numba kernels).
+MULTIPLY_ADDS_PER_S = 2e9
+#: A run estimated beyond either limit is refused unless :data:`FORCE_VARIABLE` is set.
+MAX_ESTIMATED_SECONDS = 30 * 24 * 3600
+MAX_ESTIMATED_BYTES = 2**40
+FORCE_VARIABLE = "MINIEVO_ALLOW_HUGE_RUNS"
+
+
+def estimate_cost(config: Config) -> tuple[float, int]:
+    """``(seconds, bytes of records)`` a run of ``config`` takes, roughly (one core).
+
+    Seconds: each epoch trains every cell on every training row (forward and
+    backward, 3 multiply-adds per parameter, once per neighbour in the
+    coevolution); bytes: one record per epoch (canonical) or per cell visit.
+    """
+    clusters, per_cluster, n_dim = config.dataset_shape
+    n_params = sum(spec.n_params for spec in autoencoder_specs(config.environment, n_dim))
+    cells = 1 if config.is_canonical else config.population_size
+    neighbours = 1 if config.is_canonical else 2 * config.radius + 1
+    rows = clusters * per_cluster
+    seconds = config.epochs * cells * neighbours * rows * n_params * 3 / MULTIPLY_ADDS_PER_S
+    return seconds, config.epochs * cells * BYTES_PER_RECORD
+
+
+def check_scale(config: Config) -> None:
+    """Refuse a run whose estimated time or record size is absurd (``epochs`` of 10^12),
+    unless the environment variable :data:`FORCE_VARIABLE` is ``1``."""
+    if os.environ.get(FORCE_VARIABLE) == "1":
+        return
+    seconds, size = estimate_cost(config)
+    if seconds <= MAX_ESTIMATED_SECONDS and size <= MAX_ESTIMATED_BYTES:
+        return
+    raise ConfigError(
+        f"epochs={config.epochs}, population_size={config.population_size}: the run would "
+        f"take about {seconds / 86400:.3g} days on one core and write about "
+        f"{size / 2**30:.3g} GiB of records (limits: {MAX_ESTIMATED_SECONDS // 86400} days, "
+        f"{MAX_ESTIMATED_BYTES // 2**30} GiB); use fewer epochs, or set {FORCE_VARIABLE}=1 "
+        "to run it anyway"
+    )
+
+
 def prepare_new_folder(out_dir: Path, force: bool, notify) -> None:
     """Make ``out_dir`` ready for a new run: refuse to overwrite results, clear a dead start.
 
@@ -281,6 +326,7 @@ def resume(
         config, dataset = verify_run_folder(run_dir)
         done = checkpoint_progress(run_dir)
         changed = extend_config(config, run_dir, epochs) if epochs is not None else config
+        check_scale(changed)
         removed = remove_stale_temporaries(run_dir)
         if removed:
             notify(f"{run_dir}: removed {len(removed)} temporary file(s) of an interrupted write")

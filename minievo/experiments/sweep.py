@@ -610,10 +610,10 @@ def result_line(job: Job, root: Path) -> dict:
         "error": None,
     }
     if line["status"] == "done":
-        summary = json.loads((out / SUMMARY_FILE).read_text())
-        line.update(test_loss=summary["test_loss"], wall_time_s=summary["wall_time_s"])
+        summary = load_json(out / SUMMARY_FILE)
+        line.update(test_loss=summary.get("test_loss"), wall_time_s=summary.get("wall_time_s"))
     elif line["status"] == "failed":
-        line["error"] = json.loads((out / FAILED_FILE).read_text()).get("error")
+        line["error"] = load_json(out / FAILED_FILE).get("error")
     return line
 
 
@@ -832,6 +832,7 @@ def dask_client(scheduler: str, workers: int = 1, threads: int = 1):
     the address of a running scheduler (``tcp://host:8786``); its workers
     must see the sweep folder at the same path (a shared file system).
     """
+    check_scheduler_address(scheduler)
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
@@ -849,4 +850,33 @@ def dask_client(scheduler: str, workers: int = 1, threads: int = 1):
             env=env,
         )
         return Client(cluster)
-    return Client(scheduler, timeout="10s")
+    check_scheduler_address(scheduler)
+    try:
+        return Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+    except (OSError, TimeoutError) as err:
+        raise ConfigError(
+            f"--scheduler {scheduler}: no scheduler answered within {CONNECT_TIMEOUT_S} s "
+            f"({err}); start one there (`dask scheduler`), or use --scheduler local"
+        ) from None
+    except ValueError as err:
+        raise ConfigError(f"--scheduler {scheduler}: {err}; {SCHEDULER_ALLOWED}") from None
+
+
+#: Seconds to wait for a running scheduler to answer (``--scheduler ADDRESS``).
+CONNECT_TIMEOUT_S = 10
+#: What ``--scheduler`` takes, for the error messages.
+SCHEDULER_ALLOWED = "allowed: 'local', or a scheduler address such as tcp://HOST:8786"
+_SCHEDULER_ADDRESS = re.compile(
+    r"^((tcp|tls|ws|wss|ucx|inproc)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$"
+)
+
+
+def check_scheduler_address(scheduler: str) -> None:
+    """Refuse a ``--scheduler`` value that is neither ``local`` nor ``[PROTOCOL://]HOST:PORT``."""
+    if scheduler == "local":
+        return
+    match = _SCHEDULER_ADDRESS.match(scheduler)
+    if match is None or not 0 < int(match.group(4)) < 65536:
+        raise ConfigError(
+            f"--scheduler {scheduler!r} is not a scheduler address; {SCHEDULER_ALLOWED}"
+        )
