@@ -218,3 +218,24 @@ def test_report_on_a_half_written_jobs_json_is_one_line(tmp_path, capsys):
     (sweep / "jobs.json").write_text('{"a/seed-01": {"seed": 1, "epo')
     code, err = _main(["report", sweep, "--out", tmp_path / "report"], capsys)
     _one_line(code, err, str(sweep / "jobs.json"), "not valid JSON", "rerun the sweep")
+
+
+@pytest.mark.parametrize(("value", "needle"), [("", "set but empty"), ("FILE", "is a file")])
+def test_a_bad_data_dir_variable_is_refused(value, needle, tmp_path, capsys, monkeypatch):
+    if value == "FILE":
+        value = str(tmp_path / "file")
+        Path(value).write_text("x")
+    monkeypatch.setenv("MINIEVO_DATA_DIR", value)
+    code, err = _main(["run", *RUN, "--epochs", "1", "--out", tmp_path / "r"], capsys)
+    _one_line(code, err, "MINIEVO_DATA_DIR", needle)
+
+
+def test_an_unreachable_scheduler_is_one_line_after_the_timeout(data_dir, tmp_path, capsys):
+    pytest.importorskip("dask.distributed")
+    from minievo.experiments import sweep
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(sweep, "CONNECT_TIMEOUT_S", 1)
+        args = tiny_sweep_args(tmp_path / "s", "--scheduler", "tcp://127.0.0.1:9")
+        code, err = _main(args, capsys)
+    _one_line(code, err, "--scheduler tcp://127.0.0.1:9", "no scheduler answered within 1 s")

@@ -328,7 +328,7 @@ def run_job(config_dict: dict, out_dir: str, figures: bool = True) -> dict:
 
 def _run_job(config_dict: dict, out: Path, figures: bool) -> dict:
     if (out / SUMMARY_FILE).exists():
-        summary = json.loads((out / SUMMARY_FILE).read_text())
+        summary = load_json(out / SUMMARY_FILE)
         return {
             "test_loss": summary["test_loss"],
             "wall_time_s": summary["wall_time_s"],
