@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import TINY_DATASET, TINY_RUN_DATASET, tiny_sweep_args
 
@@ -180,6 +181,10 @@ def test_random_bytes_are_never_offered_to_unpickle(data_dir, tmp_path, capsys):
     junk.write_bytes(os.urandom(3000))
     code, err = _main(["inspect", junk], capsys)
     _one_line(code, err, str(junk), "not an .npz archive")
+    objects = tmp_path / "objects.npz"
+    np.savez(objects, encoder_params=np.array([{}], dtype=object))
+    code, err = _main(["inspect", objects], capsys)
+    assert "allow_pickle" not in _one_line(code, err, str(objects), "pickled data")
     data_dir.mkdir()
     (data_dir / f"{TINY_DATASET}_seed1.npz").write_bytes(os.urandom(3000))
     args = ["run", *RUN, "--dataset", TINY_DATASET, "--epochs", "1", "--out", tmp_path / "r"]

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import FileFormatError, atomic_savez, load_npz
+from ..io import FileFormatError, atomic_savez, load_npz, npz_problem, reason_without_pickle
 from ..network import MLP
 
 CHECKPOINT_FILE = "checkpoint.npz"
@@ -137,13 +137,18 @@ def load_checkpoint(run_dir, record_rows: int = 0):
 def checkpoint_state(run_dir) -> dict:
     """The JSON ``state`` of a run folder's checkpoint, without reading its networks."""
     path = Path(run_dir) / CHECKPOINT_FILE
+    problem = npz_problem(path) if path.exists() else None
+    if problem:
+        raise FileFormatError(f"{path}: {problem}")
     try:
         with np.load(path, allow_pickle=False) as data:
             return json.loads(str(data["state"]))
     except FileNotFoundError:
         raise
     except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as err:  # damaged
-        raise FileFormatError(f"{path}: checkpoint state unreadable: {err}") from None
+        raise FileFormatError(
+            f"{path}: checkpoint state unreadable: {reason_without_pickle(err)}"
+        ) from None
 
 
 #: Keys of a checkpoint's ``state`` that every training loop reads back.
