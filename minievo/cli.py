@@ -26,7 +26,9 @@ import errno
 import json
 import os
 import re
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from . import __version__
@@ -488,9 +490,24 @@ def _os_error_line(err: OSError, out=None) -> str | None:
         errno.EEXIST: " (a file is in the way of a folder)",
         errno.ENOSPC: " (the disk is full; files written so far are complete: free "
         "space, then run again; --resume continues from a checkpoint)",
-        errno.EROFS: " (choose another --out)",
     }.get(err.errno, "")
+    if err.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        hint = f" ({_where_to_write_instead(err.filename, out)})"
     return f"{path}: {reason}{hint}"
+
+
+def _where_to_write_instead(filename, out) -> str:
+    """The option that moves a write away from a read-only or forbidden path."""
+    from .data import default_cache_dir
+
+    path = Path(os.path.abspath(filename))
+    inside = [Path(os.path.abspath(out))] if out is not None else []
+    if any(path == folder or folder in path.parents for folder in inside):
+        return "choose another --out"
+    cache = Path(os.path.abspath(default_cache_dir()))
+    if path == cache or cache in path.parents:
+        return "the dataset cache: set MINIEVO_DATA_DIR, or the data_dir key, to a writable folder"
+    return "choose another --out, or a writable data_dir"
 
 
 #: LLVM optimisation level of the ``minievo`` command's processes (``NUMBA_OPT``)
@@ -519,7 +536,7 @@ def main(argv=None) -> int:
     from .data import DataFileError
     from .engine import NonFiniteLossError
     from .experiments.config import ConfigError
-    from .io import FileFormatError
+    from .io import FileFormatError, FolderInUseError
 
     commands = {
         "run": cmd_run,
@@ -529,11 +546,16 @@ def main(argv=None) -> int:
         **STUDY_COMMANDS,
     }
     where = {"out": None}  # the run folder, once known (for the Ctrl-C hint)
+    previous = _terminate_as_exit()
     try:
+        check_environment()
         if args.command == "run":
             return cmd_run(args, where)
         return commands[args.command](args)
     except (ConfigError, DataFileError, FileFormatError, NonFiniteLossError) as err:
+        print(f"minievo: error: {err}", file=sys.stderr)
+        return 2
+    except FolderInUseError as err:
         print(f"minievo: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:
@@ -543,12 +565,68 @@ def main(argv=None) -> int:
         print(f"minievo: error: {line}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        if where["out"] is not None:
-            hint = f"continue with `minievo run --resume {where['out']}`"
-        else:
-            hint = "nothing was started"
-        print(f"minievo: interrupted; {hint}", file=sys.stderr)
-        return 130
+        print(f"minievo: interrupted (SIGINT); {_stop_hint(args, where)}", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except SystemExit as stop:
+        if stop.code != 128 + signal.SIGTERM:
+            raise
+        print(f"minievo: terminated (SIGTERM); {_stop_hint(args, where)}", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def check_environment() -> None:
+    """Refuse a bad value of an environment variable minievo reads, before anything starts.
+
+    ``MINIEVO_PROGRESS_SECONDS`` (progress lines), ``MINIEVO_DATA_DIR`` (the
+    dataset cache: not a file). ``NUMBA_*`` and thread counts are Numba's own.
+    """
+    from .errors import ConfigError
+    from .training.progress import progress_interval
+
+    progress_interval()
+    data_dir = os.environ.get("MINIEVO_DATA_DIR")
+    if data_dir is not None and data_dir.strip() == "":
+        raise ConfigError(
+            "environment variable MINIEVO_DATA_DIR is set but empty; set it to a folder, "
+            "or unset it for ~/.cache/minievo/data"
+        )
+    if (
+        data_dir
+        and Path(data_dir).expanduser().exists()
+        and not Path(data_dir).expanduser().is_dir()
+    ):
+        raise ConfigError(
+            f"environment variable MINIEVO_DATA_DIR={data_dir!r} is a file, not a folder; "
+            "set it to a folder, or unset it for ~/.cache/minievo/data"
+        )
+
+
+def _terminate_as_exit():
+    """Make SIGTERM raise ``SystemExit(143)`` (the shells' 128 + 15) in the main thread,
+    so that :func:`main` names the folder to resume whenever it arrives; returns the
+    previous handler (None where none could be set). While a run trains,
+    :func:`~minievo.training.checkpoint.stop_requests` takes over: the epoch ends and a
+    checkpoint is written first."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signal.SIGTERM)
+
+    return signal.signal(signal.SIGTERM, terminate)
+
+
+def _stop_hint(args, where) -> str:
+    """What to do after a run or sweep was stopped by a signal."""
+    if where["out"] is not None:
+        return f"continue with `minievo run --resume {where['out']}`"
+    folder = getattr(args, "sweep_folder", None)
+    if folder is not None:
+        return f"finished jobs are kept in {folder}: rerun the same command to run the rest"
+    return "nothing was started"
 
 
 # ---------------------------------------------------------------------------
@@ -672,8 +750,13 @@ def _run_study_sweep(args, variants, names, out: Path) -> int:
                 check_folder(expand_trials(variants, names), out)
         except SweepMismatchError:
             out = next_free_folder(out)
+    if args.scheduler:  # a malformed address is refused before anything starts
+        from .experiments.sweep import check_scheduler_address
+
+        check_scheduler_address(args.scheduler)
     total = len(expand_trials(variants, names))
     print(f"{len(variants)} variant(s), {total} job(s) -> {out}", file=sys.stderr)
+    args.sweep_folder = out
     client = None
     if args.scheduler:
         from .experiments.sweep import dask_client
@@ -689,14 +772,6 @@ def _run_study_sweep(args, variants, names, out: Path) -> int:
             progress=not args.no_progress,
             executor=client.get_executor() if client else None,
         )
-    except KeyboardInterrupt:
-        print(
-            f"minievo: sweep interrupted; finished jobs are kept in {out}: rerun the same "
-            f"command to run the rest",
-            file=sys.stderr,
-        )
-        args.sweep_folder = out
-        return 130
     finally:
         if client is not None:
             cluster = client.cluster if args.scheduler == "local" else None
@@ -741,8 +816,6 @@ def cmd_reproduce(args) -> int:
         overrides["epochs"] = args.epochs
     variants, names = _study_variants("main_comparison", None, args.trials, overrides)
     code = _run_study_sweep(args, variants, names, args.out)
-    if code == 130:
-        return code
     report = write_report(args.sweep_folder)
     print(report.summary_line())
     print(f"report: {report.path}")

@@ -67,7 +67,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_savez_compressed
+from .io import atomic_savez_compressed, npz_problem, reason_without_pickle
 
 __all__ = [
     "DataFileError",
@@ -497,6 +497,9 @@ def _read_npz(path: Path) -> dict:
         raise DataFileError(path, "not found")
     if not path.is_file():
         raise DataFileError(path, "is not a regular file")
+    problem = npz_problem(path)
+    if problem:
+        raise DataFileError(path, problem)
     try:
         archive = np.load(path, allow_pickle=False)
         if not isinstance(archive, np.lib.npyio.NpzFile):
@@ -507,7 +510,8 @@ def _read_npz(path: Path) -> dict:
         raise
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as err:
         raise DataFileError(
-            path, f"not a valid .npz archive or truncated ({type(err).__name__}: {err})"
+            path,
+            f"not a valid .npz archive or truncated ({type(err).__name__}: {reason_without_pickle(err)})",
         ) from err
 
 
@@ -709,7 +713,12 @@ def load_or_generate(
             file=sys.stderr,
         )
     elif path.exists():
-        dataset = load_dataset(path)
+        try:
+            dataset = load_dataset(path)
+        except DataFileError as err:  # a cached file: generated again once it is deleted
+            raise DataFileError(
+                path, f"{err.problem}; delete the file to generate it again"
+            ) from None
         if dataset.params != params:
             raise DataFileError(
                 path,

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -114,10 +116,179 @@ def load_npz(path) -> dict:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
+    problem = npz_problem(path)
+    if problem:
+        raise FileFormatError(f"{path}: {problem}")
     try:
         with np.load(path, allow_pickle=False) as data:
             return {name: data[name] for name in data.files}
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError) as err:
         raise FileFormatError(
-            f"{path}: not a readable .npz file (truncated or corrupt?): {err}"
+            f"{path}: not a readable .npz file (truncated or corrupt?): {reason_without_pickle(err)}"
         ) from None
+
+
+#: The first bytes of a zip archive (an .npz), of an empty one, and of a single .npy array.
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def npz_problem(path) -> str | None:
+    """Why ``path`` cannot be an ``.npz`` archive judging by its first bytes, or None.
+
+    A file that is not a zip archive is named for what it is (empty, a single
+    ``.npy`` array, something else), never "load it with allow_pickle":
+    minievo never unpickles.
+    """
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return None  # the caller's read names the error
+    if head.startswith(_ZIP_MAGIC):
+        return None
+    if not head:
+        return "an empty file, not an .npz archive (truncated?)"
+    if head.startswith(_NPY_MAGIC):
+        return "a single .npy array, not an .npz archive"
+    return "not an .npz archive (it does not start as a zip file: damaged, or another kind of file)"
+
+
+def reason_without_pickle(err: BaseException) -> str:
+    """The error's text without NumPy's advice to unpickle (minievo never does)."""
+    text = str(err)
+    if "allow_pickle" in text or "pickled" in text:
+        return "an array holds Python objects (pickled data), which minievo does not read"
+    return text
+
+
+# ---------------------------------------------------------------------------
+# One writer per folder
+# ---------------------------------------------------------------------------
+
+#: The lock file of a run or sweep folder (:class:`FolderLock`).
+LOCK_FILE = ".minievo.lock"
+
+
+class FolderInUseError(OSError):
+    """Another process holds the folder's lock; the message names the folder and its pid."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class FolderLock:
+    """An advisory, exclusive lock on a folder: one writer at a time.
+
+    ``fcntl.flock`` on ``FOLDER/.minievo.lock``, taken without waiting. The
+    operating system releases it when its holder ends, however it ends
+    (``kill -9`` included), so a lock is never stale; the file stays and
+    holds the process id of its last holder (for the error message of a
+    refused second writer). Readers (``minievo report``, ``inspect``) never
+    take it: every file but ``stats.jsonl`` is replaced atomically, and
+    ``stats.jsonl`` only grows by whole lines. Where ``fcntl`` is missing
+    (Windows) the lock does nothing.
+
+    Re-entrant within a thread (``resume`` calling ``run``); another thread
+    of the same process is refused like another process.
+    """
+
+    _held: dict = {}
+
+    def __init__(self, folder, what: str = "folder"):
+        self.folder = Path(folder)
+        self.what = what
+        self._fd = None
+        self._nested = False
+
+    def _key(self):
+        return os.path.realpath(self.folder), threading.get_ident()
+
+    def acquire(self) -> FolderLock:
+        key = self._key()
+        if key in FolderLock._held:
+            FolderLock._held[key][1] += 1
+            self._nested = True
+            return self
+        try:
+            import fcntl
+        except ImportError:  # Windows: no advisory locks
+            return self
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise _naming(err, self.folder) from None
+        path = self.folder / LOCK_FILE
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise _naming(err, path) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = _read_pid(fd)
+            os.close(fd)
+            by = f"process {holder}" if holder else "another process"
+            raise FolderInUseError(
+                f"{self.folder}: {self.what} in use by {by} (one writer at a time); "
+                f"wait for it to end, or choose another --out"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        FolderLock._held[key] = [self, 1]
+        return self
+
+    def release(self) -> None:
+        key = self._key()
+        if self._nested:
+            FolderLock._held[key][1] -= 1
+            return
+        if self._fd is None:
+            return
+        FolderLock._held.pop(key, None)
+        os.close(self._fd)  # closing the descriptor releases the flock
+        self._fd = None
+
+    def __enter__(self) -> FolderLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _read_pid(fd) -> int | None:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        return int(text) if text else None
+    except (OSError, ValueError):
+        return None
+
+
+def load_json(path, expected: type | None = dict):
+    """The JSON document in ``path``, or :class:`FileFormatError` naming the file.
+
+    ``expected``: the type the top level must have (``dict``, ``list``; None: any).
+    """
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+        value = json.loads(text)
+    except UnicodeDecodeError:
+        raise FileFormatError(f"{path}: not a text file (damaged?)") from None
+    except json.JSONDecodeError as err:
+        raise FileFormatError(
+            f"{path}: not valid JSON at line {err.lineno}, column {err.colno}: {err.msg} "
+            "(damaged or half-written)"
+        ) from None
+    if expected is not None and not isinstance(value, expected):
+        raise FileFormatError(
+            f"{path}: a JSON {type(value).__name__}, expected a JSON "
+            f"{'object' if expected is dict else expected.__name__} (damaged, or written by "
+            "another version)"
+        )
+    return value

@@ -824,6 +824,24 @@ def _as_notes(value: Any) -> list[str]:
     return list(value)
 
 
+def _refuse_duplicate_keys(path: Path):
+    """A ``json`` ``object_pairs_hook`` that refuses a key given twice in one object
+    (``json`` would keep the last value and say nothing)."""
+
+    def pairs_to_dict(pairs):
+        seen = {}
+        for key, value in pairs:
+            if key in seen:
+                raise ConfigError(
+                    f"{path}: key {key!r} is given twice ({seen[key]!r}, then {value!r}); "
+                    "keep one of them"
+                )
+            seen[key] = value
+        return seen
+
+    return pairs_to_dict
+
+
 def read_config_file(path: str | os.PathLike) -> dict:
     """The key/value pairs of a ``.json`` or ``.toml`` configuration file, not yet checked.
 
@@ -841,10 +859,15 @@ def read_config_file(path: str | os.PathLike) -> dict:
     except OSError as error:
         reason = error.strerror or error
         raise ConfigError(f"{path}: cannot read the file: {reason}") from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path}: not a text file (byte {error.start} is not UTF-8): damaged, or not "
+            "a configuration"
+        ) from error
     try:
         if suffix == ".json":
-            data = json.loads(text)
-        else:
+            data = json.loads(text, object_pairs_hook=_refuse_duplicate_keys(path))
+        else:  # TOML refuses a key given twice itself
             data = tomllib.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError(

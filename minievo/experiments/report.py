@@ -43,7 +43,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..io import atomic_write_bytes
+from ..io import FileFormatError, atomic_write_bytes, load_json
 from ..training.records import read_stats
 from .run import CONFIG_FILE, SUMMARY_FILE
 from .stats import Comparison, a12_magnitude, compare, summarize
@@ -132,7 +132,7 @@ def _curves(records: list[dict], keys) -> dict:
 
 def read_trial(job_dir: Path, job: str, seed: int) -> Trial:
     """A finished job's metrics from its ``summary.json`` and ``stats.jsonl``."""
-    summary = json.loads((job_dir / SUMMARY_FILE).read_text())
+    summary = load_json(job_dir / SUMMARY_FILE)
     records = read_stats(job_dir)
     last = _last_epoch_records(records)
     n_enc, n_dec = summary["n_params_encoder"], summary["n_params_decoder"]
@@ -206,7 +206,18 @@ def read_sweep(root) -> list[Variant]:
     path = root / JOBS_FILE
     if not path.exists():
         raise FileNotFoundError(f"{root}: not a sweep folder ({JOBS_FILE} is missing)")
-    jobs = json.loads(path.read_text())
+    try:
+        jobs = load_json(path)
+    except FileFormatError as err:
+        raise FileFormatError(
+            f"{err}; delete it and rerun the sweep command, which writes it again"
+        ) from None
+    for job, config in jobs.items():
+        if not isinstance(config, dict) or not isinstance(config.get("seed"), int):
+            raise FileFormatError(
+                f"{path}: job {job!r} has no configuration with a seed (damaged, or written "
+                "by another version); delete it and rerun the sweep command, which writes it again"
+            )
     variants: dict[str, Variant] = {}
     for job, config in jobs.items():  # jobs.json keeps the sweep's order
         name = job.rsplit("/", 1)[0]
@@ -215,7 +226,10 @@ def read_sweep(root) -> list[Variant]:
         status = job_status(job_dir)
         error = None
         if status == "failed":
-            error = json.loads((job_dir / FAILED_FILE).read_text()).get("error")
+            try:
+                error = load_json(job_dir / FAILED_FILE).get("error")
+            except (OSError, ValueError) as err:
+                status, error = "unreadable", str(err)
         if status == "done":
             try:
                 variant.trials.append(read_trial(job_dir, job, config["seed"]))
@@ -229,7 +243,18 @@ def read_sweep(root) -> list[Variant]:
         variant.jobs.sort(key=lambda j: j[1])
     order = sorted(variants)
     if (root / VARIANTS_FILE).exists():  # the sweep's own order
-        listed = [v["name"] for v in json.loads((root / VARIANTS_FILE).read_text())]
+        try:
+            listed = load_json(root / VARIANTS_FILE, list)
+        except FileFormatError as err:
+            raise FileFormatError(
+                f"{err}; delete it and rerun the sweep command, which writes it again"
+            ) from None
+        if not all(isinstance(v, dict) and isinstance(v.get("name"), str) for v in listed):
+            raise FileFormatError(
+                f"{root / VARIANTS_FILE}: a variant without a name (damaged, or written by "
+                "another version); delete it and rerun the sweep command, which writes it again"
+            )
+        listed = [v["name"] for v in listed]
         order = [n for n in listed if n in variants] + [n for n in order if n not in listed]
     return [variants[name] for name in order]
 

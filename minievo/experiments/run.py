@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from ..data import load_or_generate
-from ..io import atomic_write_json, remove_stale_temporaries
+from ..io import FileFormatError, FolderLock, atomic_write_json, remove_stale_temporaries
 from ..network import autoencoder_specs
 from ..training.canonical import train_canonical
 from ..training.checkpoint import (
@@ -37,11 +37,12 @@ from ..training.checkpoint import (
     checkpoint_progress,
     checkpoint_state,
     drop_checkpoint,
+    verify_checkpoint,
 )
 from ..training.coevolution import train_coevolution
 from ..training.lockstep import train_lockstep
 from ..training.progress import compile_notice
-from ..training.records import STATS_FILE, pruned_counts, read_stats
+from ..training.records import STATS_FILE, check_stats, pruned_counts, read_stats
 from ..training.variants import variant_of
 from .config import Config, ConfigError
 
@@ -88,8 +89,13 @@ def run(
     force: bool = False,
     notify=None,
     figures: bool = True,
+    dataset=None,
 ):
     """Train as ``config`` says and write the run folder; returns a ``RunResult``.
+
+    The run holds the folder's lock (:class:`~minievo.io.FolderLock`) while it
+    writes: a second writer on the same folder is refused
+    (:class:`~minievo.io.FolderInUseError`, naming the holder's process id).
 
     Parameters
     ----------
@@ -109,20 +115,25 @@ def run(
     figures : bool
         Draw the run's figures (``figures/*.png``); a sweep of many tiny jobs
         may skip them (``minievo report`` draws the study's).
+    dataset : Dataset, optional
+        The dataset ``config`` names, already loaded (by :func:`resume`'s checks).
     """
     notify = notify or (lambda line: None)
     check_workers(config, workers)
     check_memory(config)
-    if out_dir is not None:
-        out_dir = Path(out_dir)
+    check_scale(config)
+    if out_dir is None:
+        dataset = dataset if dataset is not None else load_dataset_for(config)
+        return train(config, dataset, None, resume=resume, workers=workers, notify=notify)
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(20, "not a folder", str(out_dir))
+    with FolderLock(out_dir, "run folder"):  # one writer: held until the outputs are written
         if not resume:
             prepare_new_folder(out_dir, force, notify)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:
             config.save(out_dir / CONFIG_FILE)
-    dataset = load_dataset_for(config)
-    result = train(config, dataset, out_dir, resume=resume, workers=workers, notify=notify)
-    if out_dir is not None:
+        dataset = dataset if dataset is not None else load_dataset_for(config)
+        result = train(config, dataset, out_dir, resume=resume, workers=workers, notify=notify)
         write_outputs(config, result, out_dir, figures=figures)
         if not config.keep_checkpoint:  # finished: the results are written
             drop_checkpoint(out_dir)
@@ -202,6 +213,50 @@ def check_memory(config: Config) -> None:
         )
 
 
+#: Bytes of one line of ``stats.jsonl`` (about 350 measured; an upper bound here).
+BYTES_PER_RECORD = 400
+#: Multiply-adds per second one core sustains in the training step (a low estimate:
+#: the default job's 2.4e11 multiply-adds take about 30 s with the Numba kernels).
+MULTIPLY_ADDS_PER_S = 2e9
+#: A run estimated beyond either limit is refused unless :data:`FORCE_VARIABLE` is set.
+MAX_ESTIMATED_SECONDS = 30 * 24 * 3600
+MAX_ESTIMATED_BYTES = 2**40
+FORCE_VARIABLE = "MINIEVO_ALLOW_HUGE_RUNS"
+
+
+def estimate_cost(config: Config) -> tuple[float, int]:
+    """``(seconds, bytes of records)`` a run of ``config`` takes, roughly (one core).
+
+    Seconds: each epoch trains every cell on every training row (forward and
+    backward, 3 multiply-adds per parameter, once per neighbour in the
+    coevolution); bytes: one record per epoch (canonical) or per cell visit.
+    """
+    clusters, per_cluster, n_dim = config.dataset_shape
+    n_params = sum(spec.n_params for spec in autoencoder_specs(config.environment, n_dim))
+    cells = 1 if config.is_canonical else config.population_size
+    neighbours = 1 if config.is_canonical else 2 * config.radius + 1
+    rows = clusters * per_cluster
+    seconds = config.epochs * cells * neighbours * rows * n_params * 3 / MULTIPLY_ADDS_PER_S
+    return seconds, config.epochs * cells * BYTES_PER_RECORD
+
+
+def check_scale(config: Config) -> None:
+    """Refuse a run whose estimated time or record size is absurd (``epochs`` of 10^12),
+    unless the environment variable :data:`FORCE_VARIABLE` is ``1``."""
+    if os.environ.get(FORCE_VARIABLE) == "1":
+        return
+    seconds, size = estimate_cost(config)
+    if seconds <= MAX_ESTIMATED_SECONDS and size <= MAX_ESTIMATED_BYTES:
+        return
+    raise ConfigError(
+        f"epochs={config.epochs}, population_size={config.population_size}: the run would "
+        f"take about {seconds / 86400:.3g} days on one core and write about "
+        f"{size / 2**30:.3g} GiB of records (limits: {MAX_ESTIMATED_SECONDS // 86400} days, "
+        f"{MAX_ESTIMATED_BYTES // 2**30} GiB); use fewer epochs, or set {FORCE_VARIABLE}=1 "
+        "to run it anyway"
+    )
+
+
 def prepare_new_folder(out_dir: Path, force: bool, notify) -> None:
     """Make ``out_dir`` ready for a new run: refuse to overwrite results, clear a dead start.
 
@@ -267,38 +322,70 @@ def resume(
     path = run_dir / CONFIG_FILE
     if not run_dir.is_dir() or not path.exists():
         raise ConfigError(f"{run_dir} is not a run folder: {CONFIG_FILE} is missing")
-    config = Config.from_file(path)
-    if not (run_dir / CHECKPOINT_FILE).exists():
-        raise ConfigError(
-            f"{run_dir} has no checkpoint (killed before its first one, or checkpoint_every=0): "
-            f"nothing to resume; `minievo run --config {path} --out {run_dir}` starts it again "
-            "in the same folder"
-        )
-    check_checkpoint_matches(config, run_dir)
-    removed = remove_stale_temporaries(run_dir)
-    if removed:
-        notify(f"{run_dir}: removed {len(removed)} temporary file(s) of an interrupted write")
-    if epochs is not None:
-        changed = extend_config(config, run_dir, epochs)
+    with FolderLock(run_dir, "run folder"):
+        # verify before touching: everything the run will read, before any byte changes
+        config, dataset = verify_run_folder(run_dir)
+        done = checkpoint_progress(run_dir)
+        changed = extend_config(config, run_dir, epochs) if epochs is not None else config
+        check_scale(changed)
+        removed = remove_stale_temporaries(run_dir)
+        if removed:
+            notify(f"{run_dir}: removed {len(removed)} temporary file(s) of an interrupted write")
         if changed.epochs != config.epochs:
             config = changed
             (run_dir / SUMMARY_FILE).unlink(missing_ok=True)  # no longer the run's summary
             config.save(path)
             notify(config.notices[-1])
-    elif checkpoint_progress(run_dir) >= config.epochs:
-        notify(
-            f"{run_dir}: the run has done all its {config.epochs} epochs; nothing to "
-            "train (extend it with --epochs N); writing its outputs again"
+        elif epochs is None and done >= config.epochs:
+            notify(
+                f"{run_dir}: the run has done all its {config.epochs} epochs; nothing to "
+                "train (extend it with --epochs N); writing its outputs again"
+            )
+        if progress is not None:
+            config = config.replace(progress=progress)
+        return run(
+            config,
+            run_dir,
+            resume=True,
+            workers=workers,
+            notify=notify,
+            figures=figures,
+            dataset=dataset,
         )
-    if progress is not None:
-        config = config.replace(progress=progress)
-    return run(config, run_dir, resume=True, workers=workers, notify=notify, figures=figures)
 
 
-def check_checkpoint_matches(config: Config, run_dir: Path) -> None:
+def verify_run_folder(run_dir: Path):
+    """Read and check what resuming ``run_dir`` needs; returns ``(config, dataset)``.
+
+    ``config.json``, every array of the checkpoint (:func:`verify_checkpoint`),
+    the checkpoint against the configuration, ``stats.jsonl`` against the
+    length the checkpoint recorded (:func:`check_stats`), and the dataset.
+    Writes nothing in the folder; raises an error naming the file and what is
+    wrong with it.
+    """
+    config = Config.from_file(run_dir / CONFIG_FILE)
+    if not (run_dir / CHECKPOINT_FILE).exists():
+        raise ConfigError(
+            f"{run_dir} has no checkpoint (killed before its first one, or checkpoint_every=0): "
+            f"nothing to resume; `minievo run --config {run_dir / CONFIG_FILE} --out {run_dir}` "
+            "starts it again in the same folder"
+        )
+    try:
+        state = verify_checkpoint(run_dir)
+        check_checkpoint_matches(config, run_dir, state)
+        check_stats(run_dir, state["stats_bytes"])
+    except FileFormatError as err:
+        raise FileFormatError(
+            f"{err}; the folder is left as it was (start the run again with "
+            f"`minievo run --config {run_dir / CONFIG_FILE} --out {run_dir} --force`)"
+        ) from None
+    return config, load_dataset_for(config)
+
+
+def check_checkpoint_matches(config: Config, run_dir: Path, state: dict | None = None) -> None:
     """Refuse a checkpoint written by another variant, seed or population than ``config.json``."""
     path = run_dir / CHECKPOINT_FILE
-    state = checkpoint_state(run_dir)
+    state = checkpoint_state(run_dir) if state is None else state
     for key, expected in (
         ("variant", config.cell_evaluation),
         ("seed", config.seed),

@@ -52,7 +52,14 @@ from concurrent.futures import Executor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..io import atomic_write_bytes, atomic_write_json
+from ..io import (
+    LOCK_FILE,
+    FileFormatError,
+    FolderLock,
+    atomic_write_bytes,
+    atomic_write_json,
+    load_json,
+)
 from ..training.checkpoint import CHECKPOINT_FILE
 from .config import Config, ConfigError
 from .run import CONFIG_FILE, SUMMARY_FILE, resume, run
@@ -235,7 +242,20 @@ def check_folder(jobs: list[Job], root: Path) -> None:
     listed = root / JOBS_FILE
     wanted = {job.name: job.config.to_dict() for job in jobs}
     if listed.exists():
-        held = json.loads(listed.read_text())
+        try:
+            held = load_json(listed)
+        except FileFormatError as err:
+            raise FileFormatError(
+                f"{err}; delete it and rerun the sweep command, which writes it again "
+                "(each job's config.json is still compared)"
+            ) from None
+        for name, value in held.items():
+            if not isinstance(value, dict):
+                raise FileFormatError(
+                    f"{listed}: job {name!r} has no configuration object (damaged, or written "
+                    "by another version); delete it and rerun the sweep command, which writes it again "
+                    "(each job's config.json is still compared)"
+                )
         for name in sorted(set(held) & set(wanted)):
             diff = config_differences(held[name], wanted[name])
             if diff:
@@ -249,7 +269,14 @@ def check_folder(jobs: list[Job], root: Path) -> None:
     for job in jobs:
         path = root / job.name / CONFIG_FILE
         if path.exists():
-            diff = config_differences(json.loads(path.read_text()), wanted[job.name])
+            try:
+                held_config = load_json(path)
+            except FileFormatError as err:
+                raise FileFormatError(
+                    f"{err}; delete the job's folder {root / job.name} and rerun the sweep "
+                    "command to run that job again"
+                ) from None
+            diff = config_differences(held_config, wanted[job.name])
             if diff:
                 problems.append(f"{job.name}: " + "; ".join(diff))
                 break
@@ -295,8 +322,13 @@ def run_job(config_dict: dict, out_dir: str, figures: bool = True) -> dict:
     draw the run's own figures. Exceptions propagate: the runner records them.
     """
     out = Path(out_dir)
+    with FolderLock(out, "run folder"):  # one writer per job folder
+        return _run_job(config_dict, out, figures)
+
+
+def _run_job(config_dict: dict, out: Path, figures: bool) -> dict:
     if (out / SUMMARY_FILE).exists():
-        summary = json.loads((out / SUMMARY_FILE).read_text())
+        summary = load_json(out / SUMMARY_FILE)
         return {
             "test_loss": summary["test_loss"],
             "wall_time_s": summary["wall_time_s"],
@@ -309,7 +341,7 @@ def run_job(config_dict: dict, out_dir: str, figures: bool = True) -> dict:
     else:
         if out.exists():  # started but never checkpointed: start again
             for child in out.iterdir():
-                if child.is_file() and child.name != WORKER_LOG:
+                if child.is_file() and child.name not in (WORKER_LOG, LOCK_FILE):
                     child.unlink()
         result = run(config, out, figures=figures)
     return {"test_loss": result.test_loss, "wall_time_s": result.wall_time, "skipped": False}
@@ -578,10 +610,10 @@ def result_line(job: Job, root: Path) -> dict:
         "error": None,
     }
     if line["status"] == "done":
-        summary = json.loads((out / SUMMARY_FILE).read_text())
-        line.update(test_loss=summary["test_loss"], wall_time_s=summary["wall_time_s"])
+        summary = load_json(out / SUMMARY_FILE)
+        line.update(test_loss=summary.get("test_loss"), wall_time_s=summary.get("wall_time_s"))
     elif line["status"] == "failed":
-        line["error"] = json.loads((out / FAILED_FILE).read_text()).get("error")
+        line["error"] = load_json(out / FAILED_FILE).get("error")
     return line
 
 
@@ -776,14 +808,15 @@ def run_sweep(
     jobs = expand_trials(variants, names)
     # the runner first: an option that cannot apply is refused before anything is written
     runner = choose_runner(jobs, executor, workers, threads, in_process, figures)
-    if root.exists():
+    if root.exists() and not root.is_dir():
+        raise NotADirectoryError(20, "not a folder", str(root))
+    with FolderLock(root, "sweep folder"):  # one sweep writes a folder at a time
         check_folder(jobs, root)
-    root.mkdir(parents=True, exist_ok=True)
-    write_jobs(jobs, root)
-    skipped = sum(job_status(root / job.name) == "done" for job in jobs)
-    write_results(jobs, root)
-    ran = execute_jobs(jobs, root, runner, progress=progress, on_result=on_result)
-    return SweepOutcome(root, write_results(jobs, root), ran, skipped)
+        write_jobs(jobs, root)
+        skipped = sum(job_status(root / job.name) == "done" for job in jobs)
+        write_results(jobs, root)
+        ran = execute_jobs(jobs, root, runner, progress=progress, on_result=on_result)
+        return SweepOutcome(root, write_results(jobs, root), ran, skipped)
 
 
 # ---------------------------------------------------------------------------
@@ -799,6 +832,7 @@ def dask_client(scheduler: str, workers: int = 1, threads: int = 1):
     the address of a running scheduler (``tcp://host:8786``); its workers
     must see the sweep folder at the same path (a shared file system).
     """
+    check_scheduler_address(scheduler)
     try:
         from dask.distributed import Client, LocalCluster
     except ImportError:
@@ -816,4 +850,33 @@ def dask_client(scheduler: str, workers: int = 1, threads: int = 1):
             env=env,
         )
         return Client(cluster)
-    return Client(scheduler, timeout="10s")
+    check_scheduler_address(scheduler)
+    try:
+        return Client(scheduler, timeout=f"{CONNECT_TIMEOUT_S}s")
+    except (OSError, TimeoutError) as err:
+        raise ConfigError(
+            f"--scheduler {scheduler}: no scheduler answered within {CONNECT_TIMEOUT_S} s "
+            f"({err}); start one there (`dask scheduler`), or use --scheduler local"
+        ) from None
+    except ValueError as err:
+        raise ConfigError(f"--scheduler {scheduler}: {err}; {SCHEDULER_ALLOWED}") from None
+
+
+#: Seconds to wait for a running scheduler to answer (``--scheduler ADDRESS``).
+CONNECT_TIMEOUT_S = 10
+#: What ``--scheduler`` takes, for the error messages.
+SCHEDULER_ALLOWED = "allowed: 'local', or a scheduler address such as tcp://HOST:8786"
+_SCHEDULER_ADDRESS = re.compile(
+    r"^((tcp|tls|ws|wss|ucx|inproc)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$"
+)
+
+
+def check_scheduler_address(scheduler: str) -> None:
+    """Refuse a ``--scheduler`` value that is neither ``local`` nor ``[PROTOCOL://]HOST:PORT``."""
+    if scheduler == "local":
+        return
+    match = _SCHEDULER_ADDRESS.match(scheduler)
+    if match is None or not 0 < int(match.group(4)) < 65536:
+        raise ConfigError(
+            f"--scheduler {scheduler!r} is not a scheduler address; {SCHEDULER_ALLOWED}"
+        )

@@ -132,6 +132,29 @@ def _check_new_name(kind: str, name: str, function: Callable, taken: dict) -> No
         )
 
 
+def _check_aliases(name: str, names: tuple[str, ...], function: Callable) -> None:
+    """Refuse an operator name or alias that another operator already answers to.
+
+    The configuration resolves aliases (``activation`` -> ``variance``): a
+    plug-in named like another operator's alias, or with an alias that is
+    another operator's name or alias, would be shadowed or shadow it.
+    """
+    taken = {
+        spelling: op
+        for op in _OPERATORS.values()
+        if op.name != name and not _same_function(op.function, function)
+        for spelling in (op.name, *op.aliases)
+    }
+    for spelling in (name, *names):
+        if spelling in taken:
+            owner = taken[spelling]
+            what = "the name" if spelling == owner.name else "an alias"
+            raise ValueError(
+                f"prune operator {name!r}: {spelling!r} is already {what} of operator "
+                f"{owner.name!r} (by {owner.function.__module__}); choose another name"
+            )
+
+
 def register_operator(
     name: str,
     *,
@@ -162,6 +185,7 @@ def register_operator(
         _check_new_name("prune operator", name, function, _OPERATORS)
         published = published_name or name
         names = tuple(dict.fromkeys(a for a in (*aliases, published) if a != name))
+        _check_aliases(name, names, function)
         _OPERATORS[name] = Operator(name, function, published, names, bool(needs_records))
         return function
 

@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import FileFormatError, atomic_savez, load_npz
+from ..io import FileFormatError, atomic_savez, load_npz, npz_problem, reason_without_pickle
 from ..network import MLP
 
 CHECKPOINT_FILE = "checkpoint.npz"
@@ -137,13 +137,45 @@ def load_checkpoint(run_dir, record_rows: int = 0):
 def checkpoint_state(run_dir) -> dict:
     """The JSON ``state`` of a run folder's checkpoint, without reading its networks."""
     path = Path(run_dir) / CHECKPOINT_FILE
+    problem = npz_problem(path) if path.exists() else None
+    if problem:
+        raise FileFormatError(f"{path}: {problem}")
     try:
         with np.load(path, allow_pickle=False) as data:
             return json.loads(str(data["state"]))
     except FileNotFoundError:
         raise
     except (KeyError, ValueError, OSError, EOFError, zipfile.BadZipFile) as err:  # damaged
-        raise FileFormatError(f"{path}: checkpoint state unreadable: {err}") from None
+        raise FileFormatError(
+            f"{path}: checkpoint state unreadable: {reason_without_pickle(err)}"
+        ) from None
+
+
+#: Keys of a checkpoint's ``state`` that every training loop reads back.
+REQUIRED_STATE = ("next_epoch", "stats_bytes")
+
+
+def verify_checkpoint(run_dir) -> dict:
+    """Read and check the whole of ``run_dir/checkpoint.npz``; returns its ``state``.
+
+    Every array is read (so the zip's CRC-32 of each is checked), every
+    network is rebuilt, and the state must hold a non-negative integer
+    ``next_epoch`` and ``stats_bytes``. Nothing is written. Raises
+    ``FileNotFoundError``/``FileFormatError`` with one line naming the file
+    and what is wrong, so that ``--resume`` can refuse before it changes a byte.
+    """
+    path = Path(run_dir) / CHECKPOINT_FILE
+    state, _, _ = load_checkpoint(run_dir)
+    if not isinstance(state, dict):
+        raise FileFormatError(f"{path}: checkpoint state is not a JSON object")
+    for key in REQUIRED_STATE:
+        value = state.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise FileFormatError(
+                f"{path}: checkpoint state has {key}={value!r}; expected an integer >= 0 "
+                "(damaged, or written by another version)"
+            )
+    return state
 
 
 def checkpoint_progress(run_dir) -> int:

@@ -15,12 +15,15 @@ run that sits at epoch 0 says why.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
 from pathlib import Path
 
 from tqdm.auto import tqdm
+
+from ..errors import ConfigError
 
 #: Environment variable: seconds between progress lines off a terminal.
 INTERVAL_VARIABLE = "MINIEVO_PROGRESS_SECONDS"
@@ -68,12 +71,25 @@ def progress_bar(
 
 
 def progress_interval() -> float:
-    """Seconds between lines: ``$MINIEVO_PROGRESS_SECONDS`` or 10."""
-    raw = os.environ.get(INTERVAL_VARIABLE, "")
-    try:
-        return max(0.0, float(raw)) if raw else DEFAULT_INTERVAL
-    except ValueError:
+    """Seconds between lines: ``$MINIEVO_PROGRESS_SECONDS`` or 10.
+
+    Raises ConfigError naming the variable when its value is not a finite
+    number >= 0 (the ``minievo`` command checks it before anything starts).
+    """
+    raw = os.environ.get(INTERVAL_VARIABLE, "").strip()
+    if not raw:
         return DEFAULT_INTERVAL
+    try:
+        value = float(raw)
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < 0:
+        raise ConfigError(
+            f"environment variable {INTERVAL_VARIABLE}={raw!r}: not a number of seconds; "
+            f"allowed: a number >= 0 (0: a line after every epoch), or unset it for "
+            f"{DEFAULT_INTERVAL:g}"
+        )
+    return value
 
 
 class ProgressLines:

@@ -43,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io import FileFormatError
+
 STATS_FILE = "stats.jsonl"
 
 
@@ -118,6 +120,51 @@ def full_set_statistics(engine, pair, config, dataset, epoch: int) -> dict:
     return stats
 
 
+class StatsFileError(FileFormatError):
+    """``stats.jsonl`` does not hold what the checkpoint says; the message names the file."""
+
+
+def check_stats(run_dir, n_bytes: int) -> int:
+    """Check that ``run_dir/stats.jsonl`` starts with ``n_bytes`` bytes of whole records.
+
+    What a checkpoint recorded (its ``stats_bytes``) must be there: at least
+    that many bytes, ending at a line break, each line one JSON object. Bytes
+    after it (records of an epoch the checkpoint does not hold) are not
+    checked: resuming writes them again. Returns the number of records.
+    Raises :class:`StatsFileError` (missing, shorter, or damaged) naming the
+    file; a short file is damage, never padded.
+    """
+    path = Path(run_dir) / STATS_FILE
+    if not path.is_file():
+        raise StatsFileError(
+            f"{path}: missing, but the checkpoint holds {n_bytes} bytes of records; cannot resume"
+        )
+    size = path.stat().st_size
+    if size < n_bytes:
+        raise StatsFileError(
+            f"{path}: {size} bytes, but the checkpoint recorded {n_bytes} (truncated); "
+            "cannot resume"
+        )
+    with open(path, "rb") as handle:
+        head = handle.read(n_bytes)
+    if n_bytes and not head.endswith(b"\n"):
+        raise StatsFileError(
+            f"{path}: byte {n_bytes}, where the checkpoint's records end, is not the end "
+            "of a line (damaged); cannot resume"
+        )
+    lines = head.split(b"\n")[:-1] if n_bytes else []
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            record = None
+        if not isinstance(record, dict):
+            raise StatsFileError(
+                f"{path}: line {number} is not a JSON record (damaged); cannot resume"
+            )
+    return len(lines)
+
+
 class StatsWriter:
     """Append records to ``DIR/stats.jsonl``, one flushed line each.
 
@@ -135,7 +182,8 @@ class StatsWriter:
         if truncate_to is None:
             self._handle = open(self.path, "wb")
         else:
-            self._handle = open(self.path, "r+b" if self.path.exists() else "wb")
+            check_stats(run_dir, truncate_to)  # never pad a short file with NUL bytes
+            self._handle = open(self.path, "r+b")
             self._handle.truncate(truncate_to)
             self._handle.seek(truncate_to)
 
@@ -166,7 +214,11 @@ class StatsWriter:
 
 
 def read_stats(path) -> list[dict]:
-    """Read ``stats.jsonl`` (a file or a run folder); a partial last line is skipped."""
+    """Read ``stats.jsonl`` (a file or a run folder); a partial last line is skipped.
+
+    Any other line that is not a JSON object is damage: :class:`StatsFileError`
+    naming the file and the line.
+    """
     path = Path(path)
     if path.is_dir():
         path = path / STATS_FILE
@@ -177,9 +229,12 @@ def read_stats(path) -> list[dict]:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            record = None
+        if not isinstance(record, dict):
             if number == len(lines):  # unterminated last line: an interrupted write
                 break
-            raise ValueError(f"{path}: line {number} is not valid JSON") from None
+            raise StatsFileError(f"{path}: line {number} is not a JSON record (damaged)")
+        records.append(record)
     return records
