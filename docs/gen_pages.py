@@ -5,6 +5,7 @@
   module added to or moved inside a package appears without editing anything.
 * ``tutorials/<name>.md``: each tutorial's ``# %%`` cells, markdown cells as
   text (with their ``$...$`` math) and code cells as code.
+* ``index.md``: the README, its links made relative to the site.
 * ``SUMMARY.md``: the navigation, read by mkdocs-literate-nav.
 """
 
@@ -72,7 +73,26 @@ def tutorial_page(path: Path) -> tuple[str, str]:
     return (match.group(1) if match else path.stem), page
 
 
+def home_page() -> str:
+    """The README as the site's home: ``docs/X`` links to pages, tutorials to theirs."""
+
+    def link(match: re.Match) -> str:
+        text, target = match.group(1), match.group(2)
+        if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            return match.group(0)
+        if target.startswith("docs/"):
+            return f"[{text}]({target[len('docs/') :]})"
+        tutorial = re.fullmatch(r"tutorials/(\d\d_\w+)\.py", target)
+        if tutorial:
+            return f"[{text}](tutorials/{tutorial.group(1)}.md)"
+        return text if text.startswith("`") else f"`{text}`"  # a file outside the site
+
+    return re.sub(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)", link, (ROOT / "README.md").read_text())
+
+
 def main() -> None:
+    with mkdocs_gen_files.open("index.md", "w") as f:
+        f.write(home_page().replace("](docs/figures/", "](figures/"))
     nav = ["* [Home](index.md)"]
     nav += [f"* [{title}]({name})" for title, name in GUIDE if (DOCS / name).exists()]
 
@@ -94,7 +114,9 @@ def main() -> None:
             f.write(f"# `{name}`\n\n::: {name}\n")
         nav.append(f"    * [{name}](api/{module.name}.md)")
     with mkdocs_gen_files.open("api/index.md", "w") as f:
-        f.write("# `minievo`: the public API\n\n::: minievo\n    options:\n      show_submodules: false\n")
+        f.write(
+            "# `minievo`: the public API\n\n::: minievo\n    options:\n      show_submodules: false\n"
+        )
     nav.insert(nav.index("* API reference") + 1, "    * [minievo](api/index.md)")
 
     with mkdocs_gen_files.open("SUMMARY.md", "w") as f:
