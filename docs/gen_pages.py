@@ -102,7 +102,8 @@ def main() -> None:
         with mkdocs_gen_files.open(f"tutorials/{path.stem}.md", "w") as f:
             f.write(page)
         mkdocs_gen_files.set_edit_path(f"tutorials/{path.stem}.md", f"../tutorials/{path.name}")
-        nav.append(f"    * [{title}](tutorials/{path.stem}.md)")
+        short = re.sub(r"^Tutorial (\d+): ", r"\1 ", title).rstrip(".")
+        nav.append(f"    * [{short}](tutorials/{path.stem}.md)")
 
     nav.append("* API reference")
     modules = sorted(pkgutil.iter_modules([str(ROOT / "minievo")]), key=lambda m: (m.ispkg, m.name))
