@@ -54,6 +54,23 @@ def cells(source: str) -> list[tuple[str, str]]:
     return [(k, "\n".join(text).strip("\n")) for k, text in out if "\n".join(text).strip()]
 
 
+def four_space_lists(markdown: str) -> str:
+    """List continuation lines indented 4 spaces, as Python-Markdown needs.
+
+    The cells are written for CommonMark (Jupyter), where a continuation line
+    of ``- item`` or ``1. item`` is indented 2 or 3 spaces; Python-Markdown
+    wants 4, or the item's display math and paragraphs fall out of the list.
+    """
+    out, fenced = [], False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if not fenced and re.match(r"^ {2,3}\S", line):
+            line = "    " + line.lstrip()
+        out.append(line)
+    return "\n".join(out)
+
+
 def tutorial_page(path: Path) -> tuple[str, str]:
     """(title, markdown) of one tutorial."""
     source = path.read_text()
@@ -62,7 +79,7 @@ def tutorial_page(path: Path) -> tuple[str, str]:
         parts = [("markdown", f"# {path.stem}"), ("code", source)]
     text = []
     for kind, body in parts:
-        text.append(body if kind == "markdown" else f"```python\n{body}\n```")
+        text.append(four_space_lists(body) if kind == "markdown" else f"```python\n{body}\n```")
     page = "\n\n".join(text) + "\n"
     page += (
         f"\n---\n\nThe source: `tutorials/{path.name}`. Run it with "

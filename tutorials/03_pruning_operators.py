@@ -26,6 +26,7 @@
 #   most has $t = 0$ and loses everything; the steadiest has
 #   $t = 1$ and is never touched. How much is pruned depends on the
 #   spread of the scores, not on any `amount`.
+#
 # - **`conjunctive`** (published name `lexicase`): push 100 random test rows
 #   through the network one at a time. For each
 #   row and layer, min-max scale the layer's pre-activations; a node *passes*

@@ -21,6 +21,7 @@
 #    $$L_{kj} = \tfrac{1}{|B|\,d} \textstyle\sum |D_j(E_k(x)) - x|, \qquad f^E_k = \min_j L_{kj}$$
 #
 #    An encoder is as good as its best partner ("best case").
+#
 # 3. **Tournament** of size 2 on $f^E$: two indices drawn with
 #    replacement, the lower loss wins (ties: the second). The winner's
 #    encoder *and* decoder form the selected pair.

@@ -37,6 +37,7 @@
 #    $$\bar L = \frac{1}{n}\sum_{i=1}^{n} \frac{1}{|\mathcal B|} \sum_{B \in \mathcal B} L_1(D_i(E_i(B)), B),$$
 #
 #    and the preserved capacity, the share of non-zero parameters at the end.
+#
 # 4. **Statistics.** One value per trial (the cells of one trial are not
 #    independent). Two-sided Mann-Whitney U against the unpruned baseline of
 #    the same training mode, Holm-corrected, and the Vargha-Delaney effect size
