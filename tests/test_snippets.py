@@ -179,3 +179,15 @@ def test_example_configurations_run_as_the_readme_says():
     )
     assert published.cell_evaluation == "ann_canonical"
     assert published.semantics == "published" and published.mask_mode == "regrow"
+
+
+def test_readme_python_example_gives_the_commands_result(tmp_path, data_dir):
+    """``run(default_job(...))`` and ``minievo run ...`` train the same numbers (1 epoch here)."""
+    from minievo import cli, default_job, run
+
+    flags = ["--epochs", "1", "--learning-rate", "1e-3", "--population-size", "4"]
+    assert cli.main(["run", *flags, "--no-progress", "--out", str(tmp_path / "cli")]) == 0
+    command = json.loads((tmp_path / "cli" / "summary.json").read_text())
+    config = default_job(epochs=1, learning_rate=1e-3, population_size=4, progress=False)
+    result = run(config, tmp_path / "py")
+    assert result.test_loss == command["test_loss"]
