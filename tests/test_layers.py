@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 pytest.importorskip(
-    "importlinter", reason="import-linter is not installed (pip install -e '.[dev]')"
+    "importlinter", reason="import-linter is not installed (pip install -e '.[test]')"
 )
 
 

@@ -25,7 +25,7 @@ def _ruff_command():
 def test_ruff_check_is_clean():
     cmd = _ruff_command()
     if cmd is None:
-        pytest.skip("ruff is not installed (pip install -e '.[dev]')")
+        pytest.skip("ruff is not installed (pip install -e '.[test]')")
     done = subprocess.run(
         cmd + ["check", "--no-cache", "--output-format", "concise", "."],
         cwd=ROOT,
@@ -39,7 +39,7 @@ def test_ruff_check_is_clean():
 def test_ruff_format_is_clean():
     cmd = _ruff_command()
     if cmd is None:
-        pytest.skip("ruff is not installed (pip install -e '.[dev]')")
+        pytest.skip("ruff is not installed (pip install -e '.[test]')")
     done = subprocess.run(
         cmd + ["format", "--check", "--no-cache", "."],
         cwd=ROOT,

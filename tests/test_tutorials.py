@@ -26,3 +26,24 @@ def test_tutorial_runs_quick_and_draws_a_figure(script, tmp_path, data_dir):
     figures = list(tmp_path.glob("*.png"))
     assert figures, f"{script.name} wrote no figure"
     assert all(f.stat().st_size > 2000 for f in figures)
+
+
+@pytest.mark.parametrize("script", TUTORIALS, ids=lambda p: p.stem)
+def test_tutorial_is_a_notebook_in_cell_format(script):
+    """``# %%`` cells (jupytext's percent format): markdown first, math as ``$...$``.
+
+    A markdown cell is all comment lines; no reST survives (``:math:``,
+    ``.. math::``, doubled backslashes), since nothing would render it.
+    """
+    text = script.read_text()
+    assert text.startswith("# %% [markdown]\n# # Tutorial"), "starts with a markdown title cell"
+    cells = text.split("\n# %%")
+    assert len(cells) >= 4, "a few cells, not one script"
+    for cell in cells:
+        if cell.startswith(" [markdown]") or cell.startswith("# %% [markdown]"):
+            body = cell.split("\n", 1)[1].strip("\n")
+            assert all(line.startswith("#") for line in body.splitlines()), cell[:200]
+            assert ":math:" not in body and ".. math::" not in body and "\\\\" not in body
+    assert 'parse_args([] if "ipykernel" in sys.modules else None)' in text, (
+        "in a notebook the arguments are not the kernel's"
+    )

@@ -1,55 +1,58 @@
-"""Tutorial 03: the three pruning operators side by side, and the statistics behind them.
+# %% [markdown]
+# # Tutorial 03: the three pruning operators side by side, and the statistics behind them.
+#
+# Run it:
+#
+# ```bash
+# python tutorials/03_pruning_operators.py            # paper size (a few seconds)
+# python tutorials/03_pruning_operators.py --quick    # tiny, for the tests
+# ```
+#
+# The GECCO 2025 paper uses pruning as a mutation: now and then (a *schedule*
+# decides when, [algorithm §5](../algorithm.md)) an individual loses some of its weights. Three
+# operators decide *which* (`minievo.pruning.operators`):
+#
+# - **`random`**: in every weight matrix and bias vector, mask `round(0.1 * n)` entries
+#   drawn uniformly. Blind, and the same amount every time.
+# - **`variance`** (published name `activation`): while the network trains with
+#   `record=True`, the kernels keep running
+#   sums of every node's pre-activation $z$ at every batch position.
+#   From them, per node $j$,
+#
+#   $$s_j = \sum_b \operatorname{std}_{\text{passes}} z_{bj}, \qquad t_j = \operatorname{minmax}_k (1 - s_k)_j \in [0, 1]$$
+#
+#   and every weight entering node $j$ (and its bias) survives with
+#   probability $t_j$, one coin per entry. The node whose input varies
+#   most has $t = 0$ and loses everything; the steadiest has
+#   $t = 1$ and is never touched. How much is pruned depends on the
+#   spread of the scores, not on any `amount`.
+#
+# - **`conjunctive`** (published name `lexicase`): push 100 random test rows
+#   through the network one at a time. For each
+#   row and layer, min-max scale the layer's pre-activations; a node *passes*
+#   the row when its scaled value is below 0.1 (it is among the least
+#   excited). Keep the nodes that pass row 1, then those that also pass row 2,
+#   ... stopping as soon as at most one is left, like lexicase selection.
+#   Whatever survives the filter is pruned whole: nodes that are quiet on
+#   *every* case are taken out.
+#
+# This script trains one default autoencoder a few epochs, computes every
+# operator's mask from it (operators only *return* masks; they never change a
+# network), applies each to its own copy with persistent masks, and compares
+# what is left. Figures: the VARIANCE statistics per node (`03_activation_statistics.png`),
+# the masks of every layer (`03_masks.png`) and the seven schedules
+# (`03_schedules.png`).
 
-Run it::
 
-    python tutorials/03_pruning_operators.py            # paper size (a few seconds)
-    python tutorials/03_pruning_operators.py --quick    # tiny, for the tests
-
-The GECCO 2025 paper uses pruning as a mutation: now and then (a *schedule*
-decides when, docs/algorithm.md §5) an individual loses some of its weights. Three
-operators decide *which* (``minievo.pruning.operators``):
-
-``random``
-    In every weight matrix and bias vector, mask ``round(0.1 * n)`` entries
-    drawn uniformly. Blind, and the same amount every time.
-
-``variance`` (published name ``activation``)
-    While the network trains with ``record=True``, the kernels keep running
-    sums of every node's pre-activation :math:`z` at every batch position.
-    From them, per node :math:`j`,
-
-    .. math:: s_j = \\sum_b \\operatorname{std}_{\\text{passes}} z_{bj}, \\qquad
-              t_j = \\operatorname{minmax}_k (1 - s_k)_j \\in [0, 1]
-
-    and every weight entering node :math:`j` (and its bias) survives with
-    probability :math:`t_j`, one coin per entry. The node whose input varies
-    most has :math:`t = 0` and loses everything; the steadiest has
-    :math:`t = 1` and is never touched. How much is pruned depends on the
-    spread of the scores, not on any ``amount``.
-
-``conjunctive`` (published name ``lexicase``)
-    Push 100 random test rows through the network one at a time. For each
-    row and layer, min-max scale the layer's pre-activations; a node *passes*
-    the row when its scaled value is below 0.1 (it is among the least
-    excited). Keep the nodes that pass row 1, then those that also pass row 2,
-    ... stopping as soon as at most one is left, like lexicase selection.
-    Whatever survives the filter is pruned whole: nodes that are quiet on
-    *every* case are taken out.
-
-This script trains one default autoencoder a few epochs, computes every
-operator's mask from it (operators only *return* masks; they never change a
-network), applies each to its own copy with persistent masks, and compares
-what is left. Figures: the VARIANCE statistics per node (``03_activation_statistics.png``),
-the masks of every layer (``03_masks.png``) and the seven schedules
-(``03_schedules.png``).
-"""
-
+# %%
 import argparse
+import sys
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+if "ipykernel" not in sys.modules:  # a script draws into files; a notebook shows them
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -72,7 +75,12 @@ from minievo.pruning.sparsity import structurally_removable  # noqa: E402
 
 OPERATORS = ("random", "variance", "conjunctive")
 
+TITLE = "Tutorial 03: the three pruning operators side by side, and the statistics behind them."
+# where figures go by default: tutorials/output (a notebook: ./output)
+HERE = Path(__file__).parent if "__file__" in globals() else Path.cwd()
 
+
+# %%
 def layers(pair):
     """``(label, net, l)`` of every linear layer, encoder first."""
     return [
@@ -82,8 +90,13 @@ def layers(pair):
     ]
 
 
-def operator_masks(pair, test_rows, rng):
-    """Every operator's (encoder mask, decoder mask), computed from the same trained pair."""
+# %%
+def operator_masks(pair, cases, rng):
+    """Every operator's (encoder mask, decoder mask), computed from the same trained pair.
+
+    ``cases``: the 100 test rows CONJUNCTIVE filters by, drawn once by the caller
+    (a run draws them inside the operator, ``conjunctive_masks(pair, test, 0.1, rng)``).
+    """
     return {
         # round(0.1 * n) entries of every tensor; persistent: drawn among active entries
         "random": (
@@ -92,11 +105,12 @@ def operator_masks(pair, test_rows, rng):
         ),
         # one Uniform(0, 1) coin per entry against its node's t_j (needs the records)
         "variance": (variance_mask(pair.encoder, rng), variance_mask(pair.decoder, rng)),
-        # 100 test rows drawn with replacement, lexicase filter per layer
-        "conjunctive": conjunctive_masks(pair, test_rows, 0.1, rng, n_cases=100),
+        # the lexicase filter per layer over the given cases, in order
+        "conjunctive": conjunctive_masks(pair, cases, 0.1),
     }
 
 
+# %%
 def plot_statistics(pair, out):
     """s_j and t_j of every node of every layer: which nodes VARIANCE goes after."""
     fig, axes = plt.subplots(2, 4, figsize=(15, 5.5))
@@ -119,11 +133,12 @@ def plot_statistics(pair, out):
     return path
 
 
+# %%
 def plot_masks(pair, masks, out):
     """One row per operator, one column per layer: black = pruned entry.
 
     Each panel is the layer's ``(n_out, n_in)`` weight mask with the bias mask
-    as one extra column on the right; wide matrices are drawn transposed.
+    as one extra column on the right: nodes down, inputs across, in every panel.
     """
     fig, axes = plt.subplots(3, 4, figsize=(15, 8))
     for row, name in enumerate(OPERATORS):
@@ -132,10 +147,9 @@ def plot_masks(pair, masks, out):
             image = np.hstack(
                 [net.weight(l, mask), net.bias(l, mask)[:, None]]
             )  # (n_out, n_in + 1)
-            transposed = image.shape[1] > image.shape[0]
             ax = axes[row, col]
             ax.imshow(
-                image.T if transposed else image,
+                image,
                 cmap="gray",
                 vmin=0,
                 vmax=1,
@@ -144,8 +158,8 @@ def plot_masks(pair, masks, out):
             )
             kept = image.mean()
             ax.set_title(f"{name}: {label}, {1 - kept:.0%} pruned", fontsize=9)
-            ax.set_xlabel("node j" if transposed else "input (+ bias)", fontsize=8)
-            ax.set_ylabel("input (+ bias)" if transposed else "node j", fontsize=8)
+            ax.set_xlabel("input (last column: bias)", fontsize=8)
+            ax.set_ylabel("node j", fontsize=8)
             ax.tick_params(labelsize=7)
     fig.suptitle(
         "masks of one pruning step (black = pruned): random thins evenly, "
@@ -158,6 +172,7 @@ def plot_masks(pair, masks, out):
     return path
 
 
+# %%
 def plot_schedules(epochs, out):
     """The seven schedules with p = 0.5 over a coevolution of ``epochs`` (T = epochs - 1)."""
     T = epochs - 1
@@ -184,6 +199,7 @@ def plot_schedules(epochs, out):
     return path
 
 
+# %%
 def main(quick: bool, out: Path) -> list:
     n_clusters, per_cluster, n_dim, epochs = (4, 20, 60, 3) if quick else (10, 100, 1000, 10)
     batch_size = 5
@@ -211,7 +227,10 @@ def main(quick: bool, out: Path) -> list:
     print(f"records: {int(pair.encoder.rec_count.max())} passes per batch position")
 
     # 2. Every operator's masks from the same trained pair, each applied to a copy.
-    masks = operator_masks(pair, data.test, rng)
+    #    CONJUNCTIVE's 100 cases are drawn once here (uniformly, with replacement)
+    #    so that section 3 below compares on the very same rows.
+    cases = data.test[rng.integers(0, data.test.shape[0], size=100)]  # (100, n_dim)
+    masks = operator_masks(pair, cases, rng)
     base_l1 = engine.reconstruction_l1(pair, data.test)
     print(f"\ntest L1 before pruning: {base_l1:.4f}")
     for name in OPERATORS:
@@ -228,6 +247,13 @@ def main(quick: bool, out: Path) -> list:
             f"structurally removable"
         )
         print(format_report(pruned))
+        if name == "random":  # round(0.1 * n) of every tensor: about 10% in all
+            assert abs(share - 0.1) < 0.01, share
+        if name == "conjunctive":  # whole nodes: a pruned bias means its whole row is pruned
+            for net, m in ((pair.encoder, masks[name][0]), (pair.decoder, masks[name][1])):
+                for l in range(net.spec.n_layers):
+                    dead = net.bias(l, m) == 0.0
+                    assert not net.weight(l, m)[dead].any()
 
     # Note the nodes CONJUNCTIVE removes at almost no cost: ReLU nodes whose
     # z is far below the others on every test row are off for every input
@@ -237,7 +263,7 @@ def main(quick: bool, out: Path) -> list:
     #    PyTorch code's hooks actually saw ReLU outputs (an in-place ReLU
     #    overwrote them), so every node that is off for a row (z <= 0 -> 0)
     #    passes it, and the filter removes nodes that are off on every case.
-    cases = data.test[rng.integers(0, data.test.shape[0], size=100)]
+    nodes_per_signal = {}
     for signal in ("pre_activation", "hook_output"):
         enc_mask, dec_mask = conjunctive_masks(pair, cases, 0.1, signal=signal)
         nodes = [
@@ -246,6 +272,21 @@ def main(quick: bool, out: Path) -> list:
             for l in range(net.spec.n_layers)
         ]
         print(f"conjunctive on {signal:>14}: nodes pruned per layer {nodes}")
+        nodes_per_signal[signal] = nodes
+    # the same cases as section 2: its table's conjunctive nodes are the pre-activation ones
+    table = [
+        int(np.count_nonzero(net.bias(l, m) == 0.0))
+        for net, m in (
+            (pair.encoder, masks["conjunctive"][0]),
+            (pair.decoder, masks["conjunctive"][1]),
+        )
+        for l in range(net.spec.n_layers)
+    ]
+    assert table == nodes_per_signal["pre_activation"], (table, nodes_per_signal)
+    # ReLU outputs are 0 for every node that is off: more nodes pass every case
+    assert sum(nodes_per_signal["hook_output"]) >= sum(nodes_per_signal["pre_activation"])
+    if not quick:  # the numbers docs/differences.md quotes
+        assert nodes_per_signal == {"pre_activation": [1, 1, 1, 0], "hook_output": [7, 1, 5, 0]}
 
     out.mkdir(parents=True, exist_ok=True)
     paths = [plot_statistics(pair, out), plot_masks(pair, masks, out), plot_schedules(epochs, out)]
@@ -256,14 +297,17 @@ def main(quick: bool, out: Path) -> list:
         f"\nthe trained pair itself is untouched (operators return masks): "
         f"sparsity per layer {untouched}"
     )
+    assert all(s == 0 for s in untouched)
     for path in paths:
         print(f"figure: {path}")
     return paths
 
 
+# %%
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=TITLE)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "output")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=HERE / "output")
+    # in a notebook there are no arguments to read: the default mode
+    args = parser.parse_args([] if "ipykernel" in sys.modules else None)
     main(args.quick, args.out)

@@ -1,58 +1,64 @@
-"""Tutorial 06: write your own pruning operator, register it, compare it with the published three.
+# %% [markdown]
+# # Tutorial 06: write your own pruning operator, register it, compare it with the published three.
+#
+# Run it:
+#
+# ```bash
+# python tutorials/06_write_your_own_operator.py            # 3 trials x 60 epochs (under a minute)
+# python tutorials/06_write_your_own_operator.py --quick    # tiny data, 2 trials x 3 epochs
+# ```
+#
+# The GECCO 2025 paper's pruning operators (`random`, `variance`,
+# `conjunctive`; docs/algorithm.md §5) are not special: each is one function
+# registered in `minievo.pruning.registry`. Yours takes the same place
+# with one function and one line:
+#
+# 1. **The operator.** A function `(pair, rng, settings) -> (encoder mask,
+#    decoder mask)`: it looks at an autoencoder, returns one 0/1 float32 vector
+#    per network with the layout of `net.params` (0 = prune) and changes
+#    nothing. `settings` (`minievo.pruning.registry.PruneSettings`)
+#    carries the run's `prune_amount`, mask mode, test data, ...
+# 2. **The registration.** `@register_operator("magnitude")` above it. From
+#    then on `Config(prune_method="magnitude")`, `minievo run --plugin
+#    this_file.py --prune-method magnitude` and sweeps accept it, and
+#    `minievo.pruning.operators.prune_pair` applies it with the run's
+#    mask mode and counts what it pruned, as for the published three.
+# 3. **Sweeps.** Jobs of a sweep may run in their own processes, which know
+#    only the built-in operators. `plugins=[<this file>]` in the
+#    configuration makes every job import this file first (its `main` does
+#    not run there: it is guarded by `__name__ == "__main__"`).
+#
+# The operator written here is *magnitude pruning*, the classic baseline the
+# papers do not test: in every weight matrix and bias vector, prune the
+# $k = \operatorname{round}(\text{amount}\cdot n)$ active entries of
+# smallest absolute value,
+#
+# $$\text{mask}_i = 0 \iff |w_i| \text{ is among the } k \text{ smallest of its tensor}.$$
+#
+# The script trains canonical autoencoders (one network, docs/algorithm.md §3)
+# without pruning and with each of the four operators (exponential schedule,
+# p = 0.1, amount 0.1, persistent masks; `--quick` prunes at every epoch),
+# `trials` seeds each, writes the sweep's report and draws
+# `06_operators.png`: final training L1 against the share of parameters left,
+# one point per trial.
+#
+# What to expect (the default mode, 3 trials x 60 epochs, under a minute on one
+# core; the script checks each of these claims): magnitude and CONJUNCTIVE keep the unpruned network's loss with a
+# quarter to a third of the parameters gone, RANDOM loses some loss for about
+# 40% gone, and VARIANCE, which thins whole layers at once, leaves ~15% of the
+# parameters and the fit with them.
 
-Run it::
 
-    python tutorials/06_write_your_own_operator.py            # 3 trials x 60 epochs (a few minutes)
-    python tutorials/06_write_your_own_operator.py --quick    # tiny data, 2 trials x 3 epochs
-
-The GECCO 2025 paper's pruning operators (``random``, ``variance``,
-``conjunctive``; docs/algorithm.md §5) are not special: each is one function
-registered in :mod:`minievo.pruning.registry`. Yours takes the same place
-with one function and one line:
-
-1. **The operator.** A function ``(pair, rng, settings) -> (encoder mask,
-   decoder mask)``: it looks at an autoencoder, returns one 0/1 float32 vector
-   per network with the layout of ``net.params`` (0 = prune) and changes
-   nothing. ``settings`` (:class:`~minievo.pruning.registry.PruneSettings`)
-   carries the run's ``prune_amount``, mask mode, test data, ...
-2. **The registration.** ``@register_operator("magnitude")`` above it. From
-   then on ``Config(prune_method="magnitude")``, ``minievo run --plugin
-   this_file.py --prune-method magnitude`` and sweeps accept it, and
-   :func:`~minievo.pruning.operators.prune_pair` applies it with the run's
-   mask mode and counts what it pruned, as for the published three.
-3. **Sweeps.** Jobs of a sweep may run in their own processes, which know
-   only the built-in operators. ``plugins=[<this file>]`` in the
-   configuration makes every job import this file first (its ``main`` does
-   not run there: it is guarded by ``__name__ == "__main__"``).
-
-The operator written here is *magnitude pruning*, the classic baseline the
-papers do not test: in every weight matrix and bias vector, prune the
-:math:`k = \\operatorname{round}(\\text{amount}\\cdot n)` active entries of
-smallest absolute value,
-
-.. math:: \\text{mask}_i = 0 \\iff |w_i| \\text{ is among the } k \\text{ smallest of its tensor}.
-
-The script trains canonical autoencoders (one network, docs/algorithm.md §3)
-without pruning and with each of the four operators (exponential schedule,
-p = 0.1, amount 0.1, persistent masks; ``--quick`` prunes at every epoch),
-``trials`` seeds each, writes the sweep's report and draws
-``06_operators.png``: final training L1 against the share of parameters left,
-one point per trial.
-
-What to expect (full mode, 3 trials x 60 epochs, about a minute on two
-cores): magnitude and CONJUNCTIVE keep the unpruned network's loss with a
-quarter to a third of the parameters gone, RANDOM loses some loss for about
-40% gone, and VARIANCE, which thins whole layers at once, leaves ~15% of the
-parameters and the fit with them.
-"""
-
+# %%
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")
+if "ipykernel" not in sys.modules:  # a script draws into files; a notebook shows them
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -62,7 +68,12 @@ from minievo.experiments.sweep import run_sweep  # noqa: E402
 from minievo.network import MLP, Autoencoder  # noqa: E402
 from minievo.pruning.registry import PruneSettings, register_operator  # noqa: E402
 
+TITLE = "Tutorial 06: write your own pruning operator, register it, compare it with the published three."
+# where figures go by default: tutorials/output (a notebook: ./output)
+HERE = Path(__file__).parent if "__file__" in globals() else Path.cwd()
 
+
+# %%
 def magnitude_mask(net: MLP, amount: float, mask_mode: str) -> np.ndarray:
     r"""Magnitude pruning of one network: the smallest :math:`|w|` of every tensor.
 
@@ -97,6 +108,7 @@ def magnitude_mask(net: MLP, amount: float, mask_mode: str) -> np.ndarray:
     return mask
 
 
+# %%
 @register_operator("magnitude")
 def magnitude_masks(pair: Autoencoder, rng: np.random.Generator, settings: PruneSettings):
     """MAGNITUDE operator: :func:`magnitude_mask` on the encoder and the decoder (no draws)."""
@@ -109,6 +121,7 @@ def magnitude_masks(pair: Autoencoder, rng: np.random.Generator, settings: Prune
 OPERATORS = (None, "random", "variance", "conjunctive", "magnitude")
 
 
+# %%
 def study(quick: bool, out: Path) -> tuple[list[Config], list[str]]:
     """One canonical variant per operator (None: no pruning), all else equal."""
     if quick:  # 3 clusters x 10 rows x 40 bits, generated into out/06_data; prune every epoch
@@ -136,13 +149,14 @@ def study(quick: bool, out: Path) -> tuple[list[Config], list[str]]:
         learning_rate=1e-3,
         mask_mode="persistent",
         progress=False,
-        plugins=[str(Path(__file__).resolve())],
+        plugins=[str((HERE / "06_write_your_own_operator.py").resolve())],
     )  # every job imports this file
     variants = [Config(prune_method=method, **base) for method in OPERATORS]
     names = [f"canonical-{method or 'none'}" for method in OPERATORS]
     return variants, names
 
 
+# %%
 def draw(root: Path, target: Path) -> Path:
     """Final training L1 against the share of parameters left, one point per trial."""
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -165,6 +179,7 @@ def draw(root: Path, target: Path) -> Path:
     return target
 
 
+# %%
 def main(quick: bool, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     variants, names = study(quick, out)
@@ -172,25 +187,34 @@ def main(quick: bool, out: Path) -> list[Path]:
     if root.exists():
         shutil.rmtree(root)  # a tutorial starts afresh; a real study resumes instead
     print(f"=== {len(variants)} variants x {variants[0].trials} trials -> {root} ===")
-    # quick: jobs in this process; otherwise one process per job, each importing
-    # this file through plugins, two at a time
-    outcome = run_sweep(
-        variants, root, names=names, in_process=quick, workers=1 if quick else 2, figures=False
-    )
+    # the jobs one after another in this process; `minievo sweep --workers N` runs
+    # them in worker processes, each of which imports this file through `plugins`
+    outcome = run_sweep(variants, root, names=names, in_process=True, workers=1, figures=False)
     print(outcome.summary())
     report = write_report(root)
     print(f"{report.summary_line()}\nreport: {report.path}")
+    means = {}
     for variant in read_sweep(root):
         l1, left = np.mean(variant.values("final_L1")), np.mean(variant.values("capacity"))
+        means[variant.name.removeprefix("canonical-")] = l1, left
         print(f"  {variant.name:24s} final L1 {l1:.4f}   parameters left {left:.3f}")
+    if not quick:  # the claims of the text above
+        none_l1 = means["none"][0]
+        for name in ("magnitude", "conjunctive"):  # the unpruned loss, a quarter to a third gone
+            l1, left = means[name]
+            assert abs(l1 - none_l1) < 0.01 and 0.6 < left < 0.8, (name, means[name])
+        assert means["random"][0] > none_l1 + 0.01 and 0.5 < means["random"][1] < 0.7, means
+        assert means["variance"][0] > 0.45 and means["variance"][1] < 0.25, means
     figure = draw(root, out / "06_operators.png")
     print(f"figure: {figure}")
     return [figure]
 
 
+# %%
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=TITLE)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "output")
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=HERE / "output")
+    # in a notebook there are no arguments to read: the default mode
+    args = parser.parse_args([] if "ipykernel" in sys.modules else None)
     main(args.quick, args.out)

@@ -1,53 +1,58 @@
-"""Tutorial 07: how fast are the kernels? Benchmarking a kernel against its reference.
+# %% [markdown]
+# # Tutorial 07: how fast are the kernels? Benchmarking a kernel against its reference.
+#
+# Run it:
+#
+# ```bash
+# python tutorials/07_benchmarking.py            # paper size, about a minute
+# python tutorials/07_benchmarking.py --quick    # a few seconds, rougher numbers
+# ```
+#
+# Every numerical operation of minievo exists twice with the same signature:
+# the NumPy reference (`minievo.kernels.reference`, written to be read) and
+# the Numba kernel (`minievo.kernels.cpu`, written to be fast). Measuring the
+# second against the first, on the same inputs, is how we know the fast path is
+# worth its complexity. Four habits make such numbers trustworthy:
+#
+# 1. **Check before you time.** A fast kernel that computes something else is
+#    not fast. Every measurement below first asserts that both backends agree.
+# 2. **Keep compilation out.** The first call of a Numba function compiles it
+#    (tens of seconds for the whole training step on a fresh machine) or loads
+#    it from the on-disk cache (`cache=True`, a fraction of a second). Call
+#    once before timing; section 1 shows the difference.
+# 3. **Repeat, and report the median and the IQR.** One timing is one sample
+#    of a noisy process: other programs, frequency scaling, cache state. We
+#    time `repeat` batches of `number` calls each, divide by `number`,
+#    and report the **median** of the batches (robust to the odd slow one) and
+#    the **IQR**, the spread of the middle half (when it is a large fraction
+#    of the median, the machine was busy: measure again). The minimum is a
+#    lower bound a busy machine rarely reaches twice.
+# 4. **Compare ratios, on one core.** Absolute times depend on the machine; the
+#    ratio `median(reference) / median(kernel)` travels better. NumPy's BLAS
+#    may use every core while the kernels use one, so for a fair comparison
+#    run with `OPENBLAS_NUM_THREADS=1` (this script sets it) and, on Linux,
+#    `taskset -c 0`.
+#
+# The timer is plain `timeit` with `time.perf_counter`; the benchmark suite
+# (`pytest benchmarks/`, see `benchmarks/README.md`) measures the same
+# operations with pytest-benchmark and can save and compare baselines.
+#
+# Read the table with the loops of `cpu.py` in mind: a product whose
+# innermost loop runs over 1000 contiguous numbers (the first encoder layer)
+# vectorises well; one over 30 (the last decoder layer stored as PyTorch does,
+# `(1000, 30)`) does not, and BLAS beats the plain loops there. Stored
+# transposed, as `train_epoch` stores it for the length of an epoch, the
+# same layer is fast again. What counts in the end is the training step.
+#
+# The figure `07_benchmarks.png` shows every operation's median for both
+# backends on a log scale, with the IQR as error bars and the speed-up written
+# above each pair.
 
-Run it::
 
-    python tutorials/07_benchmarking.py            # paper size, about a minute
-    python tutorials/07_benchmarking.py --quick    # a few seconds, rougher numbers
-
-Every numerical operation of minievo exists twice with the same signature:
-the NumPy reference (``minievo.kernels.reference``, written to be read) and
-the Numba kernel (``minievo.kernels.cpu``, written to be fast). Measuring the
-second against the first, on the same inputs, is how we know the fast path is
-worth its complexity. Four habits make such numbers trustworthy:
-
-1. **Check before you time.** A fast kernel that computes something else is
-   not fast. Every measurement below first asserts that both backends agree.
-2. **Keep compilation out.** The first call of a Numba function compiles it
-   (tens of seconds for the whole training step on a fresh machine) or loads
-   it from the on-disk cache (``cache=True``, a fraction of a second). Call
-   once before timing; section 1 shows the difference.
-3. **Repeat, and report the median and the IQR.** One timing is one sample
-   of a noisy process: other programs, frequency scaling, cache state. We
-   time ``repeat`` batches of ``number`` calls each, divide by ``number``,
-   and report the **median** of the batches (robust to the odd slow one) and
-   the **IQR**, the spread of the middle half (when it is a large fraction
-   of the median, the machine was busy: measure again). The minimum is a
-   lower bound a busy machine rarely reaches twice.
-4. **Compare ratios, on one core.** Absolute times depend on the machine; the
-   ratio ``median(reference) / median(kernel)`` travels better. NumPy's BLAS
-   may use every core while the kernels use one, so for a fair comparison
-   run with ``OPENBLAS_NUM_THREADS=1`` (this script sets it) and, on Linux,
-   ``taskset -c 0``.
-
-The timer is plain ``timeit`` with ``time.perf_counter``; the benchmark suite
-(``pytest benchmarks/``, see ``benchmarks/README.md``) measures the same
-operations with pytest-benchmark and can save and compare baselines.
-
-Read the table with the loops of ``cpu.py`` in mind: a product whose
-innermost loop runs over 1000 contiguous numbers (the first encoder layer)
-vectorises well; one over 30 (the last decoder layer stored as PyTorch does,
-``(1000, 30)``) does not, and BLAS beats the plain loops there. Stored
-transposed, as ``train_epoch`` stores it for the length of an epoch, the
-same layer is fast again. What counts in the end is the training step.
-
-The figure ``07_benchmarks.png`` shows every operation's median for both
-backends on a log scale, with the IQR as error bars and the speed-up written
-above each pair.
-"""
-
+# %%
 import argparse
 import os
+import sys
 import time
 import timeit
 from pathlib import Path
@@ -57,7 +62,8 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUM
 
 import matplotlib  # noqa: E402
 
-matplotlib.use("Agg")
+if "ipykernel" not in sys.modules:  # a script draws into files; a notebook shows them
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
@@ -73,6 +79,13 @@ LR, BETAS, EPS = 1e-5, (0.5, 0.999), 1e-8
 # --------------------------------------------------------------------------
 # The timer
 # --------------------------------------------------------------------------
+
+TITLE = "Tutorial 07: how fast are the kernels? Benchmarking a kernel against its reference."
+# where figures go by default: tutorials/output (a notebook: ./output)
+HERE = Path(__file__).parent if "__file__" in globals() else Path.cwd()
+
+
+# %%
 def measure(fn, repeat, min_time):
     """Seconds per call of ``fn()``: ``repeat`` samples, each the mean of ``number`` calls.
 
@@ -87,6 +100,7 @@ def measure(fn, repeat, min_time):
     return np.array(timer.repeat(repeat=repeat, number=number)) / number
 
 
+# %%
 def summary(samples):
     """Median and interquartile range of the samples."""
     q1, median, q3 = np.percentile(samples, [25, 50, 75])
@@ -96,6 +110,9 @@ def summary(samples):
 # --------------------------------------------------------------------------
 # The operations: (name, {backend: zero-argument function}), checked first
 # --------------------------------------------------------------------------
+
+
+# %%
 def operations(n_dim, batch_size, n_rows):
     rng = np.random.default_rng(0)
     pair = make_autoencoder("default", n_dim, rng, record_rows=batch_size)
@@ -250,12 +267,14 @@ def operations(n_dim, batch_size, n_rows):
     return ops
 
 
+# %%
 def _flat(value):
     """One float64 vector from an array, a list of numbers or a tuple of arrays."""
     parts = value if isinstance(value, tuple) else (value,)
     return np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for v in parts])
 
 
+# %%
 def check_agreement(label, results):
     """Habit 1: both backends computed the same thing (float32: rtol 1e-4, see
     tests/test_kernels.py for why)."""
@@ -264,11 +283,13 @@ def check_agreement(label, results):
     np.testing.assert_allclose(fast, slow, rtol=1e-4, atol=1e-5 * np.abs(slow).max(), err_msg=label)
 
 
+# %%
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=TITLE)
     parser.add_argument("--quick", action="store_true", help="a few seconds, rougher numbers")
     parser.add_argument("--out", default="tutorials/output", help="folder for the figure")
-    args = parser.parse_args()
+    # in a notebook there are no arguments to read: the default mode
+    args = parser.parse_args([] if "ipykernel" in sys.modules else None)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     n_dim, batch_size = 1000, 5  # the papers' size
@@ -349,5 +370,6 @@ def main():
     print(f"\nfigure: {path}")
 
 
+# %%
 if __name__ == "__main__":
     main()

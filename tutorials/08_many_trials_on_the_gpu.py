@@ -1,54 +1,62 @@
-"""Tutorial 08: from one CPU kernel to many trials in lockstep on the GPU.
+# %% [markdown]
+# # Tutorial 08: from one CPU kernel to many trials in lockstep on the GPU.
+#
+# Run it:
+#
+# ```bash
+# python tutorials/08_many_trials_on_the_gpu.py            # bigger sizes on a GPU; the small ones simulated
+# python tutorials/08_many_trials_on_the_gpu.py --quick    # tiny, seconds even simulated
+# ```
+#
+# Without a GPU the script switches on numba's CUDA **simulator**
+# (`NUMBA_ENABLE_CUDASIM=1`, set before `numba.cuda` is imported, and said
+# on screen): the same kernels run as Python threads, slowly, so
+# everything below can be read and checked on a laptop. Timings in the
+# simulator mean nothing and none are printed.
+#
+# ## The idea (`docs/algorithm.md §4`)
+# One training step of one autoencoder (1000-30-10-30-1000, batch 5) is about
+# 60,000 multiply-adds: a CPU core does it in tens of microseconds; a GPU would
+# sit idle. But a study is not one step: the papers compare 9 variants x 30
+# trials, and the trials are independent. Inside a trial the asynchronous ring
+# must visit its cells one after another, yet trial 1's visit of its cell 4
+# and trial 2's visit of its cell 7 can happen *at the same time*. So the GPU
+# path keeps the algorithm and changes the batching:
+#
+# 1. **Slots.** All networks live on the device as stacked flat buffers
+#    `(S, n_params)` (the CPU's flat layout, one row per network), so one
+#    kernel launch can work on `P` pairs: lane `p` reads slot `slots[p]`
+#    and its own batch rows.
+# 2. **Lanes in lockstep.** In round `s` of an epoch, every trial visits the
+#    `s`-th cell of its *own* visit order; each step of the visit
+#    (neighbourhood evaluation, training, replacement evaluation) is one
+#    batched call over all trials.
+# 3. **Same random numbers.** The host draws every random number from the CPU
+#    path's own generators (`visit_streams(seed, epoch, cell)`) and passes
+#    them in (batch indices, tournament winners), so a GPU trial makes the
+#    same choices as the CPU trial with the same seed. Only the float32 sums
+#    run in another order.
+#
+# Section 1 runs one training step on the CPU (the NumPy reference kernel).
+# Section 2 stacks `P` pairs in slots and trains them all with one call per
+# step, checking each against the reference. Section 3 runs whole trials in
+# lockstep and lays their records next to the CPU trials of the same seeds.
+# The figure `08_many_trials_on_the_gpu.png` shows both.
 
-Run it::
 
-    python tutorials/08_many_trials_on_the_gpu.py            # bigger sizes
-    python tutorials/08_many_trials_on_the_gpu.py --quick    # tiny, seconds even simulated
-
-Without a GPU the script switches on numba's CUDA **simulator**
-(``NUMBA_ENABLE_CUDASIM=1``, set before ``numba.cuda`` is imported, and said
-on screen): the same kernels run as Python threads, slowly, so
-everything below can be read and checked on a laptop. Timings in the
-simulator mean nothing and none are printed.
-
-The idea (``docs/algorithm.md §4``)
------------------------------------
-One training step of one autoencoder (1000-30-10-30-1000, batch 5) is about
-60,000 multiply-adds: a CPU core does it in tens of microseconds; a GPU would
-sit idle. But a study is not one step: the papers compare 9 variants x 30
-trials, and the trials are independent. Inside a trial the asynchronous ring
-must visit its cells one after another, yet trial 1's visit of its cell 4
-and trial 2's visit of its cell 7 can happen *at the same time*. So the GPU
-path keeps the algorithm and changes the batching:
-
-1. **Slots.** All networks live on the device as stacked flat buffers
-   ``(S, n_params)`` (the CPU's flat layout, one row per network), so one
-   kernel launch can work on ``P`` pairs: lane ``p`` reads slot ``slots[p]``
-   and its own batch rows.
-2. **Lanes in lockstep.** In round ``s`` of an epoch, every trial visits the
-   ``s``-th cell of its *own* visit order; each step of the visit
-   (neighbourhood evaluation, training, replacement evaluation) is one
-   batched call over all trials.
-3. **Same random numbers.** The host draws every random number from the CPU
-   path's own generators (``visit_streams(seed, epoch, cell)``) and passes
-   them in (batch indices, tournament winners), so a GPU trial makes the
-   same choices as the CPU trial with the same seed. Only the float32 sums
-   run in another order.
-
-Section 1 runs one training step on the CPU (the NumPy reference kernel).
-Section 2 stacks ``P`` pairs in slots and trains them all with one call per
-step, checking each against the reference. Section 3 runs whole trials in
-lockstep and lays their records next to the CPU trials of the same seeds.
-The figure ``08_many_trials_on_the_gpu.png`` shows both.
-"""
-
+# %%
 import argparse
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+TITLE = "Tutorial 08: from one CPU kernel to many trials in lockstep on the GPU."
+# where figures go by default: tutorials/output (a notebook: ./output)
+HERE = Path(__file__).parent if "__file__" in globals() else Path.cwd()
 
+
+# %%
 def gpu_present() -> bool:
     """Ask a child process (so this one has not imported numba.cuda yet)."""
     code = "from numba import cuda; print(cuda.is_available())"
@@ -61,6 +69,7 @@ def gpu_present() -> bool:
     return out.stdout.strip() == "True"
 
 
+# %%
 def choose_device() -> str:
     if os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0"):
         return "the CUDA simulator (NUMBA_ENABLE_CUDASIM is set)"
@@ -70,6 +79,7 @@ def choose_device() -> str:
     return "the CUDA simulator: no GPU found, so NUMBA_ENABLE_CUDASIM=1 was set (slow)"
 
 
+# %%
 def section_1_one_step_on_the_cpu(pair, data, rows):
     """One Adam step of one pair with the reference kernels; returns the loss."""
     import numpy as np
@@ -95,6 +105,7 @@ def section_1_one_step_on_the_cpu(pair, data, rows):
     return float(losses[0])
 
 
+# %%
 def section_2_many_pairs_in_slots(P, quick):
     """``P`` pairs trained together, one call per pass, each checked against the CPU."""
     import numpy as np
@@ -103,7 +114,7 @@ def section_2_many_pairs_in_slots(P, quick):
     from minievo.network import Autoencoder, custom_autoencoder_specs, init_mlp
 
     rng = np.random.default_rng(0)
-    n_dim, hidden, latent, rows, B = (12, 6, 3, 8, 4) if quick else (100, 30, 10, 40, 5)
+    n_dim, hidden, latent, rows, B = (12, 6, 3, 8, 4) if quick else (60, 16, 6, 20, 5)
     enc_spec, dec_spec = custom_autoencoder_specs(n_dim, (hidden,), latent)
     pairs = [Autoencoder(init_mlp(enc_spec, rng), init_mlp(dec_spec, rng)) for _ in range(P)]
     data = (rng.random((rows, n_dim)) < 0.5).astype(np.float32)
@@ -140,10 +151,12 @@ def section_2_many_pairs_in_slots(P, quick):
         f"  {P} pairs x {gpu.shape[1]} steps: largest loss difference "
         f"{np.abs(gpu - cpu).max():.2e}, largest weight difference {gap:.2e}"
     )
-    assert np.allclose(gpu, cpu, rtol=1e-5, atol=1e-6) and gap < 1e-5
+    # float32 sums in another order: weights agree to a small part of one step (lr 1e-2)
+    assert np.allclose(gpu, cpu, rtol=1e-5, atol=1e-6) and gap < 1e-4
     return gpu, cpu
 
 
+# %%
 def section_3_trials_in_lockstep(out, quick):
     """Whole lipi_simple trials in lockstep against CPU trials of the same seeds."""
     import numpy as np
@@ -159,7 +172,7 @@ def section_3_trials_in_lockstep(out, quick):
     )
     settings = {
         "population_size": 3 if quick else 5,
-        "epochs": 1 if quick else 4,
+        "epochs": 1 if quick else 3,
         "batch_size": 3,
         "environment": "small",
         "learning_rate": 1e-2,
@@ -169,7 +182,7 @@ def section_3_trials_in_lockstep(out, quick):
         "prune_probability": 0.5,
         "mask_mode": "regrow",
     }
-    seeds = (1, 2) if quick else (1, 2, 3, 4)
+    seeds = (1, 2) if quick else (1, 2, 3)
     configs = [Config(**settings, seed=s) for s in seeds]
     gpu = train_lockstep([(c, out / f"gpu_trial{s}") for c, s in zip(configs, seeds)], dataset)
     cpu = [
@@ -193,14 +206,17 @@ def section_3_trials_in_lockstep(out, quick):
             f"same selections and pruning draws in all {len(a)} visits: {same}; "
             f"largest pruned/zero count difference: {gap}"
         )
+        assert same and abs(g.test_loss - c.test_loss) < 1e-4, (s, same, g.test_loss, c.test_loss)
         curves[s] = ([r["test_loss"] for r in a], [r["test_loss"] for r in b])
     return curves
 
 
+# %%
 def draw(out, section2, curves):
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "ipykernel" not in sys.modules:  # a script draws into files; a notebook shows them
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
@@ -229,21 +245,29 @@ def draw(out, section2, curves):
     return path
 
 
+# %%
 def main(quick: bool, out: Path) -> None:
     device = choose_device()
     print(f"Kernels run on {device}.")
+    if not quick and os.environ.get("NUMBA_ENABLE_CUDASIM", "0") not in ("", "0"):
+        # the simulator runs every GPU thread as a Python thread: the bigger sizes
+        # would take minutes, and show nothing the small ones do not
+        print("The simulator runs the small sizes of --quick (a GPU runs the bigger ones).")
+        quick = True
     out.mkdir(parents=True, exist_ok=True)
     print("1-2. one CPU kernel, then P pairs stacked in device slots:")
-    section2 = section_2_many_pairs_in_slots(3 if quick else 16, quick)
+    section2 = section_2_many_pairs_in_slots(3 if quick else 8, quick)
     print("3. lipi_simple trials in lockstep, against the CPU trials of the same seeds:")
     curves = section_3_trials_in_lockstep(out, quick)
     print(f"figure: {draw(out, section2, curves)}")
 
 
+# %%
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=TITLE)
     parser.add_argument("--quick", action="store_true", help="tiny sizes (seconds)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "output")
-    args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    parser.add_argument("--out", type=Path, default=HERE / "output")
+    # in a notebook there are no arguments to read: the default mode
+    args = parser.parse_args([] if "ipykernel" in sys.modules else None)
+    sys.path.insert(0, str(HERE.resolve().parent))
     main(args.quick, args.out)
