@@ -32,35 +32,12 @@ import threading
 from pathlib import Path
 
 from . import __version__
+from .experiments import presets as _presets
 from .kernels import RUN_BACKENDS
 
-#: The README's default job: one trial of the papers' main coevolutionary
-#: setting (docs/algorithm.md §7: lipi_simple, population 10, radius 1, batch 5, 400 epochs,
-#: learning rate 1e-5, 1000 rows x 1000 bits, random pruning with probability
-#: 0.5 and amount 0.1 on the exponential schedule, published ``regrow`` masks and
-#: a fresh Adam per step; the test loss every 10th epoch). About 30 s on one core
-#: (benchmarks/targets.py),
-#: plus the kernels' one-time compilation. Persistent masks would not do here:
-#: random pruning removes 10% of the *remaining* weights at every event, and
-#: after the ~120 events of a trial almost nothing is left.
-DEFAULT_JOB = {
-    "cell_evaluation": "lipi_simple",
-    "population_size": 10,
-    "radius": 1,
-    "batch_size": 5,
-    "dataset_name": "binary_clustering_10_100_1000",
-    "prune_method": "random",
-    "prune_schedule": "exponential",
-    "prune_probability": 0.5,
-    "prune_amount": 0.1,
-    "epochs": 400,
-    "learning_rate": 1e-5,
-    "mask_mode": "regrow",
-    "optimizer_state": "fresh",
-    # the whole-test-set L1 every 10th epoch and at the last (docs/algorithm.md §6):
-    # every visit it would cost ~40% of the visit's training arithmetic
-    "test_loss_every": 10,
-}
+#: The README's default job (docs/algorithm.md §7), defined once in
+#: :data:`minievo.experiments.presets.DEFAULT_JOB` (``minievo.default_job()`` from Python).
+DEFAULT_JOB = _presets.DEFAULT_JOB
 
 #: Flags of ``minievo run`` named otherwise than ``--<field-name>`` (kept names).
 FLAG_ALIASES = {"dataset_name": ("--dataset",)}

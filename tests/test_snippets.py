@@ -150,11 +150,11 @@ def test_json_and_toml_blocks_parse(page):
 
 
 def test_default_job_is_the_commands():
-    """``minievo.default_job()`` is what ``minievo run`` runs (two copies until cli imports it)."""
+    """``minievo.default_job()`` is what ``minievo run`` runs (one dictionary, in presets)."""
     from minievo import cli, default_job
     from minievo.experiments.presets import DEFAULT_JOB
 
-    assert DEFAULT_JOB == cli.DEFAULT_JOB
+    assert DEFAULT_JOB is cli.DEFAULT_JOB
     args = build_parser().parse_args(["run", "--epochs", "20", "--learning-rate", "1e-3"])
     assert cli.config_from_args(args) == default_job(epochs=20, learning_rate=1e-3)
 

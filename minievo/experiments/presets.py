@@ -60,8 +60,8 @@ from .config import CANONICAL, Config, ConfigError, _normalise_keys, merge_with_
 #: published ``regrow`` masks and a fresh Adam per step; the test loss every 10th
 #: epoch). Persistent masks would not do here: random pruning removes 10% of the
 #: *remaining* weights at every event, and after the ~120 events of a trial almost
-#: nothing is left. ``minievo.cli.DEFAULT_JOB`` holds the same dictionary
-#: (tests/test_snippets.py checks that they agree).
+#: nothing is left. ``minievo run`` reads this dictionary (``minievo.cli.DEFAULT_JOB``
+#: is the same object).
 DEFAULT_JOB: dict[str, Any] = {
     "cell_evaluation": "lipi_simple",
     "population_size": 10,
