@@ -219,6 +219,35 @@ def test_a_canonical_run_counts_its_records_by_epoch(how, tmp_path, capsys, monk
     assert folder_hash(run) == before
 
 
+def test_a_gpu_sweep_checks_a_job_to_resume_as_resume_does(tmp_path, monkeypatch):
+    """The lockstep sweep (on the host device) refuses a damaged job to resume, its folder
+    unchanged, and resumes the others."""
+    from minievo.experiments.config import Config
+    from minievo.experiments.lockstep_sweep import LockstepRunner
+    from minievo.experiments.sweep import expand_trials
+    from minievo.training.lockstep import host_device
+
+    monkeypatch.setenv("MINIEVO_DATA_DIR", str(tmp_path / "data"))
+    base = Config(dataset_name=TINY_DATASET, population_size=3, batch_size=4, epochs=1, trials=2)
+    jobs = expand_trials([base.replace(progress=False, data_dir=str(tmp_path / "data"))])
+    root, done = tmp_path / "sweep", []
+    runner = LockstepRunner(figures=False, device_factory=host_device)
+    runner.run(jobs, root, lambda job, line, error: done.append((job.name, error)))
+    assert done == [(job.name, None) for job in jobs]
+    damaged, intact = root / jobs[0].name, root / jobs[1].name
+    for out in (damaged, intact):
+        (out / "summary.json").unlink()  # killed before its outputs: resumed from the checkpoint
+    counted, found = _rewrite_records(damaged / "stats.jsonl", _stats_bytes(damaged), "deleted")
+    before = folder_hash(damaged)
+    done.clear()
+    runner.run(jobs, root, lambda job, line, error: done.append((job.name, error)))
+    (name, error), (other, no_error) = done
+    assert name == jobs[0].name and error is not None and "stats.jsonl" in error, error
+    assert f"{found} records" in error and f"counted {counted}" in error, error
+    assert folder_hash(damaged) == before
+    assert other == jobs[1].name and no_error is None and (intact / "summary.json").exists()
+
+
 # --- the sweep folder ------------------------------------------------------
 
 

@@ -20,6 +20,9 @@ folder lock (:class:`~minievo.io.FolderLock`) is taken before its folder is
 read or changed and held until its outputs are written. A job whose folder is
 held by another process (a ``minievo run --resume`` on it) is not trained:
 it fails with the holder's process id (``on_error``) and the other jobs go on.
+A job to resume is checked first as ``minievo run --resume`` checks it
+(:func:`~minievo.experiments.run.verify_run_folder`); a damaged one fails the
+same way, its folder unchanged.
 """
 
 from __future__ import annotations
@@ -27,10 +30,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..io import LOCK_FILE, FolderInUseError, FolderLock
+from ..io import LOCK_FILE, FileFormatError, FolderInUseError, FolderLock
 from ..training.checkpoint import CHECKPOINT_FILE, drop_checkpoint, load_checkpoint
 from .config import Config, ConfigError
-from .run import CONFIG_FILE, SUMMARY_FILE, load_dataset_for, write_outputs
+from .run import CONFIG_FILE, SUMMARY_FILE, load_dataset_for, verify_run_folder, write_outputs
 
 
 def job_state(out: Path) -> str:
@@ -96,9 +99,11 @@ def run_lockstep_sweep(
         ``wall_time_s``, ``skipped``), skipped jobs first, then group by group.
     on_error : callable, optional
         Called with ``(folder, message)`` for a job whose folder is held by
-        another writer; that job is left as it is and the others go on.
-        Without it, :class:`~minievo.io.FolderInUseError` is raised before
-        any folder changes.
+        another writer, or whose checkpoint, ``config.json``, ``stats.jsonl``
+        or dataset fails the checks of ``minievo run --resume``
+        (:func:`~minievo.experiments.run.verify_run_folder`); that job is
+        left as it is and the others go on. Without it, the error is raised
+        before any folder changes.
     device_factory : callable, optional
         What :func:`~minievo.training.lockstep.train_lockstep` trains on: the
         GPU by default; :func:`~minievo.training.lockstep.host_device` runs
@@ -146,7 +151,17 @@ def run_lockstep_sweep(
                     raise
                 on_error(out, f"{type(error).__name__}: {error}")
                 continue
-            if job_state(out) != "done":
+            state = job_state(out)
+            if state == "resume":  # as `minievo run --resume`: everything checked first
+                try:
+                    verify_run_folder(out)
+                except (FileFormatError, ConfigError, OSError) as error:
+                    lock.release()
+                    if on_error is None:
+                        raise
+                    on_error(out, f"{type(error).__name__}: {error}")
+                    continue
+            if state != "done":
                 locks[out] = lock
                 todo.append((config, out))
                 continue
