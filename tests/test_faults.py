@@ -14,6 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import TINY_DATASET, tiny_sweep_args
 
@@ -150,6 +151,101 @@ def test_a_short_record_file_is_damage_never_padded(pristine, tmp_path, capsys):
         assert "stats.jsonl" in line and f"recorded {size}" in line
         assert folder_hash(run) == before
     assert b"\0" not in (run / "stats.jsonl").read_bytes()
+
+
+def _rewrite_records(path: Path, n_bytes: int, how: str) -> tuple[int, int]:
+    """Delete or duplicate one record line in the first ``n_bytes`` bytes of ``path``, keeping
+    those bytes exactly ``n_bytes`` long: with a line more, every line is written again
+    with fewer digits and no spaces (each still a JSON object); then the first one is
+    padded with spaces inside. Returns ``(records the checkpoint counted, records there now)``."""
+    data = path.read_bytes()
+    lines = data[:n_bytes].decode().splitlines()
+    middle = len(lines) // 2
+    if how == "deleted":
+        changed = lines[:middle] + lines[middle + 1 :]
+    else:  # "duplicated"
+        changed = lines[: middle + 1] + lines[middle:]
+
+        def compact(line):
+            record = {
+                k: round(v, 3) if isinstance(v, float) else v for k, v in json.loads(line).items()
+            }
+            return json.dumps(record, separators=(",", ":"))
+
+        changed = [compact(line) for line in changed]
+    slack = n_bytes - sum(len(line) + 1 for line in changed)
+    assert slack >= 0
+    changed[0] = "{" + " " * slack + changed[0][1:]
+    head = "".join(line + "\n" for line in changed).encode()
+    assert len(head) == n_bytes and all(isinstance(json.loads(line), dict) for line in changed)
+    path.write_bytes(head + data[n_bytes:])
+    return len(lines), len(changed)
+
+
+def _stats_bytes(run: Path) -> int:
+    return json.loads(str(np.load(run / "checkpoint.npz")["state"]))["stats_bytes"]
+
+
+@pytest.mark.parametrize("how", ("deleted", "duplicated"))
+def test_a_record_lost_or_repeated_at_the_same_length_is_refused(how, pristine, tmp_path, capsys):
+    """stats.jsonl as long as the checkpoint says, but one line fewer or more than its fe_cnt."""
+    base, _ = pristine
+    run = tmp_path / "run"
+    shutil.copytree(base / "run", run)
+    counted, found = _rewrite_records(run / "stats.jsonl", _stats_bytes(run), how)
+    before = folder_hash(run)
+    for extra in ([], ["--epochs", "3"]):
+        code, err = command(["run", "--resume", run, "--no-progress", *extra], capsys)
+        line = assert_refused(code, err)
+        assert "stats.jsonl" in line and f"{found} records" in line, line
+        assert f"counted {counted}" in line and "--force" in line, line
+        assert folder_hash(run) == before
+
+
+@pytest.mark.parametrize("how", ("deleted", "duplicated"))
+def test_a_canonical_run_counts_its_records_by_epoch(how, tmp_path, capsys, monkeypatch):
+    """Canonical training writes one record per epoch: the checkpoint's next_epoch counts them."""
+    monkeypatch.setenv("MINIEVO_DATA_DIR", str(tmp_path / "data"))
+    run = tmp_path / "run"
+    args = ["--dataset", TINY_DATASET, "--batch-size", "4", "--no-progress", "--epochs", "3"]
+    args += ["--cell-evaluation", "ann_canonical", "--backend", "numpy", "--out", run]
+    assert command(["run", *args], capsys)[0] == 0
+    counted, found = _rewrite_records(run / "stats.jsonl", _stats_bytes(run), how)
+    assert counted == 3
+    before = folder_hash(run)
+    code, err = command(["run", "--resume", run, "--no-progress", "--epochs", "4"], capsys)
+    line = assert_refused(code, err)
+    assert f"{found} records" in line and "counted 3" in line, line
+    assert folder_hash(run) == before
+
+
+def test_a_gpu_sweep_checks_a_job_to_resume_as_resume_does(tmp_path, monkeypatch):
+    """The lockstep sweep (on the host device) refuses a damaged job to resume, its folder
+    unchanged, and resumes the others."""
+    from minievo.experiments.config import Config
+    from minievo.experiments.lockstep_sweep import LockstepRunner
+    from minievo.experiments.sweep import expand_trials
+    from minievo.training.lockstep import host_device
+
+    monkeypatch.setenv("MINIEVO_DATA_DIR", str(tmp_path / "data"))
+    base = Config(dataset_name=TINY_DATASET, population_size=3, batch_size=4, epochs=1, trials=2)
+    jobs = expand_trials([base.replace(progress=False, data_dir=str(tmp_path / "data"))])
+    root, done = tmp_path / "sweep", []
+    runner = LockstepRunner(figures=False, device_factory=host_device)
+    runner.run(jobs, root, lambda job, line, error: done.append((job.name, error)))
+    assert done == [(job.name, None) for job in jobs]
+    damaged, intact = root / jobs[0].name, root / jobs[1].name
+    for out in (damaged, intact):
+        (out / "summary.json").unlink()  # killed before its outputs: resumed from the checkpoint
+    counted, found = _rewrite_records(damaged / "stats.jsonl", _stats_bytes(damaged), "deleted")
+    before = folder_hash(damaged)
+    done.clear()
+    runner.run(jobs, root, lambda job, line, error: done.append((job.name, error)))
+    (name, error), (other, no_error) = done
+    assert name == jobs[0].name and error is not None and "stats.jsonl" in error, error
+    assert f"{found} records" in error and f"counted {counted}" in error, error
+    assert folder_hash(damaged) == before
+    assert other == jobs[1].name and no_error is None and (intact / "summary.json").exists()
 
 
 # --- the sweep folder ------------------------------------------------------

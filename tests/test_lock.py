@@ -113,6 +113,72 @@ def test_a_second_sweep_on_one_folder_is_refused(data_dir, tmp_path, capsys):
         os.close(fd)
 
 
+def _folder_bytes(folder: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_a_gpu_sweep_job_folder_held_by_another_writer_fails_that_job_only(data_dir, tmp_path):
+    """The lockstep sweep takes each job folder's lock while it writes, as the CPU sweep:
+    a held job fails naming the holder and is left as it is; the others train. Run on
+    the host device (the lockstep driver without CUDA)."""
+    from minievo.experiments.config import Config
+    from minievo.experiments.lockstep_sweep import LockstepRunner
+    from minievo.experiments.sweep import expand_trials
+    from minievo.training.lockstep import host_device
+
+    base = Config(
+        dataset_name=TINY_RUN_DATASET,
+        population_size=3,
+        batch_size=4,
+        epochs=1,
+        trials=2,
+        data_dir=str(data_dir),
+        progress=False,
+    )
+    jobs = expand_trials([base])
+    root = tmp_path / "sweep"
+    held, free = root / jobs[0].name, root / jobs[1].name
+    held.mkdir(parents=True)
+    (held / "stats.jsonl").write_text('{"iteration": 0}\n')  # a start that never checkpointed
+    (held / LOCK_FILE).write_text("4242\n")
+    before = _folder_bytes(held)
+    locked_while_training = []
+
+    def device(configs, *args, **kwargs):  # the group trains: every folder it writes is locked
+        fd = os.open(free / LOCK_FILE, os.O_RDWR | os.O_CREAT)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            locked_while_training.append(False)
+        except BlockingIOError:
+            locked_while_training.append(True)
+        finally:
+            os.close(fd)
+        return host_device(configs, *args, **kwargs)
+
+    done = []
+    runner = LockstepRunner(figures=False, device_factory=device)
+    fd = os.open(held / LOCK_FILE, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another writer, as a process would
+        runner.run(jobs, root, lambda job, line, error: done.append((job.name, line, error)))
+    finally:
+        os.close(fd)
+    assert _folder_bytes(held) == before  # the stale start not cleared, the lock file kept
+    assert [name for name, _, _ in done] == [jobs[0].name, jobs[1].name]
+    (_, line, error), (_, trained, no_error) = done
+    assert line is None and f"{held}: run folder in use by process 4242" in error, error
+    assert trained is not None and no_error is None and locked_while_training == [True]
+    assert (free / "summary.json").exists() and len(read_stats(free)) == 3
+    assert (free / LOCK_FILE).read_text() == f"{os.getpid()}\n"  # kept while clearing
+    # released: the rerun trains the held job (its stale start cleared, the lock file kept)
+    done.clear()
+    runner = LockstepRunner(figures=False, device_factory=host_device)
+    runner.run(jobs, root, lambda job, line, error: done.append((job.name, line, error)))
+    skipped = {name: line["skipped"] for name, line, error in done if error is None}
+    assert skipped == {jobs[0].name: False, jobs[1].name: True}
+    assert len(read_stats(held)) == 3 and (held / LOCK_FILE).exists()
+
+
 # --- signals -----------------------------------------------------------------
 
 

@@ -35,6 +35,7 @@ from ..training.canonical import train_canonical
 from ..training.checkpoint import (
     CHECKPOINT_FILE,
     checkpoint_progress,
+    checkpoint_records,
     checkpoint_state,
     drop_checkpoint,
     verify_checkpoint,
@@ -359,7 +360,8 @@ def verify_run_folder(run_dir: Path):
 
     ``config.json``, every array of the checkpoint (:func:`verify_checkpoint`),
     the checkpoint against the configuration, ``stats.jsonl`` against the
-    length the checkpoint recorded (:func:`check_stats`), and the dataset.
+    length and the record count the checkpoint recorded (:func:`check_stats`,
+    :func:`~minievo.training.checkpoint.checkpoint_records`), and the dataset.
     Writes nothing in the folder; raises an error naming the file and what is
     wrong with it.
     """
@@ -373,7 +375,8 @@ def verify_run_folder(run_dir: Path):
     try:
         state = verify_checkpoint(run_dir)
         check_checkpoint_matches(config, run_dir, state)
-        check_stats(run_dir, state["stats_bytes"])
+        records = checkpoint_records(run_dir, state, config.is_canonical)
+        check_stats(run_dir, state["stats_bytes"], records)
     except FileFormatError as err:
         raise FileFormatError(
             f"{err}; the folder is left as it was (start the run again with "

@@ -178,6 +178,26 @@ def verify_checkpoint(run_dir) -> dict:
     return state
 
 
+def checkpoint_records(run_dir, state: dict, canonical: bool) -> int:
+    """How many records ``stats.jsonl`` holds up to the checkpoint's ``stats_bytes``.
+
+    Derived from what every checkpoint stores: canonical training writes one
+    record per epoch (``next_epoch``, :func:`~minievo.training.runs.checkpoint_canonical`),
+    the coevolution one per visit, a cell's or an ``all_vs_all`` pair's
+    (``fe_cnt``, :func:`~minievo.training.population.checkpoint_population`);
+    the GPU lockstep writes its checkpoints through the same two functions.
+    Raises ``FileFormatError`` naming the file when the count is missing.
+    """
+    key = "next_epoch" if canonical else "fe_cnt"
+    value = state.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise FileFormatError(
+            f"{Path(run_dir) / CHECKPOINT_FILE}: checkpoint state has {key}={value!r}; "
+            "expected an integer >= 0 (damaged, or written by another version)"
+        )
+    return value
+
+
 def checkpoint_progress(run_dir) -> int:
     """The epochs a run folder's checkpoint has completed (its ``next_epoch``)."""
     return int(checkpoint_state(run_dir)["next_epoch"])

@@ -124,15 +124,18 @@ class StatsFileError(FileFormatError):
     """``stats.jsonl`` does not hold what the checkpoint says; the message names the file."""
 
 
-def check_stats(run_dir, n_bytes: int) -> int:
+def check_stats(run_dir, n_bytes: int, n_records: int | None = None) -> int:
     """Check that ``run_dir/stats.jsonl`` starts with ``n_bytes`` bytes of whole records.
 
     What a checkpoint recorded (its ``stats_bytes``) must be there: at least
-    that many bytes, ending at a line break, each line one JSON object. Bytes
-    after it (records of an epoch the checkpoint does not hold) are not
-    checked: resuming writes them again. Returns the number of records.
-    Raises :class:`StatsFileError` (missing, shorter, or damaged) naming the
-    file; a short file is damage, never padded.
+    that many bytes, ending at a line break, each line one JSON object, and
+    when ``n_records`` is given (what the checkpoint counted,
+    :func:`~minievo.training.checkpoint.checkpoint_records`) exactly that many
+    lines: a line lost or repeated is damage even when the byte length still
+    matches. Bytes after it (records of an epoch the checkpoint does not hold)
+    are not checked: resuming writes them again. Returns the number of
+    records. Raises :class:`StatsFileError` (missing, shorter, or damaged)
+    naming the file; a short file is damage, never padded.
     """
     path = Path(run_dir) / STATS_FILE
     if not path.is_file():
@@ -162,6 +165,11 @@ def check_stats(run_dir, n_bytes: int) -> int:
             raise StatsFileError(
                 f"{path}: line {number} is not a JSON record (damaged); cannot resume"
             )
+    if n_records is not None and len(lines) != n_records:
+        raise StatsFileError(
+            f"{path}: {len(lines)} records in its first {n_bytes} bytes, but the checkpoint "
+            f"counted {n_records} (a record lost or repeated: damaged); cannot resume"
+        )
     return len(lines)
 
 
