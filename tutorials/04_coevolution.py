@@ -46,10 +46,15 @@
 # event, and 30 epochs end with about half the parameters masked, which is
 # not the papers' behaviour.
 #
-# The script first trains a small population for a few epochs (so the
-# neighbours differ), walks through one visit with the building blocks of
-# `minievo.training.coevolution`, checks that the steps reproduce
-# `visit_cell` exactly, and then runs the whole algorithm with
+# **Part 1** reads the visit where it is written out: the *reading edition*,
+# `minievo/paper/lipi_ae.py`, whose `visit` is these eight steps in plain NumPy
+# (docs/algorithm.md §4 names each step's function). The script trains a small
+# population there for two epochs (so the neighbours differ), walks through one
+# visit with the reading edition's functions, printing every intermediate, and
+# then *asserts* two things: the walk-through equals `lipi_ae.visit`, and the
+# fast engine's `visit_cell` (`minievo/training/visit.py`, with the NumPy
+# backend) gives the same records and the same weights, bit for bit.
+# **Part 2** runs the whole algorithm on the fast engine (Numba kernels) with
 # `train_coevolution` and draws its records. Figures:
 # `04_cell_visit.png` (loss matrix heatmap and training curve) and
 # `04_run/coevolution_*.png` (selection and replacement loss per cell, learning
@@ -59,6 +64,7 @@
 # %%
 import argparse
 import copy
+import inspect
 import sys
 from pathlib import Path
 
@@ -69,13 +75,16 @@ if "ipykernel" not in sys.modules:  # a script draws into files; a notebook show
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from minievo.data import batch_order, dataset_name, generate_binary_clustering  # noqa: E402
+from minievo.data import dataset_name, generate_binary_clustering  # noqa: E402
 from minievo.experiments.coevolution_plots import plot_coevolution  # noqa: E402
 from minievo.experiments.presets import default_job  # noqa: E402
-from minievo.pruning import prune_probability  # noqa: E402
-from minievo.training import coevolution as co  # noqa: E402
+from minievo.paper import lipi_ae  # noqa: E402
+from minievo.paper.networks import train_step  # noqa: E402
+from minievo.paper.pruning import SCHEDULES  # noqa: E402
+from minievo.training import epochs, population, streams  # noqa: E402
+from minievo.training.coevolution import train_coevolution  # noqa: E402
 from minievo.training.records import read_stats  # noqa: E402
-from minievo.training.ring import best_case_fitness, neighbourhood_indices, select_by_tournament  # noqa: E402
+from minievo.training.visit import visit_cell  # noqa: E402
 
 TITLE = "Tutorial 04: spatial coevolution (Lipi-AE), one cell visit step by step, then a whole run."
 # where figures go by default: tutorials/output (a notebook: ./output)
@@ -93,14 +102,13 @@ def settings(quick: bool):
 
 
 # %%
-def warm_up(config, data, epochs):
-    """A population trained ``epochs`` epochs, so the walk-through has diverse neighbours."""
-    population = co.initial_population(config, data.n_dim)
-    engine = co.make_engine(config, population.centers[0])
-    log = co.VisitLog(None, population, 0.0)
-    for epoch in range(epochs):
-        co.run_asynchronous_epoch(config, data, population, epoch, engine, log)
-    return population, engine
+def warm_up(config, data, n_epochs):
+    """The reading edition's population after ``n_epochs`` epochs of visits."""
+    pop = lipi_ae.Population(config, data.n_dim)
+    for t in range(n_epochs):
+        for i in lipi_ae.visit_order(config.seed, t, config.population_size):
+            lipi_ae.visit(config, pop, int(i), t, data.train, data.test)
+    return pop
 
 
 # %%
@@ -143,91 +151,109 @@ def plot_visit(losses, cells, selected, batch_losses, out):
     return path
 
 
+# %% [markdown]
+# ## Part 1: one visit in the reading edition
+#
+# This is the whole visit (`minievo/paper/lipi_ae.py`); the numbered comments
+# are the eight steps. The walk-through below runs the same lines one at a time.
+
 # %%
-def walk_through_one_visit(config, data, population, engine, epoch, cell):
-    """Steps 1-8 of the module docstring, printed, with the generators ``visit_cell`` uses."""
-    streams = co.visit_streams(config.seed, epoch, cell)  # every draw of this visit
-    n, r, rows = config.population_size, config.radius, config.batch_size
-    lr = population.learning_rates[cell]
-    print(f"\n=== visiting cell {cell} in epoch {epoch} (learning rate {lr:.2e}) ===")
+print(inspect.getsource(lipi_ae.visit))
 
-    # 1. neighbourhood: the cell itself, then i+1, i-1, ..., i+r, i-r (mod n)
-    cells = neighbourhood_indices(cell, n, r)
-    neighbourhood = co.gather_neighbourhood(population.centers, cell, r)
-    print(f"1. neighbourhood cells {cells.tolist()}: {len(neighbourhood)} copied pairs")
 
-    # 2. every encoder with every decoder on one random batch
-    batch = co.evaluation_batch(data.train, rows, streams["data"], config.shuffle_data)
-    losses = co.evaluate_neighbourhood(engine, neighbourhood, batch, record=False)  # (K, K)
-    encoder_fitness, decoder_fitness = best_case_fitness(losses)
+# %%
+def walk_through_one_visit(config, data, pop, t, i):
+    """``lipi_ae.visit`` step by step, with the same generators, printing what each step does."""
+    rng = lipi_ae.generators(config.seed, (lipi_ae.VISIT, t, i), lipi_ae.VISIT_STREAMS)
+    lr, B = pop.lrs[i], config.batch_size
+    print(f"\n=== visiting cell {i} in epoch {t} (learning rate {lr:.2e}) ===")
+
+    # 1. neighbourhood: the cell itself, then i+1, i-1, ..., i+r, i-r (mod n), copied
+    cells = lipi_ae.neighbourhood(i, config.population_size, config.radius)  # (K,)
+    hood = [tuple(net.copy() for net in pop.centers[c]) for c in cells]
+    print(f"1. neighbourhood cells {cells.tolist()}: {len(hood)} copied (encoder, decoder) pairs")
+
+    # 2. every encoder with every decoder on one batch: the first of a fresh shuffle
+    L = lipi_ae.loss_matrix(hood, lipi_ae.batches(data.train, B, rng["data"])[0])  # (K, K)
+    f_encoder, _ = lipi_ae.best_case_fitness(L)  # (K,)
     print("2. loss matrix (rows: encoders, columns: decoders)")
     for k, c in enumerate(cells):
-        print(
-            f"   E{c}: "
-            + "  ".join(f"{v:.4f}" for v in losses[k])
-            + f"   -> best case {encoder_fitness[k]:.4f}"
-        )
+        row = "  ".join(f"{v:.4f}" for v in L[k])
+        print(f"   E{c}: {row}   -> best case {f_encoder[k]:.4f}")
 
     # 3. tournament of size 2 on the encoder fitness (peek at the two draws first)
-    contestants = copy.deepcopy(streams["select"]).integers(0, len(cells), size=2)
-    selected = select_by_tournament(encoder_fitness, streams["select"])
-    pair = neighbourhood[selected]
+    contestants = copy.deepcopy(rng["select"]).integers(0, len(cells), size=2)
+    s = lipi_ae.tournament(f_encoder, rng["select"])
     print(
         f"3. tournament between rows {contestants.tolist()} "
-        f"(fitness {encoder_fitness[contestants[0]]:.4f} vs "
-        f"{encoder_fitness[contestants[1]]:.4f}): row {selected}, "
-        f"the pair of cell {cells[selected]}"
+        f"(fitness {f_encoder[contestants[0]]:.4f} vs {f_encoder[contestants[1]]:.4f}): "
+        f"row {s}, the pair of cell {cells[s]}"
     )
 
-    # 4. one Adam step per batch of a fresh shuffle, one compiled call
-    order = batch_order(data.train.shape[0], streams["data"], config.shuffle_data)
-    noise = engine.draw_noise(streams["noise"], data.train.shape[0])
-    batch_losses = co.train_pair(
-        engine,
-        pair,
-        data.train,
-        order,
-        rows,
-        lr,
-        fresh=config.optimizer_state == "fresh",
-        record=False,
-        noise=noise,
+    # 4. one Adam step per batch of a fresh shuffle (lipi_ae.train_selected, written out
+    #    to keep each batch's loss before its step)
+    passes = lipi_ae.batches(data.train, B, rng["data"])
+    fresh = config.optimizer_state == "fresh"
+    curve = np.array([train_step(hood[s], x, lr, fresh) for x in passes])  # (n_batches,)
+    print(f"4. trained on {len(passes)} batches: loss {curve[0]:.4f} -> {curve[-1]:.4f}")
+
+    # 5-6. replacement loss on a new batch, then pruning with p(t, T = E - 1, n = K)
+    batch = lipi_ae.batches(data.train, B, rng["data"])[0]
+    p = SCHEDULES[config.prune_schedule](config.prune_probability, t, config.epochs - 1, len(cells))
+    when = (t, config.epochs - 1, len(cells))
+    replacement, pruned = lipi_ae.evaluate_then_prune(
+        config, hood[s], batch, when, rng["prune"], data.test
     )
+    print(f"5. replacement loss {replacement:.4f} (selection: {L.min():.4f})")
     print(
-        f"4. trained on {batch_losses.shape[0]} batches: loss {batch_losses[0]:.4f} "
-        f"-> {batch_losses[-1]:.4f}"
+        f"6. {config.prune_schedule} schedule: p = {p:.3f} -> {'pruned' if pruned else 'not pruned'}"
     )
 
-    # 5. replacement loss on a new batch
-    replacement_batch = co.evaluation_batch(data.train, rows, streams["data"], config.shuffle_data)
-    replacement = co.evaluate_replacement(engine, pair, replacement_batch, record=False)
-    print(f"5. replacement loss {replacement:.4f} (selection: {losses.min():.4f})")
-
-    # 6. prune with the schedule's probability
-    p = prune_probability(
-        config.prune_schedule, config.prune_probability, epoch, config.epochs - 1, len(cells)
-    )
-    pruned = co.prune_cell(pair, config, epoch, len(cells), streams["prune"], data.test)
+    # 7-8. replace (always, even when worse) and mutate the learning rate
+    old_center, pop.centers[i] = pop.centers[i], hood[s]
+    pop.lrs[i] = lipi_ae.mutate_learning_rate(lr, rng["mutate"], config)
     print(
-        f"6. {config.prune_schedule} schedule: p = {p:.3f} -> "
-        f"{'pruned' if pruned else 'not pruned'}; "
-        f"{pair.encoder.n_pruned + pair.decoder.n_pruned} parameters pruned in all"
+        f"7. cell {i}'s center replaced: L1 on the replacement batch "
+        f"{lipi_ae.evaluate(old_center, batch):.4f} -> {replacement:.4f}"
     )
-    co.clear_records(pair)
+    print(f"8. learning rate {lr:.3e} -> {pop.lrs[i]:.3e}")
+    record = {"iteration": t, "node_idx": i, "learning_rate": lr, "selected_cell": int(cells[s])}
+    record |= {"min_selection_loss": float(L.min()), "min_replacement_loss": replacement}
+    return L, cells, s, curve, record | {"pruned": pruned}
 
-    # 7-8. replace (always) and mutate the learning rate
-    old_center = population.centers[cell]
-    next_lr = co.mutate_learning_rate(
-        lr, streams["mutate"], config.lr_mutation_std, config.lr_min, config.lr_max
-    )
-    co.replace_center(population, cell, pair, next_lr)
-    print(
-        f"7. cell {cell}'s center replaced: test L1 "
-        f"{engine.reconstruction_l1(old_center, data.test):.4f} -> "
-        f"{engine.reconstruction_l1(pair, data.test):.4f}"
-    )
-    print(f"8. learning rate {lr:.3e} -> {next_lr:.3e}")
-    return losses, cells, selected, batch_losses
+
+# %%
+def same_bits(engine_pair, pair):
+    """True when an engine pair (flat buffers) and a reading-edition pair hold equal weights."""
+    for mlp, net in zip((engine_pair.encoder, engine_pair.decoder), pair):
+        for l in range(mlp.spec.n_layers):
+            for flat, tensor in (
+                (mlp.weight(l), net.params[2 * l]),
+                (mlp.bias(l), net.params[2 * l + 1]),
+            ):
+                if not np.array_equal(flat.view(np.uint32), tensor.view(np.uint32)):
+                    return False
+    return True
+
+
+# %%
+def the_engine_agrees(config, data, pop_before, t, i, walked):
+    """The fast engine's visit_cell (NumPy backend) from the same start: same record and
+    weights as the reading edition, to the bit. ``walked``: the reading edition's record."""
+    config = config.replace(backend="numpy")
+    engine_pop = population.initial_population(config, data.n_dim)
+    engine = population.make_engine(config, engine_pop.centers[0])
+    log = epochs.VisitLog(None, engine_pop, 0.0)
+    for epoch in range(t):
+        epochs.run_asynchronous_epoch(config, data, engine_pop, epoch, engine, log)
+    assert all(same_bits(e, p) for e, p in zip(engine_pop.centers, pop_before.centers))
+    visit = visit_cell(
+        config, data, engine_pop.centers, i, engine_pop.learning_rates[i], t, engine,
+        streams.visit_streams(config.seed, t, i),
+    )  # fmt: skip
+    for key, value in walked.items():
+        assert visit.record[key] == value, key
+    return visit
 
 
 # %%
@@ -241,39 +267,27 @@ def main(quick: bool, out: Path) -> list:
     out.mkdir(parents=True, exist_ok=True)
 
     # Part 1: one visit, step by step, in a population trained a little
-    population, engine = warm_up(config, data, epochs=2)
-    centers_before = list(population.centers)
-    rates_before = list(population.learning_rates)
-    epoch, cell = 2, 1
-    losses, cells, selected, batch_losses = walk_through_one_visit(
-        config, data, population, engine, epoch, cell
-    )
-    # The same visit through visit_cell gives the same center, bit for bit.
-    visit = co.visit_cell(
-        config,
-        data,
-        centers_before,
-        cell,
-        rates_before[cell],
-        epoch,
-        engine,
-        co.visit_streams(config.seed, epoch, cell),
-    )
-    same = all(
-        np.array_equal(a, b)
-        for a, b in (
-            (visit.center.encoder.params, population.centers[cell].encoder.params),
-            (visit.center.decoder.params, population.centers[cell].decoder.params),
-        )
-    )
-    print(f"   visit_cell reproduces these steps exactly: {same}")
-    assert same
-    paths = [plot_visit(losses, cells, selected, batch_losses, out)]
+    t, i = 2, 1
+    pop = warm_up(config, data, n_epochs=t)
+    start = copy.deepcopy(pop)  # the population before the visit
+    L, cells, selected, curve, walked = walk_through_one_visit(config, data, pop, t, i)
+    # the walk-through is lipi_ae.visit: the same record and the same new center
+    again = copy.deepcopy(start)
+    record = lipi_ae.visit(config, again, i, t, data.train, data.test)
+    assert all(record[key] == value for key, value in walked.items())
+    for net, walked_net in zip(again.centers[i], pop.centers[i]):
+        assert all(np.array_equal(a, b) for a, b in zip(net.params, walked_net.params))
+    print("   the walk-through equals lipi_ae.visit: the same record, the same new center")
+    # and the fast engine's visit (NumPy backend) is the same visit, to the bit
+    visit = the_engine_agrees(config, data, start, t, i, walked)
+    assert same_bits(visit.center, pop.centers[i])
+    print("   the engine's visit_cell (NumPy backend): the same record and weights, bit for bit")
+    paths = [plot_visit(L, cells, selected, curve, out)]
 
     # Part 2: the whole algorithm, its records, its figures
     run_dir = out / "04_run"
     print(f"\n=== a whole run: {config.population_size} cells x {config.epochs} epochs ===")
-    result = co.train_coevolution(config, data, run_dir)
+    result = train_coevolution(config, data, run_dir)
     records = read_stats(run_dir)
     last = [r for r in records if r["iteration"] == config.epochs - 1]
     for r in sorted(last, key=lambda r: r["node_idx"]):
