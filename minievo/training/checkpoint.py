@@ -169,13 +169,19 @@ def verify_checkpoint(run_dir) -> dict:
     if not isinstance(state, dict):
         raise FileFormatError(f"{path}: checkpoint state is not a JSON object")
     for key in REQUIRED_STATE:
-        value = state.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise FileFormatError(
-                f"{path}: checkpoint state has {key}={value!r}; expected an integer >= 0 "
-                "(damaged, or written by another version)"
-            )
+        _state_count(state, key, path)
     return state
+
+
+def _state_count(state: dict, key: str, path) -> int:
+    """``state[key]``, a count; ``FileFormatError`` naming the file when it is not one."""
+    value = state.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise FileFormatError(
+            f"{path}: checkpoint state has {key}={value!r}; expected an integer >= 0 "
+            "(damaged, or written by another version)"
+        )
+    return value
 
 
 def checkpoint_records(run_dir, state: dict, canonical: bool) -> int:
@@ -189,13 +195,7 @@ def checkpoint_records(run_dir, state: dict, canonical: bool) -> int:
     Raises ``FileFormatError`` naming the file when the count is missing.
     """
     key = "next_epoch" if canonical else "fe_cnt"
-    value = state.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise FileFormatError(
-            f"{Path(run_dir) / CHECKPOINT_FILE}: checkpoint state has {key}={value!r}; "
-            "expected an integer >= 0 (damaged, or written by another version)"
-        )
-    return value
+    return _state_count(state, key, Path(run_dir) / CHECKPOINT_FILE)
 
 
 def checkpoint_progress(run_dir) -> int:
