@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 import zipfile
 import zlib
 from pathlib import Path
@@ -230,15 +231,18 @@ class FolderLock:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            holder = _read_pid(fd)
+            holder = _wait_for_holder(fd)
             os.close(fd)
             by = f"process {holder}" if holder else "another process"
             raise FolderInUseError(
                 f"{self.folder}: {self.what} in use by {by} (one writer at a time); "
                 f"wait for it to end, or choose another --out"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        # one write replaces the last holder's id (then cut any longer old content), so a
+        # refused writer reads the old or the new id, never an empty file
+        text = f"{os.getpid()}\n".encode()
+        os.pwrite(fd, text, 0)
+        os.ftruncate(fd, len(text))
         self._fd = fd
         FolderLock._held[key] = [self, 1]
         return self
@@ -259,6 +263,30 @@ class FolderLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def _wait_for_holder(fd, seconds: float = 1.0) -> int | None:
+    """The process id of the lock's holder, which writes it right after taking the lock:
+    a writer refused in that instant reads the last holder's id, so wait a moment for a
+    live one. None when none appears."""
+    deadline = time.monotonic() + seconds
+    while True:
+        pid = _read_pid(fd)
+        if pid is not None and _alive(pid):
+            return pid
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 def _read_pid(fd) -> int | None:

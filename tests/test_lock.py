@@ -17,6 +17,10 @@ from minievo.cli import main
 from minievo.io import LOCK_FILE, FolderLock
 from minievo.training.records import read_stats
 
+#: A live process that is not this one, as the holder a lock file names (the refused
+#: writer names only a live holder: FolderLock waits a moment for a dead one's successor).
+HOLDER = os.getppid()
+
 RUN = ["--dataset", TINY_RUN_DATASET, "--batch-size", "4", "--population-size", "3"]
 RUN += ["--no-progress", "--backend", "numpy"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,12 +50,12 @@ def _main(args, capsys):
 def test_a_second_writer_is_refused_naming_the_folder_and_the_holder(data_dir, tmp_path, capsys):
     out = tmp_path / "run"
     out.mkdir()
-    (out / LOCK_FILE).write_text("4242\n")
+    (out / LOCK_FILE).write_text(f"{HOLDER}\n")
     fd = os.open(out / LOCK_FILE, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another holder, as a process would
         code, err = _main(["run", *RUN, "--epochs", "1", "--out", out], capsys)
-        _one_line(code, err, str(out), "in use by process 4242")
+        _one_line(code, err, str(out), f"in use by process {HOLDER}")
         assert sorted(p.name for p in out.iterdir()) == [LOCK_FILE]
     finally:
         os.close(fd)
@@ -140,7 +144,7 @@ def test_a_gpu_sweep_job_folder_held_by_another_writer_fails_that_job_only(data_
     held, free = root / jobs[0].name, root / jobs[1].name
     held.mkdir(parents=True)
     (held / "stats.jsonl").write_text('{"iteration": 0}\n')  # a start that never checkpointed
-    (held / LOCK_FILE).write_text("4242\n")
+    (held / LOCK_FILE).write_text(f"{HOLDER}\n")
     before = _folder_bytes(held)
     locked_while_training = []
 
@@ -166,7 +170,7 @@ def test_a_gpu_sweep_job_folder_held_by_another_writer_fails_that_job_only(data_
     assert _folder_bytes(held) == before  # the stale start not cleared, the lock file kept
     assert [name for name, _, _ in done] == [jobs[0].name, jobs[1].name]
     (_, line, error), (_, trained, no_error) = done
-    assert line is None and f"{held}: run folder in use by process 4242" in error, error
+    assert line is None and f"{held}: run folder in use by process {HOLDER}" in error, error
     assert trained is not None and no_error is None and locked_while_training == [True]
     assert (free / "summary.json").exists() and len(read_stats(free)) == 3
     assert (free / LOCK_FILE).read_text() == f"{os.getpid()}\n"  # kept while clearing
@@ -310,3 +314,22 @@ def test_an_unreachable_scheduler_is_one_line_after_the_timeout(data_dir, tmp_pa
         args = tiny_sweep_args(tmp_path / "s", "--scheduler", "tcp://127.0.0.1:9")
         code, err = _main(args, capsys)
     _one_line(code, err, "--scheduler tcp://127.0.0.1:9", "no scheduler answered within 1 s")
+
+
+def test_a_writer_refused_before_the_holder_wrote_its_id_waits_for_it(tmp_path):
+    """The holder writes its id right after taking the lock; a writer refused in that
+    instant reads the last (dead) holder's id, and waits for the live one instead."""
+    import threading
+
+    fd = os.open(tmp_path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    os.write(fd, b"4194305\n")  # above Linux's largest pid: a holder that is gone
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    text = f"{os.getpid()}\n".encode()
+    writer = threading.Timer(0.2, lambda: (os.pwrite(fd, text, 0), os.ftruncate(fd, len(text))))
+    writer.start()
+    try:
+        with pytest.raises(Exception, match=f"in use by process {os.getpid()} "):
+            FolderLock(tmp_path).acquire()
+    finally:
+        writer.join()
+        os.close(fd)
