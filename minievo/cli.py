@@ -487,28 +487,7 @@ def _where_to_write_instead(filename, out) -> str:
     return "choose another --out, or a writable data_dir"
 
 
-#: LLVM optimisation level of the ``minievo`` command's processes (``NUMBA_OPT``)
-#: unless the environment sets one. Numba's default, 3, re-optimises every
-#: callee linked into each entry point at full strength; at 2 a cold start
-#: compiles about 2.5 CPU-s less, the training step runs as fast, and the
-#: results are bit for bit the same (all three autoencoder kinds, fresh and
-#: persistent Adam, records, evaluations; measured on the development
-#: machine). Compiled code is cached whatever the level.
-NUMBA_OPT_LEVEL = "2"
-
-
-def use_command_numba_opt() -> bool:
-    """Set ``NUMBA_OPT`` to :data:`NUMBA_OPT_LEVEL` for this process and the sweep
-    jobs it starts, unless the user set it or Numba is already imported (then
-    the setting could no longer apply). Returns whether it was set."""
-    if "NUMBA_OPT" in os.environ or "numba" in sys.modules:
-        return False
-    os.environ["NUMBA_OPT"] = NUMBA_OPT_LEVEL
-    return True
-
-
 def main(argv=None) -> int:
-    use_command_numba_opt()
     args = build_parser().parse_args(argv)
     from .data import DataFileError
     from .engine import NonFiniteLossError

@@ -181,9 +181,9 @@ def kernel_cache_dir() -> Path:
 #: The default job's compilation with an empty cache, in CPU seconds of one core
 #: of the development machine (AMD EPYC, shared with other jobs;
 #: ``benchmarks/targets.py --cold``, median of 3: cold run minus cached run,
-#: 14.3 s with the command's ``NUMBA_OPT=2``, see :data:`minievo.cli.NUMBA_OPT_LEVEL`;
-#: 16.6 s at Numba's default level). About 30 s measured the same way before issue 12.
-COMPILE_SECONDS = 15
+#: 16.6 s at Numba's default level, which every entry point uses). About 30 s measured
+#: the same way before issue 12.
+COMPILE_SECONDS = 17
 
 
 def compile_notice(backend: str) -> str | None:
