@@ -799,18 +799,21 @@ def _add_sweep_options(parser, *, default_trials=None) -> None:
     parser.add_argument(
         "--trials",
         type=int,
+        metavar="N",
         default=default_trials,
         help="trials per variant (default: the preset's)",
     )
     parser.add_argument(
         "--workers",
         type=int,
+        metavar="N",
         default=1,
         help="jobs at a time (local processes, or LocalCluster workers)",
     )
     parser.add_argument(
         "--threads",
         type=int,
+        metavar="N",
         default=1,
         help="Numba/BLAS threads per job (default 1: no oversubscription)",
     )
@@ -858,7 +861,11 @@ REPRODUCE_DESCRIPTION = (
 
 def add_study_commands(sub) -> None:
     """``sweep``, ``report`` and ``reproduce``."""
-    sweep = sub.add_parser("sweep", help="run every variant x trial of a preset or a config")
+    sweep = sub.add_parser(
+        "sweep",
+        help="run every variant x trial of a preset or a config",
+        formatter_class=HelpFormatter,
+    )
     source = sweep.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", help="a preset name (see `minievo presets`)")
     source.add_argument("--config", type=Path, help="one configuration; runs its `trials` seeds")
@@ -880,6 +887,7 @@ def add_study_commands(sub) -> None:
         "reproduce",
         help="the papers' main comparison: sweep, then report",
         description=REPRODUCE_DESCRIPTION,
+        formatter_class=HelpFormatter,
     )
     reproduce.add_argument("--epochs", type=int, help="epochs per trial (default 400)")
     reproduce.add_argument(
