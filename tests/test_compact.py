@@ -13,6 +13,7 @@ from minievo.engine import Engine
 from minievo.network import make_autoencoder
 from minievo.pruning.compact import CompactAutoencoder, compact, masked_chain, structural_capacity
 from minievo.training import coevolution as co
+from minievo.training.records import read_stats
 
 #: Largest allowed |compact - masked| on the sigmoid outputs in [0, 1]: float32 rounding of
 #: a folded bias (measured largest: 1.2e-7, two units in the last place near 1).
@@ -119,6 +120,8 @@ def test_real_pruned_runs_of_each_operator(dataset, tmp_path, method, mask_mode)
     result = co.train_coevolution(config, dataset, tmp_path)
     small = _assert_held(result.best, dataset.test)
     assert small.n_params < masked_chain(result.best).n_params  # pruning freed whole units
+    last = [r for r in read_stats(tmp_path) if r["iteration"] == 2]  # the last epoch's visits
+    assert last and all(r["compact_params"] <= masked_chain(result.best).n_params for r in last)
 
 
 def test_save_load_and_the_documented_forward_pass(tmp_path):
@@ -229,3 +232,22 @@ def test_compact_command_refuses_anything_else_in_one_line(data_dir, tmp_path, c
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(path) in err and says in err
     assert "compact reads a run folder" in err
+
+
+# -- records -------------------------------------------------------------------------
+
+
+def test_records_carry_structural_capacity_on_the_test_loss_cadence(canonical_config, tmp_path):
+    from minievo.experiments.run import load_dataset_for
+    from minievo.training.canonical import train_canonical
+
+    config = canonical_config.replace(
+        epochs=5, test_loss_every=2, calculate_test_loss=False, prune_method="random",
+        prune_schedule="fixed", prune_probability=1.0, prune_amount=0.5,
+    )  # fmt: skip
+    result = train_canonical(config, load_dataset_for(config), tmp_path)
+    records = read_stats(tmp_path)
+    assert [("compact_params" in r) for r in records] == [True, False, True, False, True]
+    assert structural_capacity(result.best) == {
+        k: records[-1][k] for k in ("live_units", "compact_params", "compact_flops")
+    }
