@@ -134,7 +134,7 @@ def test_save_load_and_the_documented_forward_pass(tmp_path):
     again = CompactAutoencoder.load(tmp_path / "c.npz")
     assert again.widths == small.widths and again.kind == "plain"
     np.testing.assert_array_equal(again.forward(x), small.forward(x))
-    # docs/compact.md's forward pass, plain NumPy over the saved arrays
+    # docs/command-line.md's forward pass, plain NumPy over the saved arrays
     f = np.load(tmp_path / "c.npz")
     act = {"relu": lambda z: np.maximum(z, 0), "sigmoid": lambda z: 1 / (1 + np.exp(-z)),
            "identity": lambda z: z}  # fmt: skip
