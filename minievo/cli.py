@@ -8,6 +8,7 @@ Examples::
     minievo run --resume runs/mine --epochs 800   # extend a run to 800 epochs
     minievo data --name binary_clustering_10_100_1000 --seed 1
     minievo inspect runs/mine        # or a saved .npz network
+    minievo compact runs/mine        # the pruned network as a smaller dense one
     minievo presets
     minievo sweep --preset lexi_prob --trials 2 --set epochs=10 --workers 2 --out runs/lexi
     minievo sweep --preset lexi_prob --trials 2 --scheduler local --workers 2 --out runs/lexi
@@ -326,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
         "presets", help="list the papers' experiment grids", description="List the presets."
     )
 
+    add_compact_command(sub)
     add_study_commands(sub)
     return parser
 
@@ -612,6 +614,64 @@ def _network_to_inspect(path: Path) -> Path:
     raise ConfigError(f"{path}: {what}, not a saved autoencoder; {INSPECT_ACCEPTS}")
 
 
+# -- minievo compact (issue #20) -------------------------------------------------
+#: What ``minievo compact`` reads, for its error messages.
+COMPACT_ACCEPTS = (
+    "compact reads a run folder (final_autoencoder.npz or best_autoencoder.npz) or a saved "
+    "autoencoder (.npz: final_autoencoder, best_autoencoder, centers/cell_*)"
+)
+
+
+def add_compact_command(sub) -> None:
+    compact = sub.add_parser(
+        "compact", help="the pruned autoencoder as a smaller dense network (.npz of plain arrays)"
+    )
+    compact.add_argument("source", type=Path, help="a run folder or a saved autoencoder (.npz)")
+    compact.add_argument(
+        "--out", type=Path, help="where to write (default: beside the input, NAME_compact.npz)"
+    )
+
+
+def cmd_compact(args) -> int:
+    """Compact a saved autoencoder, write it, print widths, parameters and FLOPs."""
+    import numpy as np
+
+    from .experiments.config import ConfigError
+    from .io import FileFormatError
+    from .network import Autoencoder
+    from .pruning.compact import compact, masked_chain
+
+    source = args.source
+    if not source.exists():
+        raise ConfigError(f"{source}: no such file or folder; {COMPACT_ACCEPTS}")
+    try:  # the checks of inspect, with compact's list of inputs
+        path = _network_to_inspect(source)
+        pair = Autoencoder.load(path)
+    except (ConfigError, FileFormatError, ValueError, KeyError) as err:
+        line = str(err).replace(f"; {INSPECT_ACCEPTS}", "")
+        if "arrays: W0," in line:
+            line = f"{source}: already a compact network (minievo compact's output)"
+        raise ConfigError(f"{line}; {COMPACT_ACCEPTS}") from None
+    before, after = masked_chain(pair), compact(pair)
+    out = args.out or path.with_name(f"{path.stem}_compact.npz")
+    after.save(out)
+    nonzero = sum(int(np.count_nonzero(w) + np.count_nonzero(b))
+                  for w, b in zip(before.weights, before.biases))  # fmt: skip
+    code = (
+        ", code = posterior mean (log-variance head dropped)" if pair.kind == "variational" else ""
+    )
+    print(f"{path}: {pair.kind} autoencoder{code}")
+    print(f"widths         {' -> '.join(map(str, before.widths))}  =>  "
+          f"{' -> '.join(map(str, after.widths))}")  # fmt: skip
+    print(
+        f"parameters     {before.n_params} => {after.n_params} "
+        f"({after.n_params / before.n_params:.1%}; non-zero in the masked network: {nonzero})"
+    )
+    print(f"FLOPs/example  {before.flops} => {after.flops} ({after.flops / before.flops:.1%})")
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_presets(args) -> int:
     from .experiments.presets import list_presets
 
@@ -683,6 +743,7 @@ def main(argv=None) -> int:
         "data": cmd_data,
         "inspect": cmd_inspect,
         "presets": cmd_presets,
+        "compact": cmd_compact,
         **STUDY_COMMANDS,
     }
     where = {"out": None}  # the run folder, once known (for the Ctrl-C hint)
