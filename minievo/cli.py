@@ -211,6 +211,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"minievo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    _add_run_command(sub)
+    _add_data_command(sub)
+    inspect = sub.add_parser("inspect", help="sparsity report of a saved autoencoder")
+    inspect.add_argument(
+        "file",
+        type=Path,
+        help="a saved network (.npz: final_autoencoder, "
+        "best_autoencoder, centers/cell_*) or a run folder",
+    )
+
+    sub.add_parser(
+        "presets", help="list the papers' experiment grids", description="List the presets."
+    )
+
+    add_compact_command(sub)
+    add_study_commands(sub)
+    return parser
+
+
+def _add_run_command(sub) -> None:
+    """``minievo run``: the configuration's keys as flags in groups, and the run's own options."""
     run = _accept_negative_numbers(
         sub.add_parser(
             "run",
@@ -279,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_progress_flag(groups["execution"])
 
+
+def _add_data_command(sub) -> None:
+    """``minievo data``: generate a dataset into the cache or a file."""
     data = _accept_negative_numbers(
         sub.add_parser(
             "data",
@@ -314,22 +338,6 @@ def build_parser() -> argparse.ArgumentParser:
     # the name before issue 22: one name per concept, as `minievo run --data-dir`
     data.add_argument("--cache-dir", type=Path, dest="data_dir", help=argparse.SUPPRESS)
     data.add_argument("--out", type=Path, help="write to this .npz instead of the cache")
-
-    inspect = sub.add_parser("inspect", help="sparsity report of a saved autoencoder")
-    inspect.add_argument(
-        "file",
-        type=Path,
-        help="a saved network (.npz: final_autoencoder, "
-        "best_autoencoder, centers/cell_*) or a run folder",
-    )
-
-    sub.add_parser(
-        "presets", help="list the papers' experiment grids", description="List the presets."
-    )
-
-    add_compact_command(sub)
-    add_study_commands(sub)
-    return parser
 
 
 def _add_progress_flag(parser) -> None:
