@@ -2,7 +2,8 @@
 
 ``run(cfg, train, test)`` reads these fields of ``cfg`` (a ``minievo.Config`` has them): seed,
 epochs, population_size, radius, batch_size, learning_rate, lr_mutation_std, lr_min, lr_max,
-environment, cell_evaluation, optimizer_state, and the pruning fields of ``pruning.py``.
+environment, activation_signal, cell_evaluation, optimizer_state, and the pruning fields
+of ``pruning.py``.
 """
 
 import numpy as np
