@@ -62,11 +62,25 @@ def representations(pair: Autoencoder):
     )
 
 
-def check_agree(forwards, x):
-    ref = forwards["masked"](x)
+def check_agree(forwards, masked, x):
+    """Every representation computes the masked network: each float32 forward is as close
+    to the masked network's float64 forward as the masked float32 one is (within 4x:
+    another summation order rounds differently; trained weights put pre-sigmoid sums in
+    the hundreds, where float32 rounding reaches 1e-5 at the output)."""
+    exact = masked_forward64(masked, x)
+    own = float(np.max(np.abs(forwards["masked"](x) - exact)))
     for name, f in forwards.items():
-        diff = float(np.max(np.abs(f(x) - ref)))
-        assert diff <= 1e-5, f"{name} differs from the masked network by {diff}"
+        diff = float(np.max(np.abs(f(x) - exact)))
+        assert diff <= 4 * own + 1e-6, f"{name} differs by {diff} (the masked network: {own})"
+
+
+def masked_forward64(masked, x):
+    """The masked network in float64: the reference the float32 forwards are held to."""
+    a = x.astype(np.float64)
+    for w, b, act in zip(masked.weights, masked.biases, masked.activations):
+        with np.errstate(over="ignore"):
+            a = ACTIVATION_FUNCTIONS[act](a @ w.T.astype(np.float64) + b.astype(np.float64))
+    return a
 
 
 def time_per_call(forwards, x, rounds: int, target_s: float = 0.02) -> dict:
@@ -145,7 +159,7 @@ def main(argv=None):
         row = [name, f"{zeros:.1%}", units, f"{masked.n_params:,} → {small.n_params:,}"]
         for b in BATCHES:
             x = (rng.random((b, pair.n_dim)) < 0.27).astype(np.float32)
-            check_agree(forwards, x)
+            check_agree(forwards, masked, x)
             t = time_per_call(forwards, x, args.rounds)
             row.append(" / ".join(f"{t[k] * 1e6:.1f}" for k in ("masked", "compact", "CSR")))
             row.append(f"{t['masked'] / t['compact']:.2f}× / {t['masked'] / t['CSR']:.2f}×")

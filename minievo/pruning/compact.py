@@ -50,8 +50,14 @@ from ..network import Autoencoder
 ACTIVATION_FUNCTIONS = {
     "identity": lambda z: z,
     "relu": lambda z: np.maximum(z, 0.0),
-    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "sigmoid": lambda z: _sigmoid(z),
 }
+
+
+def _sigmoid(z):
+    """1 / (1 + e^-z); a large negative z overflows e^-z to inf, and the value to 0, exactly."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-z))
 
 
 def layer_cost(n_in: int, n_out: int) -> tuple[int, int]:
