@@ -104,3 +104,15 @@ def tiny_sweep_variants(data_dir, trials=2, epochs=2, **extra):
             **extra,
         },
     )[:2]
+
+
+def tiny_pruned_canonical_args(out) -> list[str]:
+    """``minievo run`` arguments of a 2-epoch canonical run on ``TINY_DATASET`` that prunes
+    half of every tensor at every epoch (a saved network with zeros, in seconds)."""
+    return [
+        "run", "--cell-evaluation", "ann_canonical", "--epochs", "2",
+        "--dataset", TINY_DATASET, "--batch-size", "4",
+        "--prune-method", "random", "--prune-schedule", "fixed",
+        "--prune-probability", "1", "--prune-amount", "0.5",
+        "--out", str(out), "--no-progress",
+    ]  # fmt: skip

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import TINY_DATASET
+from conftest import TINY_DATASET, tiny_pruned_canonical_args
 
 from minievo.cli import DEFAULT_JOB, main
 from minievo.experiments.config import Config
@@ -103,30 +103,7 @@ def test_data_command_generates_then_reuses_the_cache(tmp_path, capsys):
 
 def test_inspect_prints_a_sparsity_report(data_dir, tmp_path, capsys):
     out = tmp_path / "r"
-    main(
-        [
-            "run",
-            "--cell-evaluation",
-            "ann_canonical",
-            "--epochs",
-            "2",
-            "--dataset",
-            TINY_DATASET,
-            "--batch-size",
-            "4",
-            "--prune-method",
-            "random",
-            "--prune-schedule",
-            "fixed",
-            "--prune-probability",
-            "1",
-            "--prune-amount",
-            "0.5",
-            "--out",
-            str(out),
-            "--no-progress",
-        ]
-    )
+    main(tiny_pruned_canonical_args(out))
     capsys.readouterr()
     code, stdout, _ = _run(["inspect", str(out / "final_autoencoder.npz")], capsys)
     assert code == 0 and "encoder" in stdout

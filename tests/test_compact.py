@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 import pytest
-from conftest import TINY_DATASET, tiny_config
+from conftest import tiny_config, tiny_pruned_canonical_args
 
 from minievo.cli import main
 from minievo.engine import Engine
@@ -158,30 +158,7 @@ def test_structural_capacity_counts_the_compact_network():
 
 
 def _canonical_run(out):
-    main(
-        [
-            "run",
-            "--cell-evaluation",
-            "ann_canonical",
-            "--epochs",
-            "2",
-            "--dataset",
-            TINY_DATASET,
-            "--batch-size",
-            "4",
-            "--prune-method",
-            "random",
-            "--prune-schedule",
-            "fixed",
-            "--prune-probability",
-            "1",
-            "--prune-amount",
-            "0.5",
-            "--out",
-            str(out),
-            "--no-progress",
-        ]  # fmt: skip
-    )
+    main(tiny_pruned_canonical_args(out))
 
 
 def test_compact_command_writes_beside_its_input(data_dir, tmp_path, capsys):
