@@ -510,6 +510,7 @@ def use_command_numba_opt() -> bool:
 def main(argv=None) -> int:
     use_command_numba_opt()
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded by the study commands
     from .data import DataFileError
     from .engine import NonFiniteLossError
     from .experiments.config import ConfigError
@@ -755,6 +756,9 @@ def _run_study_sweep(args, variants, names, out: Path) -> int:
             client.close()
             if cluster is not None:
                 cluster.close()
+    from .experiments.provenance import record_command
+
+    record_command(out, args.argv)  # the report names the command and the code that ran it
     print(outcome.summary(), file=sys.stderr)
     print(f"results: {out / 'results.jsonl'}")
     args.sweep_folder = out
@@ -779,7 +783,9 @@ def cmd_report(args) -> int:
 
     if not args.folder.is_dir():
         raise FileNotFoundError(f"{args.folder}: no such sweep folder")
-    report = write_report(args.folder, args.out)
+    from .experiments.provenance import command_line
+
+    report = write_report(args.folder, args.out, command=command_line(args.argv))
     print(report.summary_line())
     print(f"report: {report.path}")
     return 0
@@ -792,8 +798,10 @@ def cmd_reproduce(args) -> int:
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
     variants, names = _study_variants("main_comparison", None, args.trials, overrides)
+    from .experiments.provenance import command_line
+
     code = _run_study_sweep(args, variants, names, args.out)
-    report = write_report(args.sweep_folder)
+    report = write_report(args.sweep_folder, command=command_line(args.argv))
     print(report.summary_line())
     print(f"report: {report.path}")
     return code
