@@ -43,9 +43,12 @@ def test_a_variant_run_otherwise_is_shown_with_the_difference_named():
     )
     value, differs = paper_value_for(by_name["lipi_simple-none"].to_dict())
     assert value.final_L1 == 0.145 and differs == ["population_size 5"]
-    value, differs = paper_value_for(by_name["small-lipi_simple-random-exponential-p0.5"].to_dict())
+    _, differs = paper_value_for(by_name["small-lipi_simple-random-exponential-p0.5"].to_dict())
+    assert differs == []
+    # the other reading of the small AE: the lipi_small_4000 grid, on 4000 bits
+    value, differs = paper_value_for(expand_preset("lipi_small_4000")[0].to_dict())
     assert value.final_L1 == 0.238
-    assert differs == ["dataset_name binary_clustering_10_100_4000"]
+    assert differs == ["dataset_name binary_clustering_10_100_1000"]
     _, differs = paper_value_for(by_name["lipi_simple-variance-population-p0.1"].to_dict())
     assert differs == []  # activation_sched ran population 10 too
     # another operator, or another probability, has no published value

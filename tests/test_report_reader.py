@@ -53,8 +53,13 @@ def test_main_comparison_labels_are_readable_and_distinct():
     assert "canonical · no pruning" in labels
     assert "Lipi-AE (pop 5) · RANDOM-exp" in labels
     assert "Lipi-AE (pop 10) · VARIANCE-population" in labels
-    assert "small AE · Lipi-AE (pop 10, 4000 bits) · RANDOM-exp" in labels
+    assert "small AE · Lipi-AE (pop 10) · RANDOM-exp" in labels
     assert [panel_of(c) for c in configs].count("canonical training") == 4
+    # a data set other than the most common one is named
+    other = expand_preset("lipi_small_4000", trials=1)[0].to_dict()
+    assert variant_labels([*configs, other])[-1] == (
+        "small AE · Lipi-AE (pop 10, 4000 bits) · RANDOM-exp"
+    )
 
 
 @pytest.mark.parametrize("preset", ["main_comparison", "main_comparison_pop10", "lexi_prob"])

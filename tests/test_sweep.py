@@ -335,8 +335,8 @@ def test_main_comparison_is_the_papers_nine_variants():
     lipi = {n: v.population_size for n, v in by_name.items() if not v.is_canonical}
     assert sorted(lipi.values()) == [5, 5, 5, 10, 10]
     assert lipi["lipi_simple-pop10-variance-population-p0.1"] == 10
-    small = by_name["small-4000-lipi_simple-pop10-random-exponential-p0.5"]
-    assert small.environment == "small" and small.dataset_name == "binary_clustering_10_100_4000"
+    small = by_name["small-lipi_simple-pop10-random-exponential-p0.5"]
+    assert small.environment == "small" and small.dataset_name == "binary_clustering_10_100_1000"
     assert by_name["lipi_simple-pop10-variance-population-p0.1"].prune_probability == 0.1
     assert by_name["lipi_simple-pop5-conjunctive-final_n-p0.5"].prune_schedule == "final_n"
     assert by_name["ann_canonical-none"].prune_method is None
@@ -352,11 +352,17 @@ def test_main_comparison_is_the_papers_nine_variants():
     ]
     variance = by_name["lipi_simple-pop10-variance-population-p0.1"]
     assert variance.replace(stats_every=activation.stats_every) == activation
+    # the small AE: lipi_small_4000's settings on the 1000-bit data (the notebook's sizes)
     (small_grid,) = expand_preset("lipi_small_4000")
-    assert small.replace(stats_every=small_grid.stats_every) == small_grid
+    assert (
+        small.replace(stats_every=small_grid.stats_every, dataset_name=small_grid.dataset_name)
+        == small_grid
+    )
 
 
 def test_main_comparison_pop10_keeps_the_earlier_runs():
     variants = expand_preset("main_comparison_pop10")
     assert all(v.population_size == 10 for v in variants if not v.is_canonical)
     assert {v.dataset_name for v in variants} == {"binary_clustering_10_100_1000"}
+    # it differs from main_comparison in the three population-5 variants only
+    assert len(set(variants) - set(expand_preset("main_comparison"))) == 3

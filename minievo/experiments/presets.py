@@ -61,18 +61,22 @@ variant of ``main_comparison`` is the grid run behind its curve
   grids at the main setting (``cell_evaluations``, ``environment``); no grid
   has one at population 10;
 - canonical training: unpruned from ``cell_evaluations``, VARIANCE-exp from
-  ``best_base_activation``, both 400 epochs; RANDOM- and CONJUNCTIVE-exp have
-  no 400-epoch grid (``base_pruning`` runs 4000 epochs) while the figure's axis
-  ends at epoch 400: *inconclusive*, kept at 400 epochs;
-- the small autoencoder with RANDOM-exp: ``lipi_small_4000`` (population 10,
-  ``binary_clustering_10_100_4000``), the only grid with it; the notebook
-  counts the small network's parameters for 1000-dim inputs (61,182), which
-  points to a 1000-dim run no grid lists: *inconclusive*.
+  ``best_base_activation``; RANDOM- and CONJUNCTIVE-exp ran 400 epochs too
+  (the figure's data end at epoch 400 on an autoscaled axis), though the only
+  grid with them, ``base_pruning``, lists 4000;
+- the small autoencoder with RANDOM-exp: *inconclusive*. The only grid with
+  it, ``lipi_small_4000``, runs population 10 on ``binary_clustering_10_100_4000``;
+  but the notebook counts the small network's parameters for 1000-bit inputs
+  (61,182) and its network-size figure, which subtracts the pruned counts from
+  them, ends the decoder at about 7,500 of 31,090, a pruned count that a
+  1000-bit run gives (minievo: 7,851 non-zero, published-count capacity
+  0.561) and a 4000-bit decoder (124,090 parameters) would not; the figure
+  also draws it among the 1000-bit small runs. ``main_comparison`` runs
+  ``lipi_small_4000``'s settings on the 1000-bit data; the ``lipi_small_4000``
+  preset is the other reading.
 
-Where the evidence is inconclusive, both are available: ``main_comparison``
-follows the grids, ``main_comparison_pop10`` is the comparison as minievo ran
-it before (every Lipi-AE variant at population 10, the small AE on the
-1000-dim data).
+``main_comparison_pop10`` is the comparison as minievo ran it before (every
+Lipi-AE variant at population 10), for comparison.
 """
 
 from __future__ import annotations
@@ -170,10 +174,10 @@ SIX_SCHEDULES = ["fixed", "increase", "population", "decrease", "exponential", "
 #: that ran it and how sure that is (module docstring; docs/studies.md).
 MAIN_COMPARISON_PROVENANCE: dict[str, str] = {
     "ann_canonical-none": "cell_evaluations (canonical; population forced to 1)",
-    "ann_canonical-conjunctive-exponential-p0.5": "inconclusive: no 400-epoch grid "
-    "(base_pruning runs 4000 epochs); the figure's axis ends at 400",
-    "ann_canonical-random-exponential-p0.5": "inconclusive: no 400-epoch grid "
-    "(base_pruning runs 4000 epochs); the figure's axis ends at 400",
+    "ann_canonical-conjunctive-exponential-p0.5": "400 epochs (the figure's data end at "
+    "epoch 400), though its only grid, base_pruning, lists 4000",
+    "ann_canonical-random-exponential-p0.5": "400 epochs (the figure's data end at "
+    "epoch 400), though its only grid, base_pruning, lists 4000",
     "ann_canonical-variance-exponential-p0.1": "best_base_activation",
     "lipi_simple-pop5-none": "cell_evaluations / environment (population 5; "
     "no grid has an unpruned Lipi-AE at population 10)",
@@ -182,9 +186,9 @@ MAIN_COMPARISON_PROVENANCE: dict[str, str] = {
     "lipi_simple-pop5-conjunctive-final_n-p0.5": "lexi_prob (population 5): "
     "the figure's curve is the schedule sweep's",
     "lipi_simple-pop10-variance-population-p0.1": "activation_sched (population 10)",
-    "small-4000-lipi_simple-pop10-random-exponential-p0.5": "lipi_small_4000, the only grid "
-    "with it; inconclusive: the notebook counts 1000-dim parameters "
-    "(main_comparison_pop10 runs the 1000-dim one)",
+    "small-lipi_simple-pop10-random-exponential-p0.5": "inconclusive: the only grid with it, "
+    "lipi_small_4000, runs the 4000-bit data; the notebook's network sizes are 1000-bit ones "
+    "(run lipi_small_4000 for the other reading)",
 }
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -367,7 +371,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "main_comparison": {
         "description": "the papers' main comparison, each variant as the published run behind "
         "the figures: canonical; Lipi-AE population 5 (none, RANDOM-exp, CONJUNCTIVE-final_n) "
-        "and 10 (VARIANCE-population); small AE on 10_100_4000",
+        "and 10 (VARIANCE-population, small AE RANDOM-exp)",
         "settings": {"prune_amount": 0.1, "stats_every": 10, "test_loss_every": 10},
         # explicit variants (not a grid); "name" is the variant's folder
         "variants": [
@@ -428,12 +432,12 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "prune_probability": 0.1,
             },
             {
-                # lipi_small_4000 grid: population 10, 4000-dim data
-                "name": "small-4000-lipi_simple-pop10-random-exponential-p0.5",
+                # lipi_small_4000's settings on the 1000-bit data, as the notebook's
+                # parameter counts say (no grid lists it; lipi_small_4000 is the other reading)
+                "name": "small-lipi_simple-pop10-random-exponential-p0.5",
                 "cell_evaluation": "lipi_simple",
                 "population_size": 10,
                 "environment": "small",
-                "dataset_name": "binary_clustering_10_100_4000",
                 "prune_method": "random",
                 "prune_schedule": "exponential",
                 "prune_probability": 0.5,
@@ -443,8 +447,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the main comparison as minievo ran it before issue 19: every Lipi-AE variant at
     # population 10 and the small AE on the 1000-dim data (no published grid ran these)
     "main_comparison_pop10": {
-        "description": "the main comparison with every Lipi-AE variant at population 10 and "
-        "the small AE on 10_100_1000 (not the papers' runs; see main_comparison)",
+        "description": "the main comparison with every Lipi-AE variant at population 10 "
+        "(as minievo ran it before issue 19; not the papers' runs, see main_comparison)",
         "settings": {"prune_amount": 0.1, "stats_every": 10, "test_loss_every": 10},
         # explicit variants (not a grid); "name" is the variant's folder
         "variants": [
