@@ -669,7 +669,12 @@ def add_study_commands(sub) -> None:
     _add_sweep_options(sweep)
 
     report = sub.add_parser("report", help="report.md, CSV files and figures of a sweep folder")
-    report.add_argument("folder", type=Path, help="a sweep folder (finished, running or failed)")
+    report.add_argument(
+        "folder",
+        type=Path,
+        help="a sweep folder (finished, running or failed), or a folder of the published "
+        "code's trial_*_{variant}_{timestamp} folders",
+    )
     report.add_argument("--out", type=Path, help="where to write (default FOLDER/report)")
 
     reproduce = sub.add_parser("reproduce", help="the papers' main comparison: sweep, then report")

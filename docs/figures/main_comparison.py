@@ -16,22 +16,24 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from minievo.experiments.presets import PUBLISHED_MAIN_COMPARISON  # noqa: E402
+from minievo.experiments.presets import (  # noqa: E402
+    PUBLISHED_MAIN_COMPARISON,
+    expand_preset,
+    variant_names_of,
+)
+from minievo.experiments.report_labels import variant_labels  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROWS = HERE.parent / "results" / "main_comparison" / "variants.csv"
 
-LABELS = {
-    "ann_canonical-none": "canonical, no pruning",
-    "ann_canonical-conjunctive-exponential-p0.5": "canonical CONJUNCTIVE-exp",
-    "ann_canonical-random-exponential-p0.5": "canonical RANDOM-exp",
-    "ann_canonical-variance-exponential-p0.1": "canonical VARIANCE-exp",
-    "lipi_simple-none": "Lipi-AE, no pruning",
-    "lipi_simple-random-exponential-p0.5": "Lipi-AE RANDOM-exp",
-    "lipi_simple-conjunctive-final_n-p0.5": "Lipi-AE CONJUNCTIVE-final_n",
-    "lipi_simple-variance-population-p0.1": "Lipi-AE VARIANCE-population",
-    "small-lipi_simple-random-exponential-p0.5": "small AE, Lipi-AE RANDOM-exp",
-}
+# the report's readable names of the preset's variants, in its order
+_VARIANTS = expand_preset("main_comparison", trials=1)
+LABELS = dict(
+    zip(
+        variant_names_of("main_comparison", _VARIANTS),
+        variant_labels([v.to_dict() for v in _VARIANTS]),
+    )
+)
 
 
 def main() -> Path:
@@ -52,7 +54,7 @@ def main() -> Path:
             "o",
             color="tab:blue",
             ms=5,
-            label="minievo, 10 trials: mean, IQR, range" if y == 0 else None,
+            label=f"minievo, {row['n']} trials: mean, IQR, range" if y == 0 else None,
         )
         paper = PUBLISHED_MAIN_COMPARISON[name]["final_L1"]
         ax.plot(
