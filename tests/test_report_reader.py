@@ -328,3 +328,43 @@ def test_a_damaged_published_params_file_is_named(tmp_path):
     with pytest.raises(Exception, match="params.json"):
         read_published(root)
     assert np.isfinite(0.0)
+
+
+# ---------------------------------------------------------------------------
+# A run's own figures: the pruned count and the test loss summarised over cells
+# ---------------------------------------------------------------------------
+
+
+def test_run_figures_draw_the_mean_pruned_count_and_the_median_test_loss(tmp_path, monkeypatch):
+    from minievo.experiments import coevolution_plots
+
+    records = [
+        {
+            "iteration": t,
+            "node_idx": c,
+            "min_selection_loss": 0.3,
+            "min_replacement_loss": 0.3,
+            "learning_rate": 1e-5,
+            "n_pruned_encoder": v,
+            "n_pruned_decoder": 0,
+            "test_loss": 0.1 * (c + 1) + 0.01 * t,
+        }
+        for t, values in enumerate(([0, 3000, 3000], [0, 0, 3000], [10, 20, 30]))
+        for c, v in enumerate(values)
+    ]
+    epochs, mean = coevolution_plots.mean_over_cells(records, "n_pruned_encoder")
+    np.testing.assert_allclose(mean, [2000, 1000, 20])  # the median would jump 3000, 0, 20
+    figures = {}
+    monkeypatch.setattr(
+        coevolution_plots, "_save", lambda fig, path: figures.setdefault(path.name, fig) and path
+    )
+    coevolution_plots.plot_coevolution(records, tmp_path)
+    encoder = figures["coevolution_pruned.png"].axes[0]
+    lines = {line.get_label(): line.get_ydata() for line in encoder.get_lines()}
+    mean_line = next(v for k, v in lines.items() if k.endswith(": mean"))
+    np.testing.assert_allclose(mean_line, [2000, 1000, 20])
+    test = figures["coevolution_test_loss.png"].axes[0]
+    median = next(
+        line.get_ydata() for line in test.get_lines() if line.get_label() == "median over cells"
+    )
+    np.testing.assert_allclose(median, [0.2, 0.21, 0.22])
