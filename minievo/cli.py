@@ -8,6 +8,7 @@ Examples::
     minievo run --resume runs/mine --epochs 800   # extend a run to 800 epochs
     minievo data --name binary_clustering_10_100_1000 --seed 1
     minievo inspect runs/mine        # or a saved .npz network
+    minievo compact runs/mine        # the pruned network as a smaller dense one
     minievo presets
     minievo sweep --preset lexi_prob --trials 2 --set epochs=10 --workers 2 --out runs/lexi
     minievo sweep --preset lexi_prob --trials 2 --scheduler local --workers 2 --out runs/lexi
@@ -76,20 +77,116 @@ def _flag_help(key: str, rule) -> str:
         shown = str(default).lower()
     else:
         shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
-    text = f"{FIELD_HELP[key]}; allowed: {rule.describe()}; default: {shown}"
+    allowed = "" if isinstance(default, bool) else f"; allowed: {rule.describe()}"
+    text = f"{FIELD_HELP[key]}{allowed}; default: {shown}"
     return text.replace("%", "%%")
 
 
-def _add_config_flags(run: argparse.ArgumentParser) -> None:
+#: The argument groups of ``minievo run --help``, in order, and the configuration
+#: fields in each (every field of :func:`config_flags` is in one; the command's own
+#: options join them in :func:`build_parser`).
+FLAG_GROUPS = {
+    "data": ("dataset_name", "data_dir", "noise_probability", "p_one", "data_seed"),
+    "network": ("environment", "denoising_noise_std"),
+    "training": (
+        "cell_evaluation",
+        "epochs",
+        "learning_rate",
+        "batch_size",
+        "seed",
+        "trials",
+        "shuffle_data",
+        "optimizer_state",
+        "adam_betas",
+        "adam_eps",
+        "semantics",
+    ),
+    "coevolution": ("population_size", "radius", "update", "lr_mutation_std", "lr_min", "lr_max"),
+    "pruning": (
+        "prune_method",
+        "prune_schedule",
+        "prune_probability",
+        "prune_amount",
+        "lexi_threshold",
+        "lexi_rows",
+        "mask_mode",
+        "activation_signal",
+    ),
+    "records": (
+        "calculate_test_loss",
+        "stats_every",
+        "test_loss_every",
+        "checkpoint_every",
+        "checkpoint_seconds",
+        "keep_checkpoint",
+    ),
+    "execution": ("backend",),
+}
+
+
+class BooleanFlag(argparse.Action):
+    """``--x`` sets true, ``--no-x`` false; the older ``--x true|false`` still works.
+
+    A value given to ``--x`` is stored as written, so that the configuration's
+    rule checks it (``shuffle_data: 'maybe' is not a boolean; allowed: true or false``).
+    """
+
+    def __init__(self, option_strings, dest, default=None, help=None, **kwargs):
+        negative = ["--no-" + name[2:] for name in option_strings if name.startswith("--")]
+        super().__init__(
+            list(option_strings) + negative,
+            dest,
+            nargs="?",
+            default=default,
+            metavar="true|false",
+            help=help,
+            **kwargs,
+        )
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if option_string.startswith("--no-"):
+            if values is not None:
+                parser.error(
+                    f"{option_string} takes no value (got {values!r}); "
+                    f"write {option_string}, or --{option_string[5:]} {values}"
+                )
+            values = False
+        setattr(namespace, self.dest, True if values is None else values)
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's, with a boolean flag shown as ``--x, --no-x``."""
+
+    def _format_action_invocation(self, action):
+        if isinstance(action, BooleanFlag):
+            return ", ".join(action.option_strings)
+        return super()._format_action_invocation(action)
+
+
+def _metavar(rule) -> str:
+    """A short placeholder for a flag's value: N (integer), X (number), DIR, NAME."""
+    from .experiments.validation import Integer, Number, OptionalPath
+
+    for kind, name in ((Integer, "N"), (Number, "X"), (OptionalPath, "DIR")):
+        if isinstance(rule, kind):
+            return name
+    return "NAME"
+
+
+def _add_config_flags(run: argparse.ArgumentParser, groups: dict) -> None:
+    from .experiments.validation import Boolean
+
+    group_of = {key: name for name, keys in FLAG_GROUPS.items() for key in keys}
     for _, key, rule in config_flags():
         names = ("--" + key.replace("_", "-"),) + FLAG_ALIASES.get(key, ())
-        extra = (
-            {"nargs": 2, "metavar": ("BETA1", "BETA2")}
-            if key == "adam_betas"
-            else {"metavar": key.upper()}
-        )
-        run.add_argument(
-            *names, dest=f"cfg_{key}", type=rule.cli_type, help=_flag_help(key, rule), **extra
+        if isinstance(rule, Boolean):
+            extra = {"action": BooleanFlag}
+        elif key == "adam_betas":
+            extra = {"nargs": 2, "metavar": ("BETA1", "BETA2"), "type": rule.cli_type}
+        else:
+            extra = {"metavar": _metavar(rule), "type": rule.cli_type}
+        groups[group_of[key]].add_argument(
+            *names, dest=f"cfg_{key}", help=_flag_help(key, rule), **extra
         )
 
 
@@ -114,16 +211,46 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"minievo {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    _add_run_command(sub)
+    _add_data_command(sub)
+    inspect = sub.add_parser("inspect", help="sparsity report of a saved autoencoder")
+    inspect.add_argument(
+        "file",
+        type=Path,
+        help="a saved network (.npz: final_autoencoder, "
+        "best_autoencoder, centers/cell_*) or a run folder",
+    )
+
+    sub.add_parser(
+        "presets", help="list the papers' experiment grids", description="List the presets."
+    )
+
+    add_compact_command(sub)
+    add_study_commands(sub)
+    return parser
+
+
+def _add_run_command(sub) -> None:
+    """``minievo run``: the configuration's keys as flags in groups, and the run's own options."""
     run = _accept_negative_numbers(
-        sub.add_parser("run", help="train (canonical or coevolution) and write a run folder")
+        sub.add_parser(
+            "run",
+            help="train (canonical or coevolution) and write a run folder",
+            usage="%(prog)s [--config FILE] [--out DIR] [--resume DIR] [OPTION ...]",
+            description="Train one configuration and write a run folder. The default "
+            "job, then --config's keys, then the flags, then --set; every flag below "
+            "sets the configuration key of its name (docs/configuration.md).",
+            formatter_class=HelpFormatter,
+        )
     )
     run.add_argument(
         "--config",
         type=Path,
+        metavar="FILE",
         help="JSON or TOML configuration (published "
         "params.json works); its keys override the default job's",
     )
-    run.add_argument("--out", type=Path, help="run folder (default runs/run-<time>)")
+    run.add_argument("--out", type=Path, metavar="DIR", help="run folder (default runs/run-<time>)")
     run.add_argument(
         "--resume",
         type=Path,
@@ -137,8 +264,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="start again in an --out folder "
         "that holds a checkpoint or a finished run (its results are deleted)",
     )
-    _add_config_flags(run)
     run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any configuration key (value parsed as JSON, else a string); repeatable",
+    )
+    groups = {name: run.add_argument_group(name) for name in FLAG_GROUPS}
+    _add_config_flags(run, groups)
+    groups["pruning"].add_argument(
         "--plugin",
         action="append",
         dest="plugins",
@@ -147,48 +282,79 @@ def build_parser() -> argparse.ArgumentParser:
         "operators or schedules: docs/extending.md); repeatable, recorded in "
         "the configuration's plugins",
     )
-    run.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="any configuration key (value parsed as JSON, else a string); repeatable",
+    groups["records"].add_argument(
+        "--save-all-centers",
+        action=BooleanFlag,
+        help="save every cell's final autoencoder (default: false)",
     )
-    run.add_argument("--save-all-centers", action="store_true", help="save every center pair")
-    run.add_argument(
-        "--workers",
+    groups["execution"].add_argument(
+        "--threads",
         type=int,
-        default=1,
-        help="threads for the cells of an epoch (update=synchronous only)",
+        default=None,
+        metavar="N",
+        help="threads for the cells of an epoch (update=synchronous only; default 1)",
     )
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    # the name before issue 22 (`sweep --workers` counts processes): still accepted
+    groups["execution"].add_argument(
+        "--workers", type=int, dest="old_workers", help=argparse.SUPPRESS
+    )
+    _add_progress_flag(groups["execution"])
 
+
+def _add_data_command(sub) -> None:
+    """``minievo data``: generate a dataset into the cache or a file."""
     data = _accept_negative_numbers(
-        sub.add_parser("data", help="generate a binary clustering dataset")
+        sub.add_parser(
+            "data",
+            help="generate a binary clustering dataset",
+            description="Generate a dataset into the cache (or --out), as a run would.",
+        )
     )
-    data.add_argument("--name", default="binary_clustering_10_100_1000")
-    data.add_argument("--seed", type=int, default=1)
-    data.add_argument("--noise-probability", type=float, default=0.05)
-    data.add_argument("--p-one", type=float, default=0.75)
     data.add_argument(
-        "--cache-dir",
-        type=Path,
-        help="cache folder (default $MINIEVO_DATA_DIR or ~/.cache/minievo/data)",
+        "--name",
+        default="binary_clustering_10_100_1000",
+        help="binary_clustering_<clusters>_<rows per cluster>_<dimensions> "
+        "(default binary_clustering_10_100_1000)",
     )
+    data.add_argument("--seed", type=int, default=1, help="seed of the dataset (default 1)")
+    data.add_argument(
+        "--noise-probability",
+        type=float,
+        default=0.05,
+        help="probability of flipping each bit of a noisy copy (default 0.05)",
+    )
+    data.add_argument(
+        "--p-one",
+        type=float,
+        default=0.75,
+        help="probability that a centroid bit is 1 (default 0.75)",
+    )
+    data.add_argument(
+        "--data-dir",
+        type=Path,
+        help="folder of generated datasets (default $MINIEVO_DATA_DIR or "
+        "~/.cache/minievo/data; run's --data-dir)",
+    )
+    # the name before issue 22: one name per concept, as `minievo run --data-dir`
+    data.add_argument("--cache-dir", type=Path, dest="data_dir", help=argparse.SUPPRESS)
     data.add_argument("--out", type=Path, help="write to this .npz instead of the cache")
 
-    inspect = sub.add_parser("inspect", help="sparsity report of a saved autoencoder")
-    inspect.add_argument(
-        "file",
-        type=Path,
-        help="a saved network (.npz: final_autoencoder, "
-        "best_autoencoder, centers/cell_*) or a run folder",
+
+def _add_progress_flag(parser) -> None:
+    parser.add_argument(
+        "--progress",
+        action=BooleanFlag,
+        help="a progress bar on a terminal, plain lines in a log (default: true; "
+        "--no-progress prints neither)",
     )
 
-    sub.add_parser("presets", help="list the papers' experiment grids")
 
-    add_study_commands(sub)
-    return parser
+def _switch(args, dest: str) -> bool | None:
+    """A :class:`BooleanFlag`'s value as a bool (None: not given); a bad value is a ConfigError."""
+    from .experiments.validation import Boolean
+
+    value = getattr(args, dest)
+    return None if value is None else Boolean()(dest, value)
 
 
 def _parse_set(items) -> dict:
@@ -217,8 +383,8 @@ def config_from_args(args):
     from .experiments.config import ConfigError, merge_with_defaults, read_config_file
 
     changes = _config_changes(args)
-    if args.no_progress:
-        changes["progress"] = False
+    if _switch(args, "progress") is not None:
+        changes["progress"] = _switch(args, "progress")
     if not args.config:
         return merge_with_defaults(DEFAULT_JOB, changes, "default job")
     data = read_config_file(args.config)
@@ -241,8 +407,8 @@ def _config_changes(args) -> dict:
     if args.plugins:
         changes["plugins"] = args.plugins
     changes.update(_parse_set(args.set))
-    if args.save_all_centers:
-        changes["save_all_centers"] = True
+    if _switch(args, "save_all_centers") is not None:
+        changes["save_all_centers"] = _switch(args, "save_all_centers")
     return changes
 
 
@@ -259,7 +425,7 @@ def _resume_conflicts(args) -> list[str]:
         for flag, value in (
             ("--config", args.config),
             ("--out", args.out),
-            ("--save-all-centers", args.save_all_centers),
+            ("--save-all-centers", args.save_all_centers is not None),
             ("--plugin", args.plugins),
             ("--force", args.force),
         )
@@ -275,22 +441,23 @@ def cmd_run(args, where: dict) -> int:
     def notify(line):
         print(f"minievo: {line}", file=sys.stderr)
 
+    threads = _run_threads(args)
     if args.resume:
         conflicts = _resume_conflicts(args)
         if conflicts:
             raise ConfigError(
                 f"--resume {args.resume} continues the run with its saved "
                 f"config.json; {conflicts[0]} would change it (only --epochs, "
-                "--workers and --no-progress go with --resume)"
+                "--threads and --progress/--no-progress go with --resume)"
             )
         out = where["out"] = args.resume
         print(f"resuming {out}", file=sys.stderr)
         result = runner.resume(
             out,
-            workers=args.workers,
+            workers=threads,
             epochs=args.cfg_epochs,
             notify=notify,
-            progress=False if args.no_progress else None,
+            progress=_switch(args, "progress"),
         )
     else:
         config = config_from_args(args)
@@ -302,7 +469,7 @@ def cmd_run(args, where: dict) -> int:
             f"{config.epochs} epochs on {config.dataset_name} -> {out}",
             file=sys.stderr,
         )
-        result = runner.run(config, out, workers=args.workers, force=args.force, notify=notify)
+        result = runner.run(config, out, workers=threads, force=args.force, notify=notify)
     summary = json.loads((Path(out) / runner.SUMMARY_FILE).read_text())
     print(
         f"test L1 of the {summary['network']}: {result.test_loss:.5f} "
@@ -313,6 +480,28 @@ def cmd_run(args, where: dict) -> int:
     for fig in summary["files"]["figures"]:
         print(f"figure:   {Path(out) / fig}")
     return 0
+
+
+def _run_threads(args) -> int:
+    """``run --threads``, or the older ``run --workers`` (a notice says the new name)."""
+    from .experiments.config import ConfigError
+
+    if args.old_workers is not None and args.threads is not None:
+        raise ConfigError(
+            "--workers is the older name of --threads in `minievo run`; give only --threads"
+        )
+    if args.old_workers is not None:
+        print(
+            "notice: `minievo run --workers` is now --threads (threads for the cells of an "
+            "epoch; `sweep --workers` counts processes); --workers still works",
+            file=sys.stderr,
+        )
+    flag, threads = (
+        ("--threads", args.threads) if args.old_workers is None else ("--workers", args.old_workers)
+    )
+    if threads is not None and threads < 1:
+        raise ConfigError(f"{flag}: {threads} is out of range; allowed: integers >= 1")
+    return 1 if threads is None else threads
 
 
 def cmd_data(args) -> int:
@@ -342,12 +531,12 @@ def cmd_data(args) -> int:
     else:
         dataset = load_or_generate(
             args.name,
-            cache_dir=args.cache_dir,
+            cache_dir=args.data_dir,
             seed=args.seed,
             noise_probability=args.noise_probability,
             p_one=args.p_one,
         )
-        path = Path(args.cache_dir or default_cache_dir()) / cache_file_name(
+        path = Path(args.data_dir or default_cache_dir()) / cache_file_name(
             args.name, args.seed, noise_probability=args.noise_probability, p_one=args.p_one
         )
     print(
@@ -359,7 +548,12 @@ def cmd_data(args) -> int:
 
 def _check_data_args(args) -> None:
     """The dataset name, probabilities and seed, checked as a run's configuration checks them."""
-    from .experiments.config import Config
+    from .experiments.config import Config, ConfigError
+
+    if args.out and args.data_dir:
+        raise ConfigError(
+            "--out writes the dataset to one file, --data-dir into the cache folder: give one"
+        )
 
     Config(
         dataset_name=args.name,
@@ -428,6 +622,64 @@ def _network_to_inspect(path: Path) -> Path:
     raise ConfigError(f"{path}: {what}, not a saved autoencoder; {INSPECT_ACCEPTS}")
 
 
+# -- minievo compact (issue #20) -------------------------------------------------
+#: What ``minievo compact`` reads, for its error messages.
+COMPACT_ACCEPTS = (
+    "compact reads a run folder (final_autoencoder.npz or best_autoencoder.npz) or a saved "
+    "autoencoder (.npz: final_autoencoder, best_autoencoder, centers/cell_*)"
+)
+
+
+def add_compact_command(sub) -> None:
+    compact = sub.add_parser(
+        "compact", help="the pruned autoencoder as a smaller dense network (.npz of plain arrays)"
+    )
+    compact.add_argument("source", type=Path, help="a run folder or a saved autoencoder (.npz)")
+    compact.add_argument(
+        "--out", type=Path, help="where to write (default: beside the input, NAME_compact.npz)"
+    )
+
+
+def cmd_compact(args) -> int:
+    """Compact a saved autoencoder, write it, print widths, parameters and FLOPs."""
+    import numpy as np
+
+    from .experiments.config import ConfigError
+    from .io import FileFormatError
+    from .network import Autoencoder
+    from .pruning.compact import compact, masked_chain
+
+    source = args.source
+    if not source.exists():
+        raise ConfigError(f"{source}: no such file or folder; {COMPACT_ACCEPTS}")
+    try:  # the checks of inspect, with compact's list of inputs
+        path = _network_to_inspect(source)
+        pair = Autoencoder.load(path)
+    except (ConfigError, FileFormatError, ValueError, KeyError) as err:
+        line = str(err).replace(f"; {INSPECT_ACCEPTS}", "")
+        if "arrays: W0," in line:
+            line = f"{source}: already a compact network (minievo compact's output)"
+        raise ConfigError(f"{line}; {COMPACT_ACCEPTS}") from None
+    before, after = masked_chain(pair), compact(pair)
+    out = args.out or path.with_name(f"{path.stem}_compact.npz")
+    after.save(out)
+    nonzero = sum(int(np.count_nonzero(w) + np.count_nonzero(b))
+                  for w, b in zip(before.weights, before.biases))  # fmt: skip
+    code = (
+        ", code = posterior mean (log-variance head dropped)" if pair.kind == "variational" else ""
+    )
+    print(f"{path}: {pair.kind} autoencoder{code}")
+    print(f"widths         {' -> '.join(map(str, before.widths))}  =>  "
+          f"{' -> '.join(map(str, after.widths))}")  # fmt: skip
+    print(
+        f"parameters     {before.n_params} => {after.n_params} "
+        f"({after.n_params / before.n_params:.1%}; non-zero in the masked network: {nonzero})"
+    )
+    print(f"FLOPs/example  {before.flops} => {after.flops} ({after.flops / before.flops:.1%})")
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_presets(args) -> int:
     from .experiments.presets import list_presets
 
@@ -487,28 +739,7 @@ def _where_to_write_instead(filename, out) -> str:
     return "choose another --out, or a writable data_dir"
 
 
-#: LLVM optimisation level of the ``minievo`` command's processes (``NUMBA_OPT``)
-#: unless the environment sets one. Numba's default, 3, re-optimises every
-#: callee linked into each entry point at full strength; at 2 a cold start
-#: compiles about 2.5 CPU-s less, the training step runs as fast, and the
-#: results are bit for bit the same (all three autoencoder kinds, fresh and
-#: persistent Adam, records, evaluations; measured on the development
-#: machine). Compiled code is cached whatever the level.
-NUMBA_OPT_LEVEL = "2"
-
-
-def use_command_numba_opt() -> bool:
-    """Set ``NUMBA_OPT`` to :data:`NUMBA_OPT_LEVEL` for this process and the sweep
-    jobs it starts, unless the user set it or Numba is already imported (then
-    the setting could no longer apply). Returns whether it was set."""
-    if "NUMBA_OPT" in os.environ or "numba" in sys.modules:
-        return False
-    os.environ["NUMBA_OPT"] = NUMBA_OPT_LEVEL
-    return True
-
-
 def main(argv=None) -> int:
-    use_command_numba_opt()
     args = build_parser().parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded by the study commands
     from .data import DataFileError
@@ -521,6 +752,7 @@ def main(argv=None) -> int:
         "data": cmd_data,
         "inspect": cmd_inspect,
         "presets": cmd_presets,
+        "compact": cmd_compact,
         **STUDY_COMMANDS,
     }
     where = {"out": None}  # the run folder, once known (for the Ctrl-C hint)
@@ -616,18 +848,21 @@ def _add_sweep_options(parser, *, default_trials=None) -> None:
     parser.add_argument(
         "--trials",
         type=int,
+        metavar="N",
         default=default_trials,
         help="trials per variant (default: the preset's)",
     )
     parser.add_argument(
         "--workers",
         type=int,
+        metavar="N",
         default=1,
         help="jobs at a time (local processes, or LocalCluster workers)",
     )
     parser.add_argument(
         "--threads",
         type=int,
+        metavar="N",
         default=1,
         help="Numba/BLAS threads per job (default 1: no oversubscription)",
     )
@@ -643,7 +878,15 @@ def _add_sweep_options(parser, *, default_trials=None) -> None:
         help="if --out holds a sweep with other settings, write into the first "
         "free OUT-2, OUT-3, ... instead of refusing",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_progress_flag(parser)
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        dest="plugins",
+        metavar="MODULE_OR_FILE",
+        help="import this module or .py file first, here and in every job (it "
+        "registers pruning operators or schedules: docs/extending.md); repeatable",
+    )
     parser.add_argument(
         "--backend",
         choices=RUN_BACKENDS,
@@ -652,9 +895,26 @@ def _add_sweep_options(parser, *, default_trials=None) -> None:
     )
 
 
+#: ``minievo reproduce --help``: what it runs and how long it takes (the times
+#: are docs/benchmarks.md's and docs/studies.md's, measured on a 2-core AMD EPYC).
+REPRODUCE_DESCRIPTION = (
+    "Run the papers' main comparison (preset main_comparison: 9 variants, canonical "
+    "training and Lipi-AE, with and without pruning) into --out, then write its "
+    "report with the papers' values beside minievo's. Default: 30 trials x 400 "
+    "epochs, 270 jobs, about 1.4 CPU-hours (about 45 minutes with --workers 2 on "
+    "two idle cores; one core of a 2-core AMD EPYC, docs/benchmarks.md). "
+    "--trials 2 --epochs 40 (18 jobs) takes a few minutes. Interrupted, the same "
+    "command runs only the jobs not done."
+)
+
+
 def add_study_commands(sub) -> None:
     """``sweep``, ``report`` and ``reproduce``."""
-    sweep = sub.add_parser("sweep", help="run every variant x trial of a preset or a config")
+    sweep = sub.add_parser(
+        "sweep",
+        help="run every variant x trial of a preset or a config",
+        formatter_class=HelpFormatter,
+    )
     source = sweep.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", help="a preset name (see `minievo presets`)")
     source.add_argument("--config", type=Path, help="one configuration; runs its `trials` seeds")
@@ -677,7 +937,12 @@ def add_study_commands(sub) -> None:
     )
     report.add_argument("--out", type=Path, help="where to write (default FOLDER/report)")
 
-    reproduce = sub.add_parser("reproduce", help="the papers' main comparison: sweep, then report")
+    reproduce = sub.add_parser(
+        "reproduce",
+        help="the papers' main comparison: sweep, then report",
+        description=REPRODUCE_DESCRIPTION,
+        formatter_class=HelpFormatter,
+    )
     reproduce.add_argument("--epochs", type=int, help="epochs per trial (default 400)")
     reproduce.add_argument(
         "--out",
@@ -705,6 +970,10 @@ def _study_variants(preset, config_file, trials, overrides):
     # the same rule as `minievo run --config`: the file's keys on top of the default job
     config = Config.from_file(config_file, defaults=DEFAULT_JOB, label="default job")
     changes = {**overrides, **({"trials": trials} if trials else {})}
+    if "plugins" in changes:  # the file's plug-ins stay; --plugin adds to them
+        changes["plugins"] = list(config.plugins) + [
+            p for p in changes["plugins"] if p not in config.plugins
+        ]
     return [config.replace(**changes) if changes else config], None
 
 
@@ -752,7 +1021,7 @@ def _run_study_sweep(args, variants, names, out: Path) -> int:
             names=names,
             workers=args.workers,
             threads=args.threads,
-            progress=not args.no_progress,
+            progress=_switch(args, "progress") is not False,
             executor=client.get_executor() if client else None,
         )
     finally:
@@ -771,10 +1040,25 @@ def _run_study_sweep(args, variants, names, out: Path) -> int:
 
 
 def _study_overrides(args) -> dict:
-    """``--set`` pairs, plus ``--backend`` when given."""
+    """``--set`` pairs, plus ``--backend`` and ``--plugin`` when given.
+
+    The plug-ins are imported here first (so that ``--set prune_method=NAME`` and
+    a ``--config`` naming their operator are accepted) and recorded in every
+    job's ``plugins``, which each job's process imports again.
+    """
+    from .experiments.config import ConfigError
+    from .pruning.registry import PluginError, load_plugins
+
     overrides = _parse_set(args.set)
     if args.backend:
         overrides["backend"] = args.backend
+    if args.plugins:
+        try:
+            load_plugins(args.plugins)
+        except PluginError as error:
+            raise ConfigError(f"--plugin: {error}") from None
+        given = overrides.get("plugins", [])
+        overrides["plugins"] = list(args.plugins) + ([given] if isinstance(given, str) else given)
     return overrides
 
 

@@ -25,16 +25,16 @@ def test_every_field_has_a_rule_help_and_a_way_in_from_the_command_line():
 
 def test_the_help_gives_allowed_values_and_defaults():
     text = " ".join(_run_help().split())
-    assert "--prune-schedule PRUNE_SCHEDULE when to prune" in text
+    assert "--prune-schedule NAME when to prune" in text
     assert (
         "allowed: fixed, increase, decrease, population, exponential, final_n, prune_after" in text
     )
     assert "default: exponential" in text  # the default job's value
     assert (
-        "--lexi-rows LEXI_ROWS test rows drawn by the conjunctive operator; "
+        "--lexi-rows N test rows drawn by the conjunctive operator; "
         "allowed: integers >= 1; default: 100" in text
     )
-    assert "--dataset-name DATASET_NAME, --dataset DATASET_NAME" in text
+    assert "--dataset-name NAME, --dataset NAME" in text
 
 
 @pytest.mark.parametrize(

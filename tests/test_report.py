@@ -193,3 +193,43 @@ def test_report_command(sweep_folder, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["report", str(tmp_path / "empty")]) == 2
     assert "not a sweep folder" in capsys.readouterr().err
+
+
+def test_report_has_the_structural_capacity_and_the_front(data_dir, tmp_path, capsys):
+    import csv
+
+    from conftest import tiny_sweep_args
+
+    from minievo.experiments.front import hypervolume_2d
+    from minievo.network import Autoencoder
+    from minievo.pruning.compact import masked_chain, structural_capacity
+
+    out = tmp_path / "sweep"
+    pruning = ("prune_schedule=fixed", "prune_probability=1", "prune_amount=0.5")
+    assert main(tiny_sweep_args(out, *(a for p in pruning for a in ("--set", p)))) == 0
+    assert main(["report", str(out)]) == 0
+    report = out / "report"
+    text = (report / "report.md").read_text()
+    assert "## What pruning frees" in text and "## The loss–size front" in text
+    assert (report / "loss_size_front.png").stat().st_size > 2000
+    trials = list(csv.DictReader(open(report / "trials.csv")))
+    assert len(trials) == 3
+    for row in trials:  # canonical: the last record is the saved network's
+        pair = Autoencoder.load(out / row["job"] / "final_autoencoder.npz")
+        cap = structural_capacity(pair)
+        assert float(row["compact_params"]) == cap["compact_params"]
+        assert float(row["live_units"]) == sum(cap["live_units"])
+        assert float(row["dense_params"]) == masked_chain(pair).n_params
+        assert float(row["capacity_structural"]) == pytest.approx(
+            cap["compact_params"] / masked_chain(pair).n_params, rel=1e-12
+        )
+    front = list(csv.DictReader(open(report / "front.csv")))
+    for hv in csv.DictReader(open(report / "hypervolume.csv")):
+        mine = [r for r in front if r["variant"] == hv["variant"]]
+        ref = float(hv["reference_compact_params"])
+        expected = hypervolume_2d(
+            [(float(r["compact_params"]), float(r["final_L1"])) for r in mine], (ref, 0.27)
+        ) / (ref * 0.27)
+        assert float(hv["hv_compact_params"]) == pytest.approx(expected, rel=1e-12)
+    assert any(r["front_compact_params"] == "True" for r in front)
+    assert any(float(r["compact_params"]) < float(r["dense_params"]) for r in trials)

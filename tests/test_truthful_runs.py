@@ -413,28 +413,23 @@ def test_compile_notice_only_with_a_cold_cache(tmp_path, monkeypatch):
 
 
 _OPT_PROBE = (
-    "import sys; from minievo import cli; set_here = cli.use_command_numba_opt(); "
-    "import numba; print(set_here, int(numba.config.OPT))"
+    "import contextlib, io, sys; from minievo import cli; "
+    "contextlib.redirect_stdout(io.StringIO()).__enter__(); code = cli.main(['presets']); "
+    "import numba; sys.stderr.write(f'{code} {int(numba.config.OPT)}')"
 )
 
 
-@pytest.mark.parametrize("env_opt, expected", [(None, "True 2"), ("3", "False 3")])
-def test_the_command_compiles_at_opt_2_unless_numba_opt_is_set(env_opt, expected):
+def test_the_command_compiles_at_numbas_level_as_the_api_and_the_tests():
+    """One level for every entry point: Numba's cache does not record the level, and
+    another level can change the last bit of the losses (docs/benchmarks.md)."""
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_OPT"}
-    if env_opt is not None:
-        env["NUMBA_OPT"] = env_opt
-    out = subprocess.run(
-        [sys.executable, "-c", _OPT_PROBE], env=env, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.split() == expected.split()
-
-
-def test_numba_opt_is_left_alone_once_numba_is_imported(monkeypatch):
-    import numba  # noqa: F401 (imported here, as in any test process)
-
-    monkeypatch.delenv("NUMBA_OPT", raising=False)
-    assert cli.use_command_numba_opt() is False
-    assert "NUMBA_OPT" not in os.environ
+    probe = [sys.executable, "-c", _OPT_PROBE]
+    out = subprocess.run(probe, env=env, capture_output=True, text=True, check=True)
+    default = subprocess.run(
+        [sys.executable, "-c", "import numba; print(int(numba.config.OPT))"],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert out.stderr.split() == ["0", default.stdout.strip()]
 
 
 def test_config_json_round_trips_defaults_and_notices(tmp_path):

@@ -145,13 +145,27 @@ def _as_prune_method(value: Any) -> str | None:
     ):
         raise ConfigError(
             f"prune_method: {value!r} (a later published method) is not "
-            f"implemented in minievo; allowed: none, " + ", ".join(methods)
+            f"built into minievo; allowed: none, "
+            + ", ".join(methods)
+            + (
+                "; a plug-in adds it: docs/extending.md writes magnitude pruning as one "
+                "(register_operator), used with --plugin FILE or the plugins key"
+                if value.strip().lower() == "magnitude"
+                else _OPERATOR_HINT.replace("adds one", "adds it")
+            )
         )
     return _PRUNE_METHOD_RULE("prune_method", value)
 
 
+#: How to add an operator or a schedule, at the end of the message of an unknown one.
+_OPERATOR_HINT = (
+    "; a plug-in adds one: a module or .py file that calls register_operator, "
+    "given with --plugin or the plugins key (docs/extending.md)"
+)
+_SCHEDULE_HINT = _OPERATOR_HINT.replace("register_operator", "register_schedule")
+
 #: "none" is listed for the message only: _as_prune_method handles it first.
-_PRUNE_METHOD_RULE = Choice(operator_names, operator_aliases, extra=("none",))
+_PRUNE_METHOD_RULE = Choice(operator_names, operator_aliases, extra=("none",), hint=_OPERATOR_HINT)
 
 
 def _parse_dataset_name(name: str) -> tuple[int, int, int]:
@@ -217,7 +231,7 @@ FIELD_RULES = {
     "lr_max": _POSITIVE,
     "update": Choice(UPDATES),
     "prune_method": Custom(_as_prune_method, _PRUNE_METHOD_RULE.describe),
-    "prune_schedule": Choice(schedule_names),
+    "prune_schedule": Choice(schedule_names, hint=_SCHEDULE_HINT),
     "prune_probability": _PROBABILITY,
     "prune_amount": _PROBABILITY,
     "lexi_threshold": _PROBABILITY,

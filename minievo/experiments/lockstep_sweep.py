@@ -143,24 +143,10 @@ def run_lockstep_sweep(
     try:
         todo = []
         for config, out in jobs:
-            lock = FolderLock(out, "run folder")
-            try:
-                lock.acquire()
-            except FolderInUseError as error:
-                if on_error is None:
-                    raise
-                on_error(out, f"{type(error).__name__}: {error}")
+            claimed = _claim(out, on_error)
+            if claimed is None:
                 continue
-            state = job_state(out)
-            if state == "resume":  # as `minievo run --resume`: everything checked first
-                try:
-                    verify_run_folder(out)
-                except (FileFormatError, ConfigError, OSError) as error:
-                    lock.release()
-                    if on_error is None:
-                        raise
-                    on_error(out, f"{type(error).__name__}: {error}")
-                    continue
+            lock, state = claimed
             if state != "done":
                 locks[out] = lock
                 todo.append((config, out))
@@ -169,15 +155,7 @@ def run_lockstep_sweep(
                 summary = json.loads((out / SUMMARY_FILE).read_text())
             finally:
                 lock.release()
-            emit(
-                {
-                    "folder": out.name,
-                    "out": str(out),
-                    "test_loss": summary["test_loss"],
-                    "wall_time_s": summary["wall_time_s"],
-                    "skipped": True,
-                }
-            )
+            emit(_result_line(out, summary["test_loss"], summary["wall_time_s"], skipped=True))
         for resume, members in group_jobs(todo):
             if not resume:
                 for config, out in members:
@@ -189,19 +167,47 @@ def run_lockstep_sweep(
                 if not config.keep_checkpoint:  # finished: the results are written
                     drop_checkpoint(out)
                 locks.pop(out).release()
-                emit(
-                    {
-                        "folder": out.name,
-                        "out": str(out),
-                        "test_loss": result.test_loss,
-                        "wall_time_s": result.wall_time,
-                        "skipped": False,
-                    }
-                )
+                emit(_result_line(out, result.test_loss, result.wall_time, skipped=False))
     finally:
         for lock in locks.values():
             lock.release()
     return results
+
+
+def _claim(out: Path, on_error):
+    """Take ``out``'s folder lock and say what the job needs (:func:`job_state`); a job to
+    resume is first checked as ``minievo run --resume`` checks it. ``(lock, state)``, or
+    None after ``on_error(out, message)`` for a held or damaged folder (raised without it)."""
+    lock = FolderLock(out, "run folder")
+    try:
+        lock.acquire()
+    except FolderInUseError as error:
+        if on_error is None:
+            raise
+        on_error(out, f"{type(error).__name__}: {error}")
+        return None
+    state = job_state(out)
+    if state == "resume":  # everything checked before a byte changes
+        try:
+            verify_run_folder(out)
+        except (FileFormatError, ConfigError, OSError) as error:
+            lock.release()
+            if on_error is None:
+                raise
+            on_error(out, f"{type(error).__name__}: {error}")
+            return None
+    return lock, state
+
+
+def _result_line(out: Path, test_loss: float, wall_time: float, skipped: bool) -> dict:
+    """A job's line of the sweep's results."""
+    return {
+        "folder": out.name,
+        "out": str(out),
+        "test_loss": test_loss,
+        "wall_time_s": wall_time,
+        "skipped": skipped,
+    }
 
 
 class LockstepRunner:

@@ -33,7 +33,8 @@ Other keys (``learning_rate``, ``min_selection_loss``, ``min_replacement_loss``,
 ``fe_cnt``, ``id``) are not used. ``test_loss`` is not read: the published
 code computes it on the first test batch of each cell, not on the returned
 network and the whole test set (docs/algorithm.md §6), so the report's test L1
-is left empty for these folders.
+is left empty for these folders, and so are the compact network's numbers
+(structural capacity, live units, FLOPs), which need the weights.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def _read_records(path: Path) -> list[dict]:
 
 
 def _read_trial(folder: Path, config: Config, job: str):
-    from .report import Trial, _active, _curves, _last_epoch_records, _mean
+    from .report import METRICS, Trial, _active, _curves, _last_epoch_records, _mean
 
     records = _read_records(folder / STATS_FILE)
     encoder, decoder = autoencoder_specs(config.environment, _n_dim(config))
@@ -105,7 +106,8 @@ def _read_trial(folder: Path, config: Config, job: str):
         r["_active_encoder"] = _active(r, "encoder", n_enc)
         r["_active_decoder"] = _active(r, "decoder", n_dec)
     times = [r["timestamp"] for r in records if isinstance(r.get("timestamp"), (int, float))]
-    metrics = {
+    metrics = dict.fromkeys(METRICS)  # the compact-network metrics need weights: none here
+    metrics |= {
         "final_L1": _mean(cells_l1),
         "test_L1": None,
         "capacity": None
@@ -115,6 +117,8 @@ def _read_trial(folder: Path, config: Config, job: str):
         "active_encoder": active_enc,
         "active_decoder": active_dec,
         "wall_time_s": (max(times) - min(times)) if len(times) > 1 else None,
+        "published_params": None if published is None else published * total,
+        "n_params": total,
     }
     curves = _curves(records, ("mean_L1", "_active_encoder", "_active_decoder"))
     return Trial(job, config.seed, metrics, cells_l1, curves)

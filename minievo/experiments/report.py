@@ -24,6 +24,18 @@ Metrics per trial (docs/algorithm.md §6 for the records):
   count at the last pruning event); this is what the papers plot.
 - ``active_encoder``, ``active_decoder``: non-zero parameters at the end,
   mean over cells; ``wall_time_s`` from ``summary.json``.
+- Structural capacity (:mod:`minievo.pruning.compact`): ``compact_params``,
+  ``compact_flops`` and ``live_units`` (hidden and code units, all layers
+  together; ``Trial.live_per_layer`` per layer) of the compact network, mean
+  over the cells at the last epoch (records ``compact_*``; compacted from the
+  saved network when the records lack them, as ``--backend cuda`` runs);
+  ``dense_params``/``dense_flops``: the same network unpruned;
+  ``capacity_structural = compact_params / dense_params``.
+
+The loss–size front (:mod:`minievo.experiments.front`): every trial as
+(size, final L1), size the compact parameters or the papers' count of kept
+parameters; per variant the hypervolume against (unpruned size,
+``REFERENCE_LOSS``), divided by the reference box's area.
 
 Statistics (:mod:`minievo.experiments.stats`): per variant over its trials;
 two-sided Mann-Whitney U of ``final_L1`` and of ``capacity_published`` for
@@ -64,7 +76,19 @@ METRICS = (
     "active_encoder",
     "active_decoder",
     "wall_time_s",
+    "capacity_structural",
+    "compact_params",
+    "compact_flops",
+    "live_units",
+    "dense_params",
+    "dense_flops",
+    "dense_units",
+    "published_params",
+    "n_params",
 )
+#: Reference loss of the hypervolume: the L1 of always answering the majority bit on the
+#: default data (binary_clustering_10_100_1000, p_one 0.27).
+REFERENCE_LOSS = 0.27
 #: Settings that make up a variant's pruning; the rest is its training mode.
 PRUNING_KEYS = (
     "prune_method",
@@ -102,6 +126,7 @@ class Trial:
     metrics: dict
     cells_final_L1: list  # one value per cell at the last epoch
     curves: dict  # key -> {epoch: mean over cells}
+    live_per_layer: list = field(default_factory=list)  # mean live units per hidden/code layer
 
 
 def _last_epoch_records(records: list[dict]) -> list[dict]:
@@ -165,9 +190,50 @@ def read_trial(job_dir: Path, job: str, seed: int) -> Trial:
         "active_encoder": active_enc,
         "active_decoder": active_dec,
         "wall_time_s": summary.get("wall_time_s"),
+        "published_params": None if published is None else published * total,
+        "n_params": total,
     }
+    structure = _structure(job_dir, last, n_enc + n_dec)
+    live_per_layer = structure.pop("live_per_layer")
+    metrics.update(structure)
     curves = _curves(records, ("mean_L1", "_active_encoder", "_active_decoder"))
-    return Trial(job, seed, metrics, cells_l1, curves)
+    return Trial(job, seed, metrics, cells_l1, curves, live_per_layer)
+
+
+def _structure(job_dir: Path, last: list[dict], n_params: int) -> dict:
+    """Structural capacity of a trial: the last epoch's records, else its saved network.
+
+    ``dense_*`` is the saved network's chain unpruned (without a saved network:
+    ``n_params``, which is the chain's size except for the variational kind).
+    """
+    from ..network import Autoencoder
+    from ..pruning.compact import masked_chain, structural_capacity
+    from .run import BEST_FILE, FINAL_FILE
+
+    pair = None
+    for name in (FINAL_FILE, BEST_FILE):
+        if (job_dir / name).exists():
+            pair = Autoencoder.load(job_dir / name)
+            break
+    rows = [r for r in last if r.get("compact_params") is not None]
+    if not rows and pair is not None:
+        rows = [structural_capacity(pair)]
+    dense = masked_chain(pair) if pair is not None else None
+    result = {
+        "compact_params": _mean(r["compact_params"] for r in rows),
+        "compact_flops": _mean(r["compact_flops"] for r in rows),
+        "live_units": _mean(sum(r["live_units"]) for r in rows),
+        "live_per_layer": [_mean(col) for col in zip(*(r["live_units"] for r in rows))],
+        "dense_params": dense.n_params if dense is not None else n_params,
+        "dense_flops": dense.flops if dense is not None else None,
+        "dense_units": sum(dense.widths[1:-1]) if dense is not None else None,
+    }
+    result["capacity_structural"] = (
+        None
+        if result["compact_params"] is None
+        else result["compact_params"] / result["dense_params"]
+    )
+    return result
 
 
 # ---------------------------------------------------------------------------
@@ -381,6 +447,8 @@ def write_report(root, out=None, command: str | None = None) -> Report:
     md += section_labels(variants, labels)
     md += _section_missing(variants)
     md += _section_variants(variants, out)
+    md += _section_structure(variants)
+    md += _section_front(variants, out)
     md += section_published(variants, labels)
     md += _section_grid(variants, out)
     md += section_tests(variants, out, comparison_pairs(variants), labels)
@@ -424,6 +492,10 @@ def _section_variants(variants, out) -> list[str]:
         "test L1 median",
         "capacity median",
         "published-count capacity median",
+        "structural capacity median",
+        "live units per layer (median)",
+        "compact params median",
+        "compact FLOPs median",
         "active enc median",
         "active dec median",
         "wall time s median",
@@ -442,6 +514,10 @@ def _section_variants(variants, out) -> list[str]:
                 _fmt(s["test_L1"]["median"]),
                 _fmt(s["capacity"]["median"], 3),
                 _fmt(s["capacity_published"]["median"], 3),
+                _fmt(s["capacity_structural"]["median"], 3),
+                _live_per_layer(v),
+                _fmt(s["compact_params"]["median"], 0),
+                _fmt(s["compact_flops"]["median"], 0),
                 _fmt(s["active_encoder"]["median"], 0),
                 _fmt(s["active_decoder"]["median"], 0),
                 _fmt(s["wall_time_s"]["median"], 1),
@@ -467,7 +543,9 @@ def _section_variants(variants, out) -> list[str]:
         (
             "Final L1: mean L1 over the training batches at the last epoch, averaged over "
             "the cells of a trial. Capacity: non-zero share of all parameters at the end; "
-            "published-count capacity: from the published pruned count (see Definitions). "
+            "published-count capacity: from the published pruned count (see Definitions); "
+            "structural capacity: parameters of the compact network (whole units removed) "
+            "over the unpruned network's. "
             "All statistics across trials (`variants.csv` has every quartile).\n"
         ),
         _table(header, rows),
@@ -581,9 +659,14 @@ def _section_definitions() -> list[str]:
             "absent).\n"
             "- **published-count capacity**: 1 − (`n_pruned_encoder` + `n_pruned_decoder`) / "
             "all parameters, the papers' capacity.\n"
+            "- **structural capacity**: parameters of the compact network (units without "
+            "input folded into the next bias, units without output removed, repeated; "
+            "`minievo compact`) / parameters of the same network unpruned, mean over cells at "
+            "the last epoch; live units and FLOPs per example of the same network. It counts "
+            "the current weights: with `regrow` masks, zeros that grew back count as weights.\n"
             "- CSV files: `trials.csv` (one row per finished trial), `variants.csv`, "
             "`grid.csv`, `tests.csv` (final L1), `tests_capacity.csv` (published-count "
-            "capacity), `pooled_cells.csv`.\n"
+            "capacity), `pooled_cells.csv`, `front.csv`, `hypervolume.csv`.\n"
         ),
     ]
 
@@ -595,3 +678,191 @@ def _write_trials_csv(variants, out) -> None:
         for t in v.trials
     ]
     atomic_write_bytes(out / "trials.csv", _csv(["variant", "seed", "job"] + list(METRICS), rows))
+
+
+def _live_per_layer(v) -> str:
+    """Median across trials of each layer's live units, ``a-b-c`` (hidden and code layers)."""
+    layers = [t.live_per_layer for t in v.trials if t.live_per_layer]
+    if not layers or len({len(x) for x in layers}) != 1:
+        return "–"
+    medians = [summarize(list(col))["median"] for col in zip(*layers)]
+    return "-".join(f"{m:.0f}" if float(m).is_integer() else f"{m:.1f}" for m in medians)
+
+
+def _section_structure(variants) -> list[str]:
+    """What each variant frees in whole units, parameters and FLOPs (medians across trials)."""
+    lines = []
+    for v in variants:
+        trials = [
+            t
+            for t in v.trials
+            if t.metrics["compact_params"] is not None and t.metrics["dense_units"] is not None
+        ]
+        if not trials:
+            continue
+        freed_units = [t.metrics["dense_units"] - t.metrics["live_units"] for t in trials]
+        freed_params = [t.metrics["dense_params"] - t.metrics["compact_params"] for t in trials]
+        with_units = sum(1 for f in freed_units if f > 0)
+        share = summarize([t.metrics["capacity_structural"] for t in trials])["median"]
+        lines.append(
+            f"- `{v.name}`: frees {_fmt(summarize(freed_units)['median'], 1)} whole units "
+            f"(median; any at all in {with_units} of {len(trials)} trials), "
+            f"{_fmt(summarize(freed_params)['median'], 0)} parameters (compact network "
+            f"{_fmt(share, 3)} of the unpruned one) and "
+            f"{_fmt(summarize(_freed_flops(trials))['median'], 0)} FLOPs per example.\n"
+        )
+    if not lines:
+        return []
+    return [
+        "## What pruning frees\n",
+        (
+            "A zeroed weight in a dense matrix costs as much as any other; only whole "
+            "units that compaction removes make the network smaller. Per variant, medians "
+            "across trials (the compact network of each cell at the last epoch, mean over "
+            "cells):\n"
+        ),
+        "".join(lines),
+    ]
+
+
+def _freed_flops(trials) -> list:
+    return [
+        t.metrics["dense_flops"] - t.metrics["compact_flops"]
+        for t in trials
+        if t.metrics["dense_flops"] is not None
+    ]
+
+
+#: The two size axes of the front: metric, its reference size, label.
+FRONT_AXES = (
+    ("compact_params", "dense_params", "compact parameters"),
+    ("published_params", "n_params", "parameters by the papers' count"),
+)
+
+
+def front_points(variants) -> list[dict]:
+    """One row per trial with a final L1: its sizes and whether it is non-dominated (all
+    variants together) on each axis."""
+    from .front import non_dominated
+
+    rows = [
+        {
+            "variant": v.name,
+            "seed": t.seed,
+            "final_L1": t.metrics["final_L1"],
+            "compact_params": t.metrics["compact_params"],
+            "published_params": t.metrics["published_params"],
+            "dense_params": t.metrics["dense_params"],
+        }
+        for v in variants
+        for t in v.trials
+        if t.metrics["final_L1"] is not None
+    ]
+    for size, _, _ in FRONT_AXES:
+        usable = [r for r in rows if r[size] is not None]
+        flags = non_dominated([(r[size], r["final_L1"]) for r in usable]) if usable else []
+        for r, flag in zip(usable, flags):
+            r[f"front_{size}"] = bool(flag)
+    return rows
+
+
+def hypervolumes(variants, rows) -> list[dict]:
+    """Per variant and axis: the hypervolume against (unpruned size, REFERENCE_LOSS),
+    divided by the reference box's area, and the variants' rank (1 = largest; ties share)."""
+    from .front import hypervolume_2d
+
+    table = []
+    for v in variants:
+        mine = [r for r in rows if r["variant"] == v.name]
+        if not mine:
+            continue
+        entry = {"variant": v.name, "n": len(mine), "reference_loss": REFERENCE_LOSS}
+        for size, _, _ in FRONT_AXES:
+            points = [(r[size], r["final_L1"]) for r in mine if r[size] is not None]
+            reference = mine[0]["dense_params"] if size == "compact_params" else None
+            if size == "published_params":
+                reference = v.trials[0].metrics.get("n_params")
+            entry[f"reference_{size}"] = reference
+            entry[f"hv_{size}"] = (
+                None
+                if reference is None or not points
+                else hypervolume_2d(points, (reference, REFERENCE_LOSS))
+                / (reference * REFERENCE_LOSS)
+            )
+        table.append(entry)
+    for size, _, _ in FRONT_AXES:  # rank 1 + variants with a strictly larger hypervolume
+        values = [e[f"hv_{size}"] for e in table if e[f"hv_{size}"] is not None]
+        for e in table:
+            if e[f"hv_{size}"] is not None:
+                e[f"rank_{size}"] = 1 + sum(1 for x in values if x > e[f"hv_{size}"])
+    return table
+
+
+def _section_front(variants, out) -> list[str]:
+    from .report_plots import plot_front
+
+    rows = front_points(variants)
+    if not rows:
+        return []
+    table = hypervolumes(variants, rows)
+    sizes = [size for size, _, _ in FRONT_AXES]
+    atomic_write_bytes(
+        out / "front.csv",
+        _csv(
+            ["variant", "seed", "final_L1", *sizes, *(f"front_{s}" for s in sizes)],
+            [
+                [r["variant"], r["seed"], r["final_L1"], *(r[s] for s in sizes)]
+                + [r.get(f"front_{s}") for s in sizes]
+                for r in rows
+            ],
+        ),
+    )
+    columns = ["variant", "n", "reference_loss"] + [
+        f"{k}_{s}" for s in sizes for k in ("reference", "hv", "rank")
+    ]
+    atomic_write_bytes(
+        out / "hypervolume.csv", _csv(columns, [[e.get(c) for c in columns] for e in table])
+    )
+    path = plot_front(variants, rows, out)
+    ranked = sorted(table, key=lambda e: e.get("rank_compact_params", len(table) + 1))
+    md_rows = [
+        [
+            e.get("rank_compact_params", "–"),
+            f"`{e['variant']}`",
+            e["n"],
+            _fmt(e["hv_compact_params"]),
+            _fmt(e["reference_compact_params"], 0),
+            _fmt(e["hv_published_params"]),
+            e.get("rank_published_params", "–"),
+            _fmt(e["reference_published_params"], 0),
+        ]
+        for e in ranked
+    ]
+    return [
+        "## The loss–size front\n",
+        (
+            f"Every trial as (size, final L1), both minimised; the non-dominated trials of "
+            f"all variants together are ringed in the figure. Hypervolume per variant: the "
+            f"area its trials dominate below the reference point (the unpruned network's "
+            f"size, L1 {REFERENCE_LOSS}: always answering the majority bit of the default "
+            f"data), divided by the reference box's area (0: no trial inside it; a trial "
+            f"at the unpruned size adds nothing, so an unpruned baseline scores 0). Sizes: "
+            f"the compact network's parameters, and the papers' count of kept parameters "
+            f"(all parameters minus `n_pruned_*`). `front.csv` and `hypervolume.csv` have "
+            f"the numbers.\n"
+        ),
+        _table(
+            [
+                "rank (compact)",
+                "variant",
+                "trials",
+                "hypervolume (compact)",
+                "reference size (compact)",
+                "hypervolume (papers' count)",
+                "rank (papers' count)",
+                "reference size (papers' count)",
+            ],
+            md_rows,
+        ),
+        f"![{path.stem}]({path.name})\n",
+    ]

@@ -131,6 +131,33 @@ def plot_loss_vs_parameters(variants, out: Path) -> Path:
     return _save(fig, out / "loss_vs_parameters.png")
 
 
+def plot_front(variants, rows, out: Path) -> Path:
+    """Final L1 against the compact and the papers' parameter counts, one point per trial;
+    the non-dominated trials (``front_*`` of ``rows``) ringed in black."""
+    fig = Figure(figsize=(13, 4.5), layout="constrained")
+    colours = dict(zip((v.name for v in variants), _colours(len(variants))))
+    axes = (("compact_params", "compact parameters"), ("published_params", "papers' count"))
+    for col, (size, label) in enumerate(axes):
+        ax = fig.add_subplot(1, 2, col + 1)
+        for v in variants:
+            mine = [r for r in rows if r["variant"] == v.name and r[size] is not None]
+            if mine:
+                ax.scatter([r[size] for r in mine], [r["final_L1"] for r in mine], s=18,
+                           color=colours[v.name], label=v.name)  # fmt: skip
+        front = sorted(
+            (r[size], r["final_L1"]) for r in rows if r.get(f"front_{size}") and r[size] is not None
+        )
+        if front:
+            x, y = zip(*front)
+            ax.scatter(x, y, s=60, facecolors="none", edgecolors="black", label="non-dominated")
+            ax.step(x, y, where="post", color="black", linewidth=0.7)
+        ax.set(xlabel=f"parameters ({label})", ylabel="final training L1", title=label)
+        if col == 1 and ax.has_data():
+            _legend_outside(ax)
+    fig.suptitle("the loss–size front (one point per trial)")
+    return _save(fig, out / "loss_size_front.png")
+
+
 def draw_report_figures(variants, out) -> list[Path]:
     """Every figure of the report into ``out``; returns their paths.
 

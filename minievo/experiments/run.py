@@ -160,23 +160,25 @@ def train(config: Config, dataset, out_dir, *, resume: bool, workers: int, notif
 def check_workers(config: Config, workers: int) -> None:
     """Refuse ``workers`` > 1 where it cannot apply (asynchronous, canonical, all_vs_all)."""
     if workers < 1:
-        raise ConfigError(f"workers: {workers} is out of range; allowed: integers >= 1")
+        raise ConfigError(
+            f"workers (minievo run --threads): {workers} is out of range; allowed: integers >= 1"
+        )
     if workers == 1:
         return
     if config.is_canonical:
         raise ConfigError(
-            f"workers={workers} with cell_evaluation=ann_canonical: canonical "
+            f"workers={workers} (--threads) with cell_evaluation=ann_canonical: canonical "
             "training has one network; allowed: workers=1"
         )
     if config.update != "synchronous":
         raise ConfigError(
-            f"workers={workers} with update={config.update!r}: the cells of an "
+            f"workers={workers} (--threads) with update={config.update!r}: the cells of an "
             "asynchronous epoch depend on each other; --update synchronous "
             "uses workers"
         )
     if variant_of(config).all_pairs:
         raise ConfigError(
-            f"workers={workers} with cell_evaluation=all_vs_all: its visits "
+            f"workers={workers} (--threads) with cell_evaluation=all_vs_all: its visits "
             "train shared networks; allowed: workers=1"
         )
 

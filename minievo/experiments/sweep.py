@@ -684,18 +684,18 @@ def execute_jobs(
     once per job. Failures go to ``<job>/failed.json``; ``results.jsonl`` is
     rewritten after each job. Returns how many jobs ran.
     """
-    from tqdm import tqdm
+    from ..training.progress import count_progress
 
     all_jobs = list(jobs)
     todo = [job for job in all_jobs if job_status(root / job.name) != "done"]
-    bar = tqdm(
+    # a bar on a terminal, plain lines in a log file (no \r frames there)
+    bar = count_progress(
         total=len(all_jobs),
         initial=len(all_jobs) - len(todo),
         unit="job",
         desc="sweep",
-        disable=not progress,
-        file=sys.stderr,
-        dynamic_ncols=True,
+        enabled=progress,
+        stream=sys.stderr,
     )
     failures = [0]
 
@@ -704,8 +704,8 @@ def execute_jobs(
             record_failure(root / job.name, error)
             failures[0] += 1
         lines = write_results(all_jobs, root)
+        bar.set_postfix(failed=failures[0], refresh=False)
         bar.update(1)
-        bar.set_postfix(failed=failures[0], refresh=True)
         if on_result:
             on_result(next(ln for ln in lines if ln["job"] == job.name))
 

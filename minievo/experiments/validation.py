@@ -106,6 +106,7 @@ class Choice(Rule):
 
     ``choices`` and ``aliases`` may be callables, read at each check, so that
     names registered after import (pruning operators, schedules) count.
+    ``hint`` ends the message of a name not allowed (e.g. how to add one).
     """
 
     def __init__(
@@ -113,8 +114,10 @@ class Choice(Rule):
         choices,
         aliases: Mapping[str, str] | Callable | None = None,
         extra: tuple[str, ...] = (),
+        hint: str = "",
     ):
         self._choices, self._aliases, self.extra = choices, aliases or {}, extra
+        self.hint = hint
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -136,6 +139,7 @@ class Choice(Rule):
             return lookup[key]
         raise ConfigError(
             f"{name}: {value!r} is not allowed; allowed: {self.describe()}"
+            + self.hint
             + suggest(value, list(choices) + list(aliases))
         )
 

@@ -56,10 +56,13 @@ equations. What differs is *how*:
   ``0 * inf`` may count as 0 here where NumPy gives NaN; a NaN or infinite
   loss still shows as NaN or infinity.
 * ``cache=True`` stores compiled code next to this file in ``__pycache__``:
-  the first run compiles what it calls (for the default job about 14-15 CPU
-  seconds at the ``minievo`` command's ``NUMBA_OPT=2``, 16.6 at Numba's
-  default level 3, 30 before issue 12's work, same machine; the two levels
-  give the same bits), later runs load it (0.2 s). After editing a kernel
+  the first run compiles what it calls (for the default job about 16.6 CPU
+  seconds at Numba's default level 3, 30 before issue 12's work, same
+  machine), later runs load it (0.2 s). Every entry point (the command, the
+  Python API, the tests) compiles at Numba's level: the cache does not record
+  the level, and code compiled at another level (``NUMBA_OPT``) can round the
+  losses' sums differently in the last bit, so a cache filled at one level
+  would change the numbers of runs at the other. After editing a kernel
   Numba notices the change itself; ``NUMBA_DISABLE_JIT=1`` runs the kernels
   as plain Python for debugging.
 * **Compile time.** Numba compiles each ``@jit`` function into a library of

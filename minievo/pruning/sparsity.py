@@ -29,6 +29,8 @@ it is dead when column ``k mod z`` of the decoder's first weight is zero;
 criterion 1 does not apply to it (a constant mean still shapes the sample).
 The criteria are applied once, not iterated: a node whose only inputs come
 from dead nodes is not counted (iterating would find more).
+:func:`minievo.pruning.compact.compact` iterates them to a fixed point and
+builds the smaller network (``minievo compact``).
 
 Removing a dead node deletes its weight row, its bias and its outgoing weight
 column; for a node without input, its constant contribution

@@ -42,7 +42,7 @@ from ..paper.lipi_ae import step_learning_rate  # noqa: F401 (§3 step 1, re-exp
 from ..pruning import prune_pair, prune_probability
 from .checkpoint import CheckpointCadence, load_checkpoint, restore_generator, stop_requests
 from .progress import progress_bar
-from .records import StatsWriter, full_set_statistics, pruned_counts
+from .records import STRUCTURAL_KEYS, StatsWriter, full_set_statistics, pruned_counts
 from .runs import RunResult, check_finite, checkpoint_canonical, make_streams, records_activations
 
 
@@ -168,6 +168,7 @@ def _run_epochs(config, dataset, pair, engine, streams, writer, out_dir, start, 
                 "timestamp": time.time(),
                 "wall_time": time.perf_counter() - t0,
                 **({"test_loss": stats["test_loss"]} if "test_loss" in stats else {}),
+                **{k: stats[k] for k in STRUCTURAL_KEYS if k in stats},
             }
             if writer:
                 writer.write(record)

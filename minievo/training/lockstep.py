@@ -70,6 +70,7 @@ from ..kernels import Adam
 from ..network import MLP, Autoencoder, autoencoder_specs, make_autoencoder
 from ..paper.lipi_ae import mutate_learning_rate, step_learning_rate
 from ..pruning import prune_pair, prune_probability, should_prune
+from ..pruning.compact import structural_capacity
 from .canonical import canonical_l1
 from .checkpoint import CheckpointCadence, load_checkpoint, restore_generator, stop_requests
 from .coevolution import save_centers
@@ -413,7 +414,8 @@ class Lockstep:
         return pruned
 
     def center_statistics(self, centers, cfgs, epoch) -> list[dict]:
-        """Pruned counts, then ``test_loss`` and ``mean_L1``/``std_L1`` each on its cadence.
+        """Pruned counts, then ``test_loss``, the structural capacity (of the centers copied
+        back to the host) and ``mean_L1``/``std_L1``, each on its cadence.
 
         ``test_loss`` every ``test_loss_every`` epochs, ``mean_L1``/``std_L1``
         every ``stats_every``, both at the last epoch (as the CPU's
@@ -436,6 +438,8 @@ class Lockstep:
             entry = dict(counts[i])
             if testing[i]:
                 entry["test_loss"] = float(test[i].sum() / (test.shape[1] * d))
+            if due(epoch, cfg.test_loss_every, cfg.epochs):  # the CPU's structural capacity
+                entry.update(structural_capacity(self.download_pairs([centers[i]], cfg)[0]))
             if report[i]:
                 batch_l1 = batch_means(train[i] / d, cfg.batch_size)
                 entry["mean_L1"] = float(batch_l1.mean())
@@ -758,6 +762,8 @@ class CanonicalLockstep:
             }
             if testing[t]:
                 record["test_loss"] = float(test[t].sum() / (test.shape[1] * self.dataset.n_dim))
+            if due(epoch, cfgs[t].test_loss_every, cfgs[t].epochs):  # as the CPU's records
+                record.update(structural_capacity(self.download(t)))
             if self.writers[t]:
                 self.writers[t].write(record)
 

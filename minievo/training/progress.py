@@ -70,6 +70,70 @@ def progress_bar(
     )
 
 
+def count_progress(*, total, initial=0, desc="", unit="job", enabled=True, stream=None):
+    """A counter of finished items (a sweep's jobs) on ``stream`` (default stderr).
+
+    A tqdm bar on a terminal; anywhere else (a log file, a pipe, a sweep's
+    output redirected by ``nohup``) :class:`CountLines`, plain lines without
+    the ``\\r`` frames a bar would leave in the file; nothing when ``enabled``
+    is false. Both take ``update(n)``, ``set_postfix(name=value)`` and ``close()``.
+    """
+    stream = stream or sys.stderr
+    if enabled and stream.isatty():
+        return tqdm(
+            total=total,
+            initial=initial,
+            unit=unit,
+            desc=desc,
+            file=stream,
+            dynamic_ncols=True,
+        )
+    return CountLines(
+        total=total, initial=initial, desc=desc, unit=unit, stream=stream, enabled=enabled
+    )
+
+
+class CountLines:
+    """Plain lines of a count (``sweep: 3/18 jobs (16.7%), failed=0, ETA 1m20s``):
+    at most one every ``MINIEVO_PROGRESS_SECONDS`` seconds, and one when the
+    count reaches its total."""
+
+    def __init__(
+        self, *, total, initial=0, desc="", unit="job", stream=None, enabled=True, interval=None
+    ):
+        self.total, self.done, self.initial = total, initial, initial
+        self.desc, self.unit, self.enabled = desc, unit, enabled
+        self.stream = stream or sys.stderr
+        self.interval = progress_interval() if interval is None else interval
+        self.postfix: dict = {}
+        self.start = self.last = time.perf_counter()
+
+    def set_postfix(self, refresh=False, **values) -> None:
+        self.postfix.update(values)
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        now = time.perf_counter()
+        if self.enabled and (now - self.last >= self.interval or self.done >= self.total):
+            self.stream.write(self.line(now - self.start) + "\n")
+            self.stream.flush()
+            self.last = now
+
+    def line(self, elapsed: float) -> str:
+        """``desc: done/total units (x%), postfix, ETA``."""
+        text = f"{self.desc}: {self.done}/{self.total} {self.unit}s"
+        if self.total:
+            text += f" ({100 * self.done / self.total:.1f}%)"
+        parts = [text] + [f"{name}={value}" for name, value in self.postfix.items()]
+        new = self.done - self.initial
+        if self.total and new > 0 and self.done < self.total and elapsed > 0:
+            parts.append(f"ETA {_duration((self.total - self.done) * elapsed / new)}")
+        return ", ".join(parts)
+
+    def close(self) -> None:
+        pass
+
+
 def progress_interval() -> float:
     """Seconds between lines: ``$MINIEVO_PROGRESS_SECONDS`` or 10.
 
@@ -181,9 +245,9 @@ def kernel_cache_dir() -> Path:
 #: The default job's compilation with an empty cache, in CPU seconds of one core
 #: of the development machine (AMD EPYC, shared with other jobs;
 #: ``benchmarks/targets.py --cold``, median of 3: cold run minus cached run,
-#: 14.3 s with the command's ``NUMBA_OPT=2``, see :data:`minievo.cli.NUMBA_OPT_LEVEL`;
-#: 16.6 s at Numba's default level). About 30 s measured the same way before issue 12.
-COMPILE_SECONDS = 15
+#: 16.6 s at Numba's default level, which every entry point uses). About 30 s measured
+#: the same way before issue 12.
+COMPILE_SECONDS = 17
 
 
 def compile_notice(backend: str) -> str | None:

@@ -5,8 +5,10 @@ Key names follow the published code where one exists (``iteration``,
 ``min_replacement_loss``, ``n_pruned_encoder``, ``n_pruned_decoder``,
 ``test_loss``, ``mean_L1``, ``std_L1``, ``fe_cnt``, ``timestamp``), so analysis
 written for the published logs reads minievo's. minievo adds
-``n_zero_encoder``/``n_zero_decoder``, ``n_active_encoder``/``n_active_decoder``
-and, for canonical training, ``min_batch_loss`` and ``train_L1``.
+``n_zero_encoder``/``n_zero_decoder``, ``n_active_encoder``/``n_active_decoder``,
+the structural capacity ``live_units``, ``compact_params``, ``compact_flops``
+(on the test-loss cadence, :func:`full_set_statistics`) and, for canonical
+training, ``min_batch_loss`` and ``train_L1``.
 
 Three pruning counts, one meaning each (:func:`pruned_counts`):
 
@@ -44,8 +46,11 @@ from pathlib import Path
 import numpy as np
 
 from ..io import FileFormatError
+from ..pruning.compact import structural_capacity
 
 STATS_FILE = "stats.jsonl"
+#: The structural capacity's keys (:func:`full_set_statistics`).
+STRUCTURAL_KEYS = ("live_units", "compact_params", "compact_flops")
 
 
 def _plain(value):
@@ -104,6 +109,11 @@ def full_set_statistics(engine, pair, config, dataset, epoch: int) -> dict:
 
     ``test_loss``: L1 of ``pair`` on the whole test set, every
     ``config.test_loss_every`` epochs when ``config.calculate_test_loss``;
+    ``live_units``, ``compact_params``, ``compact_flops``: the structural
+    capacity of its current weights
+    (:func:`~minievo.pruning.compact.structural_capacity`, well under a
+    millisecond at paper size), on the same cadence whether or not the test
+    loss is computed;
     ``mean_L1``/``std_L1``: mean and standard deviation of its L1 over the
     training batches, every ``config.stats_every`` epochs. Each is a forward
     pass over 1000 rows at paper size, about 40% of the arithmetic of 200
@@ -113,6 +123,8 @@ def full_set_statistics(engine, pair, config, dataset, epoch: int) -> dict:
     stats = {}
     if config.calculate_test_loss and due(epoch, config.test_loss_every, config.epochs):
         stats["test_loss"] = engine.reconstruction_l1(pair, dataset.test)
+    if due(epoch, config.test_loss_every, config.epochs):
+        stats.update(structural_capacity(pair))
     if due(epoch, config.stats_every, config.epochs):
         batch_l1 = engine.batch_l1(pair, dataset.train, config.batch_size)  # (n_batches,)
         stats["mean_L1"] = float(batch_l1.mean())
