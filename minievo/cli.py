@@ -1014,6 +1014,10 @@ def _run_study_sweep(args, variants, names, out: Path) -> int:
         from .experiments.sweep import dask_client
 
         client = dask_client(args.scheduler, args.workers, args.threads)
+    from .experiments.provenance import record_command
+
+    # before the run, so that an interrupted sweep names its command and code too
+    record_command(out, args.argv)
     try:
         outcome = run_sweep(
             variants,
@@ -1030,9 +1034,6 @@ def _run_study_sweep(args, variants, names, out: Path) -> int:
             client.close()
             if cluster is not None:
                 cluster.close()
-    from .experiments.provenance import record_command
-
-    record_command(out, args.argv)  # the report names the command and the code that ran it
     print(outcome.summary(), file=sys.stderr)
     print(f"results: {out / 'results.jsonl'}")
     args.sweep_folder = out

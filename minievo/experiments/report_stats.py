@@ -18,9 +18,10 @@ cannot reject reads as a finding that is not there.
 from __future__ import annotations
 
 from functools import cache
+from math import comb
 
 from ..io import atomic_write_bytes
-from .stats import a12_magnitude, compare, mann_whitney
+from .stats import EXACT_WITH_TIES_MAX, a12_magnitude, compare, mann_whitney
 
 __all__ = ["ALPHA", "TESTED_METRICS", "section_tests", "smallest_p"]
 
@@ -39,12 +40,17 @@ def smallest_p(n_a: int, n_b: int) -> float | None:
 
     Without ties this is the exact ``2 / C(n_a + n_b, n_a)`` for small samples
     (``2 / 6 = 1/3`` for 2 against 2, ``2 / 252`` for 5 against 5) and the
-    normal approximation's value for large ones, as the test itself computes it.
+    normal approximation's value for large untied ones, as the test itself computes
+    it; where tied samples of these sizes get the exact test
+    (:data:`~minievo.experiments.stats.EXACT_WITH_TIES_MAX`), the smaller exact floor.
     None when a side has fewer than 2 values (no test).
     """
     if n_a < 2 or n_b < 2:
         return None
-    return mann_whitney(list(range(n_a)), list(range(n_a, n_a + n_b)))[1]
+    separated = mann_whitney(list(range(n_a)), list(range(n_a, n_a + n_b)))[1]
+    if comb(n_a + n_b, n_a) <= EXACT_WITH_TIES_MAX:  # tied samples get the exact test
+        return min(separated, min(1.0, 2 / comb(n_a + n_b, n_a)))
+    return separated
 
 
 def _fmt(value, digits=4) -> str:
