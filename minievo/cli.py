@@ -1016,8 +1016,6 @@ def _run_study_sweep(args, variants, names, out: Path) -> int:
         client = dask_client(args.scheduler, args.workers, args.threads)
     from .experiments.provenance import record_command
 
-    # before the run, so that an interrupted sweep names its command and code too
-    record_command(out, args.argv)
     try:
         outcome = run_sweep(
             variants,
@@ -1028,12 +1026,16 @@ def _run_study_sweep(args, variants, names, out: Path) -> int:
             progress=_switch(args, "progress") is not False,
             executor=client.get_executor() if client else None,
         )
+    except (KeyboardInterrupt, SystemExit):
+        record_command(out, args.argv)  # an interrupted sweep ran too: name its command
+        raise
     finally:
         if client is not None:
             cluster = client.cluster if args.scheduler == "local" else None
             client.close()
             if cluster is not None:
                 cluster.close()
+    record_command(out, args.argv)  # the report names the command and the code
     print(outcome.summary(), file=sys.stderr)
     print(f"results: {out / 'results.jsonl'}")
     args.sweep_folder = out
