@@ -28,6 +28,11 @@ GUIDE = [
     ("The configuration", "configuration.md"),
     ("Studies: sweep, report, reproduce", "studies.md"),
     ("The main comparison: report", "results/main_comparison/report.md"),
+    ("activation_sched: report", "results/activation_sched/report.md"),
+    (
+        "The main comparison at population 10 (before issue 19)",
+        "results/main_comparison_pop10/report.md",
+    ),
     ("Extending: operators and schedules", "extending.md"),
     ("When something goes wrong", "troubleshooting.md"),
     ("How the code is laid out", "layout.md"),

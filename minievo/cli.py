@@ -741,6 +741,7 @@ def _where_to_write_instead(filename, out) -> str:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded by the study commands
     from .data import DataFileError
     from .engine import NonFiniteLossError
     from .experiments.config import ConfigError
@@ -928,7 +929,12 @@ def add_study_commands(sub) -> None:
     _add_sweep_options(sweep)
 
     report = sub.add_parser("report", help="report.md, CSV files and figures of a sweep folder")
-    report.add_argument("folder", type=Path, help="a sweep folder (finished, running or failed)")
+    report.add_argument(
+        "folder",
+        type=Path,
+        help="a sweep folder (finished, running or failed), or a folder of the published "
+        "code's trial_*_{variant}_{timestamp} folders",
+    )
     report.add_argument("--out", type=Path, help="where to write (default FOLDER/report)")
 
     reproduce = sub.add_parser(
@@ -1008,6 +1014,8 @@ def _run_study_sweep(args, variants, names, out: Path) -> int:
         from .experiments.sweep import dask_client
 
         client = dask_client(args.scheduler, args.workers, args.threads)
+    from .experiments.provenance import record_command
+
     try:
         outcome = run_sweep(
             variants,
@@ -1018,12 +1026,16 @@ def _run_study_sweep(args, variants, names, out: Path) -> int:
             progress=_switch(args, "progress") is not False,
             executor=client.get_executor() if client else None,
         )
+    except (KeyboardInterrupt, SystemExit):
+        record_command(out, args.argv)  # an interrupted sweep ran too: name its command
+        raise
     finally:
         if client is not None:
             cluster = client.cluster if args.scheduler == "local" else None
             client.close()
             if cluster is not None:
                 cluster.close()
+    record_command(out, args.argv)  # the report names the command and the code
     print(outcome.summary(), file=sys.stderr)
     print(f"results: {out / 'results.jsonl'}")
     args.sweep_folder = out
@@ -1063,7 +1075,9 @@ def cmd_report(args) -> int:
 
     if not args.folder.is_dir():
         raise FileNotFoundError(f"{args.folder}: no such sweep folder")
-    report = write_report(args.folder, args.out)
+    from .experiments.provenance import command_line
+
+    report = write_report(args.folder, args.out, command=command_line(args.argv))
     print(report.summary_line())
     print(f"report: {report.path}")
     return 0
@@ -1076,8 +1090,10 @@ def cmd_reproduce(args) -> int:
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
     variants, names = _study_variants("main_comparison", None, args.trials, overrides)
+    from .experiments.provenance import command_line
+
     code = _run_study_sweep(args, variants, names, args.out)
-    report = write_report(args.sweep_folder)
+    report = write_report(args.sweep_folder, command=command_line(args.argv))
     print(report.summary_line())
     print(f"report: {report.path}")
     return code

@@ -171,7 +171,9 @@ def test_reproduce_plugin_is_imported_and_recorded_in_every_variant(
         return 0
 
     monkeypatch.setattr(cli, "_run_study_sweep", capture)
-    monkeypatch.setattr("minievo.experiments.report.write_report", lambda folder: _NoReport())
+    monkeypatch.setattr(
+        "minievo.experiments.report.write_report", lambda folder, **kwargs: _NoReport()
+    )
     code = cli.main(
         [
             "reproduce",

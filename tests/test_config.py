@@ -430,6 +430,7 @@ EXPECTED_VARIANTS = {
     "environment": 5,
     "no_shuffle_data": 2 * 2,
     "main_comparison": 9,
+    "main_comparison_pop10": 9,
 }
 
 

@@ -312,13 +312,15 @@ def test_reproduce_uses_the_main_comparison(data_dir, tmp_path, capsys):
 
 def test_main_comparison_is_the_papers_nine_variants():
     from minievo.experiments.presets import (
+        MAIN_COMPARISON_PROVENANCE,
         PUBLISHED_MAIN_COMPARISON,
         preset_variant_names,
     )
 
     variants = expand_preset("main_comparison")
     names = preset_variant_names("main_comparison", variants)
-    assert names == list(PUBLISHED_MAIN_COMPARISON)
+    # every variant is a published run with the papers' value, and says where it comes from
+    assert names == list(PUBLISHED_MAIN_COMPARISON) == list(MAIN_COMPARISON_PROVENANCE)
     by_name = dict(zip(names, variants))
     assert all(
         v.epochs == 400
@@ -328,8 +330,39 @@ def test_main_comparison_is_the_papers_nine_variants():
         for v in variants
     )
     assert sum(v.is_canonical for v in variants) == 4
-    assert all(v.population_size == 10 for v in variants if not v.is_canonical)
-    assert by_name["small-lipi_simple-random-exponential-p0.5"].environment == "small"
-    assert by_name["lipi_simple-variance-population-p0.1"].prune_probability == 0.1
-    assert by_name["lipi_simple-conjunctive-final_n-p0.5"].prune_schedule == "final_n"
+    # the runs behind the figures: lexi_prob and the unpruned grids at population 5,
+    # activation_sched and lipi_small_4000 at population 10
+    lipi = {n: v.population_size for n, v in by_name.items() if not v.is_canonical}
+    assert sorted(lipi.values()) == [5, 5, 5, 10, 10]
+    assert lipi["lipi_simple-pop10-variance-population-p0.1"] == 10
+    small = by_name["small-lipi_simple-pop10-random-exponential-p0.5"]
+    assert small.environment == "small" and small.dataset_name == "binary_clustering_10_100_1000"
+    assert by_name["lipi_simple-pop10-variance-population-p0.1"].prune_probability == 0.1
+    assert by_name["lipi_simple-pop5-conjunctive-final_n-p0.5"].prune_schedule == "final_n"
     assert by_name["ann_canonical-none"].prune_method is None
+    # the same variants as the published grids they come from
+    lexi = {(c.prune_method, c.prune_schedule): c for c in expand_preset("lexi_prob")}
+    for name, key in (
+        ("lipi_simple-pop5-random-exponential-p0.5", ("random", "exponential")),
+        ("lipi_simple-pop5-conjunctive-final_n-p0.5", ("conjunctive", "final_n")),
+    ):
+        assert by_name[name].replace(stats_every=lexi[key].stats_every) == lexi[key]
+    (activation,) = [
+        c for c in expand_preset("activation_sched") if c.prune_schedule == "population"
+    ]
+    variance = by_name["lipi_simple-pop10-variance-population-p0.1"]
+    assert variance.replace(stats_every=activation.stats_every) == activation
+    # the small AE: lipi_small_4000's settings on the 1000-bit data (the notebook's sizes)
+    (small_grid,) = expand_preset("lipi_small_4000")
+    assert (
+        small.replace(stats_every=small_grid.stats_every, dataset_name=small_grid.dataset_name)
+        == small_grid
+    )
+
+
+def test_main_comparison_pop10_keeps_the_earlier_runs():
+    variants = expand_preset("main_comparison_pop10")
+    assert all(v.population_size == 10 for v in variants if not v.is_canonical)
+    assert {v.dataset_name for v in variants} == {"binary_clustering_10_100_1000"}
+    # it differs from main_comparison in the three population-5 variants only
+    assert len(set(variants) - set(expand_preset("main_comparison"))) == 3

@@ -23,10 +23,12 @@
 # 1. **Variants.** The preset `main_comparison` holds the nine variants of the
 #    papers' main comparison: canonical training without pruning and with
 #    CONJUNCTIVE, RANDOM and VARIANCE on the exponential schedule; Lipi-AE
-#    (`lipi_simple`, population 10) without pruning, RANDOM-exponential,
-#    CONJUNCTIVE-final_n and VARIANCE-population; the small autoencoder with
-#    RANDOM-exponential. Probabilities 0.5 (random, conjunctive) and 0.1
-#    (variance), the published `regrow` masks and hook signal.
+#    (`lipi_simple`) without pruning, RANDOM-exponential and CONJUNCTIVE-final_n
+#    at population 5 and VARIANCE-population at population 10; the small
+#    autoencoder with RANDOM-exponential on the 4000-bit data. Each variant is
+#    the published run the papers' figure took it from (docs/studies.md).
+#    Probabilities 0.5 (random, conjunctive) and 0.1 (variance), the published
+#    `regrow` masks and hook signal.
 # 2. **Jobs.** Each variant runs `trials` seeds; a job is one (variant, seed),
 #    trained into `<variant>/seed-NN` (`minievo.experiments.sweep.run_sweep`).
 #    A folder holding other settings is refused, a failed job is recorded and
@@ -94,8 +96,8 @@ def study_settings(quick: bool, out: Path) -> tuple[int, dict]:
 SHOWN = (
     "ann_canonical-none",
     "ann_canonical-random-exponential-p0.5",
-    "lipi_simple-none",
-    "lipi_simple-random-exponential-p0.5",
+    "lipi_simple-pop5-none",
+    "lipi_simple-pop5-random-exponential-p0.5",
 )
 
 
@@ -126,8 +128,8 @@ def main(quick: bool, out: Path) -> list:
 
     # The statistics by hand, for one pair: Lipi-AE RANDOM-exponential vs no pruning
     by_name = {v.name: v for v in read_sweep(root)}
-    pruned = by_name["lipi_simple-random-exponential-p0.5"].values("final_L1")
-    baseline = by_name["lipi_simple-none"].values("final_L1")
+    pruned = by_name["lipi_simple-pop5-random-exponential-p0.5"].values("final_L1")
+    baseline = by_name["lipi_simple-pop5-none"].values("final_L1")
     u, p = mann_whitney(pruned, baseline)
     print(
         f"\nlipi random-exp vs none: final L1 {pruned} vs {baseline}\n"
@@ -142,7 +144,7 @@ def main(quick: bool, out: Path) -> list:
             "(an untrained network: 0.5)"
         )
         assert max(baseline) < 0.3 and max(pruned) < 0.3, (baseline, pruned)
-        left = by_name["lipi_simple-random-exponential-p0.5"].values("capacity")
+        left = by_name["lipi_simple-pop5-random-exponential-p0.5"].values("capacity")
         print(f"parameters left after RANDOM-exponential pruning: {np.mean(left):.1%}")
         assert max(left) < 0.99, left
 

@@ -16,22 +16,24 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from minievo.experiments.presets import PUBLISHED_MAIN_COMPARISON  # noqa: E402
+from minievo.experiments.presets import (  # noqa: E402
+    PUBLISHED_MAIN_COMPARISON,
+    expand_preset,
+    variant_names_of,
+)
+from minievo.experiments.report_labels import variant_labels  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROWS = HERE.parent / "results" / "main_comparison" / "variants.csv"
 
-LABELS = {
-    "ann_canonical-none": "canonical, no pruning",
-    "ann_canonical-conjunctive-exponential-p0.5": "canonical CONJUNCTIVE-exp",
-    "ann_canonical-random-exponential-p0.5": "canonical RANDOM-exp",
-    "ann_canonical-variance-exponential-p0.1": "canonical VARIANCE-exp",
-    "lipi_simple-none": "Lipi-AE, no pruning",
-    "lipi_simple-random-exponential-p0.5": "Lipi-AE RANDOM-exp",
-    "lipi_simple-conjunctive-final_n-p0.5": "Lipi-AE CONJUNCTIVE-final_n",
-    "lipi_simple-variance-population-p0.1": "Lipi-AE VARIANCE-population",
-    "small-lipi_simple-random-exponential-p0.5": "small AE, Lipi-AE RANDOM-exp",
-}
+# the report's readable names of the preset's variants, in its order
+_VARIANTS = expand_preset("main_comparison", trials=1)
+LABELS = dict(
+    zip(
+        variant_names_of("main_comparison", _VARIANTS),
+        variant_labels([v.to_dict() for v in _VARIANTS]),
+    )
+)
 
 
 def main() -> Path:
@@ -40,20 +42,21 @@ def main() -> Path:
         for row in csv.DictReader(f):
             if row["metric"] == "final_L1":
                 stats[row["variant"]] = row
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = plt.subplots(figsize=(8.0, 4.4))
     names = list(LABELS)
     for y, name in enumerate(names):
-        row = stats[name]
-        ax.plot([float(row["min"]), float(row["max"])], [y, y], color="0.75", lw=1)
-        ax.plot([float(row["q25"]), float(row["q75"])], [y, y], color="tab:blue", lw=5)
-        ax.plot(
-            float(row["mean"]),
-            y,
-            "o",
-            color="tab:blue",
-            ms=5,
-            label="minievo, 10 trials: mean, IQR, range" if y == 0 else None,
-        )
+        row = stats.get(name, {})
+        if row.get("n", "0") not in ("", "0"):  # a variant without finished trials: papers only
+            ax.plot([float(row["min"]), float(row["max"])], [y, y], color="0.75", lw=1)
+            ax.plot([float(row["q25"]), float(row["q75"])], [y, y], color="tab:blue", lw=5)
+            ax.plot(
+                float(row["mean"]),
+                y,
+                "o",
+                color="tab:blue",
+                ms=5,
+                label="minievo: mean, IQR, range (n trials)" if y == 0 else None,
+            )
         paper = PUBLISHED_MAIN_COMPARISON[name]["final_L1"]
         ax.plot(
             paper,
@@ -64,7 +67,10 @@ def main() -> Path:
             mew=2,
             label="the paper (GECCO 2025)" if y == 0 else None,
         )
-    ax.set_yticks(range(len(names)), [LABELS[n] for n in names])
+    ax.set_yticks(
+        range(len(names)),
+        [f"{LABELS[n]} (n={stats.get(n, {}).get('n') or 0})" for n in names],
+    )
     ax.invert_yaxis()
     ax.set_xlabel("final training L1 after 400 epochs (lower is better)")
     ax.set_title("The main comparison of the 2025 paper, reproduced")

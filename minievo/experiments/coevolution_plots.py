@@ -2,8 +2,9 @@
 
 One line per cell, epochs on the x axis: selection and replacement loss,
 learning rate, test loss. Pruning counts, which jump between cells at every
-visit, are drawn as the median over cells per epoch with the interquartile
-band (:func:`median_band`): ``n_pruned_*`` (the published count: zeros at
+visit, are drawn as the mean over cells per epoch (:func:`mean_over_cells`, as
+the papers' figures) with the interquartile band (:func:`median_band`); the
+test loss with the median over cells on top: ``n_pruned_*`` (the published count: zeros at
 the network's last pruning event with regrow masks, masked entries with
 persistent ones) and ``n_zero_*`` (exact zeros at record time). Legends sit
 outside the data. A record set with several
@@ -108,8 +109,26 @@ def median_band(records, key: str):
     return epochs, q[:, 0], q[:, 1], q[:, 2]
 
 
+def mean_over_cells(records, key: str):
+    """Epochs and the mean over cells of ``key`` per epoch (per-cell values first averaged
+    per (epoch, cell), :func:`per_cell_series`)."""
+    per_epoch = defaultdict(list)
+    for epochs, values in per_cell_series(records, key).values():
+        for t, v in zip(epochs, values):
+            per_epoch[int(t)].append(v)
+    epochs = np.array(sorted(per_epoch), dtype=np.int64)
+    return epochs, np.array([np.mean(per_epoch[int(t)]) for t in epochs])
+
+
 def _draw_pruning(axes, records, network: str, mask_mode=None) -> None:
-    """Median over cells with its IQR band: published pruned count and current zeros."""
+    """Mean over cells with the IQR band: published pruned count and current zeros.
+
+    The mean, as the papers' figures draw it (``sns.lineplot``'s estimator): with
+    regrow masks a cell's published count is 0 or its last pruning event's count
+    depending on which network the visit selected, so half the cells sit near 0
+    and half near thousands, and the median jumps between the two groups from
+    epoch to epoch; the median is drawn thin.
+    """
     for key, label, colour in (
         (f"n_pruned_{network}", PRUNED_LABELS[mask_mode], "C3"),
         (f"n_zero_{network}", "n_zero (exact zeros now)", "C0"),
@@ -126,7 +145,9 @@ def _draw_pruning(axes, records, network: str, mask_mode=None) -> None:
             linewidth=0,
             label=f"{label}: IQR over cells",
         )
-        axes.plot(epochs, median, color=colour, linewidth=1.5, label=f"{label}: median")
+        _, mean = mean_over_cells(records, key)
+        axes.plot(epochs, mean, color=colour, linewidth=1.8, label=f"{label}: mean")
+        axes.plot(epochs, median, color=colour, linewidth=0.6, alpha=0.6, label=f"{label}: median")
     axes.set_xlabel("epoch")
     axes.set_ylabel("parameters")
     axes.grid(alpha=0.3)
@@ -187,7 +208,7 @@ def plot_coevolution(records, out_dir, mask_mode=None) -> list[Path]:
     figure = Figure(figsize=(9, 6.5))
     top, bottom = figure.subplots(2, 1, sharex=True)
     _draw_pruning(top, records, "encoder", mask_mode)
-    top.set_title("encoder: pruning counts, median over cells per epoch")
+    top.set_title("encoder: pruning counts over cells per epoch (mean; IQR band)")
     _draw_pruning(bottom, records, "decoder", mask_mode)
     bottom.set_title("decoder")
     paths.append(_save(figure, out_dir / "coevolution_pruned.png"))
@@ -197,6 +218,12 @@ def plot_coevolution(records, out_dir, mask_mode=None) -> list[Path]:
         figure = Figure(figsize=(6, 4))
         axes = figure.subplots()
         _draw(axes, test, "L1 loss (test set)")
+        if len(test) > 1:  # the cells' lines overlap: their median and IQR on top
+            epochs, q25, median, q75 = median_band(records, "test_loss")
+            axes.fill_between(epochs, q25, q75, color="black", alpha=0.15, linewidth=0)
+            axes.plot(epochs, median, color="black", linewidth=1.8, label="median over cells")
+            if len(test) <= MAX_LEGEND_CELLS:
+                _legend_outside(axes)
         axes.set_title("test loss of each new center")
         paths.append(_save(figure, out_dir / "coevolution_test_loss.png"))
     return paths

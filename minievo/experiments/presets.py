@@ -42,6 +42,41 @@ Choices made here, beyond the table of docs/algorithm.md §7:
   gives the cell and the other cell twice.
 - ``no_shuffle_data``'s published axis ``no_shuffle_data: [True, False]`` is the
   axis ``shuffle_data: [False, True]`` here.
+
+``main_comparison``: which runs the papers' figures show
+-------------------------------------------------------
+No published grid is the main comparison; the published ``paper_plots.ipynb``
+draws it from ``./paper_runs/best_of_lipi``, ``best_of_canonical`` and
+``best_of_best``, folders filled with runs of the published grids. Each
+variant of ``main_comparison`` is the grid run behind its curve
+(:data:`MAIN_COMPARISON_PROVENANCE`; docs/studies.md gives the evidence):
+
+- Lipi-AE RANDOM-exp and CONJUNCTIVE-final_n: ``lexi_prob``, **population 5**
+  (the ``best_of_lipi`` curves coincide point for point with the
+  schedule-sweep curves: RANDOM-exp 0.175 / 0.126 / 0.105 / 0.104 at epochs
+  100-400 in both, CONJUNCTIVE-final_n 0.173 / 0.157 / 0.165 / 0.152);
+- Lipi-AE VARIANCE-population: ``activation_sched``, population 10 (its
+  schedule-sweep value 0.157 is the ``best_of_lipi`` one);
+- Lipi-AE without pruning: **population 5**, the only unpruned Lipi-AE of the
+  grids at the main setting (``cell_evaluations``, ``environment``); no grid
+  has one at population 10;
+- canonical training: unpruned from ``cell_evaluations``, VARIANCE-exp from
+  ``best_base_activation``; RANDOM- and CONJUNCTIVE-exp ran 400 epochs too
+  (the figure's data end at epoch 400 on an autoscaled axis), though the only
+  grid with them, ``base_pruning``, lists 4000;
+- the small autoencoder with RANDOM-exp: *inconclusive*. The only grid with
+  it, ``lipi_small_4000``, runs population 10 on ``binary_clustering_10_100_4000``;
+  but the notebook counts the small network's parameters for 1000-bit inputs
+  (61,182) and its network-size figure, which subtracts the pruned counts from
+  them, ends the decoder at about 7,500 of 31,090, a pruned count that a
+  1000-bit run gives (minievo: 7,851 non-zero, published-count capacity
+  0.561) and a 4000-bit decoder (124,090 parameters) would not; the figure
+  also draws it among the 1000-bit small runs. ``main_comparison`` runs
+  ``lipi_small_4000``'s settings on the 1000-bit data; the ``lipi_small_4000``
+  preset is the other reading.
+
+``main_comparison_pop10`` is the comparison as minievo ran it before (every
+Lipi-AE variant at population 10), for comparison.
 """
 
 from __future__ import annotations
@@ -52,6 +87,7 @@ from typing import Any
 
 from ..errors import suggest
 from .config import CANONICAL, Config, ConfigError, _normalise_keys, merge_with_defaults
+from .paper_values import paper_value_for
 
 #: The default job of ``minievo run`` and of :func:`default_job`: one trial of the
 #: papers' main coevolutionary setting (docs/algorithm.md §7: lipi_simple, population
@@ -98,6 +134,7 @@ def default_job(**overrides: Any) -> Config:
 
 __all__ = [
     "DEFAULT_JOB",
+    "MAIN_COMPARISON_PROVENANCE",
     "default_job",
     "PRESET_DEFAULTS",
     "PRESETS",
@@ -132,6 +169,27 @@ PRESET_DEFAULTS: dict[str, Any] = {
 
 #: The six schedules of the base_pruning study (all but prune_after), published order.
 SIX_SCHEDULES = ["fixed", "increase", "population", "decrease", "exponential", "final_n"]
+
+#: Where each variant of ``main_comparison`` comes from: variant -> the published grid
+#: that ran it and how sure that is (module docstring; docs/studies.md).
+MAIN_COMPARISON_PROVENANCE: dict[str, str] = {
+    "ann_canonical-none": "cell_evaluations (canonical; population forced to 1)",
+    "ann_canonical-conjunctive-exponential-p0.5": "400 epochs (the figure's data end at "
+    "epoch 400), though its only grid, base_pruning, lists 4000",
+    "ann_canonical-random-exponential-p0.5": "400 epochs (the figure's data end at "
+    "epoch 400), though its only grid, base_pruning, lists 4000",
+    "ann_canonical-variance-exponential-p0.1": "best_base_activation",
+    "lipi_simple-pop5-none": "cell_evaluations / environment (population 5; "
+    "no grid has an unpruned Lipi-AE at population 10)",
+    "lipi_simple-pop5-random-exponential-p0.5": "lexi_prob (population 5): "
+    "the figure's curve is the schedule sweep's",
+    "lipi_simple-pop5-conjunctive-final_n-p0.5": "lexi_prob (population 5): "
+    "the figure's curve is the schedule sweep's",
+    "lipi_simple-pop10-variance-population-p0.1": "activation_sched (population 10)",
+    "small-lipi_simple-pop10-random-exponential-p0.5": "inconclusive: the only grid with it, "
+    "lipi_small_4000, runs the 4000-bit data; the notebook's network sizes are 1000-bit ones "
+    "(run lipi_small_4000 for the other reading)",
+}
 
 PRESETS: dict[str, dict[str, Any]] = {
     "base_pruning": {
@@ -308,10 +366,89 @@ PRESETS: dict[str, dict[str, Any]] = {
         },
         "grid": {"prune_method": [None, "variance"], "shuffle_data": [False, True]},
     },
-    # not a published grid: the papers' main comparison, as one study
+    # not a published grid: the papers' main comparison, as one study, each variant
+    # run as the published grid that the papers' figure took it from (MAIN_COMPARISON_PROVENANCE)
     "main_comparison": {
-        "description": "the papers' main comparison: canonical and Lipi-AE (population 10), "
-        "no pruning vs the best operator/schedule pairs, and the small AE",
+        "description": "the papers' main comparison, each variant as the published run behind "
+        "the figures: canonical; Lipi-AE population 5 (none, RANDOM-exp, CONJUNCTIVE-final_n) "
+        "and 10 (VARIANCE-population, small AE RANDOM-exp)",
+        "settings": {"prune_amount": 0.1, "stats_every": 10, "test_loss_every": 10},
+        # explicit variants (not a grid); "name" is the variant's folder
+        "variants": [
+            {"name": "ann_canonical-none", "cell_evaluation": CANONICAL, "prune_method": None},
+            {
+                "name": "ann_canonical-conjunctive-exponential-p0.5",
+                "cell_evaluation": CANONICAL,
+                "prune_method": "conjunctive",
+                "prune_schedule": "exponential",
+                "prune_probability": 0.5,
+            },
+            {
+                "name": "ann_canonical-random-exponential-p0.5",
+                "cell_evaluation": CANONICAL,
+                "prune_method": "random",
+                "prune_schedule": "exponential",
+                "prune_probability": 0.5,
+            },
+            {
+                "name": "ann_canonical-variance-exponential-p0.1",
+                "cell_evaluation": CANONICAL,
+                "prune_method": "variance",
+                "prune_schedule": "exponential",
+                "prune_probability": 0.1,
+            },
+            {
+                # cell_evaluations / environment grids: population 5
+                "name": "lipi_simple-pop5-none",
+                "cell_evaluation": "lipi_simple",
+                "population_size": 5,
+                "prune_method": None,
+            },
+            {
+                # lexi_prob grid: population 5
+                "name": "lipi_simple-pop5-random-exponential-p0.5",
+                "cell_evaluation": "lipi_simple",
+                "population_size": 5,
+                "prune_method": "random",
+                "prune_schedule": "exponential",
+                "prune_probability": 0.5,
+            },
+            {
+                # lexi_prob grid: population 5
+                "name": "lipi_simple-pop5-conjunctive-final_n-p0.5",
+                "cell_evaluation": "lipi_simple",
+                "population_size": 5,
+                "prune_method": "conjunctive",
+                "prune_schedule": "final_n",
+                "prune_probability": 0.5,
+            },
+            {
+                # activation_sched grid: population 10
+                "name": "lipi_simple-pop10-variance-population-p0.1",
+                "cell_evaluation": "lipi_simple",
+                "population_size": 10,
+                "prune_method": "variance",
+                "prune_schedule": "population",
+                "prune_probability": 0.1,
+            },
+            {
+                # lipi_small_4000's settings on the 1000-bit data, as the notebook's
+                # parameter counts say (no grid lists it; lipi_small_4000 is the other reading)
+                "name": "small-lipi_simple-pop10-random-exponential-p0.5",
+                "cell_evaluation": "lipi_simple",
+                "population_size": 10,
+                "environment": "small",
+                "prune_method": "random",
+                "prune_schedule": "exponential",
+                "prune_probability": 0.5,
+            },
+        ],
+    },
+    # the main comparison as minievo ran it before issue 19: every Lipi-AE variant at
+    # population 10 and the small AE on the 1000-dim data (no published grid ran these)
+    "main_comparison_pop10": {
+        "description": "the main comparison with every Lipi-AE variant at population 10 "
+        "(as minievo ran it before issue 19; not the papers' runs, see main_comparison)",
         "settings": {"prune_amount": 0.1, "stats_every": 10, "test_loss_every": 10},
         # explicit variants (not a grid); "name" is the variant's folder
         "variants": [
@@ -381,30 +518,29 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-#: The papers' values for the main comparison, by ``main_comparison`` variant:
-#: final mean training L1 (mean L1 over the training batches at the last epoch,
-#: averaged over the cells; mean across trials unless ``median`` is given) and the
-#: median preserved capacity (non-zero share of all parameters, built from the
-#: published pruned count). Read off the published figures of Jorgensen et al.,
-#: GECCO 2025 (loss and capacity boxplots), +-0.002. ``None``: not given there.
-PUBLISHED_MAIN_COMPARISON: dict[str, dict[str, float | None]] = {
-    "ann_canonical-none": {"final_L1": 0.267, "capacity_median": None},
-    "ann_canonical-conjunctive-exponential-p0.5": {"final_L1": 0.271, "capacity_median": 0.750},
-    "ann_canonical-random-exponential-p0.5": {"final_L1": 0.50, "capacity_median": 0.790},
-    "ann_canonical-variance-exponential-p0.1": {"final_L1": 0.50, "capacity_median": 0.434},
-    "lipi_simple-none": {"final_L1": 0.145, "capacity_median": None},
-    "lipi_simple-random-exponential-p0.5": {
-        "final_L1": 0.104,
-        "final_L1_median": 0.084,
-        "capacity_median": 0.871,
-    },
-    "lipi_simple-conjunctive-final_n-p0.5": {"final_L1": 0.152, "capacity_median": 0.801},
-    "lipi_simple-variance-population-p0.1": {"final_L1": 0.157, "capacity_median": None},
-    "small-lipi_simple-random-exponential-p0.5": {"final_L1": 0.238, "capacity_median": None},
-}
+def _published_by_variant(name: str) -> dict[str, dict[str, float | None]]:
+    """The papers' values for each variant of the preset ``name`` that has a published run
+    (:func:`~minievo.experiments.paper_values.paper_value_for`, exact matches only)."""
+    out = {}
+    variants = expand_preset(name, trials=1)
+    for variant_name, config in zip(variant_names_of(name, variants), variants):
+        match = paper_value_for(config.to_dict())
+        if match is None or match[1]:
+            continue
+        value = match[0]
+        out[variant_name] = {
+            "final_L1": value.final_L1,
+            "final_L1_median": None if value.pooled is None else value.pooled[0],
+            "capacity_median": value.capacity_median,
+        }
+    return out
 
-#: Papers' values per preset (what ``minievo report`` puts beside minievo's).
-PUBLISHED_VALUES = {"main_comparison": PUBLISHED_MAIN_COMPARISON}
+
+def variant_names_of(name: str, variants: list[Config]) -> list[str]:
+    """The folder names a sweep gives the variants of preset ``name``."""
+    from .sweep import variant_names
+
+    return variant_names(variants, preset_variant_names(name, variants))
 
 
 def preset_variant_names(name: str, variants: list[Config]) -> list[str] | None:
@@ -488,3 +624,21 @@ def expand_preset(
         if config not in configs:
             configs.append(config)
     return configs
+
+
+#: The papers' values for the main comparison, by ``main_comparison`` variant:
+#: ``final_L1`` (mean over every cell and trial at epoch 400), ``final_L1_median``
+#: (median of the pooled cells, the papers' boxplots) and ``capacity_median``
+#: (median published-count capacity). Built from
+#: :data:`~minievo.experiments.paper_values.PAPER_VALUES`, which says where each
+#: value was read; None: not given there.
+PUBLISHED_MAIN_COMPARISON: dict[str, dict[str, float | None]] = _published_by_variant(
+    "main_comparison"
+)
+
+#: Papers' values per preset and variant, for the presets whose variants are the
+#: papers' runs (``minievo report`` matches any variant by its settings instead).
+PUBLISHED_VALUES = {
+    name: _published_by_variant(name)
+    for name in ("main_comparison", "lexi_prob", "activation_sched")
+}

@@ -38,10 +38,12 @@ parameters; per variant the hypervolume against (unpruned size,
 ``REFERENCE_LOSS``), divided by the reference box's area.
 
 Statistics (:mod:`minievo.experiments.stats`): per variant over its trials;
-two-sided Mann-Whitney U of ``final_L1`` for every pruning variant against the
-unpruned baseline of the same training mode, and between the pruning variants
-of one mode, all Holm-corrected together, with the Vargha-Delaney
-:math:`\\hat A_{12}`. The unit is the trial. The *pooled cells* view (every
+two-sided Mann-Whitney U of ``final_L1`` and of ``capacity_published`` for
+every pruning variant against the unpruned baseline of the same training
+mode, and between the pruning variants of one mode, Holm-corrected within each
+metric, with the smallest p each test can give for its n and the
+Vargha-Delaney :math:`\\hat A_{12}` (:mod:`minievo.experiments.report_stats`).
+The unit is the trial. The *pooled cells* view (every
 cell of every trial as one value, as the papers' boxplots) is given
 separately and labelled: its values are not independent.
 """
@@ -57,8 +59,12 @@ from pathlib import Path
 
 from ..io import FileFormatError, atomic_write_bytes, load_json
 from ..training.records import read_stats
+from .provenance import section_provenance
+from .report_labels import section_labels, variant_labels
+from .report_papers import section_published
+from .report_stats import section_tests
 from .run import CONFIG_FILE, SUMMARY_FILE
-from .stats import Comparison, a12_magnitude, compare, summarize
+from .stats import summarize
 from .sweep import FAILED_FILE, JOBS_FILE, VARIANTS_FILE, job_status
 
 REPORT_DIR = "report"
@@ -267,11 +273,22 @@ class Variant:
 
 
 def read_sweep(root) -> list[Variant]:
-    """The sweep's variants in their order, with every job's status and the finished trials."""
+    """The sweep's variants in their order, with every job's status and the finished trials.
+
+    A folder of the published code's trial folders (no ``jobs.json``) is read by
+    :func:`~minievo.experiments.published_runs.read_published`.
+    """
     root = Path(root)
     path = root / JOBS_FILE
     if not path.exists():
-        raise FileNotFoundError(f"{root}: not a sweep folder ({JOBS_FILE} is missing)")
+        from .published_runs import is_published_folder, read_published
+
+        if is_published_folder(root):  # trial folders of the published code
+            return read_published(root)
+        raise FileNotFoundError(
+            f"{root}: not a sweep folder ({JOBS_FILE} is missing) nor a folder of the "
+            "published code's trial_*_{variant}_{timestamp} folders"
+        )
     try:
         jobs = load_json(path)
     except FileFormatError as err:
@@ -400,17 +417,7 @@ class Report:
         )
 
 
-def _published_table(variants: list[Variant]) -> dict | None:
-    from .presets import PUBLISHED_VALUES
-
-    names = {v.name for v in variants}
-    for table in PUBLISHED_VALUES.values():
-        if names & set(table):
-            return table
-    return None
-
-
-def write_report(root, out=None) -> Report:
+def write_report(root, out=None, command: str | None = None) -> Report:
     """Write ``report.md``, CSV files and figures for the sweep in ``root``.
 
     Parameters
@@ -419,6 +426,9 @@ def write_report(root, out=None) -> Report:
         A sweep folder (``jobs.json`` and one folder per job).
     out : path, optional
         Output folder; default ``root/report``.
+    command : str, optional
+        The command that writes the report, named in its provenance section
+        (with the minievo version and commit, and the sweep's recorded commands).
     """
     root = Path(root)
     variants = read_sweep(root)
@@ -432,13 +442,16 @@ def write_report(root, out=None) -> Report:
         "Every statistic below is over **trials** (one seed = one value); "
         "n is stated with each.\n"
     )
+    labels = dict(zip((v.name for v in variants), variant_labels([v.config for v in variants])))
+    md += section_provenance(root, command)
+    md += section_labels(variants, labels)
     md += _section_missing(variants)
     md += _section_variants(variants, out)
     md += _section_structure(variants)
     md += _section_front(variants, out)
-    md += _section_published(variants)
+    md += section_published(variants, labels)
     md += _section_grid(variants, out)
-    md += _section_tests(variants, out)
+    md += section_tests(variants, out, comparison_pairs(variants), labels)
     md += _section_pooled(variants, out)
     md += _section_figures(variants, out)
     md += _section_definitions()
@@ -539,59 +552,6 @@ def _section_variants(variants, out) -> list[str]:
     ]
 
 
-def _section_published(variants) -> list[str]:
-    table = _published_table(variants)
-    if table is None:
-        return []
-    rows = []
-    for v in variants:
-        if v.name not in table:
-            continue
-        paper = table[v.name]
-        l1, cap = summarize(v.values("final_L1")), summarize(v.values("capacity_published"))
-        paper_l1 = _fmt(paper["final_L1"], 3)
-        if paper.get("final_L1_median") is not None:
-            paper_l1 += f" (median {paper['final_L1_median']:.3f})"
-        rows.append(
-            [
-                f"`{v.name}`",
-                str(l1["n"]),
-                paper_l1,
-                _fmt(l1["mean"]),
-                _fmt(l1["median"]),
-                _fmt(l1["iqr"]),
-                _fmt(paper["capacity_median"], 3),
-                _fmt(cap["median"], 3),
-            ]
-        )
-    epochs = sorted({v.config["epochs"] for v in variants})
-    note = (
-        ""
-        if epochs == [400]
-        else f" **This sweep ran {', '.join(map(str, epochs))} epochs, the papers 400: "
-        "the numbers are not comparable.**"
-    )
-    return [
-        "## Beside the papers\n",
-        "Papers' values read off the published figures (Jorgensen et al., GECCO 2025; "
-        "±0.002; mean across trials unless marked median). Capacity here is the "
-        "published-count capacity, as the papers plot it." + note + "\n",
-        _table(
-            [
-                "variant",
-                "n",
-                "papers final L1",
-                "minievo mean",
-                "minievo median",
-                "minievo IQR",
-                "papers capacity (median)",
-                "minievo capacity (median)",
-            ],
-            rows,
-        ),
-    ]
-
-
 def _section_grid(variants, out) -> list[str]:
     by_mode = defaultdict(list)
     for v in variants:
@@ -653,53 +613,6 @@ def _section_grid(variants, out) -> list[str]:
     return md
 
 
-def _section_tests(variants, out) -> list[str]:
-    samples = {v.name: v.values("final_L1") for v in variants}
-    comparisons: list[Comparison] = compare(comparison_pairs(variants), samples)
-    rows, csv_rows = [], []
-    for c in comparisons:
-        rows.append(
-            [
-                c.kind,
-                f"`{c.a}`",
-                f"`{c.b}`",
-                f"{c.n_a} / {c.n_b}",
-                f"{_fmt(c.median_a)} / {_fmt(c.median_b)}",
-                _fmt(c.u, 1),
-                _p(c.p),
-                _p(c.p_holm),
-                "–" if c.a12 is None else f"{c.a12:.3f} ({a12_magnitude(c.a12)})",
-            ]
-        )
-        csv_rows.append(
-            [c.kind, c.a, c.b, c.n_a, c.n_b, c.median_a, c.median_b, c.u, c.p, c.p_holm, c.a12]
-        )
-    atomic_write_bytes(
-        out / "tests.csv",
-        _csv(
-            ["kind", "a", "b", "n_a", "n_b", "median_a", "median_b", "U", "p", "p_holm", "A12"],
-            csv_rows,
-        ),
-    )
-    if not comparisons:
-        return [
-            "## Tests\n",
-            (
-                "No pairs to compare (no unpruned baseline and at most one "
-                "pruning variant per training mode).\n"
-            ),
-        ]
-    return [
-        "## Tests\n",
-        (
-            f"Two-sided Mann–Whitney U of the final L1, trial as unit, {len(comparisons)} "
-            "comparisons Holm-corrected together (tests need n ≥ 2 per side). "
-            "Â12 = P(a > b) + ½ P(a = b): below 0.5, a's loss tends to be lower.\n"
-        ),
-        _table(["kind", "a", "b", "n a / b", "median a / b", "U", "p", "p (Holm)", "Â12"], rows),
-    ]
-
-
 def _section_pooled(variants, out) -> list[str]:
     rows, csv_rows = [], []
     for v in variants:
@@ -752,7 +665,8 @@ def _section_definitions() -> list[str]:
             "the last epoch; live units and FLOPs per example of the same network. It counts "
             "the current weights: with `regrow` masks, zeros that grew back count as weights.\n"
             "- CSV files: `trials.csv` (one row per finished trial), `variants.csv`, "
-            "`grid.csv`, `tests.csv`, `pooled_cells.csv`, `front.csv`, `hypervolume.csv`.\n"
+            "`grid.csv`, `tests.csv` (final L1), `tests_capacity.csv` (published-count "
+            "capacity), `pooled_cells.csv`, `front.csv`, `hypervolume.csv`.\n"
         ),
     ]
 

@@ -159,11 +159,12 @@ def plot_front(variants, rows, out: Path) -> Path:
 
 
 def draw_report_figures(variants, out) -> list[Path]:
-    """Every figure of the report into ``out``; returns their paths."""
-    out = Path(out)
-    return [
-        plot_loss_curves(variants, out),
-        plot_boxplots(variants, out),
-        plot_active_parameters(variants, out),
-        plot_loss_vs_parameters(variants, out),
-    ]
+    """Every figure of the report into ``out``; returns their paths.
+
+    The report draws them labelled, one panel per training mode, with the
+    papers' values and reference lines (:mod:`minievo.experiments.report_panels`);
+    the functions above draw the same data in one panel with folder names.
+    """
+    from .report_panels import draw_panels
+
+    return draw_panels(variants, Path(out))

@@ -14,6 +14,10 @@ import numpy as np
 
 __all__ = ["Comparison", "a12", "compare", "holm", "mann_whitney", "summarize"]
 
+#: Tied samples with at most this many ways to split the pooled values get the
+#: exact permutation p (10 against 10: 184,756 splits, about two seconds).
+EXACT_WITH_TIES_MAX = 200_000
+
 
 def summarize(values: Sequence[float]) -> dict:
     """``n``, ``median``, ``mean``, ``std`` (ddof 1), ``q25``, ``q75``, ``iqr``, ``min``, ``max``.
@@ -54,11 +58,22 @@ def mann_whitney(x: Sequence[float], y: Sequence[float]) -> tuple[float, float]:
     ``U_x = R_x - n_x (n_x + 1) / 2`` with ``R_x`` the rank sum of ``x`` in the
     pooled sample (ties get mid-ranks); :func:`scipy.stats.mannwhitneyu` with
     ``method="auto"`` (exact for small samples without ties, else the normal
-    approximation with tie and continuity correction).
+    approximation with tie and continuity correction), except for tied samples
+    with at most :data:`EXACT_WITH_TIES_MAX` splits of the pooled values: there
+    the exact permutation distribution (the normal approximation is
+    anti-conservative for so few values: 3 trials at 0.9 against 3 at 1.0 give
+    p = 0.047 by it, 0.1 exactly, and 0.1 is the smallest p 3 against 3 can give).
     """
-    from scipy.stats import mannwhitneyu
+    from math import comb
 
-    result = mannwhitneyu(np.asarray(x, float), np.asarray(y, float), alternative="two-sided")
+    from scipy.stats import PermutationMethod, mannwhitneyu
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    method = "auto"
+    pooled = np.concatenate([x, y])
+    if np.unique(pooled).size < pooled.size and comb(pooled.size, x.size) <= EXACT_WITH_TIES_MAX:
+        method = PermutationMethod(n_resamples=np.inf)
+    result = mannwhitneyu(x, y, alternative="two-sided", method=method)
     p = float(result.pvalue)
     return float(result.statistic), (p if np.isfinite(p) else 1.0)  # all tied: no evidence
 
