@@ -191,6 +191,22 @@ MAIN_COMPARISON_PROVENANCE: dict[str, str] = {
     "(run lipi_small_4000 for the other reading)",
 }
 
+
+def _canonical_variants() -> list[dict]:
+    """The main comparison's four canonical variants (fresh dicts: each preset its own)."""
+    published = [("conjunctive", 0.5), ("random", 0.5), ("variance", 0.1)]
+    return [{"name": "ann_canonical-none", "cell_evaluation": CANONICAL, "prune_method": None}] + [
+        {
+            "name": f"ann_canonical-{method}-exponential-p{p}",
+            "cell_evaluation": CANONICAL,
+            "prune_method": method,
+            "prune_schedule": "exponential",
+            "prune_probability": p,
+        }
+        for method, p in published
+    ]
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     "base_pruning": {
         "description": "canonical training, 4000 epochs: random vs conjunctive "
@@ -375,28 +391,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "settings": {"prune_amount": 0.1, "stats_every": 10, "test_loss_every": 10},
         # explicit variants (not a grid); "name" is the variant's folder
         "variants": [
-            {"name": "ann_canonical-none", "cell_evaluation": CANONICAL, "prune_method": None},
-            {
-                "name": "ann_canonical-conjunctive-exponential-p0.5",
-                "cell_evaluation": CANONICAL,
-                "prune_method": "conjunctive",
-                "prune_schedule": "exponential",
-                "prune_probability": 0.5,
-            },
-            {
-                "name": "ann_canonical-random-exponential-p0.5",
-                "cell_evaluation": CANONICAL,
-                "prune_method": "random",
-                "prune_schedule": "exponential",
-                "prune_probability": 0.5,
-            },
-            {
-                "name": "ann_canonical-variance-exponential-p0.1",
-                "cell_evaluation": CANONICAL,
-                "prune_method": "variance",
-                "prune_schedule": "exponential",
-                "prune_probability": 0.1,
-            },
+            *_canonical_variants(),
             {
                 # cell_evaluations / environment grids: population 5
                 "name": "lipi_simple-pop5-none",
@@ -452,28 +447,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "settings": {"prune_amount": 0.1, "stats_every": 10, "test_loss_every": 10},
         # explicit variants (not a grid); "name" is the variant's folder
         "variants": [
-            {"name": "ann_canonical-none", "cell_evaluation": CANONICAL, "prune_method": None},
-            {
-                "name": "ann_canonical-conjunctive-exponential-p0.5",
-                "cell_evaluation": CANONICAL,
-                "prune_method": "conjunctive",
-                "prune_schedule": "exponential",
-                "prune_probability": 0.5,
-            },
-            {
-                "name": "ann_canonical-random-exponential-p0.5",
-                "cell_evaluation": CANONICAL,
-                "prune_method": "random",
-                "prune_schedule": "exponential",
-                "prune_probability": 0.5,
-            },
-            {
-                "name": "ann_canonical-variance-exponential-p0.1",
-                "cell_evaluation": CANONICAL,
-                "prune_method": "variance",
-                "prune_schedule": "exponential",
-                "prune_probability": 0.1,
-            },
+            *_canonical_variants(),
             {
                 "name": "lipi_simple-none",
                 "cell_evaluation": "lipi_simple",
