@@ -107,6 +107,29 @@ def _legend_below(ax, ncol=2) -> None:
         )
 
 
+def _draw_band(ax, drawn, v, key: str, **line) -> bool:
+    """The median of ``key`` across ``v``'s trials in its style, with the IQR shaded;
+    False (nothing drawn) when no trial recorded it."""
+    band = _band(v.trials, key)
+    if band is None:
+        return False
+    epochs, q25, q50, q75 = band
+    style = drawn.styles[v.name]
+    ax.plot(
+        epochs,
+        q50,
+        color=style["color"],
+        linestyle=style["linestyle"],
+        marker=style["marker"],
+        markevery=max(1, len(epochs) // 8),
+        markersize=4,
+        label=drawn.label(v),
+        **line,
+    )
+    ax.fill_between(epochs, q25, q75, color=style["color"], alpha=0.12, linewidth=0)
+    return True
+
+
 def plot_loss_panels(drawn: _Drawn, out: Path) -> Path:
     """Training L1 against the epoch: median and IQR band across trials, one panel per mode."""
     n = len(drawn.panels)
@@ -115,30 +138,15 @@ def plot_loss_panels(drawn: _Drawn, out: Path) -> Path:
     papers_drawn = False
     for ax, (panel, variants) in zip(axes, drawn.panels):
         for v in variants:
-            band = _band(v.trials, "mean_L1")
-            if band is None:
+            if not _draw_band(ax, drawn, v, "mean_L1", linewidth=1.4):
                 continue
-            epochs, q25, q50, q75 = band
-            style = drawn.styles[v.name]
-            ax.plot(
-                epochs,
-                q50,
-                color=style["color"],
-                linestyle=style["linestyle"],
-                marker=style["marker"],
-                markevery=max(1, len(epochs) // 8),
-                markersize=4,
-                linewidth=1.4,
-                label=drawn.label(v),
-            )
-            ax.fill_between(epochs, q25, q75, color=style["color"], alpha=0.12, linewidth=0)
             paper = drawn.papers.get(v.name)
             if paper is not None and paper.final_L1 is not None:
                 ax.plot(
                     PAPERS_EPOCHS - 1,
                     paper.final_L1,
                     "X",
-                    color=style["color"],
+                    color=drawn.styles[v.name]["color"],
                     markeredgecolor="black",
                     markersize=9,
                     zorder=5,
@@ -231,22 +239,7 @@ def plot_active_panels(drawn: _Drawn, out: Path) -> Path:
         for col, part in enumerate(("encoder", "decoder")):
             ax = fig.add_subplot(n, 2, row * 2 + col + 1)
             for v in variants:
-                band = _band(v.trials, f"_active_{part}")
-                if band is None:
-                    continue
-                epochs, q25, q50, q75 = band
-                style = drawn.styles[v.name]
-                ax.plot(
-                    epochs,
-                    q50,
-                    color=style["color"],
-                    linestyle=style["linestyle"],
-                    marker=style["marker"],
-                    markevery=max(1, len(epochs) // 8),
-                    markersize=4,
-                    label=drawn.label(v),
-                )
-                ax.fill_between(epochs, q25, q75, color=style["color"], alpha=0.12, linewidth=0)
+                _draw_band(ax, drawn, v, f"_active_{part}")
             ax.set(xlabel="epoch", ylabel=f"non-zero {part} parameters", title=f"{panel}: {part}")
             if col == 1 and ax.has_data():
                 ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
