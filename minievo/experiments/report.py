@@ -43,6 +43,9 @@ every pruning variant against the unpruned baseline of the same training
 mode, and between the pruning variants of one mode, Holm-corrected within each
 metric, with the smallest p each test can give for its n and the
 Vargha-Delaney :math:`\\hat A_{12}` (:mod:`minievo.experiments.report_stats`).
+Sweeps with baselines (a ``target_sparsity``, docs/baselines.md) get a matched-size
+section: each beside the papers' operator of the same training closest in final
+sparsity (:mod:`minievo.experiments.report_matched`).
 The unit is the trial. The *pooled cells* view (every
 cell of every trial as one value, as the papers' boxplots) is given
 separately and labelled: its values are not independent.
@@ -61,6 +64,7 @@ from ..io import FileFormatError, atomic_write_bytes, load_json
 from ..training.records import read_stats
 from .provenance import section_provenance
 from .report_labels import section_labels, variant_labels
+from .report_matched import section_matched
 from .report_papers import section_published
 from .report_stats import section_tests
 from .run import CONFIG_FILE, SUMMARY_FILE
@@ -452,6 +456,7 @@ def write_report(root, out=None, command: str | None = None) -> Report:
     md += section_published(variants, labels)
     md += _section_grid(variants, out)
     md += section_tests(variants, out, comparison_pairs(variants), labels)
+    md += section_matched(variants, labels)
     md += _section_pooled(variants, out)
     md += _section_figures(variants, out)
     md += _section_definitions()
