@@ -11,6 +11,7 @@ from minievo.experiments.config import (
     ENVIRONMENTS,
     PRUNE_SCHEDULES,
     PUBLISHED_ENVIRONMENT_NAMES,
+    WRITTEN_WHEN_SET,
     Config,
     ConfigError,
 )
@@ -379,8 +380,20 @@ def test_dict_round_trip_and_serialisable():
         data = config.to_dict()
         assert "notices" not in data
         assert Config.from_dict(json.loads(json.dumps(data))) == config
-        # ``plugins`` is written only when set, so runs without plug-ins keep their records
-        assert list(data) == [n for n in Config.field_names() if n != "plugins"]
+        # ``plugins`` and the baselines' fields are written only when set, so runs
+        # without them keep their records
+        assert list(data) == [n for n in Config.field_names() if n not in WRITTEN_WHEN_SET]
+    baseline = Config(
+        cell_evaluation="canonical",
+        prune_method="magnitude",
+        prune_schedule="gradual",
+        target_sparsity=0.3,
+        prune_steps=4,
+    )
+    data = baseline.to_dict()
+    assert data["target_sparsity"] == 0.3 and data["prune_steps"] == 4
+    assert "prune_every" not in data and "initial_sparsity" not in data
+    assert Config.from_dict(json.loads(json.dumps(data))) == baseline
 
 
 def test_notices_do_not_affect_equality():
