@@ -43,8 +43,9 @@ from ..paper.lipi_ae import step_learning_rate
 from ..pruning import get_schedule
 from ..pruning.targets import round_length
 
-#: Checkpoint extra arrays holding :math:`\theta_k`, by network.
-REWIND_KEYS = {"encoder": "encoder_rewind_params", "decoder": "decoder_rewind_params"}
+#: Checkpoint extra arrays holding :math:`\theta_k`, by network (no name ends in ``_params``,
+#: which marks a network in a checkpoint).
+REWIND_KEYS = {"encoder": "rewind_point_encoder", "decoder": "rewind_point_decoder"}
 
 
 class LotteryTicket:
