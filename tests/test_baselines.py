@@ -353,3 +353,35 @@ def test_the_command_line_refuses_a_bad_target_with_status_2(capsys):
     assert err.count("\n") == 1 and "target_sparsity: 1.0" in err and "allowed: [0, 1)" in err
     assert cli.main([*argv, "--mask-mode", "regrow"]) == 2
     assert "allowed: persistent" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------
+# the baselines preset
+# --------------------------------------------------------------------------
+def test_the_baselines_preset_holds_the_papers_variants_and_matched_baselines():
+    from minievo.experiments.presets import (
+        BASELINES_MATCHED_TO,
+        expand_preset,
+        variant_names_of,
+    )
+
+    main = dict(zip(*_named("main_comparison", variant_names_of, expand_preset)))
+    base = dict(zip(*_named("baselines", variant_names_of, expand_preset)))
+    papers = [name for name in base if name in main]
+    assert len(papers) == 4 and set(BASELINES_MATCHED_TO) == set(base) - set(papers)
+    for name in papers:  # the same variants as the main comparison, fewer trials
+        assert base[name] == main[name].replace(trials=10)
+    for name, matched in BASELINES_MATCHED_TO.items():
+        config, paper = base[name], base[matched]
+        assert config.prune_method == "magnitude" and config.mask_mode == "persistent"
+        assert config.is_canonical == paper.is_canonical
+        assert config.population_size == paper.population_size and config.epochs == 400
+    # 0.24 of the weights is 23.6% of the parameters: the median capacity 0.764
+    pair = _pair(n_dim=1000)
+    capacity = 1 - round(0.24 * n_weights(pair)) / (pair.encoder.n_params + pair.decoder.n_params)
+    assert capacity == pytest.approx(0.764, abs=5e-4)
+
+
+def _named(preset, variant_names_of, expand_preset):
+    variants = expand_preset(preset)
+    return variant_names_of(preset, variants), variants

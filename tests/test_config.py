@@ -444,7 +444,10 @@ EXPECTED_VARIANTS = {
     "no_shuffle_data": 2 * 2,
     "main_comparison": 9,
     "main_comparison_pop10": 9,
+    "baselines": 9,
 }
+#: Trials per variant where a preset does not run the papers' 30.
+PRESET_TRIALS = {"capacity": 1, "baselines": 10}
 
 
 def test_every_spec_preset_is_present():
@@ -463,9 +466,13 @@ def test_preset_expands_to_valid_distinct_configs(name):
         assert isinstance(config, Config)
         assert config.learning_rate == 1e-5 and config.batch_size == 5
         assert config.radius == 1 and config.lexi_threshold == 0.1
-        assert config.calculate_test_loss and config.mask_mode == "regrow"
+        # the published regrow masks, except the baselines' sparsity schedules (docs/baselines.md)
+        sparse = config.prune_method == "magnitude"
+        assert config.calculate_test_loss and config.mask_mode == (
+            "persistent" if sparse else "regrow"
+        )
         assert config.test_loss_every == 10  # the study's cadence (docs/algorithm.md §6)
-        assert config.seed == 1 and config.trials == (1 if name == "capacity" else 30)
+        assert config.seed == 1 and config.trials == PRESET_TRIALS.get(name, 30)
         # populations 1 and 2 with radius 1 repeat cells, said in a notice
         expected = 1 if config.population_size < 3 and not config.is_canonical else 0
         assert len(config.notices) == expected
