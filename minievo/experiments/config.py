@@ -302,7 +302,7 @@ FIELD_HELP = {
     "prune_method": "pruning operator (docs/algorithm.md §5; plug-ins add more)",
     "prune_schedule": "when to prune (docs/algorithm.md §5; plug-ins add more)",
     "prune_probability": "base probability p of the schedule",
-    "prune_amount": "fraction pruned by the random operator",
+    "prune_amount": "fraction pruned by the random and magnitude operators",
     "lexi_threshold": "threshold of the conjunctive operator's filter",
     "lexi_rows": "test rows drawn by the conjunctive operator",
     "target_sparsity": "s_f: fraction of weights masked at the end of a sparsity schedule "
@@ -442,16 +442,21 @@ class Config:
     prune_method : str or None
         None (default, no pruning; ``"none"``/``"None"`` accepted),
         ``"random"``, ``"variance"`` (published ``activation``) or
-        ``"conjunctive"`` (published ``lexicase``), docs/algorithm.md §5.
+        ``"conjunctive"`` (published ``lexicase``), docs/algorithm.md §5, or
+        the baseline ``"magnitude"`` (global magnitude pruning, docs/baselines.md).
     prune_schedule : str
         ``"fixed"`` (default), ``"increase"``, ``"decrease"``,
         ``"population"``, ``"exponential"``, ``"final_n"`` or
-        ``"prune_after"`` (docs/algorithm.md §5 "When").
+        ``"prune_after"`` (docs/algorithm.md §5 "When"), or a schedule that
+        sets a sparsity target, ``"one_shot"``, ``"iterative"``,
+        ``"gradual"``, ``"lottery_ticket"`` (docs/baselines.md; needs
+        ``magnitude`` and persistent masks).
     prune_probability : float
         Base pruning probability p of the schedule, in [0, 1]. Default 0.5.
     prune_amount : float
-        Fraction of entries masked by ``random`` pruning, in [0, 1]; no effect
-        on ``variance`` and ``conjunctive``. Default 0.1.
+        Fraction of entries masked by ``random`` pruning (of the weights by
+        ``magnitude`` on a probability schedule), in [0, 1]; no effect on
+        ``variance`` and ``conjunctive``. Default 0.1.
     lexi_threshold : float
         CONJUNCTIVE pass threshold on min-max scaled pre-activations, in
         [0, 1]. Default 0.1.

@@ -22,7 +22,8 @@ Source: the ``rq_sensitivities`` grids and ``experiment_configuration_defaults``
 of ALFA-group/lipizzaner-ae-prune, ``aes_lipi/utilities/gecco_25_experiments.py``
 (the version that matches docs/algorithm.md §7). A later version of that file adds the
 unpublished prune methods ``roulette`` (to several grids) and ``magnitude``,
-and runs ``lex_final_n_small`` for 10 epochs; minievo follows docs/algorithm.md §7.
+and runs ``lex_final_n_small`` for 10 epochs; minievo follows docs/algorithm.md §7
+(its own ``magnitude`` is the baseline of the ``baselines`` preset below).
 
 Choices made here, beyond the table of docs/algorithm.md §7:
 
