@@ -385,3 +385,10 @@ def test_the_baselines_preset_holds_the_papers_variants_and_matched_baselines():
 def _named(preset, variant_names_of, expand_preset):
     variants = expand_preset(preset)
     return variant_names_of(preset, variants), variants
+
+
+def test_a_lottery_run_cannot_be_extended_on_resume(canonical_config, tmp_path):
+    config = _lottery(canonical_config, checkpoint_every=1)
+    run(config, tmp_path / "lt")
+    with pytest.raises(ConfigError, match="allowed: 6"):
+        resume(tmp_path / "lt", epochs=9)
