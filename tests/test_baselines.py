@@ -21,6 +21,7 @@ from minievo.pruning import (
     masked_weight_fraction,
     prune_pair,
     prune_pair_to_sparsity,
+    sparsity_settings,
 )
 from minievo.pruning.magnitude import n_masked_weights, n_weights, weight_positions
 from minievo.training.lottery import LotteryTicket
@@ -182,8 +183,6 @@ def test_canonical_records_follow_the_gradual_targets(canonical_config, tmp_path
     run(config, tmp_path / "run")
     W = n_weights(_pair(n_dim=40))
     schedule = get_schedule("gradual").function
-    from minievo.pruning import sparsity_settings
-
     settings, level = sparsity_settings(config), 0
     for record in read_stats(tmp_path / "run"):
         target = schedule(record["iteration"], settings)
@@ -199,10 +198,7 @@ def test_the_coevolution_prunes_each_visited_pair_to_the_epochs_target(canonical
     ).replace(epochs=6, target_sparsity=0.4)
     result = run(config, tmp_path / "lipi")
     W = n_weights(result.best)
-    schedule, settings = get_schedule("gradual").function, None
-    from minievo.pruning import sparsity_settings
-
-    settings = sparsity_settings(config)
+    schedule, settings = get_schedule("gradual").function, sparsity_settings(config)
     for record in read_stats(tmp_path / "lipi"):
         target = schedule(record["iteration"], settings)
         if target is not None:  # each visit of that epoch prunes its own pair

@@ -124,11 +124,9 @@ SEMANTICS = ("minievo", "published")
 #: default job (``minievo run``, with or without ``--config``; see
 #: :data:`minievo.cli.DEFAULT_JOB`).
 DEFAULTS_USED = ("Config()", "default job")
-#: Fields that :meth:`Config.to_dict` writes only when they differ from their
-#: default, so that a run that does not use them keeps its ``config.json`` (and a
-#: sweep folder made before they existed stays comparable).
-WRITTEN_WHEN_SET = (
-    "plugins",
+#: The fields of the standard pruning baselines' sparsity schedules and lottery
+#: ticket (docs/baselines.md), in declaration order.
+BASELINE_FIELDS = (
     "target_sparsity",
     "initial_sparsity",
     "prune_start",
@@ -137,6 +135,10 @@ WRITTEN_WHEN_SET = (
     "lottery_rounds",
     "rewind_epoch",
 )
+#: Fields that :meth:`Config.to_dict` writes only when they differ from their
+#: default, so that a run that does not use them keeps its ``config.json`` (and a
+#: sweep folder made before they existed stays comparable).
+WRITTEN_WHEN_SET = ("plugins", *BASELINE_FIELDS)
 #: Fields that describe how a configuration came to be, not what it runs:
 #: saved in ``config.json``, never compared.
 RUN_NOTES = ("notices", "defaults")

@@ -562,14 +562,9 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "prune_schedule": "population",
                 "prune_probability": 0.1,
             },
-            {
+            {  # the main comparison's own small-AE variant, under its earlier name
+                **_main_variants("small-lipi_simple-pop10-random-exponential-p0.5")[0],
                 "name": "small-lipi_simple-random-exponential-p0.5",
-                "cell_evaluation": "lipi_simple",
-                "population_size": 10,
-                "environment": "small",
-                "prune_method": "random",
-                "prune_schedule": "exponential",
-                "prune_probability": 0.5,
             },
         ],
     },

@@ -109,13 +109,13 @@ class SparsitySettings(NamedTuple):
         ``lottery_rounds`` :math:`R` (``lottery_ticket`` only).
     """
 
-    target: float = 0.5
-    initial: float = 0.0
-    start: int = 0
-    every: int = 1
-    steps: int = 1
-    epochs: int = 1
-    rounds: int = 2
+    target: float
+    initial: float
+    start: int
+    every: int
+    steps: int
+    epochs: int
+    rounds: int
 
 
 #: ``operator(pair, rng, settings) -> (encoder mask, decoder mask)``.
