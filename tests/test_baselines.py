@@ -192,13 +192,16 @@ def test_canonical_records_follow_the_gradual_targets(canonical_config, tmp_path
     assert level == round(0.3 * W)
 
 
-def test_the_coevolution_prunes_each_visited_pair_to_the_epochs_target(canonical_config, tmp_path):
+@pytest.mark.parametrize("schedule_name", ["one_shot", "iterative", "gradual"])
+def test_the_coevolution_prunes_each_visited_pair_to_the_epochs_target(
+    canonical_config, tmp_path, schedule_name
+):
     config = _baseline(
-        canonical_config, "gradual", cell_evaluation="lipi_simple", population_size=3
+        canonical_config, schedule_name, cell_evaluation="lipi_simple", population_size=3
     ).replace(epochs=6, target_sparsity=0.4)
     result = run(config, tmp_path / "lipi")
     W = n_weights(result.best)
-    schedule, settings = get_schedule("gradual").function, sparsity_settings(config)
+    schedule, settings = get_schedule(schedule_name).function, sparsity_settings(config)
     for record in read_stats(tmp_path / "lipi"):
         target = schedule(record["iteration"], settings)
         if target is not None:  # each visit of that epoch prunes its own pair
