@@ -34,6 +34,7 @@ GUIDE = [
         "results/main_comparison_pop10/report.md",
     ),
     ("Extending: operators and schedules", "extending.md"),
+    ("Standard pruning baselines", "baselines.md"),
     ("When something goes wrong", "troubleshooting.md"),
     ("How the code is laid out", "layout.md"),
     ("Where minievo differs from the published code", "differences.md"),

@@ -33,6 +33,7 @@ import threading
 from pathlib import Path
 
 from . import __version__
+from .experiments import config as _config
 from .experiments import presets as _presets
 from .kernels import RUN_BACKENDS
 
@@ -109,6 +110,7 @@ FLAG_GROUPS = {
         "prune_amount",
         "lexi_threshold",
         "lexi_rows",
+        *_config.BASELINE_FIELDS,
         "mask_mode",
         "activation_signal",
     ),

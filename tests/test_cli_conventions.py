@@ -217,7 +217,7 @@ def test_reproduce_help_says_what_it_runs_and_how_long():
 @pytest.mark.parametrize(
     "changes, registration",
     [
-        ({"prune_method": "magnitude"}, "register_operator"),
+        ({"prune_method": "roulette"}, "register_operator"),
         ({"prune_method": "no_such_operator"}, "register_operator"),
         ({"prune_schedule": "no_such_schedule"}, "register_schedule"),
     ],
@@ -228,8 +228,8 @@ def test_an_unknown_operator_or_schedule_names_the_plugin_route(changes, registr
     assert "--plugin" in str(error.value) and registration in str(error.value)
 
 
-def test_the_cli_names_the_plugin_route_for_magnitude(capsys):
-    assert cli.main(["run", "--prune-method", "magnitude"]) == 2
+def test_the_cli_names_the_plugin_route_for_roulette(capsys):
+    assert cli.main(["run", "--prune-method", "roulette"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--plugin" in err and "docs/extending.md" in err
 

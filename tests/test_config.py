@@ -11,6 +11,7 @@ from minievo.experiments.config import (
     ENVIRONMENTS,
     PRUNE_SCHEDULES,
     PUBLISHED_ENVIRONMENT_NAMES,
+    WRITTEN_WHEN_SET,
     Config,
     ConfigError,
 )
@@ -379,8 +380,20 @@ def test_dict_round_trip_and_serialisable():
         data = config.to_dict()
         assert "notices" not in data
         assert Config.from_dict(json.loads(json.dumps(data))) == config
-        # ``plugins`` is written only when set, so runs without plug-ins keep their records
-        assert list(data) == [n for n in Config.field_names() if n != "plugins"]
+        # ``plugins`` and the baselines' fields are written only when set, so runs
+        # without them keep their records
+        assert list(data) == [n for n in Config.field_names() if n not in WRITTEN_WHEN_SET]
+    baseline = Config(
+        cell_evaluation="canonical",
+        prune_method="magnitude",
+        prune_schedule="gradual",
+        target_sparsity=0.3,
+        prune_steps=4,
+    )
+    data = baseline.to_dict()
+    assert data["target_sparsity"] == 0.3 and data["prune_steps"] == 4
+    assert "prune_every" not in data and "initial_sparsity" not in data
+    assert Config.from_dict(json.loads(json.dumps(data))) == baseline
 
 
 def test_notices_do_not_affect_equality():
@@ -431,7 +444,10 @@ EXPECTED_VARIANTS = {
     "no_shuffle_data": 2 * 2,
     "main_comparison": 9,
     "main_comparison_pop10": 9,
+    "baselines": 9,
 }
+#: Trials per variant where a preset does not run the papers' 30.
+PRESET_TRIALS = {"capacity": 1, "baselines": 10}
 
 
 def test_every_spec_preset_is_present():
@@ -450,9 +466,13 @@ def test_preset_expands_to_valid_distinct_configs(name):
         assert isinstance(config, Config)
         assert config.learning_rate == 1e-5 and config.batch_size == 5
         assert config.radius == 1 and config.lexi_threshold == 0.1
-        assert config.calculate_test_loss and config.mask_mode == "regrow"
+        # the published regrow masks, except the baselines' sparsity schedules (docs/baselines.md)
+        sparse = config.prune_method == "magnitude"
+        assert config.calculate_test_loss and config.mask_mode == (
+            "persistent" if sparse else "regrow"
+        )
         assert config.test_loss_every == 10  # the study's cadence (docs/algorithm.md §6)
-        assert config.seed == 1 and config.trials == (1 if name == "capacity" else 30)
+        assert config.seed == 1 and config.trials == PRESET_TRIALS.get(name, 30)
         # populations 1 and 2 with radius 1 repeat cells, said in a notice
         expected = 1 if config.population_size < 3 and not config.is_canonical else 0
         assert len(config.notices) == expected

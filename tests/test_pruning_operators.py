@@ -41,11 +41,11 @@ def test_resolve_method_names_and_aliases():
 
 
 @pytest.mark.parametrize(
-    "bad, hint", [("lexicas", "lexicase"), ("Random", "random"), ("magnitude", None), (None, None)]
+    "bad, hint", [("lexicas", "lexicase"), ("Random", "random"), ("roulette", None), (None, None)]
 )
 def test_unknown_method_lists_allowed_names_and_suggests(bad, hint):
     with pytest.raises(
-        ValueError, match="allowed: random, variance, conjunctive, activation, lexicase"
+        ValueError, match="allowed: random, variance, conjunctive, magnitude, activation, lexicase"
     ) as info:
         resolve_method(bad)
     assert repr(bad) in str(info.value)

@@ -68,6 +68,7 @@ from ..pruning.registry import (
     schedule_names,
 )
 from ..training.variants import CANONICAL, CELL_EVALUATION_ALIASES, CELL_EVALUATIONS, variant_of
+from .baseline_checks import check_baselines
 from .published import (
     _ENVIRONMENT_ALIASES,
     _PUBLISHED_RENAMES,
@@ -108,7 +109,7 @@ ENVIRONMENTS = tuple(NETWORK_ENVIRONMENTS)
 #: (:func:`minievo.pruning.registry.operator_names`), plug-ins included.
 PRUNE_METHODS = BUILTIN_OPERATORS
 _PRUNE_METHOD_NONE = ("none", "null", "")
-_PRUNE_METHODS_NOT_IMPLEMENTED = ("roulette", "magnitude")
+_PRUNE_METHODS_NOT_IMPLEMENTED = ("roulette",)
 
 #: The built-in schedules; validation reads the registry (plug-ins included).
 PRUNE_SCHEDULES = BUILTIN_SCHEDULES
@@ -123,6 +124,21 @@ SEMANTICS = ("minievo", "published")
 #: default job (``minievo run``, with or without ``--config``; see
 #: :data:`minievo.cli.DEFAULT_JOB`).
 DEFAULTS_USED = ("Config()", "default job")
+#: The fields of the standard pruning baselines' sparsity schedules and lottery
+#: ticket (docs/baselines.md), in declaration order.
+BASELINE_FIELDS = (
+    "target_sparsity",
+    "initial_sparsity",
+    "prune_start",
+    "prune_every",
+    "prune_steps",
+    "lottery_rounds",
+    "rewind_epoch",
+)
+#: Fields that :meth:`Config.to_dict` writes only when they differ from their
+#: default, so that a run that does not use them keeps its ``config.json`` (and a
+#: sweep folder made before they existed stays comparable).
+WRITTEN_WHEN_SET = ("plugins", *BASELINE_FIELDS)
 #: Fields that describe how a configuration came to be, not what it runs:
 #: saved in ``config.json``, never compared.
 RUN_NOTES = ("notices", "defaults")
@@ -147,12 +163,7 @@ def _as_prune_method(value: Any) -> str | None:
             f"prune_method: {value!r} (a later published method) is not "
             f"built into minievo; allowed: none, "
             + ", ".join(methods)
-            + (
-                "; a plug-in adds it: docs/extending.md writes magnitude pruning as one "
-                "(register_operator), used with --plugin FILE or the plugins key"
-                if value.strip().lower() == "magnitude"
-                else _OPERATOR_HINT.replace("adds one", "adds it")
-            )
+            + _OPERATOR_HINT.replace("adds one", "adds it")
         )
     return _PRUNE_METHOD_RULE("prune_method", value)
 
@@ -236,6 +247,14 @@ FIELD_RULES = {
     "prune_amount": _PROBABILITY,
     "lexi_threshold": _PROBABILITY,
     "lexi_rows": Integer(1),
+    # the baselines' sparsity schedules and lottery ticket (docs/baselines.md)
+    "target_sparsity": Number(0.0, 1.0, high_open=True),
+    "initial_sparsity": Number(0.0, 1.0, high_open=True),
+    "prune_start": Integer(0, optional=True),
+    "prune_every": Integer(1, optional=True),
+    "prune_steps": Integer(1, optional=True),
+    "lottery_rounds": Integer(2),
+    "rewind_epoch": Integer(0),
     "mask_mode": Choice(MASK_MODES),
     "activation_signal": Choice(ACTIVATION_SIGNALS),
     "semantics": Choice(SEMANTICS),
@@ -285,9 +304,20 @@ FIELD_HELP = {
     "prune_method": "pruning operator (docs/algorithm.md §5; plug-ins add more)",
     "prune_schedule": "when to prune (docs/algorithm.md §5; plug-ins add more)",
     "prune_probability": "base probability p of the schedule",
-    "prune_amount": "fraction pruned by the random operator",
+    "prune_amount": "fraction pruned by the random and magnitude operators",
     "lexi_threshold": "threshold of the conjunctive operator's filter",
     "lexi_rows": "test rows drawn by the conjunctive operator",
+    "target_sparsity": "s_f: fraction of weights masked at the end of a sparsity schedule "
+    "(one_shot, iterative, gradual, lottery_ticket; docs/baselines.md)",
+    "initial_sparsity": "s_i: the first target of iterative and gradual",
+    "prune_start": "t_0: first pruning epoch of a sparsity schedule (default: epochs // 10)",
+    "prune_every": "Delta t: epochs between pruning steps (default: fits the steps "
+    "into the first half of training)",
+    "prune_steps": "n: pruning steps of iterative and gradual (default: up to 10, "
+    "ending by the middle of training)",
+    "lottery_rounds": "R: training rounds of lottery_ticket (R - 1 prunings and rewinds)",
+    "rewind_epoch": "k: lottery_ticket rewinds the surviving weights to their values "
+    "at the start of this epoch",
     "mask_mode": "pruned entries stay zero (persistent) or may regrow (published) "
     "(default: from the semantics)",
     "activation_signal": "values the activation operators compare (default: from the semantics)",
@@ -312,7 +342,7 @@ FIELD_HELP = {
 
 @dataclass(frozen=True)
 class Config:
-    """The complete, validated description of one minievo run.
+    r"""The complete, validated description of one minievo run.
 
     Build it with keywords, :meth:`from_dict` (which also reads published key
     names and values) or :meth:`from_file`. Every field is checked when the
@@ -414,21 +444,45 @@ class Config:
     prune_method : str or None
         None (default, no pruning; ``"none"``/``"None"`` accepted),
         ``"random"``, ``"variance"`` (published ``activation``) or
-        ``"conjunctive"`` (published ``lexicase``), docs/algorithm.md §5.
+        ``"conjunctive"`` (published ``lexicase``), docs/algorithm.md §5, or
+        the baseline ``"magnitude"`` (global magnitude pruning, docs/baselines.md).
     prune_schedule : str
         ``"fixed"`` (default), ``"increase"``, ``"decrease"``,
         ``"population"``, ``"exponential"``, ``"final_n"`` or
-        ``"prune_after"`` (docs/algorithm.md §5 "When").
+        ``"prune_after"`` (docs/algorithm.md §5 "When"), or a schedule that
+        sets a sparsity target, ``"one_shot"``, ``"iterative"``,
+        ``"gradual"``, ``"lottery_ticket"`` (docs/baselines.md; needs
+        ``magnitude`` and persistent masks).
     prune_probability : float
         Base pruning probability p of the schedule, in [0, 1]. Default 0.5.
     prune_amount : float
-        Fraction of entries masked by ``random`` pruning, in [0, 1]; no effect
-        on ``variance`` and ``conjunctive``. Default 0.1.
+        Fraction of entries masked by ``random`` pruning (of the weights by
+        ``magnitude`` on a probability schedule), in [0, 1]; no effect on
+        ``variance`` and ``conjunctive``. Default 0.1.
     lexi_threshold : float
         CONJUNCTIVE pass threshold on min-max scaled pre-activations, in
         [0, 1]. Default 0.1.
     lexi_rows : int
         Test rows drawn (with replacement) by CONJUNCTIVE, >= 1. Default 100.
+    target_sparsity, initial_sparsity : float
+        :math:`s_f` and :math:`s_i` of a sparsity schedule (``one_shot``,
+        ``iterative``, ``gradual``, ``lottery_ticket``; docs/baselines.md,
+        :mod:`minievo.pruning.targets`): fractions of the autoencoder's
+        weights (biases not counted) masked, each in [0, 1),
+        :math:`s_i \le s_f`. Defaults 0.5 and 0.
+    prune_start, prune_every, prune_steps : int or None
+        :math:`t_0`, :math:`\Delta t` and :math:`n` of a sparsity schedule.
+        None (default) follows ``epochs`` (:mod:`minievo.pruning.targets`:
+        for 400 epochs 40, 16 and 10, pruning ends at epoch 200). The
+        schedule must reach ``target_sparsity`` before the last epoch.
+    lottery_rounds : int
+        :math:`R \ge 2` rounds of ``lottery_ticket`` (canonical training
+        only): ``epochs // R`` epochs each, the last one takes the rest; a
+        pruning and a rewind at the end of each but the last. Default 4.
+    rewind_epoch : int
+        :math:`k`: the surviving weights go back to their values at the start
+        of epoch ``k`` (0: the initialisation), ``0 <= k < epochs // R``.
+        Default 1.
     mask_mode : str
         ``"persistent"`` (default; pruned entries stay zero and get no update)
         or ``"regrow"`` (published behaviour: entries are zeroed once and may
@@ -528,6 +582,14 @@ class Config:
     prune_amount: float = 0.1
     lexi_threshold: float = 0.1
     lexi_rows: int = 100
+    # the baselines (docs/baselines.md); written to config.json only when not at the default
+    target_sparsity: float = 0.5
+    initial_sparsity: float = 0.0
+    prune_start: int | None = None
+    prune_every: int | None = None
+    prune_steps: int | None = None
+    lottery_rounds: int = 4
+    rewind_epoch: int = 1
     mask_mode: str | None = None
     activation_signal: str | None = None
     # semantics: minievo's or the published code's (see _resolve_semantics)
@@ -638,13 +700,16 @@ class Config:
     # -- output ------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """Canonical keys and JSON-serialisable values (``notices`` excluded)."""
+        """Canonical keys and JSON-serialisable values (``notices`` excluded; the
+        fields of :data:`WRITTEN_WHEN_SET` only when not at their default)."""
         out = {name: getattr(self, name) for name in self.field_names()}
         out["adam_betas"] = list(self.adam_betas)
         if self.plugins:
             out["plugins"] = list(self.plugins)
-        else:  # the records of a run without plug-ins stay as they were
-            del out["plugins"]
+        # the records of a run without plug-ins or baselines stay as they were
+        for name in WRITTEN_WHEN_SET:
+            if out[name] == _FIELD_DEFAULTS[name]:
+                del out[name]
         return out
 
     def to_published_dict(self) -> dict[str, Any]:
@@ -810,6 +875,7 @@ def _check_consistency(config: Config, notices: list[str]) -> None:
             f"training rows of {config.dataset_name}; allowed: batch_size <= "
             f"{n_train}"
         )
+    check_baselines(config)
     if config.is_canonical:
         return
     population, radius = config.population_size, config.radius
@@ -1037,3 +1103,7 @@ def _without_stale_semantic_fields(merged: dict, changes: dict) -> dict:
         else (["denoising_noise_std"] if "environment" in changes else [])
     )
     return {k: v for k, v in merged.items() if k not in stale or k in changes}
+
+
+#: Each field's dataclass default (:data:`WRITTEN_WHEN_SET`).
+_FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Config)}

@@ -22,7 +22,8 @@ Source: the ``rq_sensitivities`` grids and ``experiment_configuration_defaults``
 of ALFA-group/lipizzaner-ae-prune, ``aes_lipi/utilities/gecco_25_experiments.py``
 (the version that matches docs/algorithm.md §7). A later version of that file adds the
 unpublished prune methods ``roulette`` (to several grids) and ``magnitude``,
-and runs ``lex_final_n_small`` for 10 epochs; minievo follows docs/algorithm.md §7.
+and runs ``lex_final_n_small`` for 10 epochs; minievo follows docs/algorithm.md §7
+(its own ``magnitude`` is the baseline of the ``baselines`` preset below).
 
 Choices made here, beyond the table of docs/algorithm.md §7:
 
@@ -77,6 +78,32 @@ variant of ``main_comparison`` is the grid run behind its curve
 
 ``main_comparison_pop10`` is the comparison as minievo ran it before (every
 Lipi-AE variant at population 10), for comparison.
+
+``baselines``: the standard pruning baselines beside the papers' best variants
+-----------------------------------------------------------------------------
+Four of the main comparison's variants, the same dictionaries
+(:func:`_main_variants`): canonical CONJUNCTIVE-exponential p0.5, Lipi-AE
+population 5 RANDOM-exponential p0.5 and CONJUNCTIVE-final_n p0.5, population
+10 VARIANCE-population p0.1; beside them the baselines of docs/baselines.md,
+global ``magnitude`` pruning with persistent masks on a sparsity schedule:
+canonical ``one_shot``, ``iterative``, ``gradual`` and ``lottery_ticket``, and
+Lipi-AE population 5 ``gradual``. Each baseline's ``target_sparsity`` is
+matched to a papers' variant (:data:`BASELINES_MATCHED_TO`), from its median
+final capacity (the report's *capacity*: the non-zero share of all parameters
+at the end) over the 10 trials per variant of ``main_comparison`` that
+minievo measured (``docs/results/main_comparison``):
+
+- canonical CONJUNCTIVE-exp: median capacity 0.764, i.e. 23.6% of the
+  parameters inactive. The targets count weights only (biases are never
+  pruned); the default autoencoder has 60,600 weights and 1,070 biases, so
+  ``target_sparsity`` 0.24 masks 14,544 weights, 23.6% of its 61,670
+  parameters: capacity 0.764;
+- Lipi-AE CONJUNCTIVE-final_n: median capacity 0.815; 0.19 of the weights is
+  18.7% of the parameters, capacity 0.813.
+
+Every variant runs 400 epochs (the default) and 10 trials (seeds 1-10, the
+trials behind the matched capacities; ``--trials 30`` for the papers' count):
+about 15 s per canonical trial and 100 s per population-5 trial.
 """
 
 from __future__ import annotations
@@ -133,6 +160,7 @@ def default_job(**overrides: Any) -> Config:
 
 
 __all__ = [
+    "BASELINES_MATCHED_TO",
     "DEFAULT_JOB",
     "MAIN_COMPARISON_PROVENANCE",
     "default_job",
@@ -205,6 +233,106 @@ def _canonical_variants() -> list[dict]:
         }
         for method, p in published
     ]
+
+
+def _main_lipi_variants() -> list[dict]:
+    """The main comparison's five Lipi-AE variants (fresh dicts: each preset its own)."""
+    return [
+        {
+            # cell_evaluations / environment grids: population 5
+            "name": "lipi_simple-pop5-none",
+            "cell_evaluation": "lipi_simple",
+            "population_size": 5,
+            "prune_method": None,
+        },
+        {
+            # lexi_prob grid: population 5
+            "name": "lipi_simple-pop5-random-exponential-p0.5",
+            "cell_evaluation": "lipi_simple",
+            "population_size": 5,
+            "prune_method": "random",
+            "prune_schedule": "exponential",
+            "prune_probability": 0.5,
+        },
+        {
+            # lexi_prob grid: population 5
+            "name": "lipi_simple-pop5-conjunctive-final_n-p0.5",
+            "cell_evaluation": "lipi_simple",
+            "population_size": 5,
+            "prune_method": "conjunctive",
+            "prune_schedule": "final_n",
+            "prune_probability": 0.5,
+        },
+        {
+            # activation_sched grid: population 10
+            "name": "lipi_simple-pop10-variance-population-p0.1",
+            "cell_evaluation": "lipi_simple",
+            "population_size": 10,
+            "prune_method": "variance",
+            "prune_schedule": "population",
+            "prune_probability": 0.1,
+        },
+        {
+            # lipi_small_4000's settings on the 1000-bit data, as the notebook's
+            # parameter counts say (no grid lists it; lipi_small_4000 is the other reading)
+            "name": "small-lipi_simple-pop10-random-exponential-p0.5",
+            "cell_evaluation": "lipi_simple",
+            "population_size": 10,
+            "environment": "small",
+            "prune_method": "random",
+            "prune_schedule": "exponential",
+            "prune_probability": 0.5,
+        },
+    ]
+
+
+def _main_variants(*names: str) -> list[dict]:
+    """The main comparison's variants called ``names``, in that order (fresh dicts)."""
+    every = {v["name"]: v for v in [*_canonical_variants(), *_main_lipi_variants()]}
+    return [every[name] for name in names]
+
+
+#: The baselines' matched targets (``baselines`` preset, docs/baselines.md): the fraction of
+#: weights masked, chosen so that the baseline ends with the capacity of the papers' variant.
+BASELINE_TARGETS = {"canonical": 0.24, "lipi": 0.19}
+
+
+def _baseline_variants() -> list[dict]:
+    """The standard baselines of the ``baselines`` preset (docs/baselines.md)."""
+    sparse = {"prune_method": "magnitude", "mask_mode": "persistent"}
+    canonical = [
+        {
+            "name": f"ann_canonical-magnitude-{schedule}-s{BASELINE_TARGETS['canonical']}",
+            "cell_evaluation": CANONICAL,
+            "prune_schedule": schedule,
+            "target_sparsity": BASELINE_TARGETS["canonical"],
+            **sparse,
+        }
+        for schedule in ("one_shot", "iterative", "gradual", "lottery_ticket")
+    ]
+    lipi = {
+        "name": f"lipi_simple-pop5-magnitude-gradual-s{BASELINE_TARGETS['lipi']}",
+        "cell_evaluation": "lipi_simple",
+        "population_size": 5,
+        "prune_schedule": "gradual",
+        "target_sparsity": BASELINE_TARGETS["lipi"],
+        **sparse,
+    }
+    return [*canonical, lipi]
+
+
+#: Which of the papers' variants each baseline of the ``baselines`` preset is matched to
+#: (its target sparsity gives that variant's median final capacity; docs/baselines.md).
+BASELINES_MATCHED_TO: dict[str, str] = {
+    **{
+        v["name"]: "ann_canonical-conjunctive-exponential-p0.5"
+        for v in _baseline_variants()
+        if v["cell_evaluation"] == CANONICAL
+    },
+    f"lipi_simple-pop5-magnitude-gradual-s{BASELINE_TARGETS['lipi']}": (
+        "lipi_simple-pop5-conjunctive-final_n-p0.5"
+    ),
+}
 
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -392,51 +520,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         # explicit variants (not a grid); "name" is the variant's folder
         "variants": [
             *_canonical_variants(),
-            {
-                # cell_evaluations / environment grids: population 5
-                "name": "lipi_simple-pop5-none",
-                "cell_evaluation": "lipi_simple",
-                "population_size": 5,
-                "prune_method": None,
-            },
-            {
-                # lexi_prob grid: population 5
-                "name": "lipi_simple-pop5-random-exponential-p0.5",
-                "cell_evaluation": "lipi_simple",
-                "population_size": 5,
-                "prune_method": "random",
-                "prune_schedule": "exponential",
-                "prune_probability": 0.5,
-            },
-            {
-                # lexi_prob grid: population 5
-                "name": "lipi_simple-pop5-conjunctive-final_n-p0.5",
-                "cell_evaluation": "lipi_simple",
-                "population_size": 5,
-                "prune_method": "conjunctive",
-                "prune_schedule": "final_n",
-                "prune_probability": 0.5,
-            },
-            {
-                # activation_sched grid: population 10
-                "name": "lipi_simple-pop10-variance-population-p0.1",
-                "cell_evaluation": "lipi_simple",
-                "population_size": 10,
-                "prune_method": "variance",
-                "prune_schedule": "population",
-                "prune_probability": 0.1,
-            },
-            {
-                # lipi_small_4000's settings on the 1000-bit data, as the notebook's
-                # parameter counts say (no grid lists it; lipi_small_4000 is the other reading)
-                "name": "small-lipi_simple-pop10-random-exponential-p0.5",
-                "cell_evaluation": "lipi_simple",
-                "population_size": 10,
-                "environment": "small",
-                "prune_method": "random",
-                "prune_schedule": "exponential",
-                "prune_probability": 0.5,
-            },
+            *_main_lipi_variants(),
         ],
     },
     # the main comparison as minievo ran it before issue 19: every Lipi-AE variant at
@@ -478,15 +562,32 @@ PRESETS: dict[str, dict[str, Any]] = {
                 "prune_schedule": "population",
                 "prune_probability": 0.1,
             },
-            {
+            {  # the main comparison's own small-AE variant, under its earlier name
+                **_main_variants("small-lipi_simple-pop10-random-exponential-p0.5")[0],
                 "name": "small-lipi_simple-random-exponential-p0.5",
-                "cell_evaluation": "lipi_simple",
-                "population_size": 10,
-                "environment": "small",
-                "prune_method": "random",
-                "prune_schedule": "exponential",
-                "prune_probability": 0.5,
             },
+        ],
+    },
+    # not a published grid: the standard pruning baselines beside the papers' best variants
+    "baselines": {
+        "description": "standard pruning baselines (magnitude one-shot, iterative, gradual, "
+        "lottery ticket; Lipi-AE magnitude gradual) at the sparsity of the papers' best "
+        "variants, beside those variants",
+        "settings": {
+            "prune_amount": 0.1,
+            "stats_every": 10,
+            "test_loss_every": 10,
+            "trials": 10,
+        },
+        # explicit variants (not a grid); "name" is the variant's folder
+        "variants": [
+            *_main_variants(
+                "ann_canonical-conjunctive-exponential-p0.5",
+                "lipi_simple-pop5-random-exponential-p0.5",
+                "lipi_simple-pop5-conjunctive-final_n-p0.5",
+                "lipi_simple-pop10-variance-population-p0.1",
+            ),
+            *_baseline_variants(),
         ],
     },
 }

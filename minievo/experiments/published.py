@@ -46,9 +46,11 @@ Those among them that would change the algorithm (``sgd_optimizer=True``,
 ``data_subsample`` > 0, ``identical_initial_ann=True``, a non-empty
 ``ann_path``, ``constant_learning_rate=True``, a ``solution_concept`` other than
 ``best_case``) raise :class:`ConfigError` instead of being silently dropped.
-The later published prune methods ``roulette`` and ``magnitude`` are not
-implemented (unless a plug-in registers an operator by that name) and raise
-:class:`~minievo.errors.ConfigError`.
+The later published prune method ``roulette`` is not implemented (unless a
+plug-in registers an operator by that name) and raises
+:class:`~minievo.errors.ConfigError`. ``magnitude`` names minievo's own
+baseline (global magnitude pruning, docs/baselines.md), not a reading of the
+later published method.
 
 A configuration holding a key only the published ``params.json`` uses, or a
 published environment class name, is *in the published format*

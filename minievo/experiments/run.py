@@ -31,6 +31,7 @@ from pathlib import Path
 from ..data import load_or_generate
 from ..io import FileFormatError, FolderLock, atomic_write_json, remove_stale_temporaries
 from ..network import autoencoder_specs
+from ..pruning import get_schedule
 from ..training.canonical import train_canonical
 from ..training.checkpoint import (
     CHECKPOINT_FILE,
@@ -413,6 +414,12 @@ def extend_config(config: Config, run_dir: Path, epochs: int) -> Config:
         )
     if epochs == config.epochs:
         return config
+    if config.pruning_enabled and get_schedule(config.prune_schedule).rewinds:
+        raise ConfigError(
+            f"--epochs {epochs}: the rounds of {config.prune_schedule!r} are fixed by the "
+            f"run's epochs ({config.epochs}) and some have been trained; allowed: "
+            f"{config.epochs} (start a new run for more epochs)"
+        )
     notice = (
         f"epochs changed from {config.epochs} to {epochs} on resume at epoch {done}: "
         f"from there the pruning schedule and the learning-rate steps follow "

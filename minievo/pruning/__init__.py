@@ -6,6 +6,10 @@
 * :mod:`~minievo.pruning.operators`: *what* to prune: ``random``,
   ``variance`` (published ``activation``) and ``conjunctive`` (published
   ``lexicase``), and :func:`prune_pair`, which applies one to an autoencoder.
+* :mod:`~minievo.pruning.magnitude`: global magnitude pruning, the standard
+  baseline (docs/baselines.md).
+* :mod:`~minievo.pruning.targets`: schedules that set a sparsity target
+  (``one_shot``, ``iterative``, ``gradual``, ``lottery_ticket``).
 * :mod:`~minievo.pruning.sparsity`: what is left, and which nodes are dead.
 * :mod:`~minievo.pruning.registry`: operators and schedules as plug-ins
   (:func:`register_operator`, :func:`register_schedule`); the configuration
@@ -37,6 +41,7 @@ from .operators import (
 from .records import NoRecordsError, node_keep_probabilities, variance_scores
 from .registry import (
     PruneSettings,
+    SparsitySettings,
     get_operator,
     get_schedule,
     load_plugins,
@@ -45,9 +50,21 @@ from .registry import (
     register_operator,
     register_schedule,
     schedule_names,
+    sparsity_operator_names,
 )
 from .schedules import SCHEDULES, prune_probability, should_prune
 from .sparsity import dead_nodes, format_report, sparsity_report, structurally_removable
+
+# isort: split
+# the baselines register after the papers' operators and schedules (the names' order)
+from .magnitude import magnitude_pair_masks, magnitude_to_sparsity, masked_weight_fraction
+from .targets import (
+    SPARSITY_SCHEDULES,
+    is_sparsity_schedule,
+    prune_pair_to_sparsity,
+    scheduled_sparsity,
+    sparsity_settings,
+)
 
 __all__ = [
     "ALIASES",
@@ -59,6 +76,16 @@ __all__ = [
     "NoRecordsError",
     "PruneResult",
     "PruneSettings",
+    "SPARSITY_SCHEDULES",
+    "SparsitySettings",
+    "is_sparsity_schedule",
+    "magnitude_pair_masks",
+    "magnitude_to_sparsity",
+    "masked_weight_fraction",
+    "prune_pair_to_sparsity",
+    "scheduled_sparsity",
+    "sparsity_operator_names",
+    "sparsity_settings",
     "get_operator",
     "get_schedule",
     "load_plugins",

@@ -12,10 +12,10 @@ that network's ``params``: 0 where it prunes, 1 where it keeps. It must not
 modify the networks; :func:`~minievo.pruning.operators.prune_pair` applies
 the masks (with the run's mask mode) and counts what was pruned::
 
-    @register_operator("magnitude")
-    def magnitude_masks(pair, rng, settings):
-        return (magnitude_mask(pair.encoder, settings.amount),
-                magnitude_mask(pair.decoder, settings.amount))
+    @register_operator("smallest_rows")
+    def smallest_rows_masks(pair, rng, settings):
+        return (row_mask(pair.encoder, settings.amount),
+                row_mask(pair.decoder, settings.amount))
 
 A schedule (docs/algorithm.md §5 "When") maps the base probability ``p``, the
 epoch ``t`` (from 0), the final epoch ``T`` and the neighbourhood size ``n``
@@ -24,6 +24,16 @@ to the probability of pruning an individual now::
     @register_schedule("halfway")
     def halfway(p, t, T, n_solutions):
         return p if 2 * t >= T else 0.0
+
+A schedule of kind ``"sparsity"`` (docs/baselines.md) gives a *target*
+instead: the fraction of the autoencoder's weights that must be masked after
+epoch ``t``, or None when it does not prune at ``t``. It reads its timing from
+:class:`SparsitySettings`; the operator must be able to prune to a target
+(``register_operator(..., to_sparsity=...)``, as ``magnitude``)::
+
+    @register_schedule("at_start", kind="sparsity")
+    def at_start(t, s):
+        return s.target if t == s.start else None
 
 Jobs of a sweep run in their own processes: name the module (or ``.py``
 file) that registers your operator in the configuration's ``plugins`` so
@@ -73,10 +83,50 @@ class PruneSettings(NamedTuple):
     signal: str = "pre_activation"
 
 
+class SparsitySettings(NamedTuple):
+    """What a schedule of kind ``"sparsity"`` reads (docs/baselines.md, Zhu & Gupta 2017).
+
+    Built from a configuration by
+    :func:`~minievo.pruning.targets.sparsity_settings`, with the defaults
+    that depend on ``epochs`` filled in.
+
+    Attributes
+    ----------
+    target : float
+        :math:`s_f`, ``target_sparsity`` in [0, 1): the fraction of weights
+        masked at the end of pruning.
+    initial : float
+        :math:`s_i`, ``initial_sparsity`` in [0, s_f].
+    start : int
+        :math:`t_0`, ``prune_start``: the first pruning epoch.
+    every : int
+        :math:`\\Delta t`, ``prune_every``: epochs between two pruning steps.
+    steps : int
+        :math:`n`, ``prune_steps``.
+    epochs : int
+        The run's ``epochs`` :math:`E` (the last epoch is ``E - 1``).
+    rounds : int
+        ``lottery_rounds`` :math:`R` (``lottery_ticket`` only).
+    """
+
+    target: float
+    initial: float
+    start: int
+    every: int
+    steps: int
+    epochs: int
+    rounds: int
+
+
 #: ``operator(pair, rng, settings) -> (encoder mask, decoder mask)``.
 OperatorFunction = Callable[..., tuple]
-#: ``schedule(p, t, T, n_solutions) -> probability``.
-ScheduleFunction = Callable[[float, int, int, int], float]
+#: ``to_sparsity(pair, target, settings) -> (encoder mask, decoder mask)``.
+SparsityFunction = Callable[..., tuple]
+#: ``schedule(p, t, T, n_solutions) -> probability`` (kind ``"probability"``) or
+#: ``schedule(t, sparsity_settings) -> target or None`` (kind ``"sparsity"``).
+ScheduleFunction = Callable[..., float | None]
+#: The two kinds of schedule: a probability of pruning now, or a sparsity target.
+SCHEDULE_KINDS = ("probability", "sparsity")
 
 
 class Operator(NamedTuple):
@@ -92,13 +142,22 @@ class Operator(NamedTuple):
     published_name: str
     aliases: tuple[str, ...]
     needs_records: bool
+    to_sparsity: SparsityFunction | None = None
 
 
 class Schedule(NamedTuple):
-    """A registered pruning schedule."""
+    """A registered pruning schedule.
+
+    ``kind``: ``"probability"`` (the papers' seven) or ``"sparsity"`` (a target,
+    docs/baselines.md). ``rewinds``: after each pruning the training loop
+    rewinds the surviving weights to an early epoch (``lottery_ticket``;
+    canonical training only).
+    """
 
     name: str
     function: ScheduleFunction
+    kind: str = "probability"
+    rewinds: bool = False
 
 
 _OPERATORS: dict[str, Operator] = {}
@@ -161,6 +220,7 @@ def register_operator(
     published_name: str | None = None,
     aliases: tuple[str, ...] = (),
     needs_records: bool = False,
+    to_sparsity: SparsityFunction | None = None,
 ):
     """Decorator: register ``function(pair, rng, settings) -> (enc_mask, dec_mask)`` as ``name``.
 
@@ -175,6 +235,11 @@ def register_operator(
         Other accepted spellings.
     needs_records : bool, default False
         Record activation statistics while training (as VARIANCE needs).
+    to_sparsity : callable, optional
+        ``to_sparsity(pair, target, settings) -> (enc_mask, dec_mask)``: masks
+        that bring the fraction of masked weights of the pair to ``target``
+        (never un-pruning). An operator with it can serve the schedules of
+        kind ``"sparsity"`` (``magnitude`` does, docs/baselines.md).
 
     Returns
     -------
@@ -186,23 +251,38 @@ def register_operator(
         published = published_name or name
         names = tuple(dict.fromkeys(a for a in (*aliases, published) if a != name))
         _check_aliases(name, names, function)
-        _OPERATORS[name] = Operator(name, function, published, names, bool(needs_records))
+        _OPERATORS[name] = Operator(
+            name, function, published, names, bool(needs_records), to_sparsity
+        )
         return function
 
     return decorator
 
 
-def register_schedule(name: str):
-    """Decorator: register ``function(p, t, T, n_solutions) -> probability`` as schedule ``name``.
+def register_schedule(name: str, *, kind: str = "probability", rewinds: bool = False):
+    """Decorator: register a schedule ``name`` of one of the two :data:`SCHEDULE_KINDS`.
 
-    ``t`` counts epochs from 0 and ``T`` is the final epoch (``epochs`` in
-    canonical training, ``epochs - 1`` in the coevolution; ``T`` may be 0);
-    ``n_solutions`` is the neighbourhood size. Return a probability in [0, 1].
+    ``kind="probability"`` (default): ``function(p, t, T, n_solutions) ->
+    probability``. ``t`` counts epochs from 0 and ``T`` is the final epoch
+    (``epochs`` in canonical training, ``epochs - 1`` in the coevolution;
+    ``T`` may be 0); ``n_solutions`` is the neighbourhood size. Return a
+    probability in [0, 1]; the training loop draws against it.
+
+    ``kind="sparsity"``: ``function(t, settings) -> target or None`` with
+    :class:`SparsitySettings`; return the fraction of weights that must be
+    masked after epoch ``t`` (in [0, 1)), or None at an epoch without pruning.
+    Nothing is drawn. ``rewinds=True`` (``lottery_ticket``): after each
+    pruning, canonical training rewinds the surviving weights
+    (docs/baselines.md).
     """
+    if kind not in SCHEDULE_KINDS:
+        raise ValueError(
+            f"schedule kind {kind!r} is not allowed; allowed: {', '.join(SCHEDULE_KINDS)}"
+        )
 
     def decorator(function: ScheduleFunction) -> ScheduleFunction:
         _check_new_name("prune schedule", name, function, _SCHEDULES)
-        _SCHEDULES[name] = Schedule(name, function)
+        _SCHEDULES[name] = Schedule(name, function, kind, bool(rewinds))
         return function
 
     return decorator
@@ -211,6 +291,11 @@ def register_schedule(name: str):
 def operator_names() -> tuple[str, ...]:
     """Names of the registered operators, in registration order."""
     return tuple(_OPERATORS)
+
+
+def sparsity_operator_names() -> tuple[str, ...]:
+    """Names of the operators that can prune to a sparsity target (``to_sparsity``)."""
+    return tuple(name for name, op in _OPERATORS.items() if op.to_sparsity is not None)
 
 
 def operator_aliases() -> dict[str, str]:

@@ -118,6 +118,11 @@ def prune_probability(schedule: str, p: float, t: int, T: int, n_solutions: int 
     0.0
     """
     schedule = check_schedule(schedule)
+    if get_schedule(schedule).kind != "probability":
+        raise ValueError(
+            f"prune schedule {schedule!r} sets a sparsity target, not a probability "
+            "(minievo.pruning.targets.scheduled_sparsity reads it)"
+        )
     p = _check_probability(p)
     t = _check_count(t, "epoch t", 0)
     T = _check_count(T, "final epoch T", 0)

@@ -10,7 +10,10 @@ The baseline the papers compare the coevolution against. For every epoch
    (moments persist over the whole run);
 3. if pruning is on, prune the encoder and the decoder with the schedule's
    probability :math:`p(t, T = epochs, n = 1)` (docs/algorithm.md §5). With ``T = epochs``
-   the ``prune_after`` schedule never fires, as in the published code;
+   the ``prune_after`` schedule never fires, as in the published code. A
+   sparsity schedule prunes to its target at epoch ``t`` instead, and
+   ``lottery_ticket`` then rewinds the survivors and replays the learning
+   rate from its rewind epoch (docs/baselines.md, :mod:`~minievo.training.lottery`);
 4. one record: minimum batch loss and pruned counts
    (:func:`~minievo.training.records.pruned_counts`) every epoch; the
    training L1 (mean and std over the training batches, ``mean_L1``,
@@ -39,9 +42,10 @@ from ..data import Dataset, batch_order
 from ..engine import Engine
 from ..network import Autoencoder, make_autoencoder
 from ..paper.lipi_ae import step_learning_rate  # noqa: F401 (§3 step 1, re-exported)
-from ..pruning import prune_pair, prune_probability
 from .checkpoint import CheckpointCadence, load_checkpoint, restore_generator, stop_requests
+from .lottery import LotteryTicket
 from .progress import progress_bar
+from .prune_step import prune_step
 from .records import STRUCTURAL_KEYS, StatsWriter, full_set_statistics, pruned_counts
 from .runs import RunResult, check_finite, checkpoint_canonical, make_streams, records_activations
 
@@ -75,6 +79,7 @@ def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = Fa
         noise_std=config.denoising_noise_std,
     )
     start, elapsed, stats_bytes = 0, 0.0, None
+    lottery = LotteryTicket(config)
     if resume:
         state, nets, extra = load_checkpoint(out_dir, record_rows)
         pair = Autoencoder(nets["encoder"], nets["decoder"], pair.kind)
@@ -83,13 +88,16 @@ def train_canonical(config, dataset: Dataset, out_dir=None, *, resume: bool = Fa
                 net.rec_count[:] = extra[f"{name}_rec_count"]
                 net.rec_sum[:] = extra[f"{name}_rec_sum"]
                 net.rec_sumsq[:] = extra[f"{name}_rec_sumsq"]
+        lottery.restore(extra)
         streams = {name: restore_generator(s) for name, s in state["rngs"].items()}
         start, elapsed, stats_bytes = state["next_epoch"], state["elapsed"], state["stats_bytes"]
 
     writer = StatsWriter(out_dir, truncate_to=stats_bytes) if out_dir is not None else None
     t0 = time.perf_counter() - elapsed
     with stop_requests() as stop:
-        _run_epochs(config, dataset, pair, engine, streams, writer, out_dir, start, t0, stop)
+        _run_epochs(
+            config, dataset, pair, engine, streams, writer, out_dir, start, t0, stop, lottery
+        )
     wall = time.perf_counter() - t0
     test_loss = engine.reconstruction_l1(pair, dataset.test)
     return RunResult(
@@ -106,7 +114,9 @@ def canonical_l1(stats: dict) -> dict:
     return {"train_L1": stats["mean_L1"], "mean_L1": stats["mean_L1"], "std_L1": stats["std_L1"]}
 
 
-def _run_epochs(config, dataset, pair, engine, streams, writer, out_dir, start, t0, stop) -> None:
+def _run_epochs(
+    config, dataset, pair, engine, streams, writer, out_dir, start, t0, stop, lottery
+) -> None:
     """The epoch loop of :func:`train_canonical` from epoch ``start``; checkpoints on the
     configuration's cadence and at a SIGINT/SIGTERM (``stop``,
     :func:`~minievo.training.checkpoint.stop_requests`)."""
@@ -122,34 +132,23 @@ def _run_epochs(config, dataset, pair, engine, streams, writer, out_dir, start, 
             enabled=config.progress,
         )
         for epoch in bar:
-            lr = step_learning_rate(config.learning_rate, epoch, config.epochs)
+            lottery.remember(pair, epoch)
+            lr = lottery.learning_rate(config, epoch)
             order = batch_order(n_rows, streams["shuffle"], shuffle=config.shuffle_data)
             noise = engine.draw_noise(streams["noise"], n_rows)
             losses = engine.train_epoch(
                 pair, train, order, rows, lr, fresh=False, record=variance, noise=noise
             )
             check_finite(losses, epoch, "training", writer and writer.path)
-            pruned = False
-            if config.pruning_enabled:
-                p = prune_probability(
-                    config.prune_schedule, config.prune_probability, epoch, config.epochs, 1
-                )
-                if streams["prune"].random() < p:
-                    prune_pair(
-                        pair,
-                        config.prune_method,
-                        streams["prune"],
-                        amount=config.prune_amount,
-                        lexi_threshold=config.lexi_threshold,
-                        test_data=dataset.test,
-                        lexi_rows=config.lexi_rows,
-                        mask_mode=config.mask_mode,
-                        signal=config.activation_signal,
-                        report=False,
-                    )
-                    pair.encoder.clear_records()
-                    pair.decoder.clear_records()
-                    pruned = True
+            # T = epochs: prune_after never fires here (docs/algorithm.md §3, quirk kept)
+            pruned = prune_step(
+                pair, config, epoch, config.epochs, 1, streams["prune"], dataset.test
+            )
+            if pruned:
+                pair.encoder.clear_records()
+                pair.decoder.clear_records()
+                if lottery.enabled:
+                    lottery.rewind(pair)
             min_loss = float(losses.min())
             # test_loss, mean_L1/std_L1, each on its cadence (absent when not due)
             stats = full_set_statistics(engine, pair, config, dataset, epoch)
@@ -175,7 +174,14 @@ def _run_epochs(config, dataset, pair, engine, streams, writer, out_dir, start, 
             bar.set_postfix(min_batch_loss=f"{min_loss:.4f}", refresh=False)
             if writer and cadence.due(epoch + 1, stop.requested):
                 checkpoint_canonical(
-                    out_dir, writer, pair, streams, epoch + 1, time.perf_counter() - t0, variance
+                    out_dir,
+                    writer,
+                    pair,
+                    streams,
+                    epoch + 1,
+                    time.perf_counter() - t0,
+                    variance,
+                    lottery.checkpoint_arrays(),
                 )
                 cadence.done()
             if stop.requested:

@@ -50,8 +50,9 @@ path without CUDA.
 Supported: ``lipi_simple`` and ``lipi_simple_pte`` (the papers' main
 variants), asynchronous or synchronous, ``ann_canonical`` (many canonical
 trials, one lane each: :class:`CanonicalLockstep`), the plain autoencoder of every
-environment but ``variational``, every prune method, schedule
-and mask mode, fresh or persistent Adam; the ``denoising`` environment only
+environment but ``variational``, every prune method, every probability
+schedule and mask mode, fresh or persistent Adam (the baselines' sparsity
+schedules are refused by the configuration, docs/baselines.md); the ``denoising`` environment only
 without noise (``denoising_noise_std=0``, the published behaviour). Others are refused with
 :class:`~minievo.errors.ConfigError`.
 """

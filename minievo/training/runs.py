@@ -65,13 +65,16 @@ def records_activations(config) -> bool:
     return config.prune_method is not None and get_operator(config.prune_method).needs_records
 
 
-def checkpoint_canonical(out_dir, writer, pair, streams, next_epoch, elapsed, keep_records):
+def checkpoint_canonical(
+    out_dir, writer, pair, streams, next_epoch, elapsed, keep_records, extra_arrays=None
+):
     """Save a canonical run's pair (with Adam moments), its generators' states and counters.
 
     ``streams`` are the run's named generators (:func:`make_streams`); their
     bit-generator states are stored, so a resumed run draws what an
     uninterrupted one would. With ``keep_records`` (VARIANCE) the activation
-    records of both networks are stored too.
+    records of both networks are stored too; ``extra_arrays`` (the lottery
+    ticket's rewind point, :mod:`~minievo.training.lottery`) are stored as given.
     """
     writer.sync()
     state = {
@@ -80,7 +83,7 @@ def checkpoint_canonical(out_dir, writer, pair, streams, next_epoch, elapsed, ke
         "stats_bytes": writer.n_bytes,
         "rngs": {name: generator_state(g) for name, g in streams.items()},
     }
-    extra = {}
+    extra = dict(extra_arrays or {})
     if keep_records:
         for name, net in (("encoder", pair.encoder), ("decoder", pair.decoder)):
             extra.update(

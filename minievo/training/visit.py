@@ -50,8 +50,8 @@ from ..data import Dataset, batch_order
 from ..engine import Engine
 from ..network import Autoencoder
 from ..paper.lipi_ae import mutate_learning_rate  # noqa: F401 (step 8, re-exported)
-from ..pruning import prune_pair, should_prune
 from .population import Population
+from .prune_step import prune_step
 from .records import full_set_statistics, pruned_counts
 from .ring import best_case_fitness, neighbourhood_indices, select_by_tournament
 from .runs import check_finite, records_activations
@@ -254,31 +254,16 @@ def prune_cell(
     rng: np.random.Generator,
     test_data: np.ndarray,
 ) -> bool:
-    """Step 6: prune ``pair`` in place with the schedule's probability; True if it was pruned.
+    """Step 6: prune ``pair`` in place as the schedule says; True if it was pruned.
 
-    The probability is :math:`p(t, T, n)` of docs/algorithm.md §5 with ``T = epochs - 1``
-    and ``n = n_solutions`` (``2·radius + 1``); one uniform number is drawn
-    whenever pruning is on, so the stream does not depend on the schedule.
+    A probability schedule: :math:`p(t, T, n)` of docs/algorithm.md §5 with
+    ``T = epochs - 1`` and ``n = n_solutions`` (``2·radius + 1``); one uniform
+    number is drawn whenever pruning is on, so the stream does not depend on
+    the schedule. A sparsity schedule (docs/baselines.md): the pair is pruned
+    to the schedule's target at epoch ``t``, the coevolution's epoch, at this
+    visit of the cell (:func:`~minievo.training.prune_step.prune_step`).
     """
-    if not config.pruning_enabled:
-        return False
-    if not should_prune(
-        config.prune_schedule, config.prune_probability, epoch, config.epochs - 1, n_solutions, rng
-    ):
-        return False
-    prune_pair(
-        pair,
-        config.prune_method,
-        rng,
-        amount=config.prune_amount,
-        lexi_threshold=config.lexi_threshold,
-        test_data=test_data,
-        lexi_rows=config.lexi_rows,
-        mask_mode=config.mask_mode,
-        signal=config.activation_signal,
-        report=False,
-    )
-    return True
+    return prune_step(pair, config, epoch, config.epochs - 1, n_solutions, rng, test_data)
 
 
 def clear_records(pair: Autoencoder) -> None:
