@@ -148,8 +148,8 @@ def _as_prune_method(value: Any) -> str | None:
             f"built into minievo; allowed: none, "
             + ", ".join(methods)
             + (
-                "; a plug-in adds it: docs/extending.md writes magnitude pruning as one "
-                "(register_operator), used with --plugin FILE or the plugins key"
+                "; a plug-in adds it: a .py file that calls register_operator "
+                "(docs/extending.md shows how), used with --plugin FILE or the plugins key"
                 if value.strip().lower() == "magnitude"
                 else _OPERATOR_HINT.replace("adds one", "adds it")
             )
