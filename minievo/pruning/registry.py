@@ -12,10 +12,11 @@ that network's ``params``: 0 where it prunes, 1 where it keeps. It must not
 modify the networks; :func:`~minievo.pruning.operators.prune_pair` applies
 the masks (with the run's mask mode) and counts what was pruned::
 
-    @register_operator("smallest_rows")
-    def smallest_rows_masks(pair, rng, settings):
-        return (row_mask(pair.encoder, settings.amount),
-                row_mask(pair.decoder, settings.amount))
+    @register_operator("wanda")  # |w| times the norm of its input (docs/extending.md)
+    def wanda_masks(pair, rng, settings):
+        code = forward(pair.encoder, settings.test_data)  # what the decoder reads
+        return (wanda_mask(pair.encoder, settings.test_data, settings.amount),
+                wanda_mask(pair.decoder, code, settings.amount))
 
 A schedule (docs/algorithm.md §5 "When") maps the base probability ``p``, the
 epoch ``t`` (from 0), the final epoch ``T`` and the neighbourhood size ``n``
