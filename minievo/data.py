@@ -71,7 +71,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .digits import DIGITS_NAMES, DIGITS_N_ROWS, IMAGE_SHAPE, digits_split_sizes, load_digits_arrays
+from .digits import DIGITS_N_ROWS, DIGITS_NAMES, IMAGE_SHAPE, digits_split_sizes, load_digits_arrays
 from .io import atomic_savez_compressed, npz_problem, reason_without_pickle
 
 __all__ = [

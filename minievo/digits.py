@@ -63,7 +63,7 @@ def require_scikit_learn(name: str):
         from sklearn import datasets
     except ImportError:
         raise ConfigError(
-            f"dataset {name!r} needs scikit-learn: pip install -e \".[datasets]\""
+            f'dataset {name!r} needs scikit-learn: pip install -e ".[datasets]"'
         ) from None
     return datasets
 
