@@ -274,7 +274,7 @@ FIELD_HELP = {
     "cell_evaluation": "training algorithm: a coevolution variant or ann_canonical "
     "(one autoencoder)",
     "environment": "network architecture (docs/algorithm.md §2)",
-    "dataset_name": "the generated dataset",
+    "dataset_name": "the dataset: generated binary clustering, or the digits (docs/datasets.md)",
     "data_dir": "folder of generated datasets (default: minievo's cache)",
     "noise_probability": "probability of flipping each bit of a noisy copy",
     "p_one": "probability that a centroid bit is 1",
