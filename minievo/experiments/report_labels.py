@@ -35,6 +35,7 @@ from ..digits import DIGITS_NAMES
 
 __all__ = [
     "PANELS",
+    "data_seed_of",
     "hypervolume_reference_loss",
     "panel_of",
     "reference_losses",
@@ -235,6 +236,12 @@ def styles(configs: Sequence[Mapping[str, Any]]) -> list[dict]:
     return out
 
 
+def data_seed_of(config: Mapping[str, Any]) -> int:
+    """The data seed of a run folder's ``config``: ``data_seed``, or ``seed`` when it is null."""
+    seed = config.get("data_seed")
+    return config.get("seed", 1) if seed is None else seed
+
+
 def reference_losses(config: Mapping[str, Any]) -> dict | None:
     """``{"majority_bit": L, "noise_floor": L}`` on the training rows of ``config``'s data set.
 
@@ -253,8 +260,7 @@ def reference_losses(config: Mapping[str, Any]) -> dict | None:
     if not name or name in DIGITS_NAMES:  # no cluster centres, no noise: no lines
         return None
     cache = Path(config.get("data_dir") or default_cache_dir())
-    seed = config.get("data_seed")
-    seed = config.get("seed", 1) if seed is None else seed
+    seed = data_seed_of(config)
     try:
         path = cache / cache_file_name(
             name,
@@ -295,10 +301,7 @@ def hypervolume_reference_loss(variants) -> tuple[float, str]:
     from ..data import load_or_generate
 
     config = variants[0].config
-    seed = config.get("data_seed")
-    data = load_or_generate(
-        config["dataset_name"], seed=config.get("seed", 1) if seed is None else seed
-    )
+    data = load_or_generate(config["dataset_name"], seed=data_seed_of(config))
     median = np.median(data.train, axis=0)  # (n_dim,) the L1-best constant image
     loss = round(float(np.abs(data.train - median).mean()), 4)
     return loss, "always answering the training images' per-pixel median"

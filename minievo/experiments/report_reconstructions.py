@@ -27,7 +27,7 @@ from ..data import load_or_generate
 from ..digits import DIGITS_NAMES
 from ..engine import Engine
 from ..network import Autoencoder
-from .report_labels import variant_labels
+from .report_labels import data_seed_of, variant_labels
 from .report_panels import _save
 from .run import BEST_FILE, FINAL_FILE
 
@@ -38,9 +38,7 @@ FIGURE_FILE = "reconstructions.png"
 
 def _examples(config: dict) -> tuple[np.ndarray, tuple[int, int]]:
     """The first test image of every class, ``(n_classes, n_dim)``, and the image shape."""
-    seed = config.get("data_seed")
-    seed = config.get("seed", 1) if seed is None else seed
-    data = load_or_generate(config["dataset_name"], seed=seed)
+    data = load_or_generate(config["dataset_name"], seed=data_seed_of(config))
     first = [int(np.flatnonzero(data.test_labels == k)[0]) for k in range(data.n_clusters)]
     return data.test[first], data.image_shape  # (n_classes, n_dim)
 
