@@ -431,7 +431,10 @@ EXPECTED_VARIANTS = {
     "no_shuffle_data": 2 * 2,
     "main_comparison": 9,
     "main_comparison_pop10": 9,
+    "digits_comparison": 9,
 }
+#: Default trials per preset: 30, as the papers ran, unless listed here.
+EXPECTED_TRIALS = {"capacity": 1, "digits_comparison": 5}
 
 
 def test_every_spec_preset_is_present():
@@ -443,6 +446,8 @@ def test_every_spec_preset_is_present():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_VARIANTS))
 def test_preset_expands_to_valid_distinct_configs(name):
+    if name == "digits_comparison":
+        pytest.importorskip("sklearn", reason="the digits need scikit-learn")
     configs = expand_preset(name)
     assert len(configs) == EXPECTED_VARIANTS[name]
     assert len(set(configs)) == len(configs)
@@ -452,7 +457,7 @@ def test_preset_expands_to_valid_distinct_configs(name):
         assert config.radius == 1 and config.lexi_threshold == 0.1
         assert config.calculate_test_loss and config.mask_mode == "regrow"
         assert config.test_loss_every == 10  # the study's cadence (docs/algorithm.md §6)
-        assert config.seed == 1 and config.trials == (1 if name == "capacity" else 30)
+        assert config.seed == 1 and config.trials == EXPECTED_TRIALS.get(name, 30)
         # populations 1 and 2 with radius 1 repeat cells, said in a notice
         expected = 1 if config.population_size < 3 and not config.is_canonical else 0
         assert len(config.notices) == expected
