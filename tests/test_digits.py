@@ -125,3 +125,15 @@ def test_tiny_runs_on_digits_learn_and_repeat(cell_evaluation, tmp_path):
     first = run(config, tmp_path / "a").test_loss
     assert run(config, tmp_path / "b").test_loss == first  # same config and seed
     assert 0.0 < first < 0.5
+
+
+def test_data_command_writes_digits_that_load_back(digits, tmp_path, capsys):
+    from minievo.data import load_dataset
+
+    path = tmp_path / "digits.npz"
+    assert main(["data", "--name", "digits", "--seed", "1", "--out", str(path)]) == 0
+    assert "train (1079, 64), test (359, 64)" in capsys.readouterr().out
+    again = load_dataset(path)
+    assert again.name == "digits" and again.image_shape == (8, 8)
+    assert np.array_equal(again.train, digits.train)
+    assert np.array_equal(again.validation_labels, digits.validation_labels)
