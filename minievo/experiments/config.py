@@ -686,7 +686,16 @@ class Config:
 
     @property
     def dataset_shape(self) -> tuple[int, int, int]:
-        """``(n_clusters, n_examples_per_cluster, n_dim)`` parsed from ``dataset_name``."""
+        """``(n_clusters, n_examples_per_cluster, n_dim)`` parsed from ``dataset_name``.
+
+        Binary clustering only; :func:`minievo.data.dataset_sizes` gives the training
+        rows and ``n_dim`` of every dataset, the digits included.
+        """
+        if self.dataset_name in DIGITS_NAMES:
+            raise ConfigError(
+                f"dataset_shape: {self.dataset_name!r} has no clusters of equal size; "
+                "use minievo.data.dataset_sizes for its training rows and n_dim"
+            )
         return _parse_dataset_name(self.dataset_name)
 
     @property
