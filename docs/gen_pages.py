@@ -27,6 +27,7 @@ GUIDE = [
     ("The command line", "command-line.md"),
     ("The configuration", "configuration.md"),
     ("Studies: sweep, report, reproduce", "studies.md"),
+    ("Real data: the handwritten digits", "datasets.md"),
     ("The main comparison: report", "results/main_comparison/report.md"),
     ("activation_sched: report", "results/activation_sched/report.md"),
     (

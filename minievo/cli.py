@@ -508,6 +508,7 @@ def _run_threads(args) -> int:
 
 def cmd_data(args) -> int:
     from .data import (
+        DIGITS_NAMES,
         cache_file_name,
         default_cache_dir,
         generate_binary_clustering,
@@ -517,7 +518,10 @@ def cmd_data(args) -> int:
     )
 
     _check_data_args(args)
-    if args.out:
+    if args.name in DIGITS_NAMES:  # read from scikit-learn, split with the seed
+        dataset = load_or_generate(args.name, seed=args.seed)
+        path = save_dataset(dataset, args.out) if args.out else "scikit-learn (not cached)"
+    elif args.out:
         import numpy as np
 
         c, n, d = parse_dataset_name(args.name)

@@ -1,5 +1,9 @@
 r"""The binary clustering problem: generate, save, load and batch it (docs/algorithm.md §1).
 
+The handwritten digits (:mod:`minievo.digits`, docs/datasets.md) are the
+other dataset: :func:`load_or_generate` reads them from scikit-learn, and a
+:class:`Dataset` holds them as it holds the binary data.
+
 A dataset named ``binary_clustering_{K}_{M}_{D}`` holds ``K`` clusters of
 ``M`` noisy copies of a random ``D``-bit centroid, in three splits (train,
 test, validation) of ``N = K * M`` rows each.
@@ -67,6 +71,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .digits import DIGITS_N_ROWS, DIGITS_NAMES, IMAGE_SHAPE, digits_split_sizes, load_digits_arrays
 from .io import atomic_savez_compressed, npz_problem, reason_without_pickle
 
 __all__ = [
@@ -75,6 +80,8 @@ __all__ = [
     "generate_binary_clustering",
     "parse_dataset_name",
     "dataset_name",
+    "dataset_sizes",
+    "load_digits",
     "save_dataset",
     "load_dataset",
     "default_cache_dir",
@@ -108,11 +115,16 @@ PARAM_KEYS = (
     "seed",
 )
 
+#: The params of an image dataset (:mod:`minievo.digits`).
+IMAGE_PARAM_KEYS = ("name", "n_classes", "n_dim", "image_shape", "seed")
+
 _NAME_PATTERN = re.compile(r"binary_clustering_(\d+)_(\d+)_(\d+)")
 #: What a dataset name looks like (the configuration's error messages quote it).
 DATASET_NAME_FORMAT = (
     "'binary_clustering_{n_clusters}_{n_examples_per_cluster}_{n_dim}' "
-    "with positive integers, e.g. 'binary_clustering_10_100_1000'"
+    "with positive integers, e.g. 'binary_clustering_10_100_1000', or "
+    + " or ".join(repr(n) for n in DIGITS_NAMES)
+    + " (scikit-learn's 8x8 handwritten digits)"
 )
 _NAME_HELP = "expected " + DATASET_NAME_FORMAT
 
@@ -216,24 +228,31 @@ def _dataset_problems(arrays: dict, params: dict) -> str | None:
                 f"array '{split}_labels' has {bad.size} label(s) outside "
                 f"[0, {n_clusters}), e.g. {labels[bad[0]]} at index {bad[0]}"
             )
-    for key in SPLITS + ("centroids",):
-        a = arrays[key]
-        non_binary = (a != 0) & (a != 1)  # (n_rows, n_dim); NaN counts too
-        n_bad = int(np.count_nonzero(non_binary))
-        if n_bad:
-            index = tuple(int(i) for i in np.argwhere(non_binary)[0])
-            return (
-                f"array '{key}' must hold only 0 and 1, found {n_bad} other "
-                f"value(s), e.g. {a[index]!r} at index {index}"
-            )
     if not isinstance(params, dict):
         return f"params must be a dict, got {type(params).__name__}"
-    missing = [k for k in PARAM_KEYS if k not in params]
+    images = params.get("name") in DIGITS_NAMES
+    allowed = "values in [0, 1]" if images else "only 0 and 1"
+    for key in SPLITS + ("centroids",):
+        a = arrays[key]
+        if images:
+            outside = ~((a >= 0) & (a <= 1))  # (n_rows, n_dim); NaN counts too
+        else:
+            outside = (a != 0) & (a != 1)  # (n_rows, n_dim); NaN counts too
+        n_bad = int(np.count_nonzero(outside))
+        if n_bad:
+            index = tuple(int(i) for i in np.argwhere(outside)[0])
+            return (
+                f"array '{key}' must hold {allowed}, found {n_bad} other "
+                f"value(s), e.g. {a[index]!r} at index {index}"
+            )
+    required = IMAGE_PARAM_KEYS if images else PARAM_KEYS
+    missing = [k for k in required if k not in params]
     if missing:
-        return f"params lack key(s) {missing}; required: {list(PARAM_KEYS)}"
-    if params["n_dim"] != n_dim or params["n_clusters"] != n_clusters:
+        return f"params lack key(s) {missing}; required: {list(required)}"
+    n_named = params["n_classes" if images else "n_clusters"]
+    if params["n_dim"] != n_dim or n_named != n_clusters:
         return (
-            f"params say n_clusters={params['n_clusters']}, n_dim={params['n_dim']} "
+            f"params say n_clusters={n_named}, n_dim={params['n_dim']} "
             f"but 'centroids' has shape {centroids.shape}"
         )
     return None
@@ -241,23 +260,27 @@ def _dataset_problems(arrays: dict, params: dict) -> str | None:
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """One binary clustering dataset: three splits, their labels, the centroids.
+    """One dataset: three splits, their labels, the centroids.
 
-    Built by :func:`generate_binary_clustering` or :func:`load_dataset`;
-    checked on construction (dtypes, shapes, 0/1 values, label range).
+    A binary clustering dataset (built by :func:`generate_binary_clustering`
+    or :func:`load_dataset`) or the handwritten digits (:mod:`minievo.digits`,
+    built by :func:`load_or_generate`); checked on construction (dtypes,
+    shapes, 0/1 values or, for images, values in [0, 1], label range).
 
     Attributes
     ----------
     train, test, validation : numpy.ndarray of float32, shape (n_rows, n_dim)
-        0/1 rows.
+        0/1 rows; digits: pixels in [0, 1], an 8×8 image line by line.
     train_labels, test_labels, validation_labels : numpy.ndarray of int64, shape (n_rows,)
-        Cluster index of every row, in ``[0, n_clusters)``.
+        Cluster index of every row, in ``[0, n_clusters)``; digits: the digit 0-9.
     centroids : numpy.ndarray of float32, shape (n_clusters, n_dim)
-        The noise-free cluster centers.
+        The noise-free cluster centers; digits: the mean training image of
+        each class, so :attr:`n_clusters` is 10.
     params : dict
         ``n_clusters``, ``n_examples_per_cluster``, ``n_dim``,
         ``noise_probability``, ``p_one``, ``seed`` (None when the generator
-        was given a Generator rather than a seed).
+        was given a Generator rather than a seed); digits: ``name``,
+        ``n_classes``, ``n_dim``, ``image_shape``, ``seed`` (of the split).
 
     Raises
     ------
@@ -294,10 +317,18 @@ class Dataset:
 
     @property
     def name(self) -> str:
-        """The dataset's name, ``binary_clustering_{K}_{M}_{D}``."""
+        """The dataset's name: ``binary_clustering_{K}_{M}_{D}``, or ``digits``/``digits_binary``."""
+        if "name" in self.params:
+            return self.params["name"]
         return dataset_name(
             self.params["n_clusters"], self.params["n_examples_per_cluster"], self.params["n_dim"]
         )
+
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        """``(height, width)`` of a row read as an image (digits: (8, 8)); None for bit vectors."""
+        shape = self.params.get("image_shape")
+        return None if shape is None else (int(shape[0]), int(shape[1]))
 
 
 # --------------------------------------------------------------------------
@@ -455,6 +486,38 @@ def parse_dataset_name(name: str) -> tuple[int, int, int]:
     if min(sizes) < 1:
         raise ValueError(f"dataset name {name!r} has a zero size: {_NAME_HELP}")
     return sizes
+
+
+def dataset_sizes(name: str) -> tuple[int, int]:
+    """``(training rows, n_dim)`` of the dataset called ``name``, without building it.
+
+    >>> dataset_sizes("binary_clustering_10_100_1000")
+    (1000, 1000)
+    >>> dataset_sizes("digits")
+    (1079, 64)
+
+    Raises
+    ------
+    ValueError
+        If the name is neither a binary clustering name nor a digits name.
+    """
+    if name in DIGITS_NAMES:
+        return digits_split_sizes(DIGITS_N_ROWS)["train"], IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
+    n_clusters, per_cluster, n_dim = parse_dataset_name(name)
+    return n_clusters * per_cluster, n_dim
+
+
+def load_digits(name: str, seed: int) -> Dataset:
+    """The digits dataset ``name`` split with ``seed`` (:mod:`minievo.digits`); no cache file."""
+    arrays = load_digits_arrays(name, seed)
+    params = {
+        "name": name,
+        "n_classes": int(arrays["centroids"].shape[0]),
+        "n_dim": int(arrays["centroids"].shape[1]),
+        "image_shape": list(IMAGE_SHAPE),
+        "seed": seed,
+    }
+    return Dataset(params=params, **arrays)
 
 
 # --------------------------------------------------------------------------
@@ -668,7 +731,10 @@ def load_or_generate(
     Parameters
     ----------
     name : str
-        ``binary_clustering_{n_clusters}_{n_examples_per_cluster}_{n_dim}``.
+        ``binary_clustering_{n_clusters}_{n_examples_per_cluster}_{n_dim}``,
+        or ``digits`` / ``digits_binary`` (:func:`load_digits`: read from
+        scikit-learn and split with ``seed``; ``cache_dir``,
+        ``noise_probability`` and ``p_one`` are not used).
     cache_dir : str or os.PathLike, optional
         Defaults to :func:`default_cache_dir`; created if needed.
     seed : int, default 0
@@ -689,10 +755,12 @@ def load_or_generate(
         parameters (delete it to regenerate). A cached file of format
         version 1 is regenerated, with a notice on stderr.
     """
-    n_clusters, n_examples_per_cluster, n_dim = parse_dataset_name(name)
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     seed = int(seed)
+    if name in DIGITS_NAMES:  # bundled with scikit-learn: read, never cached
+        return load_digits(name, seed)
+    n_clusters, n_examples_per_cluster, n_dim = parse_dataset_name(name)
     noise_probability = _check_probability(noise_probability, "noise_probability")
     p_one = _check_probability(p_one, "p_one")
     params = {

@@ -52,7 +52,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..data import DATASET_NAME_FORMAT, parse_dataset_name
+from ..data import (
+    DATASET_NAME_FORMAT,
+    DEFAULT_NOISE_PROBABILITY,
+    DEFAULT_P_ONE,
+    dataset_sizes,
+    parse_dataset_name,
+)
+from ..digits import DIGITS_NAMES, require_scikit_learn
 from ..errors import ConfigError, suggest
 from ..io import atomic_write_bytes
 from ..kernels import RUN_BACKENDS
@@ -188,6 +195,15 @@ def _parse_dataset_name(name: str) -> tuple[int, int, int]:
         ) from None
 
 
+def _check_dataset_name(name: str) -> str:
+    """A binary clustering name, or a digits name with scikit-learn importable."""
+    if name in DIGITS_NAMES:
+        require_scikit_learn(name)
+    else:
+        _parse_dataset_name(name)
+    return name
+
+
 def _as_plugins(value: Any) -> tuple[str, ...]:
     """Check ``plugins`` and import every entry, so that its registrations count."""
     if isinstance(value, (str, os.PathLike)):
@@ -218,7 +234,7 @@ _POSITIVE = Number(0.0, low_open=True)
 FIELD_RULES = {
     "cell_evaluation": Choice(CELL_EVALUATIONS, CELL_EVALUATION_ALIASES),
     "environment": Choice(ENVIRONMENTS, _ENVIRONMENT_ALIASES),
-    "dataset_name": Custom(lambda v: (_parse_dataset_name(v), v)[1], DATASET_NAME_FORMAT),
+    "dataset_name": Custom(_check_dataset_name, DATASET_NAME_FORMAT),
     "data_dir": OptionalPath(),
     "noise_probability": _PROBABILITY,
     "p_one": _PROBABILITY,
@@ -277,7 +293,7 @@ FIELD_HELP = {
     "cell_evaluation": "training algorithm: a coevolution variant or ann_canonical "
     "(one autoencoder)",
     "environment": "network architecture (docs/algorithm.md §2)",
-    "dataset_name": "the generated dataset",
+    "dataset_name": "the dataset: generated binary clustering, or the digits (docs/datasets.md)",
     "data_dir": "folder of generated datasets (default: minievo's cache)",
     "noise_probability": "probability of flipping each bit of a noisy copy",
     "p_one": "probability that a centroid bit is 1",
@@ -735,7 +751,16 @@ class Config:
 
     @property
     def dataset_shape(self) -> tuple[int, int, int]:
-        """``(n_clusters, n_examples_per_cluster, n_dim)`` parsed from ``dataset_name``."""
+        """``(n_clusters, n_examples_per_cluster, n_dim)`` parsed from ``dataset_name``.
+
+        Binary clustering only; :func:`minievo.data.dataset_sizes` gives the training
+        rows and ``n_dim`` of every dataset, the digits included.
+        """
+        if self.dataset_name in DIGITS_NAMES:
+            raise ConfigError(
+                f"dataset_shape: {self.dataset_name!r} has no clusters of equal size; "
+                "use minievo.data.dataset_sizes for its training rows and n_dim"
+            )
         return _parse_dataset_name(self.dataset_name)
 
     @property
@@ -848,14 +873,33 @@ _DEPENDENT_FIELDS = {
 # ---------------------------------------------------------------------------
 
 
+#: The generator's settings, which the digits (not generated) keep at their defaults.
+_GENERATOR_DEFAULTS = {"noise_probability": DEFAULT_NOISE_PROBABILITY, "p_one": DEFAULT_P_ONE}
+
+
+def _check_digits_settings(config: Config) -> None:
+    """Refuse the generator's settings on the digits, which nothing generates."""
+    if config.dataset_name not in DIGITS_NAMES:
+        return
+    for key in ("noise_probability", "p_one"):
+        value, default = getattr(config, key), _GENERATOR_DEFAULTS[key]
+        if value != default:
+            raise ConfigError(
+                f"{key}: {value!r} does not apply to dataset_name={config.dataset_name!r} "
+                f"(scikit-learn's images, not generated); allowed: {default!r}"
+            )
+
+
 def _check_consistency(config: Config, notices: list[str]) -> None:
     """Refuse values that training would silently change; note the tolerated ones.
 
     - ``learning_rate`` above ``lr_max``: the coevolution's learning-rate
       mutation would clamp it after the first visit (docs/algorithm.md §4).
     - ``batch_size`` above the training rows (``n_clusters *
-      n_examples_per_cluster``, read from ``dataset_name``): it would silently
-      become one full batch.
+      n_examples_per_cluster``, read from ``dataset_name``; 1079 for the
+      digits): it would silently become one full batch.
+    - ``noise_probability`` or ``p_one`` other than the defaults on the
+      digits: they shape the generated binary data only, and would be ignored.
     - ``2 * radius + 1 > population_size``: the neighbourhood holds some cell
       twice. Refused for population >= 3 (a smaller radius exists); for
       population 1 and 2 (the papers' ``population_size`` preset, radius 1)
@@ -867,8 +911,7 @@ def _check_consistency(config: Config, notices: list[str]) -> None:
             f"{config.lr_max!r}; allowed: learning_rate <= lr_max (raise lr_max "
             "too, or lower learning_rate)"
         )
-    n_clusters, per_cluster, _ = _parse_dataset_name(config.dataset_name)
-    n_train = n_clusters * per_cluster
+    n_train, _ = dataset_sizes(config.dataset_name)
     if config.batch_size > n_train:
         raise ConfigError(
             f"batch_size: {config.batch_size} is larger than the {n_train} "
@@ -876,6 +919,7 @@ def _check_consistency(config: Config, notices: list[str]) -> None:
             f"{n_train}"
         )
     check_baselines(config)
+    _check_digits_settings(config)
     if config.is_canonical:
         return
     population, radius = config.population_size, config.radius

@@ -593,6 +593,16 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+#: The main comparison on scikit-learn's handwritten digits (docs/datasets.md): the
+#: same variants (shared with ``main_comparison``, not copied), 5 trials by default.
+PRESETS["digits_comparison"] = {
+    **PRESETS["main_comparison"],
+    "description": "the papers' main comparison (main_comparison's variants) on "
+    "scikit-learn's 8x8 handwritten digits, 5 trials",
+    "settings": {**PRESETS["main_comparison"]["settings"], "dataset_name": "digits", "trials": 5},
+}
+
+
 def _published_by_variant(name: str) -> dict[str, dict[str, float | None]]:
     """The papers' values for each variant of the preset ``name`` that has a published run
     (:func:`~minievo.experiments.paper_values.paper_value_for`, exact matches only)."""

@@ -125,9 +125,9 @@ def _read_trial(folder: Path, config: Config, job: str):
 
 
 def _n_dim(config: Config) -> int:
-    from ..data import parse_dataset_name
+    from ..data import dataset_sizes
 
-    return parse_dataset_name(config.dataset_name)[2]
+    return dataset_sizes(config.dataset_name)[1]
 
 
 def read_published(root) -> list:

@@ -35,7 +35,8 @@ Metrics per trial (docs/algorithm.md §6 for the records):
 The loss–size front (:mod:`minievo.experiments.front`): every trial as
 (size, final L1), size the compact parameters or the papers' count of kept
 parameters; per variant the hypervolume against (unpruned size,
-``REFERENCE_LOSS``), divided by the reference box's area.
+``REFERENCE_LOSS``; on the digits the per-pixel median's L1), divided by the
+reference box's area.
 
 Statistics (:mod:`minievo.experiments.stats`): per variant over its trials;
 two-sided Mann-Whitney U of ``final_L1`` and of ``capacity_published`` for
@@ -63,7 +64,12 @@ from pathlib import Path
 from ..io import FileFormatError, atomic_write_bytes, load_json
 from ..training.records import read_stats
 from .provenance import section_provenance
-from .report_labels import section_labels, variant_labels
+from .report_labels import (
+    MAJORITY_BIT_LOSS,
+    hypervolume_reference_loss,
+    section_labels,
+    variant_labels,
+)
 from .report_matched import section_matched
 from .report_papers import section_published
 from .report_stats import section_tests
@@ -90,9 +96,9 @@ METRICS = (
     "published_params",
     "n_params",
 )
-#: Reference loss of the hypervolume: the L1 of always answering the majority bit on the
-#: default data (binary_clustering_10_100_1000, p_one 0.27).
-REFERENCE_LOSS = 0.27
+#: Reference loss of the hypervolume on binary clustering (on the digits:
+#: :func:`~minievo.experiments.report_labels.hypervolume_reference_loss`).
+REFERENCE_LOSS = MAJORITY_BIT_LOSS
 #: Settings that make up a variant's pruning; the rest is its training mode.
 PRUNING_KEYS = (
     "prune_method",
@@ -458,7 +464,7 @@ def write_report(root, out=None, command: str | None = None) -> Report:
     md += section_tests(variants, out, comparison_pairs(variants), labels)
     md += section_matched(variants, labels)
     md += _section_pooled(variants, out)
-    md += _section_figures(variants, out)
+    md += _section_figures(variants, root, out)
     md += _section_definitions()
     path = out / "report.md"
     atomic_write_bytes(path, "\n".join(md).encode())
@@ -643,10 +649,13 @@ def _section_pooled(variants, out) -> list[str]:
     ]
 
 
-def _section_figures(variants, out) -> list[str]:
+def _section_figures(variants, root, out) -> list[str]:
     from .report_plots import draw_report_figures
+    from .report_reconstructions import plot_reconstructions
 
     paths = draw_report_figures(variants, out)
+    images = plot_reconstructions(variants, root, out)  # digits sweeps only
+    paths += [] if images is None else [images]
     return ["## Figures\n"] + [f"![{p.stem}]({p.name})\n" for p in paths]
 
 
@@ -771,8 +780,8 @@ def front_points(variants) -> list[dict]:
     return rows
 
 
-def hypervolumes(variants, rows) -> list[dict]:
-    """Per variant and axis: the hypervolume against (unpruned size, REFERENCE_LOSS),
+def hypervolumes(variants, rows, reference_loss: float = REFERENCE_LOSS) -> list[dict]:
+    """Per variant and axis: the hypervolume against (unpruned size, ``reference_loss``),
     divided by the reference box's area, and the variants' rank (1 = largest; ties share)."""
     from .front import hypervolume_2d
 
@@ -781,7 +790,7 @@ def hypervolumes(variants, rows) -> list[dict]:
         mine = [r for r in rows if r["variant"] == v.name]
         if not mine:
             continue
-        entry = {"variant": v.name, "n": len(mine), "reference_loss": REFERENCE_LOSS}
+        entry = {"variant": v.name, "n": len(mine), "reference_loss": reference_loss}
         for size, _, _ in FRONT_AXES:
             points = [(r[size], r["final_L1"]) for r in mine if r[size] is not None]
             reference = mine[0]["dense_params"] if size == "compact_params" else None
@@ -791,8 +800,8 @@ def hypervolumes(variants, rows) -> list[dict]:
             entry[f"hv_{size}"] = (
                 None
                 if reference is None or not points
-                else hypervolume_2d(points, (reference, REFERENCE_LOSS))
-                / (reference * REFERENCE_LOSS)
+                else hypervolume_2d(points, (reference, reference_loss))
+                / (reference * reference_loss)
             )
         table.append(entry)
     for size, _, _ in FRONT_AXES:  # rank 1 + variants with a strictly larger hypervolume
@@ -809,7 +818,8 @@ def _section_front(variants, out) -> list[str]:
     rows = front_points(variants)
     if not rows:
         return []
-    table = hypervolumes(variants, rows)
+    reference_loss, meaning = hypervolume_reference_loss(variants)
+    table = hypervolumes(variants, rows, reference_loss)
     sizes = [size for size, _, _ in FRONT_AXES]
     atomic_write_bytes(
         out / "front.csv",
@@ -849,8 +859,7 @@ def _section_front(variants, out) -> list[str]:
             f"Every trial as (size, final L1), both minimised; the non-dominated trials of "
             f"all variants together are ringed in the figure. Hypervolume per variant: the "
             f"area its trials dominate below the reference point (the unpruned network's "
-            f"size, L1 {REFERENCE_LOSS}: always answering the majority bit of the default "
-            f"data), divided by the reference box's area (0: no trial inside it; a trial "
+            f"size, L1 {reference_loss}: {meaning}), divided by the reference box's area (0: no trial inside it; a trial "
             f"at the unpruned size adds nothing, so an unpruned baseline scores 0). Sizes: "
             f"the compact network's parameters, and the papers' count of kept parameters "
             f"(all parameters minus `n_pruned_*`). `front.csv` and `hypervolume.csv` have "

@@ -15,7 +15,12 @@ by what else differs, so no two variants of a panel look alike.
 is read against, from the data set itself: the *majority-bit* loss (every bit
 predicted by its column's majority over the training rows; about 0.27 on the
 papers' data) and the *noise floor* (every row predicted by its noise-free
-cluster centre; the noise probability, 0.05).
+cluster centre; the noise probability, 0.05). Both belong to binary clustering
+data: on the handwritten digits (docs/datasets.md) there is no noise floor, and
+no lines are drawn. :func:`hypervolume_reference_loss` gives the loss of the
+loss–size front's reference point: 0.27 on binary clustering, and on the digits
+the L1 of answering every image with the training rows' per-pixel median (the
+constant answer with the lowest L1, as the majority bit is on 0/1 data).
 """
 
 from __future__ import annotations
@@ -26,8 +31,12 @@ from typing import Any
 
 import numpy as np
 
+from ..digits import DIGITS_NAMES
+
 __all__ = [
     "PANELS",
+    "data_seed_of",
+    "hypervolume_reference_loss",
     "panel_of",
     "reference_losses",
     "section_labels",
@@ -227,6 +236,12 @@ def styles(configs: Sequence[Mapping[str, Any]]) -> list[dict]:
     return out
 
 
+def data_seed_of(config: Mapping[str, Any]) -> int:
+    """The data seed of a run folder's ``config``: ``data_seed``, or ``seed`` when it is null."""
+    seed = config.get("data_seed")
+    return config.get("seed", 1) if seed is None else seed
+
+
 def reference_losses(config: Mapping[str, Any]) -> dict | None:
     """``{"majority_bit": L, "noise_floor": L}`` on the training rows of ``config``'s data set.
 
@@ -242,11 +257,10 @@ def reference_losses(config: Mapping[str, Any]) -> dict | None:
     )
 
     name = config.get("dataset_name")
-    if not name:
+    if not name or name in DIGITS_NAMES:  # no cluster centres, no noise: no lines
         return None
     cache = Path(config.get("data_dir") or default_cache_dir())
-    seed = config.get("data_seed")
-    seed = config.get("seed", 1) if seed is None else seed
+    seed = data_seed_of(config)
     try:
         path = cache / cache_file_name(
             name,
@@ -268,6 +282,29 @@ def reference_losses(config: Mapping[str, Any]) -> dict | None:
     centres = data.centroids[data.train_labels].astype(np.float64)
     noise = float(np.abs(x - centres).mean())
     return {"majority_bit": majority, "noise_floor": noise}
+
+
+#: The hypervolume's reference loss on binary clustering: the majority-bit L1 of the
+#: default data (binary_clustering_10_100_1000, p_one 0.75).
+MAJORITY_BIT_LOSS = 0.27
+
+
+def hypervolume_reference_loss(variants) -> tuple[float, str]:
+    """The loss–size front's reference loss for ``variants``, and what it is (module docstring).
+
+    The digits' per-pixel median L1 when every variant ran on the digits, else
+    :data:`MAJORITY_BIT_LOSS`.
+    """
+    names = {v.config.get("dataset_name") for v in variants}
+    if not names or not names <= set(DIGITS_NAMES):
+        return MAJORITY_BIT_LOSS, "always answering the majority bit of the default data"
+    from ..data import load_or_generate
+
+    config = variants[0].config
+    data = load_or_generate(config["dataset_name"], seed=data_seed_of(config))
+    median = np.median(data.train, axis=0)  # (n_dim,) the L1-best constant image
+    loss = round(float(np.abs(data.train - median).mean()), 4)
+    return loss, "always answering the training images' per-pixel median"
 
 
 def section_labels(variants, labels: Mapping[str, str]) -> list[str]:

@@ -28,7 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..data import load_or_generate
+from ..data import dataset_sizes, load_or_generate
 from ..io import FileFormatError, FolderLock, atomic_write_json, remove_stale_temporaries
 from ..network import autoencoder_specs
 from ..pruning import get_schedule
@@ -186,7 +186,7 @@ def check_workers(config: Config, workers: int) -> None:
 
 def estimate_memory(config: Config) -> int:
     """Bytes the population's networks need (parameters, masks, gradients, Adam moments)."""
-    _, _, n_dim = config.dataset_shape
+    _, n_dim = dataset_sizes(config.dataset_name)
     n_params = sum(spec.n_params for spec in autoencoder_specs(config.environment, n_dim))
     return config.population_size * n_params * BYTES_PER_PARAM
 
@@ -235,11 +235,10 @@ def estimate_cost(config: Config) -> tuple[float, int]:
     backward, 3 multiply-adds per parameter, once per neighbour in the
     coevolution); bytes: one record per epoch (canonical) or per cell visit.
     """
-    clusters, per_cluster, n_dim = config.dataset_shape
+    rows, n_dim = dataset_sizes(config.dataset_name)
     n_params = sum(spec.n_params for spec in autoencoder_specs(config.environment, n_dim))
     cells = 1 if config.is_canonical else config.population_size
     neighbours = 1 if config.is_canonical else 2 * config.radius + 1
-    rows = clusters * per_cluster
     seconds = config.epochs * cells * neighbours * rows * n_params * 3 / MULTIPLY_ADDS_PER_S
     return seconds, config.epochs * cells * BYTES_PER_RECORD
 
