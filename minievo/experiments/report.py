@@ -107,6 +107,15 @@ PRUNING_KEYS = (
     "prune_amount",
     "lexi_threshold",
     "activation_signal",
+    "mask_mode",
+    # the baselines' sparsity schedules and lottery ticket (docs/baselines.md)
+    "target_sparsity",
+    "initial_sparsity",
+    "prune_start",
+    "prune_every",
+    "prune_steps",
+    "lottery_rounds",
+    "rewind_epoch",
 )
 METHOD_ORDER = ("none", "random", "conjunctive", "variance")
 SCHEDULE_ORDER = (
