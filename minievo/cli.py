@@ -902,13 +902,14 @@ def _add_sweep_options(parser, *, default_trials=None) -> None:
 
 
 #: ``minievo reproduce --help``: what it runs and how long it takes (the times
-#: are docs/benchmarks.md's and docs/studies.md's, measured on a 2-core AMD EPYC).
+#: are docs/studies.md's, measured on a shared 2-core Intel Xeon).
 REPRODUCE_DESCRIPTION = (
     "Run the papers' main comparison (preset main_comparison: 9 variants, canonical "
     "training and Lipi-AE, with and without pruning) into --out, then write its "
     "report with the papers' values beside minievo's. Default: 30 trials x 400 "
-    "epochs, 270 jobs, about 1.4 CPU-hours (about 45 minutes with --workers 2 on "
-    "two idle cores; one core of a 2-core AMD EPYC, docs/benchmarks.md). "
+    "epochs, 270 jobs, about 6 core-hours (a trial takes 10 s canonical to about "
+    "4 minutes for Lipi-AE at population 10; --trials 10 took about 1 hour with "
+    "--workers 2 on two cores, docs/studies.md). "
     "--trials 2 --epochs 40 (18 jobs) takes a few minutes. Interrupted, the same "
     "command runs only the jobs not done."
 )

@@ -210,7 +210,7 @@ def test_a_bad_plugin_of_a_sweep_is_one_line(tmp_path, capsys):
 def test_reproduce_help_says_what_it_runs_and_how_long():
     text = " ".join(_subparsers(cli.build_parser())["reproduce"].format_help().split())
     assert "main_comparison: 9 variants" in text
-    assert "270 jobs, about 1.4 CPU-hours" in text and "AMD EPYC" in text
+    assert "270 jobs, about 6 core-hours" in text and "docs/studies.md" in text
     assert "--plugin MODULE_OR_FILE" in text
 
 
