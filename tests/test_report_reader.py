@@ -62,7 +62,9 @@ def test_main_comparison_labels_are_readable_and_distinct():
     )
 
 
-@pytest.mark.parametrize("preset", ["main_comparison", "main_comparison_pop10", "lexi_prob"])
+@pytest.mark.parametrize(
+    "preset", ["main_comparison", "main_comparison_pop10", "lexi_prob", "baselines"]
+)
 def test_no_two_variants_of_a_panel_look_alike(preset):
     configs, labels = _labels(preset)
     assert len(set(labels)) == len(labels)
@@ -71,6 +73,15 @@ def test_no_two_variants_of_a_panel_look_alike(preset):
         for c, s in zip(configs, styles(configs))
     ]
     assert len(set(looks)) == len(looks)
+
+
+def test_schedules_of_plug_ins_get_line_styles_of_their_own():
+    configs = [
+        {"cell_evaluation": "lipi_simple", "prune_method": "mine", "prune_schedule": name}
+        for name in ("plug_in_a", "plug_in_b", "plug_in_a")
+    ]
+    a, b, again = (str(s["linestyle"]) for s in styles(configs))
+    assert a != b and a == again
 
 
 def test_probability_is_named_only_where_it_differs():

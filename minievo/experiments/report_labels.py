@@ -75,7 +75,14 @@ _SCHEDULE_STYLES = {
     "exponential": (0, (6, 2)),
     "final_n": (0, (3, 1, 1, 1, 1, 1)),
     "prune_after": (0, (8, 2, 2, 2)),
+    # the baselines' sparsity schedules (docs/baselines.md)
+    "one_shot": (0, (10, 3)),
+    "iterative": (0, (4, 1, 1, 1, 1, 1, 1, 1)),
+    "gradual": (0, (5, 1)),
+    "lottery_ticket": (0, (1, 2, 6, 2)),
 }
+#: Line styles for schedules registered by plug-ins, in the order they appear.
+_EXTRA_STYLES = ((0, (2, 2)), (0, (7, 1, 1, 1)), (0, (3, 3, 1, 3)), (0, (12, 2, 2, 2)))
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
@@ -215,6 +222,7 @@ def styles(configs: Sequence[Mapping[str, Any]]) -> list[dict]:
     out = []
     used: dict[tuple, int] = {}
     extra: dict[Any, str] = {}
+    extra_styles: dict[Any, Any] = {}
     for config in configs:
         method = config.get("prune_method")
         schedule = config.get("prune_schedule") if method is not None else None
@@ -228,7 +236,10 @@ def styles(configs: Sequence[Mapping[str, Any]]) -> list[dict]:
         out.append(
             {
                 "color": colour,
-                "linestyle": _SCHEDULE_STYLES.get(schedule, (0, (2, 2))),
+                "linestyle": _SCHEDULE_STYLES.get(schedule)
+                or extra_styles.setdefault(
+                    schedule, _EXTRA_STYLES[len(extra_styles) % len(_EXTRA_STYLES)]
+                ),
                 "marker": _MARKERS[n % len(_MARKERS)],
                 "_shade": n,  # 0 for the first of its kind
             }
