@@ -82,7 +82,9 @@ def plot_reconstructions(variants, root, out) -> Path | None:
 def _draw(rows, shape, path: Path) -> Path:
     """One row of images per entry of ``rows`` (label, ``(n, n_dim)``), label on the left."""
     n_cols = rows[0][1].shape[0]
-    fig = Figure(figsize=(0.7 * n_cols + 2.4, 0.75 * len(rows) + 0.5))
+    label_inches = 0.06 * max(len(label) for label, _ in rows) + 0.2  # 7-point text
+    width = 0.7 * n_cols + label_inches + 0.1
+    fig = Figure(figsize=(width, 0.75 * len(rows) + 0.5))
     axes = fig.subplots(len(rows), n_cols, squeeze=False)
     for r, (label, images) in enumerate(rows):
         for c in range(n_cols):
@@ -94,5 +96,7 @@ def _draw(rows, shape, path: Path) -> Path:
     fig.suptitle(
         "Test images (top) and their reconstructions by each variant's best trial", fontsize=8
     )
-    fig.subplots_adjust(left=0.27, right=0.99, top=0.9, bottom=0.02, wspace=0.05, hspace=0.1)
+    fig.subplots_adjust(
+        left=label_inches / width, right=0.99, top=0.9, bottom=0.02, wspace=0.05, hspace=0.1
+    )
     return _save(fig, path)
