@@ -63,6 +63,7 @@ from pathlib import Path
 
 from ..io import FileFormatError, atomic_write_bytes, load_json
 from ..training.records import read_stats
+from .config import BASELINE_FIELDS
 from .provenance import section_provenance
 from .report_labels import (
     MAJORITY_BIT_LOSS,
@@ -108,14 +109,7 @@ PRUNING_KEYS = (
     "lexi_threshold",
     "activation_signal",
     "mask_mode",
-    # the baselines' sparsity schedules and lottery ticket (docs/baselines.md)
-    "target_sparsity",
-    "initial_sparsity",
-    "prune_start",
-    "prune_every",
-    "prune_steps",
-    "lottery_rounds",
-    "rewind_epoch",
+    *BASELINE_FIELDS,  # the baselines' sparsity schedules and lottery ticket
 )
 METHOD_ORDER = ("none", "random", "conjunctive", "variance")
 SCHEDULE_ORDER = (
