@@ -29,7 +29,10 @@ GUIDE = [
     ("Studies: sweep, report, reproduce", "studies.md"),
     ("Real data: the handwritten digits", "datasets.md"),
     ("The main comparison: report", "results/main_comparison/report.md"),
-    ("activation_sched: report", "results/activation_sched/report.md"),
+    ("The lexi_prob schedule sweep: report", "results/lexi_prob/report.md"),
+    ("The activation_sched schedule sweep: report", "results/activation_sched/report.md"),
+    ("The digits comparison: report", "results/digits/report.md"),
+    ("The baselines at matched size: report", "results/baselines/report.md"),
     (
         "The main comparison at population 10 (before issue 19)",
         "results/main_comparison_pop10/report.md",
