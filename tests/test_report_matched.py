@@ -3,7 +3,7 @@
 import pytest
 
 from minievo.experiments.report import Trial, Variant
-from minievo.experiments.report_matched import matched_pairs, section_matched
+from minievo.experiments.report_matched import matched_pairs, section_matched, target_of
 from minievo.experiments.stats import mann_whitney
 
 CANONICAL = {"cell_evaluation": "ann_canonical", "environment": "default", "population_size": 1}
@@ -77,3 +77,13 @@ def test_section_tests_the_matched_pairs(variants):
 
 def test_no_section_without_a_sparsity_baseline(variants):
     assert section_matched([v for v in variants if "mag" not in v.name], {}) == []
+
+
+def test_a_sparsity_schedule_without_a_written_target_has_the_default_one():
+    # config.json leaves target_sparsity out when it is the default (0.5)
+    gradual = {"prune_method": "magnitude", "prune_schedule": "gradual", "mask_mode": "persistent"}
+    assert target_of(gradual) == 0.5
+    assert target_of({**gradual, "target_sparsity": 0.24}) == 0.24
+    assert target_of({"prune_method": "random", "prune_schedule": "exponential"}) is None
+    assert target_of({"prune_method": "mine", "prune_schedule": "not_registered_here"}) is None
+    assert target_of({"prune_method": None, "prune_schedule": "gradual"}) is None

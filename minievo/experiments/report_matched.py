@@ -1,8 +1,9 @@
 r"""The matched-size section of a study report: each baseline beside the papers' operator
 it is matched to (docs/baselines.md, "Comparison at equal size").
 
-A *sparsity baseline* is a variant whose configuration sets ``target_sparsity``
-(magnitude pruning on a target schedule, the lottery ticket). Its *partner* is
+A *sparsity baseline* is a variant pruned on a sparsity schedule (magnitude
+pruning one-shot, iterative, gradual, the lottery ticket), with its
+``target_sparsity`` (:func:`target_of`). Its *partner* is
 the variant of the same training (cell evaluation, environment, population,
 data set, epochs) pruned by one of the papers' operators (random, conjunctive,
 variance) whose median final sparsity is closest to the baseline's target. The
@@ -20,10 +21,12 @@ beside a significant result), as in the tests section
 
 from __future__ import annotations
 
+from ..pruning import is_sparsity_schedule
+from .config import Config
 from .report_stats import ALPHA, _effect, _fmt, _p, _table, smallest_p
 from .stats import compare, summarize
 
-__all__ = ["PAPERS_OPERATORS", "matched_pairs", "section_matched"]
+__all__ = ["PAPERS_OPERATORS", "matched_pairs", "section_matched", "target_of"]
 
 #: The papers' operators: a baseline's partner is pruned by one of these.
 PAPERS_OPERATORS = ("random", "conjunctive", "variance")
@@ -33,6 +36,20 @@ TRAINING_KEYS = ("cell_evaluation", "environment", "population_size", "dataset_n
 
 def _training(variant) -> tuple:
     return tuple(variant.config.get(k) for k in TRAINING_KEYS)
+
+
+def target_of(config: dict) -> float | None:
+    """The variant's ``target_sparsity``: the key when written, else the default when its
+    schedule is a sparsity schedule (``config.json`` omits a default target), else None."""
+    if config.get("target_sparsity") is not None:
+        return config["target_sparsity"]
+    try:
+        sparse = config.get("prune_method") is not None and is_sparsity_schedule(
+            config.get("prune_schedule")
+        )
+    except (ValueError, KeyError, TypeError):  # a plug-in schedule this process lacks
+        return None
+    return Config().target_sparsity if sparse else None
 
 
 def _sparsity(variant) -> float | None:
@@ -53,7 +70,7 @@ def matched_pairs(variants) -> list[tuple[object, object]]:
     ]
     pairs = []
     for v in variants:
-        target = v.config.get("target_sparsity")
+        target = target_of(v.config)
         if target is None:
             continue
         same = [p for p in papers if _training(p) == _training(v)]
@@ -65,7 +82,7 @@ def matched_pairs(variants) -> list[tuple[object, object]]:
 def section_matched(variants, labels: dict) -> list[str]:
     """Markdown of the matched-size section; nothing when the sweep has no sparsity baseline."""
     pairs = matched_pairs(variants)
-    if not any(v.config.get("target_sparsity") is not None for v in variants):
+    if not any(target_of(v.config) is not None for v in variants):
         return []
     md = ["## At matched size: baselines beside the papers' operators\n"]
     if not pairs:
@@ -84,7 +101,7 @@ def section_matched(variants, labels: dict) -> list[str]:
             [
                 labels.get(baseline.name, baseline.name),
                 labels.get(partner.name, partner.name),
-                _fmt(baseline.config["target_sparsity"], 3),
+                _fmt(target_of(baseline.config), 3),
                 f"{_fmt(_sparsity(baseline), 3)} / {_fmt(_sparsity(partner), 3)}",
                 f"{c.n_a} / {c.n_b}",
                 f"{_fmt(c.median_a)} / {_fmt(c.median_b)}",
