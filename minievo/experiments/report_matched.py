@@ -81,9 +81,9 @@ def matched_pairs(variants) -> list[tuple[object, object]]:
 
 def section_matched(variants, labels: dict) -> list[str]:
     """Markdown of the matched-size section; nothing when the sweep has no sparsity baseline."""
-    pairs = matched_pairs(variants)
     if not any(target_of(v.config) is not None for v in variants):
         return []
+    pairs = matched_pairs(variants)
     md = ["## At matched size: baselines beside the papers' operators\n"]
     if not pairs:
         return md + [
